@@ -1,0 +1,67 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "hearth",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "hearth", targets: ["hearth"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
+    ],
+    targets: [
+        // The only code that runs between clone3 and execve, plus the libseccomp compiler shim.
+        .target(
+            name: "CHearthSpawn",
+            linkerSettings: [.linkedLibrary("seccomp")]
+        ),
+        .target(
+            name: "HearthSandbox",
+            dependencies: ["CHearthSpawn"]
+        ),
+        .target(
+            name: "HearthRuntimeAPI",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "HearthCore",
+            dependencies: [
+                "HearthSandbox",
+                "HearthRuntimeAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]
+        ),
+        .executableTarget(
+            name: "hearth",
+            dependencies: [
+                "HearthCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "HearthSandboxTests",
+            dependencies: ["HearthSandbox"]
+        ),
+        .testTarget(
+            name: "HearthRuntimeAPITests",
+            dependencies: [
+                "HearthRuntimeAPI",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "HearthIntegrationTests",
+            dependencies: ["HearthCore"]
+        ),
+    ]
+)

@@ -1,0 +1,164 @@
+// CHearthSpawn: the only code that runs between clone and execve.
+//
+// The Swift supervisor prepares everything (paths, argv/envp, rlimits, the compiled
+// seccomp program) into one flat `hearth_spawn_spec`; `hearth_spawn_clone` clones a
+// child into new namespaces and the child runs a fixed list of steps. The child never
+// allocates, logs or decides policy. A failing step is reported to the parent over the
+// sync socket as a `hearth_msg` carrying (step, errno, detail).
+#ifndef HEARTH_SPAWN_H
+#define HEARTH_SPAWN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/resource.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Namespace clone flags (Linux UAPI values), visible to Swift without _GNU_SOURCE.
+#define HEARTH_CLONE_NEWNS     0x00020000ULL
+#define HEARTH_CLONE_NEWCGROUP 0x02000000ULL
+#define HEARTH_CLONE_NEWUTS    0x04000000ULL
+#define HEARTH_CLONE_NEWIPC    0x08000000ULL
+#define HEARTH_CLONE_NEWUSER   0x10000000ULL
+#define HEARTH_CLONE_NEWPID    0x20000000ULL
+#define HEARTH_CLONE_NEWNET    0x40000000ULL
+#define HEARTH_CLONE_NEWTIME   0x00000080ULL
+
+/// Steps of the child's setup, in order. Reported with errno when one fails.
+typedef enum hearth_step {
+    HEARTH_STEP_NONE = 0,
+    HEARTH_STEP_CLONE,
+    HEARTH_STEP_WAIT_PARENT,
+    HEARTH_STEP_MOUNT_PRIVATE,
+    HEARTH_STEP_HOSTNAME,
+    HEARTH_STEP_LOOPBACK,
+    HEARTH_STEP_LISTEN,
+    HEARTH_STEP_SEND_LISTENER,
+    HEARTH_STEP_MOUNT_ROOT,
+    HEARTH_STEP_MOUNT_BIND,      // detail = index of the bind
+    HEARTH_STEP_MOUNT_TMP,
+    HEARTH_STEP_MOUNT_DEV,       // detail = index of the device node, -1 for the tmpfs
+    HEARTH_STEP_MOUNT_PROC,
+    HEARTH_STEP_MASK_PROC,       // detail = index into the masked path list
+    HEARTH_STEP_PIVOT_ROOT,
+    HEARTH_STEP_REMOUNT_ROOT_RO,
+    HEARTH_STEP_RLIMIT,          // detail = index of the rlimit
+    HEARTH_STEP_SETGROUPS,
+    HEARTH_STEP_SETGID,
+    HEARTH_STEP_SETUID,
+    HEARTH_STEP_DROP_CAPS,
+    HEARTH_STEP_NO_NEW_PRIVS,
+    HEARTH_STEP_SECCOMP,
+    HEARTH_STEP_FORK,
+    HEARTH_STEP_CHDIR,
+    HEARTH_STEP_STDIO,
+    HEARTH_STEP_EXEC,
+    HEARTH_STEP_COUNT
+} hearth_step;
+
+/// Returns a lower-case name of a step ("pivot_root", "mount /proc", ...).
+const char *_Nonnull hearth_step_name(int step);
+
+/// Messages the sandbox's init (pid 1) sends to the supervisor over the sync socket.
+typedef enum hearth_msg_kind {
+    HEARTH_MSG_ERROR = 1,        // a setup step failed: step, err, detail
+    HEARTH_MSG_LISTENER = 2,     // carries the 127.0.0.1:9001 listener as SCM_RIGHTS
+    HEARTH_MSG_EXEC_OK = 3,      // the function's process has exec'd
+    HEARTH_MSG_EXIT = 4,         // the function's process ended: status = wait status
+} hearth_msg_kind;
+
+typedef struct hearth_msg {
+    int32_t kind;
+    int32_t step;
+    int32_t err;
+    int32_t detail;
+    int32_t status;
+} hearth_msg;
+
+typedef struct hearth_bind {
+    const char *_Nullable source;   // host path
+    const char *_Nullable target;   // host path of the mount point inside the assembled root
+    int readonly;
+} hearth_bind;
+
+typedef struct hearth_rlimit {
+    int resource;
+    struct rlimit limit;
+} hearth_rlimit;
+
+#define HEARTH_MAX_BINDS 16
+#define HEARTH_MAX_RLIMITS 8
+
+/// Everything the child needs, prepared by the supervisor before the clone.
+/// All pointers must stay valid until `hearth_spawn_clone` returns.
+typedef struct hearth_spawn_spec {
+    uint64_t clone_flags;                 // CLONE_NEW* flags
+    int cgroup_fd;                        // cgroup v2 directory for CLONE_INTO_CGROUP, or -1
+    int sync_fd;                          // the child's end of the SOCK_SEQPACKET pair
+    int stdout_fd;                        // where the function's stdout goes
+    int stderr_fd;                        // where the function's stderr goes
+    int wait_for_parent;                  // read one byte from sync_fd before any setup
+
+    const char *_Nullable image;           // read-only runtime image (host path)
+    const char *_Nullable root;            // empty host directory the root is assembled on
+    hearth_bind binds[HEARTH_MAX_BINDS];  // code, layers, runtime socket dir
+    int nbinds;
+    uint64_t tmp_size_bytes;              // size of the /tmp tmpfs
+
+    const char *_Nullable hostname;
+    int listen_port;                      // TCP port on 127.0.0.1 in the sandbox, 0 for none
+
+    hearth_rlimit rlimits[HEARTH_MAX_RLIMITS];
+    int nrlimits;
+    uid_t uid;
+    gid_t gid;
+
+    const void *_Nullable seccomp_filter; // struct sock_filter[], compiled before the fork
+    size_t seccomp_len;                   // number of instructions
+
+    const char *_Nullable cwd;
+    const char *_Nullable path;            // executable, inside the sandbox
+    char *const _Nullable *_Nullable argv;
+    char *const _Nullable *_Nullable envp;
+} hearth_spawn_spec;
+
+/// Clones the sandbox's init with `spec->clone_flags` (clone3 with CLONE_PIDFD, plus
+/// CLONE_INTO_CGROUP when `cgroup_fd >= 0`; falls back to clone on ENOSYS). Returns the pid
+/// in the parent and stores a pidfd in `*pidfd`; `*used_clone_into_cgroup` tells whether the
+/// kernel placed the child in `cgroup_fd`. Returns -1 with errno set on failure.
+/// Never returns in the child.
+pid_t hearth_spawn_clone(const hearth_spawn_spec *_Nonnull spec, int *_Nonnull pidfd,
+                         int *_Nonnull used_clone_into_cgroup);
+
+/// Receives one message from the sync socket. `*fd_out` is set to a passed descriptor or -1.
+/// Returns 1 on a message, 0 on EOF, -1 with errno on error. Retries EINTR.
+int hearth_recv_msg(int sock, hearth_msg *_Nonnull msg, int *_Nonnull fd_out);
+
+/// pipe2(O_CLOEXEC), which Swift's Glibc module does not expose.
+int hearth_pipe_cloexec(int fds[_Nonnull 2]);
+
+/// pidfd_send_signal, with a kill(2) fallback when pidfd is -1.
+int hearth_pidfd_kill(int pidfd, pid_t pid, int sig);
+
+/// Compiles the seccomp policy with libseccomp into classic BPF, for the native architecture.
+/// Default action EPERM; `allow` syscalls allowed (unknown names skipped); `clone` allowed only
+/// without any flag in `clone_denied_flags`; `clone3` fails with ENOSYS so runtimes fall back to
+/// clone; `personality` allowed for the given values; `socket` allowed for AF_UNIX, AF_INET,
+/// AF_INET6 and AF_NETLINK other than NETLINK_AUDIT. On success `*out` is a malloc'd
+/// struct sock_filter[] of `*out_len` instructions. Returns 0, or -errno with `err` filled.
+int hearth_seccomp_compile(const char *_Nonnull const *_Nonnull allow, size_t n_allow,
+                           const uint64_t *_Nullable personality, size_t n_personality,
+                           uint64_t clone_denied_flags,
+                           void *_Nullable *_Nonnull out, size_t *_Nonnull out_len,
+                           char *_Nonnull err, size_t err_len);
+
+/// Whether libseccomp knows `name` on the native architecture.
+int hearth_seccomp_known(const char *_Nonnull name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,324 @@
+import Foundation
+import HearthRuntimeAPI
+import HearthSandbox
+import NIOCore
+import Synchronization
+
+/// The result of one invocation, with what REPORT needs.
+public struct InvocationRecord: Sendable {
+    public var requestID: String
+    /// The response payload, or the error document when `errorType` is set.
+    public var payload: [UInt8]
+    /// Set for a function error (`X-Amz-Function-Error: Unhandled`).
+    public var errorType: String?
+    /// Milliseconds from handing the event to the runtime until its answer.
+    public var durationMs: Double
+    /// Set on a cold start: milliseconds from starting the sandbox until the runtime's first `/next`.
+    public var initDurationMs: Double?
+    public var memorySizeMB: Int
+    public var maxMemoryUsedMB: Int
+    /// `timeout` or `error` for platform failures (as Lambda's REPORT `Status:`).
+    public var status: String?
+    /// This invocation's log output (bounded).
+    public var log: [UInt8]
+    /// Whether the instance survived and can take the next invocation.
+    public var instanceReusable: Bool
+
+    public var billedDurationMs: Int { max(1, Int(durationMs.rounded(.up))) }
+
+    /// `REPORT RequestId: …` as Lambda prints it.
+    public var reportLine: String {
+        var line = "REPORT RequestId: \(requestID)\tDuration: \(String(format: "%.2f", durationMs)) ms"
+            + "\tBilled Duration: \(billedDurationMs) ms\tMemory Size: \(memorySizeMB) MB"
+            + "\tMax Memory Used: \(maxMemoryUsedMB) MB"
+        if let initDurationMs { line += "\tInit Duration: \(String(format: "%.2f", initDurationMs)) ms" }
+        if let status {
+            line += "\tStatus: \(status)"
+            if status == "error", let errorType { line += "\tError Type: \(errorType)" }
+        }
+        return line
+    }
+}
+
+/// One sandbox running one function's runtime, with its Runtime API server and log capture.
+/// Takes one invocation at a time (the caller serialises). `destroy()` must be called.
+public final class Instance: Sendable {
+    /// Where the Unix Runtime API socket is inside the sandbox.
+    public static let runtimeSocketInSandbox = "/run/hearth/runtime.sock"
+    /// Lambda's limit for the init phase.
+    public static let initTimeoutSeconds = 10.0
+
+    public let id: String
+    public let config: FunctionConfig
+    private let sandbox: Sandbox
+    private let server: RuntimeAPIServer
+    private let logs: LogCapture
+    private let workspace: String
+    private let host: SandboxHost
+    private let startedAt: ContinuousClock.Instant
+    private let initDuration = Mutex<Double?>(nil)
+    private let usedOnce = Mutex(false)
+
+    private init(id: String, config: FunctionConfig, sandbox: Sandbox, server: RuntimeAPIServer, logs: LogCapture,
+                 workspace: String, host: SandboxHost, startedAt: ContinuousClock.Instant) {
+        self.id = id
+        self.config = config
+        self.sandbox = sandbox
+        self.server = server
+        self.logs = logs
+        self.workspace = workspace
+        self.host = host
+        self.startedAt = startedAt
+    }
+
+    /// Why a cold start failed before the runtime ran; becomes a Lambda error for the invocation.
+    public enum StartFailure: Error, CustomStringConvertible {
+        /// The bootstrap could not be executed (`Runtime.InvalidEntrypoint`).
+        case invalidEntrypoint(path: String, errno: Int32)
+        case setup(String)
+
+        public var description: String {
+            switch self {
+            case .invalidEntrypoint(let path, let err):
+                return "fork/exec \(path): \(lowercasedStrerror(err))"
+            case .setup(let message): return message
+            }
+        }
+    }
+
+    /// Cold-starts an instance: workspace, Runtime API listeners, sandbox. Returns once the
+    /// bootstrap has exec'd; the runtime initialises concurrently.
+    public static func start(config: FunctionConfig, code: String, opt: String? = nil, image: RuntimeImage,
+                             host: SandboxHost, logSink: LogCapture.Sink?) async throws -> Instance {
+        let startedAt = ContinuousClock.now
+        let id = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        let workspace = host.runDirectory + "/" + id
+        let socketDir = workspace + "/sock"
+        let userNamespace = config.userNamespace || host.userNamespace
+        var spec = SandboxSpec(image: image.rootfs, code: code, runtimeSocketDirectory: socketDir, rootMountPoint: workspace + "/root")
+        spec.opt = opt
+        spec.memoryMB = config.memoryMB
+        spec.cpus = config.cpus
+        spec.ephemeralStorageMB = config.ephemeralStorageMB
+        spec.hostname = "hearth-" + String(id.prefix(8))
+        spec.userNamespace = userNamespace
+        spec.executable = image.manifest.entrypoint
+        let logStream = Self.logStreamName(version: config.version, id: id)
+        spec.environment = config.lambdaEnvironment(image: image.manifest, logStream: logStream)
+        do {
+            try spec.validate()
+        } catch {
+            throw StartFailure.setup("\(error)")
+        }
+
+        // The socket belongs to the sandbox user: 0700 folder, 0600 socket.
+        let hostUID = userNamespace ? spec.userNamespaceHostBase + spec.uid : spec.uid
+        let hostGID = userNamespace ? spec.userNamespaceHostBase + spec.gid : spec.gid
+        var server: RuntimeAPIServer?
+        var logs: LogCapture?
+        do {
+            try FileIO.makeDirectories(socketDir, mode: 0o700)
+            chown(workspace, 0, 0)
+            chmod(workspace, 0o711)
+            chown(socketDir, hostUID, hostGID)
+            let socketPath = socketDir + "/runtime.sock"
+            // The Unix socket exists before the runtime starts; the TCP listener is made in the
+            // sandbox's network namespace and adopted once the sandbox is up (connections
+            // queue in its backlog meanwhile).
+            let s = try await RuntimeAPIServer.start(on: host.group.next(), unixSocketPath: socketPath, tcpListener: nil)
+            server = s
+            chown(socketPath, hostUID, hostGID)
+            chmod(socketPath, 0o600)
+            let capture = try LogCapture(sink: logSink)
+            logs = capture
+            let sandbox: Sandbox
+            do {
+                sandbox = try Sandbox.spawn(spec: spec, cgroups: host.cgroups, cgroupName: host.cgroupName(instanceID: id),
+                                            seccomp: host.seccomp, stdoutFD: capture.writeFD, stderrFD: capture.writeFD)
+            } catch let error as SandboxSetupError where error.isExec {
+                throw StartFailure.invalidEntrypoint(path: spec.executable, errno: error.errno)
+            }
+            capture.closeWriteEnd()
+            if let listener = sandbox.takeRuntimeListener() {
+                do {
+                    try await s.adopt(tcpListener: listener)
+                } catch {
+                    close(listener)
+                    try? await sandbox.destroy()
+                    throw error
+                }
+            }
+            return Instance(id: id, config: config, sandbox: sandbox, server: server!, logs: capture,
+                            workspace: workspace, host: host, startedAt: startedAt)
+        } catch {
+            logs?.closeWriteEnd()
+            if let server { await server.close() }
+            try? FileIO.removeTree(workspace)
+            if let failure = error as? StartFailure { throw failure }
+            throw StartFailure.setup("\(error)")
+        }
+    }
+
+    static func logStreamName(version: String, id: String) -> String {
+        let now = Date()
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let c = calendar.dateComponents([.year, .month, .day], from: now)
+        return String(format: "%04d/%02d/%02d/[%@]%@", c.year!, c.month!, c.day!, version, id)
+    }
+
+    private enum Event: Sendable {
+        case initialized
+        case outcome(RuntimeOutcome)
+        case exited(SandboxExit)
+        case timedOut
+        case abandoned
+    }
+
+    /// Waits for the first of: `register`'s sources, the sandbox's exit, or `deadline`.
+    private func race(deadline: ContinuousClock.Instant, _ register: (@escaping @Sendable (Event) -> Void) -> Void) async -> Event {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Event, Never>) in
+            let once = Mutex<CheckedContinuation<Event, Never>?>(continuation)
+            let finish: @Sendable (Event) -> Void = { event in
+                once.withLock { c in
+                    c?.resume(returning: event)
+                    c = nil
+                }
+            }
+            let now = ContinuousClock.now
+            let delay = now < deadline ? now.duration(to: deadline) : .zero
+            let nanos = delay.components.seconds * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000
+            let timer = server.eventLoop.scheduleTask(in: .nanoseconds(nanos)) { finish(.timedOut) }
+            let sandbox = self.sandbox
+            Task { finish(.exited(await sandbox.waitForExit())) }
+            register { event in
+                timer.cancel()
+                finish(event)
+            }
+        }
+    }
+
+    /// Sends one event to the runtime and waits for its answer, the deadline or its death.
+    public func invoke(payload: [UInt8], requestID: String, traceID: String? = nil,
+                       clientContext: String? = nil, cognitoIdentity: String? = nil) async -> InvocationRecord {
+        let coldStart = usedOnce.withLock { used in
+            defer { used = true }
+            return !used
+        }
+        sandbox.cgroup.resetPeakMemory()
+        let oomBefore = sandbox.cgroup.oomKillCount()
+        logs.begin()
+
+        var record = InvocationRecord(requestID: requestID, payload: [], errorType: nil, durationMs: 0, initDurationMs: nil,
+                                      memorySizeMB: config.memoryMB, maxMemoryUsedMB: 0, status: nil, log: [],
+                                      instanceReusable: true)
+        // Init phase (cold start only): until the runtime's first /next.
+        var early: Event?
+        if coldStart {
+            let server = self.server
+            let event = await race(deadline: startedAt + .seconds(Self.initTimeoutSeconds)) { finish in
+                server.initialized.whenSuccess { finish(.initialized) }
+                server.initFailed.whenSuccess { finish(.outcome($0)) }
+            }
+            let initMs = Self.milliseconds(startedAt.duration(to: .now))
+            record.initDurationMs = initMs
+            if case .initialized = event {} else { early = event }
+        }
+
+        let invokeStart = ContinuousClock.now
+        let deadline = invokeStart + .milliseconds(Int64(config.timeout * 1000))
+        let deadlineMs = Int64(Date().timeIntervalSince1970 * 1000) + Int64(config.timeout * 1000)
+        let invocation = Invocation(requestID: requestID, payload: payload, deadlineMs: deadlineMs, functionARN: config.arn,
+                                    traceID: traceID, clientContext: clientContext, cognitoIdentity: cognitoIdentity)
+        let event: Event
+        if let early {
+            event = early
+        } else {
+            let server = self.server
+            event = await race(deadline: deadline) { finish in
+                server.invoke(invocation).whenComplete { result in
+                    switch result {
+                    case .success(let outcome): finish(.outcome(outcome))
+                    case .failure: finish(.abandoned)
+                    }
+                }
+            }
+        }
+        record.durationMs = Self.milliseconds(invokeStart.duration(to: .now))
+
+        switch event {
+        case .outcome(.response(let body, _)):
+            record.payload = body
+        case .outcome(.functionError(let type, let body)):
+            record.errorType = type
+            record.payload = body.isEmpty ? Self.errorDocument(type: type, message: "Unhandled error") : body
+        case .outcome(.responseTooLarge(let limit)):
+            record.errorType = "Function.ResponseSizeTooLarge"
+            record.payload = Self.errorDocument(type: "Function.ResponseSizeTooLarge",
+                message: "Response payload size exceeded maximum allowed payload size (\(limit) bytes).")
+        case .outcome(.initError(let type, let body)):
+            record.errorType = type
+            record.status = "error"
+            record.payload = body.isEmpty ? Self.errorDocument(type: type, message: "RequestId: \(requestID) Error: init failed") : body
+            record.instanceReusable = false
+        case .exited(let exit):
+            let oom = sandbox.cgroup.oomKillCount() > oomBefore
+            let type = oom ? "Runtime.OutOfMemory" : "Runtime.ExitError"
+            record.errorType = type
+            record.status = "error"
+            record.payload = Self.errorDocument(type: type,
+                message: "RequestId: \(requestID) Error: Runtime exited with error: \(exit)")
+            record.instanceReusable = false
+        case .timedOut:
+            sandbox.kill()
+            let limit = early == nil ? config.timeout : Self.initTimeoutSeconds
+            record.errorType = "Sandbox.Timedout"
+            record.status = "timeout"
+            record.payload = Self.errorDocument(type: "Sandbox.Timedout",
+                message: "RequestId: \(requestID) Error: Task timed out after \(String(format: "%.2f", limit)) seconds")
+            record.instanceReusable = false
+        case .abandoned, .initialized:
+            record.errorType = "Runtime.Unknown"
+            record.status = "error"
+            record.payload = Self.errorDocument(type: "Runtime.Unknown", message: "RequestId: \(requestID) Error: instance closed")
+            record.instanceReusable = false
+        }
+        if !record.instanceReusable {
+            server.abandon()
+            sandbox.kill()
+        }
+        record.maxMemoryUsedMB = Int(((sandbox.cgroup.peakMemoryBytes() ?? 0) + (1 << 20) - 1) >> 20)
+        logs.drain()
+        record.log = logs.current().bytes
+        return record
+    }
+
+    /// Kills the sandbox and removes everything the instance made: cgroup, sockets, folders.
+    public func destroy() async {
+        sandbox.kill()
+        do {
+            try await sandbox.destroy()
+        } catch {
+            FileHandle.standardError.write(Data("hearth: cleaning up instance \(id): \(error)\n".utf8))
+        }
+        await server.close()
+        logs.drain()
+        try? FileIO.removeTree(workspace)
+    }
+
+    /// `{"errorType":…,"errorMessage":…}`.
+    public static func errorDocument(type: String, message: String) -> [UInt8] {
+        Array("{\"errorType\":\(JSONString.quote(type)),\"errorMessage\":\(JSONString.quote(message))}".utf8)
+    }
+
+    static func milliseconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+    }
+}
+
+/// strerror, lower-cased like Go's errors ("no such file or directory").
+func lowercasedStrerror(_ err: Int32) -> String {
+    let text = String(cString: strerror(err))
+    guard let first = text.first else { return text }
+    return first.lowercased() + text.dropFirst()
+}

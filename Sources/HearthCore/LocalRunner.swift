@@ -1,0 +1,141 @@
+import Foundation
+import HearthSandbox
+
+/// `hearth run`: invokes one function N times in sandboxes, reusing the warm instance and
+/// cold-starting a fresh one after a crash, timeout or OOM. Prints like Lambda: payload to
+/// stdout, logs and START/END/REPORT to stderr.
+public struct LocalRunner: Sendable {
+    public var config: FunctionConfig
+    public var codePath: String
+    public var stateDirectory: String?
+
+    public init(config: FunctionConfig, codePath: String, stateDirectory: String?) {
+        self.config = config
+        self.codePath = codePath
+        self.stateDirectory = stateDirectory
+    }
+
+    static func stderr(_ text: String) {
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    /// Runs and returns the exit status: 0, 1 (function or runtime error) or 2 (usage/set-up).
+    public func run(payload: [UInt8], times: Int) async -> Int32 {
+        do {
+            try config.validate()
+        } catch {
+            Self.stderr("hearth: \(error)\n")
+            return 2
+        }
+        let host: SandboxHost
+        let code: CodeBundle
+        let image: RuntimeImage
+        do {
+            host = try SandboxHost(stateDirectory: stateDirectory ?? SandboxHost.defaultStateDirectory)
+            code = try CodeBundle.open(codePath, scratch: host.runDirectory)
+            image = try host.images.image(for: config.runtime)
+        } catch {
+            Self.stderr("hearth: \(error)\n")
+            return 2
+        }
+        let current = CurrentInstance()
+        let signals = SignalCleanup { await current.destroy(); code.remove(); host.close() }
+        defer { signals.cancel() }
+
+        var status: Int32 = 0
+        for i in 0..<times {
+            let requestID = UUID().uuidString.lowercased()
+            Self.stderr("START RequestId: \(requestID) Version: \(config.version)\n")
+            var record: InvocationRecord
+            var instance = await current.get()
+            if instance == nil {
+                do {
+                    instance = try await Instance.start(config: config, code: code.directory, image: image, host: host,
+                                                        logSink: { FileHandle.standardError.write(Data($0)) })
+                    await current.set(instance)
+                } catch let failure as Instance.StartFailure {
+                    record = Self.failedStart(failure, requestID: requestID, config: config)
+                    Self.finish(record, index: i, times: times)
+                    status = 1
+                    continue
+                } catch {
+                    Self.stderr("hearth: \(error)\n")
+                    status = 2
+                    break
+                }
+            }
+            record = await instance!.invoke(payload: payload, requestID: requestID)
+            if !record.instanceReusable {
+                await current.destroy()
+            }
+            Self.finish(record, index: i, times: times)
+            if record.errorType != nil { status = 1 }
+        }
+        await current.destroy()
+        code.remove()
+        host.close()
+        return status
+    }
+
+    static func failedStart(_ failure: Instance.StartFailure, requestID: String, config: FunctionConfig) -> InvocationRecord {
+        let type: String
+        switch failure {
+        case .invalidEntrypoint: type = "Runtime.InvalidEntrypoint"
+        case .setup: type = "Runtime.Unknown"
+        }
+        return InvocationRecord(
+            requestID: requestID,
+            payload: Instance.errorDocument(type: type, message: "RequestId: \(requestID) Error: \(failure)"),
+            errorType: type, durationMs: 0, initDurationMs: 0, memorySizeMB: config.memoryMB, maxMemoryUsedMB: 0,
+            status: "error", log: [], instanceReusable: false)
+    }
+
+    static func finish(_ record: InvocationRecord, index: Int, times: Int) {
+        stderr("END RequestId: \(record.requestID)\n\(record.reportLine)\n")
+        var out = Data(record.payload)
+        if times > 1 && index < times - 1 { out.append(0x0a) }
+        FileHandle.standardOutput.write(out)
+    }
+}
+
+/// The runner's current warm instance, shared with the signal handler.
+actor CurrentInstance {
+    private var instance: Instance?
+
+    func get() -> Instance? { instance }
+    func set(_ new: Instance?) { instance = new }
+
+    func destroy() async {
+        let old = instance
+        instance = nil
+        await old?.destroy()
+    }
+}
+
+/// On SIGINT/SIGTERM: run `cleanup`, then exit 130/143, so no sandbox outlives the command.
+final class SignalCleanup: @unchecked Sendable {
+    private let sources: [any DispatchSourceSignal]
+
+    init(cleanup: @escaping @Sendable () async -> Void) {
+        var sources: [any DispatchSourceSignal] = []
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                Task {
+                    await cleanup()
+                    exit(128 + sig)
+                }
+            }
+            source.resume()
+            sources.append(source)
+        }
+        self.sources = sources
+    }
+
+    func cancel() {
+        for source in sources { source.cancel() }
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+    }
+}

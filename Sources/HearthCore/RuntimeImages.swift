@@ -1,0 +1,113 @@
+import Foundation
+import HearthSandbox
+
+/// A runtime image's manifest (`runtime-images/NAME/manifest`, `key=value` lines).
+public struct RuntimeImageManifest: Sendable, Equatable {
+    public var name: String
+    public var aliases: [String]
+    public var buildScript: String
+    public var entrypoint: String
+    public var environment: [(String, String)]
+    public var version: String
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.name == b.name && a.aliases == b.aliases && a.buildScript == b.buildScript && a.entrypoint == b.entrypoint
+            && a.version == b.version && a.environment.map { $0.0 + "=" + $0.1 } == b.environment.map { $0.0 + "=" + $0.1 }
+    }
+
+    public init(parsing text: String) throws {
+        var values: [String: String] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            guard let eq = line.firstIndex(of: "=") else { continue }
+            values[String(line[..<eq]).trimmingWhitespace()] = String(line[line.index(after: eq)...]).trimmingWhitespace()
+        }
+        guard let name = values["name"], !name.isEmpty else { throw HearthError.usage("runtime image manifest has no name") }
+        self.name = name
+        aliases = (values["aliases"] ?? "").split(separator: " ").map(String.init)
+        buildScript = values["build"] ?? "build"
+        entrypoint = values["entrypoint"] ?? "/var/task/bootstrap"
+        version = values["version"] ?? "1"
+        environment = (values["env"] ?? "").split(separator: " ").compactMap { pair in
+            guard let eq = pair.firstIndex(of: "=") else { return nil }
+            return (String(pair[..<eq]), String(pair[pair.index(after: eq)...]))
+        }
+    }
+}
+
+/// A built runtime image: its root filesystem on disk and its manifest.
+public struct RuntimeImage: Sendable {
+    public var manifest: RuntimeImageManifest
+    public var rootfs: String
+}
+
+/// Finds runtime image definitions and builds them on first use into the state directory.
+/// Builds are serialised per process; a finished build is renamed into place atomically by the
+/// build script, so concurrent processes never see a half-built image.
+public final class RuntimeImages: Sendable {
+    /// Folder holding `NAME/manifest` definitions.
+    public let definitions: String
+    /// Folder holding built images (`NAME-vVERSION`).
+    public let cache: String
+
+    public init(definitions: String, cache: String) {
+        self.definitions = definitions
+        self.cache = cache
+    }
+
+    /// Locates `runtime-images/`: `$HEARTH_RUNTIME_IMAGES`, then up from the executable
+    /// (a checkout's `.build/debug/hearth`), then the install locations.
+    public static func locateDefinitions() -> String? {
+        var candidates: [String] = []
+        if let env = ProcessInfo.processInfo.environment["HEARTH_RUNTIME_IMAGES"] { candidates.append(env) }
+        var dir = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+            .deletingLastPathComponent()
+        for _ in 0..<6 {
+            candidates.append(dir.appendingPathComponent("runtime-images").path)
+            candidates.append(dir.appendingPathComponent("share/hearth/runtime-images").path)
+            dir = dir.deletingLastPathComponent()
+        }
+        candidates += ["/usr/local/share/hearth/runtime-images", "/usr/share/hearth/runtime-images"]
+        return candidates.first { FileManager.default.fileExists(atPath: $0 + "/provided/manifest") }
+    }
+
+    /// The manifest for `runtime` (a name or an alias such as `provided.al2023`).
+    public func manifest(for runtime: String) throws -> (folder: String, manifest: RuntimeImageManifest) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: definitions)) ?? []
+        for name in names.sorted() {
+            let path = definitions + "/" + name + "/manifest"
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { continue }
+            let manifest = try RuntimeImageManifest(parsing: text)
+            if manifest.name == runtime || manifest.aliases.contains(runtime) {
+                return (definitions + "/" + name, manifest)
+            }
+        }
+        throw HearthError.usage("unknown runtime \(runtime) (known: \(names.sorted().joined(separator: ", ")))")
+    }
+
+    private static let buildLock = NSLock()
+
+    /// The built image for `runtime`, building it first if needed (progress on stderr).
+    public func image(for runtime: String) throws -> RuntimeImage {
+        let (folder, manifest) = try manifest(for: runtime)
+        let target = cache + "/" + manifest.name + "-v" + manifest.version
+        Self.buildLock.lock()
+        defer { Self.buildLock.unlock() }
+        if FileManager.default.fileExists(atPath: target + "/.hearth-image") {
+            return RuntimeImage(manifest: manifest, rootfs: target)
+        }
+        try FileIO.makeDirectories(cache)
+        if FileManager.default.fileExists(atPath: target) { try FileIO.removeTree(target) }
+        FileHandle.standardError.write(Data("hearth: building runtime image \(manifest.name) into \(target)\n".utf8))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: folder + "/" + manifest.buildScript)
+        process.arguments = [target]
+        process.standardOutput = FileHandle.standardError
+        process.standardError = FileHandle.standardError
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0, FileManager.default.fileExists(atPath: target + "/.hearth-image") else {
+            throw HearthError.setup("building runtime image \(manifest.name) failed (exit status \(process.terminationStatus))")
+        }
+        return RuntimeImage(manifest: manifest, rootfs: target)
+    }
+}

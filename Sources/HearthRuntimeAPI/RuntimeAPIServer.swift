@@ -1,0 +1,219 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// One instance's Runtime API: listens on a Unix socket and (optionally) on a TCP listener
+/// created inside the sandbox's network namespace, and drives a `RuntimeStateMachine`.
+///
+/// Confined to one `EventLoop`: both listeners, every connection and the state machine live
+/// on `eventLoop`; the public methods may be called from anywhere.
+public final class RuntimeAPIServer: @unchecked Sendable {
+    /// Lambda's limit for a buffered response: 6 MB.
+    public static let maxResponseBytes = 6 * 1024 * 1024
+    /// Lambda's soft limit for a streamed response: 20 MB.
+    public static let maxStreamedResponseBytes = 20 * 1024 * 1024
+
+    public let eventLoop: any EventLoop
+    private var machine = RuntimeStateMachine()
+    private var listeners: [any Channel] = []
+    private var connections: [RuntimeStateMachine.ConnectionID: any Channel] = [:]
+    private var nextConnectionID = 0
+    private var pending: EventLoopPromise<RuntimeOutcome>?
+    private let firstNextPromise: EventLoopPromise<Void>
+    private let initErrorPromise: EventLoopPromise<RuntimeOutcome>
+    private var closed = false
+
+    /// Completes when the runtime first asks for work (the end of its initialisation).
+    public var initialized: EventLoopFuture<Void> { firstNextPromise.futureResult }
+    /// Completes if the runtime reports `/init/error`.
+    public var initFailed: EventLoopFuture<RuntimeOutcome> { initErrorPromise.futureResult }
+
+    init(eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+        firstNextPromise = eventLoop.makePromise()
+        initErrorPromise = eventLoop.makePromise()
+    }
+
+    /// Starts listening on `unixSocketPath` and, if given, on the already bound and listening
+    /// TCP socket `tcpListener` (ownership passes to the server).
+    public static func start(on eventLoop: any EventLoop, unixSocketPath: String?, tcpListener: Int32?) async throws -> RuntimeAPIServer {
+        let server = RuntimeAPIServer(eventLoop: eventLoop)
+        let bootstrap = server.bootstrap()
+        var listeners: [any Channel] = []
+        do {
+            if let unixSocketPath {
+                listeners.append(try await bootstrap.bind(unixDomainSocketPath: unixSocketPath, cleanupExistingSocketFile: true).get())
+            }
+            if let tcpListener {
+                listeners.append(try await bootstrap.withBoundSocket(tcpListener).get())
+            }
+        } catch {
+            for channel in listeners { try? await channel.close() }
+            throw error
+        }
+        let bound = listeners
+        try await eventLoop.submit { server.listeners = bound }.get()
+        return server
+    }
+
+    private func bootstrap() -> ServerBootstrap {
+        ServerBootstrap(group: eventLoop, childGroup: eventLoop)
+            .serverChannelOption(.backlog, value: 64)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(RuntimeAPIHandler(server: self))
+                }
+            }
+    }
+
+    /// Also serves on `tcpListener`, a bound and listening socket (ownership passes to the
+    /// server), e.g. the one created inside the sandbox's network namespace.
+    public func adopt(tcpListener: Int32) async throws {
+        let channel = try await bootstrap().withBoundSocket(tcpListener).get()
+        let isClosed = try await eventLoop.submit { () -> Bool in
+            if !self.closed { self.listeners.append(channel) }
+            return self.closed
+        }.get()
+        if isClosed { try? await channel.close() }
+    }
+
+    /// Hands `invocation` to the runtime; the future completes with what the runtime made of it.
+    public func invoke(_ invocation: Invocation) -> EventLoopFuture<RuntimeOutcome> {
+        eventLoop.flatSubmit {
+            switch self.machine.invoke(invocation) {
+            case .fail(let outcome):
+                return self.eventLoop.makeSucceededFuture(outcome)
+            case .queued:
+                let promise = self.eventLoop.makePromise(of: RuntimeOutcome.self)
+                self.pending = promise
+                return promise.futureResult
+            case .deliver(let invocation, let connection):
+                let promise = self.eventLoop.makePromise(of: RuntimeOutcome.self)
+                self.pending = promise
+                if let channel = self.connections[connection] { Self.writeNext(invocation, to: channel) }
+                return promise.futureResult
+            }
+        }
+    }
+
+    /// Gives up on the current invocation: later posts for it are rejected.
+    public func abandon() {
+        eventLoop.execute {
+            self.machine.abandon()
+            self.pending?.fail(ChannelError.ioOnClosedChannel)
+            self.pending = nil
+        }
+    }
+
+    /// Closes the listeners and every open connection.
+    public func close() async {
+        let channels: [any Channel] = (try? await eventLoop.submit { () -> [any Channel] in
+            self.closed = true
+            self.machine.abandon()
+            self.pending?.fail(ChannelError.ioOnClosedChannel)
+            self.pending = nil
+            self.firstNextPromise.fail(ChannelError.ioOnClosedChannel)
+            self.initErrorPromise.fail(ChannelError.ioOnClosedChannel)
+            return self.listeners + Array(self.connections.values)
+        }.get()) ?? []
+        for channel in channels { try? await channel.close() }
+    }
+
+    // MARK: called by RuntimeAPIHandler on the event loop
+
+    func register(_ channel: any Channel) -> RuntimeStateMachine.ConnectionID {
+        eventLoop.preconditionInEventLoop()
+        nextConnectionID += 1
+        connections[nextConnectionID] = channel
+        return nextConnectionID
+    }
+
+    func unregister(_ id: RuntimeStateMachine.ConnectionID) {
+        connections[id] = nil
+        machine.connectionClosed(id)
+    }
+
+    func next(on id: RuntimeStateMachine.ConnectionID, channel: any Channel) {
+        eventLoop.preconditionInEventLoop()
+        switch machine.next(on: id) {
+        case .deliver(let invocation, let initCompleted):
+            if initCompleted { firstNextPromise.succeed(()) }
+            Self.writeNext(invocation, to: channel)
+        case .park(let initCompleted):
+            if initCompleted { firstNextPromise.succeed(()) }
+        case .reject(let error):
+            Self.write(error: error, to: channel)
+        }
+    }
+
+    func post(requestID: String, outcome: RuntimeOutcome, channel: any Channel) {
+        eventLoop.preconditionInEventLoop()
+        switch machine.post(requestID: requestID, outcome: outcome) {
+        case .accept(let outcome):
+            if case .responseTooLarge(let limit) = outcome {
+                Self.write(error: .entityTooLarge(limit: limit), to: channel)
+            } else {
+                Self.writeAccepted(to: channel)
+            }
+            let promise = pending
+            pending = nil
+            promise?.succeed(outcome)
+        case .reject(let error):
+            Self.write(error: error, to: channel)
+        }
+    }
+
+    func initError(type: String, body: [UInt8], channel: any Channel) {
+        eventLoop.preconditionInEventLoop()
+        switch machine.initError(type: type, body: body) {
+        case .accept(let outcome):
+            Self.writeAccepted(to: channel)
+            initErrorPromise.succeed(outcome)
+            let promise = pending
+            pending = nil
+            promise?.succeed(outcome)
+        case .reject(let error):
+            Self.write(error: error, to: channel)
+        }
+    }
+
+    // MARK: responses
+
+    static func writeNext(_ invocation: Invocation, to channel: any Channel) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Lambda-Runtime-Aws-Request-Id", value: invocation.requestID)
+        headers.add(name: "Lambda-Runtime-Deadline-Ms", value: String(invocation.deadlineMs))
+        headers.add(name: "Lambda-Runtime-Invoked-Function-Arn", value: invocation.functionARN)
+        if let trace = invocation.traceID { headers.add(name: "Lambda-Runtime-Trace-Id", value: trace) }
+        if let context = invocation.clientContext { headers.add(name: "Lambda-Runtime-Client-Context", value: context) }
+        if let identity = invocation.cognitoIdentity { headers.add(name: "Lambda-Runtime-Cognito-Identity", value: identity) }
+        var body = channel.allocator.buffer(capacity: invocation.payload.count)
+        body.writeBytes(invocation.payload)
+        write(status: .ok, headers: headers, body: body, to: channel)
+    }
+
+    static func writeAccepted(to channel: any Channel) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        write(status: .accepted, headers: headers, body: channel.allocator.buffer(string: "{\"status\":\"OK\"}"), to: channel)
+    }
+
+    static func write(error: RuntimeAPIError, to channel: any Channel) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Lambda-Runtime-Function-Error-Type", value: error.errorType)
+        write(status: HTTPResponseStatus(statusCode: error.status), headers: headers,
+              body: channel.allocator.buffer(string: error.body), to: channel)
+    }
+
+    static func write(status: HTTPResponseStatus, headers: HTTPHeaders, body: ByteBuffer, to channel: any Channel) {
+        var headers = headers
+        headers.add(name: "Content-Length", value: String(body.readableBytes))
+        let head = HTTPResponseHead(version: .http1_1, status: status, headers: headers)
+        channel.write(HTTPServerResponsePart.head(head), promise: nil)
+        channel.write(HTTPServerResponsePart.body(.byteBuffer(body)), promise: nil)
+        channel.writeAndFlush(HTTPServerResponsePart.end(nil), promise: nil)
+    }
+}

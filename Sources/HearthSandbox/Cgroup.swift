@@ -1,0 +1,178 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Which cgroup hierarchy a host uses for the controllers Hearth needs.
+public enum CgroupVersion: String, Sendable {
+    case v1, v2
+}
+
+/// Creates per-instance cgroups under the supervisor's own cgroup. One driver per hierarchy
+/// version; both have the same interface. Thread-safe: drivers hold only immutable paths.
+public protocol CgroupDriver: Sendable {
+    var version: CgroupVersion { get }
+    /// Creates the cgroup `name` (a single path component) with `limits` applied.
+    func create(name: String, limits: CgroupLimits) throws -> any CgroupInstance
+    /// Names of instance cgroups (prefix `prefix`) left under the supervisor's cgroup, e.g. by a crash.
+    func leftovers(prefix: String) -> [String]
+    /// Removes a leftover cgroup: kills what is in it, then removes it.
+    func removeLeftover(name: String) throws
+}
+
+/// One instance's cgroup. Lives as long as the instance; `remove()` must be called.
+public protocol CgroupInstance: AnyObject, Sendable {
+    /// A directory fd for `clone3(CLONE_INTO_CGROUP)` (v2), or nil when the child must be attached.
+    var cloneIntoFD: Int32? { get }
+    /// Moves `pid` into the cgroup (every controller on v1).
+    func attach(pid: pid_t) throws
+    /// Starts a new per-invocation peak-memory window.
+    func resetPeakMemory()
+    /// Peak memory in bytes since the last reset (or since creation), if the kernel reports it.
+    func peakMemoryBytes() -> UInt64?
+    /// How many processes the kernel's OOM killer has killed in this cgroup.
+    func oomKillCount() -> Int
+    /// Pids in the cgroup.
+    func processes() -> [pid_t]
+    /// SIGKILLs every process in the cgroup.
+    func killAll()
+    /// Kills what is left and removes the cgroup directories. Idempotent.
+    func remove() throws
+}
+
+/// Finds the host's cgroup layout and the supervisor's place in it.
+public enum CgroupHost {
+    /// The controllers Hearth limits.
+    public static let controllers = ["memory", "pids", "cpu"]
+
+    /// Picks the driver for this host: v1 when the v1 memory controller is mounted (hybrid
+    /// hosts with an empty cgroup2 tree included), v2 when cgroup2 has the controllers.
+    /// `prefix` names the instance cgroups; the driver creates them under the supervisor's cgroup.
+    public static func detect(mountinfo: String? = nil, selfCgroup: String? = nil) throws -> any CgroupDriver {
+        let mountinfo = try mountinfo ?? FileIO.read("/proc/self/mountinfo")
+        let selfCgroup = try selfCgroup ?? FileIO.read("/proc/self/cgroup")
+        let mounts = parseMountinfo(mountinfo)
+        let membership = parseProcCgroup(selfCgroup)
+
+        var v1Roots: [String: String] = [:]
+        for mount in mounts where mount.fsType == "cgroup" {
+            for controller in mount.superOptions where controllers.contains(controller) || controller == "freezer" {
+                if v1Roots[controller] == nil { v1Roots[controller] = mount.mountPoint }
+            }
+        }
+        if v1Roots["memory"] != nil {
+            var groups: [String: String] = [:]
+            for (controller, mountPoint) in v1Roots {
+                // A v1 line lists comma-separated controllers ("4:cpu,cpuacct:/x").
+                let own = membership.first { $0.controllers.contains(controller) }?.path ?? "/"
+                groups[controller] = joinPath(mountPoint, own)
+            }
+            return CgroupV1Driver(groups: groups)
+        }
+        if let unified = mounts.first(where: { $0.fsType == "cgroup2" }) {
+            let own = membership.first { $0.hierarchyID == "0" }?.path ?? "/"
+            return try CgroupV2Driver(supervisorGroup: joinPath(unified.mountPoint, own))
+        }
+        throw SystemError("no cgroup hierarchy with the memory controller is mounted", errno: ENOENT)
+    }
+
+    struct Mount {
+        var mountPoint: String
+        var fsType: String
+        var superOptions: [String]
+    }
+
+    struct Membership {
+        var hierarchyID: String
+        var controllers: [String]
+        var path: String
+    }
+
+    static func parseMountinfo(_ text: String) -> [Mount] {
+        text.split(separator: "\n").compactMap { line in
+            // id parent major:minor root mountpoint options [optional...] - fstype source superoptions
+            let parts = line.split(separator: " ", omittingEmptySubsequences: false)
+            guard let dash = parts.firstIndex(of: "-"), dash + 3 < parts.count + 1, parts.count > 4 else { return nil }
+            let fsType = dash + 1 < parts.count ? String(parts[dash + 1]) : ""
+            let superOptions = dash + 3 < parts.count ? parts[dash + 3].split(separator: ",").map(String.init) : []
+            return Mount(mountPoint: unescapeMountPath(String(parts[4])), fsType: fsType, superOptions: superOptions)
+        }
+    }
+
+    static func parseProcCgroup(_ text: String) -> [Membership] {
+        text.split(separator: "\n").compactMap { line in
+            let parts = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard parts.count == 3 else { return nil }
+            return Membership(hierarchyID: String(parts[0]),
+                              controllers: parts[1].split(separator: ",").map(String.init),
+                              path: String(parts[2]))
+        }
+    }
+
+    static func unescapeMountPath(_ path: String) -> String {
+        // mountinfo escapes space, tab, newline and backslash as \ooo.
+        var out = ""
+        var chars = Array(path.utf8)[...]
+        var bytes: [UInt8] = []
+        while let c = chars.popFirst() {
+            if c == UInt8(ascii: "\\"), chars.count >= 3,
+               let v = UInt8(String(decoding: chars.prefix(3), as: UTF8.self), radix: 8) {
+                bytes.append(v)
+                chars = chars.dropFirst(3)
+            } else {
+                bytes.append(c)
+            }
+        }
+        out = String(decoding: bytes, as: UTF8.self)
+        return out
+    }
+}
+
+func joinPath(_ base: String, _ rest: String) -> String {
+    let trimmed = rest.drop { $0 == "/" }
+    if trimmed.isEmpty { return base }
+    return base.hasSuffix("/") ? base + trimmed : base + "/" + trimmed
+}
+
+/// Shared helpers of both drivers.
+enum CgroupFiles {
+    static func readInt(_ path: String) -> UInt64? {
+        guard let text = try? FileIO.read(path) else { return nil }
+        return UInt64(text.trimmingWhitespace())
+    }
+
+    /// Value of `key` in a flat-keyed file ("oom_kill 3").
+    static func keyed(_ path: String, _ key: String) -> Int? {
+        guard let text = try? FileIO.read(path) else { return nil }
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, parts[0] == key { return Int(parts[1]) }
+        }
+        return nil
+    }
+
+    static func pids(_ path: String) -> [pid_t] {
+        guard let text = try? FileIO.read(path) else { return [] }
+        return text.split(separator: "\n").compactMap { pid_t($0) }
+    }
+
+    /// rmdir, retrying while the kernel still counts exiting processes (EBUSY), up to ~2 s.
+    static func removeDirectory(_ path: String, killing procs: String) throws {
+        for attempt in 0..<200 {
+            if rmdir(path) == 0 || errno == ENOENT { return }
+            let err = errno
+            if err != EBUSY { throw SystemError("rmdir \(path)", errno: err) }
+            if attempt % 10 == 0 { for pid in pids(procs) { kill(pid, SIGKILL) } }
+            usleep(10_000)
+        }
+        throw SystemError("rmdir \(path)", errno: EBUSY)
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        var s = Substring(self)
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}

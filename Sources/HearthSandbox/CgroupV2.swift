@@ -1,0 +1,137 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+
+/// cgroup v2: instance groups are siblings under the supervisor's cgroup. Because of the
+/// "no internal processes" rule, the supervisor first moves itself into a leaf
+/// (`<its group>/supervisor`) and then enables memory, pids and cpu for its children.
+/// Children are started directly in their group with `clone3(CLONE_INTO_CGROUP)`.
+public struct CgroupV2Driver: CgroupDriver {
+    public var version: CgroupVersion { .v2 }
+    /// The supervisor's original cgroup directory (parent of the instance groups).
+    public let parent: String
+
+    /// Prepares `supervisorGroup` for instance children. `moveSelf` is false in unit tests.
+    public init(supervisorGroup: String, moveSelf: Bool = true) throws {
+        parent = supervisorGroup
+        let enabled = (try? FileIO.read(parent + "/cgroup.subtree_control")) ?? ""
+        let missing = CgroupHost.controllers.filter { !enabled.split(separator: " ").contains(Substring($0)) }
+        if missing.isEmpty { return }
+        if moveSelf {
+            let procs = CgroupFiles.pids(parent + "/cgroup.procs")
+            if !procs.isEmpty && parent != "/sys/fs/cgroup" {
+                let leaf = parent + "/supervisor"
+                if mkdir(leaf, 0o755) < 0 && errno != EEXIST { throw SystemError("mkdir \(leaf)") }
+                for pid in procs {
+                    // Every process of the group must leave it; other processes of ours (e.g.
+                    // a shell that started us) go along.
+                    try? FileIO.write("\(pid)", to: leaf + "/cgroup.procs", create: false)
+                }
+            }
+        }
+        try FileIO.write(missing.map { "+" + $0 }.joined(separator: " "), to: parent + "/cgroup.subtree_control", create: !moveSelf)
+    }
+
+    public func create(name: String, limits: CgroupLimits) throws -> any CgroupInstance {
+        precondition(!name.contains("/") && !name.isEmpty, "cgroup name must be one path component")
+        let dir = parent + "/" + name
+        if mkdir(dir, 0o755) < 0 && errno != EEXIST { throw SystemError("mkdir \(dir)") }
+        do {
+            let instance = try CgroupV2Instance(dir: dir)
+            try instance.apply(limits)
+            return instance
+        } catch {
+            rmdir(dir)
+            throw error
+        }
+    }
+
+    public func leftovers(prefix: String) -> [String] {
+        guard let dir = opendir(parent) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            if name.hasPrefix(prefix) && entry.pointee.d_type == UInt8(DT_DIR) { names.append(name) }
+        }
+        return names
+    }
+
+    public func removeLeftover(name: String) throws {
+        try CgroupV2Instance(dir: parent + "/" + name).remove()
+    }
+}
+
+final class CgroupV2Instance: CgroupInstance {
+    let dir: String
+    private let fd: Int32
+    /// memory.peak opened once: on kernels >= 6.12 a write resets the peak seen through this fd.
+    private let peakFD: Int32
+    private let peakResettable = Mutex(true)
+    private let removed = Mutex(false)
+
+    init(dir: String) throws {
+        self.dir = dir
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd < 0 { throw SystemError("open \(dir)") }
+        peakFD = open(dir + "/memory.peak", O_RDWR | O_CLOEXEC)
+    }
+
+    deinit {
+        close(fd)
+        if peakFD >= 0 { close(peakFD) }
+    }
+
+    var cloneIntoFD: Int32? { fd }
+
+    func apply(_ limits: CgroupLimits) throws {
+        try FileIO.write("\(limits.memoryBytes)", to: dir + "/memory.max")
+        if FileIO.exists(dir + "/memory.swap.max") { try FileIO.write("0", to: dir + "/memory.swap.max") }
+        try FileIO.write("\(limits.pidsMax)", to: dir + "/pids.max")
+        try FileIO.write("\(limits.cpuQuotaMicros.map(String.init) ?? "max") \(limits.cpuPeriodMicros)", to: dir + "/cpu.max")
+    }
+
+    func attach(pid: pid_t) throws {
+        try FileIO.write("\(pid)", to: dir + "/cgroup.procs", create: false)
+    }
+
+    func resetPeakMemory() {
+        guard peakFD >= 0 else { return }
+        let ok = "0\n".withCString { Glibc.write(peakFD, $0, 2) } == 2
+        if !ok { peakResettable.withLock { $0 = false } }
+    }
+
+    func peakMemoryBytes() -> UInt64? {
+        guard peakFD >= 0 else { return CgroupFiles.readInt(dir + "/memory.current") }
+        var buf = [UInt8](repeating: 0, count: 32)
+        let n = buf.withUnsafeMutableBytes { pread(peakFD, $0.baseAddress, $0.count, 0) }
+        guard n > 0 else { return nil }
+        return UInt64(String(decoding: buf[0..<n], as: UTF8.self).trimmingWhitespace())
+    }
+
+    func oomKillCount() -> Int {
+        CgroupFiles.keyed(dir + "/memory.events", "oom_kill") ?? 0
+    }
+
+    func processes() -> [pid_t] {
+        CgroupFiles.pids(dir + "/cgroup.procs")
+    }
+
+    func killAll() {
+        if FileIO.exists(dir + "/cgroup.kill"), (try? FileIO.write("1", to: dir + "/cgroup.kill", create: false)) != nil {
+            return
+        }
+        for pid in processes() { kill(pid, SIGKILL) }
+    }
+
+    func remove() throws {
+        let already = removed.withLock { done in
+            defer { done = true }
+            return done
+        }
+        if already { return }
+        killAll()
+        try CgroupFiles.removeDirectory(dir, killing: dir + "/cgroup.procs")
+    }
+}

@@ -1,0 +1,346 @@
+import CHearthSpawn
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A sandbox set-up step that failed inside the child: which step, on what, and the errno.
+public struct SandboxSetupError: Error, CustomStringConvertible, Sendable {
+    public var step: Int32
+    public var errno: Int32
+    /// The path or value the step worked on, when there is one.
+    public var subject: String?
+
+    public var stepName: String { String(cString: hearth_step_name(step)) }
+    public var isExec: Bool { step == Int32(HEARTH_STEP_EXEC.rawValue) }
+
+    public var description: String {
+        let reason = String(cString: strerror(errno))
+        if let subject { return "sandbox setup failed: \(stepName) \(subject): \(reason) (errno \(errno))" }
+        return "sandbox setup failed: \(stepName): \(reason) (errno \(errno))"
+    }
+}
+
+/// How the function's process ended.
+public enum SandboxExit: Sendable, Equatable, CustomStringConvertible {
+    case exited(Int32)
+    case signaled(Int32)
+
+    /// Lambda's wording: "exit status 1", "signal: killed".
+    public var description: String {
+        switch self {
+        case .exited(let code): return "exit status \(code)"
+        case .signaled(let sig): return "signal: \(Self.signalName(sig))"
+        }
+    }
+
+    static func signalName(_ sig: Int32) -> String {
+        switch sig {
+        case SIGKILL: return "killed"
+        case SIGSEGV: return "segmentation fault"
+        case SIGABRT: return "aborted"
+        case SIGTERM: return "terminated"
+        case SIGBUS: return "bus error"
+        case SIGILL: return "illegal instruction"
+        case SIGFPE: return "floating point exception"
+        case SIGPIPE: return "broken pipe"
+        case SIGINT: return "interrupt"
+        case SIGHUP: return "hangup"
+        default: return "signal \(sig)"
+        }
+    }
+
+    init(waitStatus status: Int32) {
+        if status & 0x7f == 0 { self = .exited((status >> 8) & 0xff) } else { self = .signaled(status & 0x7f) }
+    }
+}
+
+/// One running sandbox: its init process (pid 1 in its namespaces), cgroup and descriptors.
+///
+/// Created by `spawn`; the exit is watched by a monitor thread. Call `kill()` to end it and
+/// `destroy()` once to release everything (it waits for the exit). Thread-safe.
+public final class Sandbox: @unchecked Sendable {
+    /// Host pid of the sandbox's init.
+    public let pid: pid_t
+    public let cgroup: any CgroupInstance
+    /// Whether the kernel placed the sandbox in its cgroup at clone (cgroup v2).
+    public let startedInCgroup: Bool
+    private let pidfd: Int32
+    private let syncFD: Int32
+    private let rootMountPoint: String
+    private let listener = Mutex<Int32?>(nil)
+    private let exitState = Mutex<(exit: SandboxExit?, waiters: [CheckedContinuation<SandboxExit, Never>])>((nil, []))
+    private let destroyed = Mutex(false)
+
+    private init(pid: pid_t, pidfd: Int32, syncFD: Int32, cgroup: any CgroupInstance, startedInCgroup: Bool,
+                 rootMountPoint: String) {
+        self.pid = pid
+        self.pidfd = pidfd
+        self.syncFD = syncFD
+        self.cgroup = cgroup
+        self.startedInCgroup = startedInCgroup
+        self.rootMountPoint = rootMountPoint
+    }
+
+    /// Takes the 127.0.0.1 Runtime API listener created in the sandbox's network namespace
+    /// (the caller owns it afterwards), or nil when none was asked for or it was taken.
+    public func takeRuntimeListener() -> Int32? {
+        listener.withLock { fd in
+            defer { fd = nil }
+            return fd
+        }
+    }
+
+    /// Starts a sandbox. `stdoutFD`/`stderrFD` receive the function's output (the caller keeps
+    /// its copies). Blocks until the function's process has exec'd or a step failed.
+    public static func spawn(spec: SandboxSpec, cgroups: any CgroupDriver, cgroupName: String,
+                             seccomp: SeccompProgram?, stdoutFD: Int32, stderrFD: Int32) throws -> Sandbox {
+        try spec.validate()
+        let cgroup = try cgroups.create(name: cgroupName, limits: spec.cgroupLimits)
+        do {
+            return try spawn(spec: spec, cgroup: cgroup, seccomp: seccomp, stdoutFD: stdoutFD, stderrFD: stderrFD)
+        } catch {
+            try? cgroup.remove()
+            throw error
+        }
+    }
+
+    private static func spawn(spec: SandboxSpec, cgroup: any CgroupInstance, seccomp: SeccompProgram?,
+                              stdoutFD: Int32, stderrFD: Int32) throws -> Sandbox {
+        try FileIO.makeDirectories(spec.rootMountPoint, mode: 0o700)
+        var pair: [Int32] = [-1, -1]
+        try retryingOnInterrupt("socketpair") { socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) }
+        let (parentEnd, childEnd) = (pair[0], pair[1])
+        var parentEndOwned = true
+        defer { if parentEndOwned { close(parentEnd) } }
+
+        let arena = CStringArena()
+        defer { arena.free() }
+        var c = hearth_spawn_spec()
+        c.clone_flags = HEARTH_CLONE_NEWPID | HEARTH_CLONE_NEWNS | HEARTH_CLONE_NEWNET | HEARTH_CLONE_NEWIPC
+            | HEARTH_CLONE_NEWUTS | HEARTH_CLONE_NEWCGROUP
+        if spec.userNamespace { c.clone_flags |= HEARTH_CLONE_NEWUSER }
+        c.cgroup_fd = cgroup.cloneIntoFD ?? -1
+        c.sync_fd = childEnd
+        c.stdout_fd = stdoutFD
+        c.stderr_fd = stderrFD
+        c.wait_for_parent = 1
+        c.image = arena.add(spec.image)
+        c.root = arena.add(spec.rootMountPoint)
+        var binds: [(source: String, target: String, readonly: Bool)] = [
+            (spec.code, "/var/task", true),
+            (spec.runtimeSocketDirectory, "/run/hearth", true),
+        ]
+        if let opt = spec.opt { binds.append((opt, "/opt", true)) }
+        let bindCount = binds.count
+        withUnsafeMutableBytes(of: &c.binds) { raw in
+            let typed = raw.bindMemory(to: hearth_bind.self)
+            for (i, bind) in binds.enumerated() {
+                typed[i] = hearth_bind(source: arena.add(bind.source), target: arena.add(joinPath(spec.rootMountPoint, bind.target)),
+                                       readonly: bind.readonly ? 1 : 0)
+            }
+        }
+        c.nbinds = Int32(bindCount)
+        c.tmp_size_bytes = UInt64(spec.ephemeralStorageMB) << 20
+        c.hostname = arena.add(spec.hostname)
+        c.listen_port = Int32(spec.runtimeAPIPort)
+        let rlimits: [(Int32, UInt64)] = [
+            (Int32(RLIMIT_NOFILE.rawValue), UInt64(spec.openFilesLimit)),
+            (Int32(RLIMIT_CORE.rawValue), 0),
+            // No RLIMIT_NPROC: it counts per uid across the host; pids.max bounds each sandbox.
+        ]
+        withUnsafeMutableBytes(of: &c.rlimits) { raw in
+            let typed = raw.bindMemory(to: hearth_rlimit.self)
+            for (i, (resource, value)) in rlimits.enumerated() {
+                typed[i] = hearth_rlimit(resource: resource, limit: rlimit(rlim_cur: rlim_t(value), rlim_max: rlim_t(value)))
+            }
+        }
+        c.nrlimits = Int32(rlimits.count)
+        c.uid = spec.uid
+        c.gid = spec.gid
+        if let seccomp {
+            c.seccomp_filter = UnsafeRawPointer(seccomp.instructions)
+            c.seccomp_len = seccomp.count
+        }
+        c.cwd = arena.add(spec.workingDirectory)
+        c.path = arena.add(spec.executable)
+        let argv = arena.addArray([spec.executable] + spec.arguments)
+        let envp = arena.addArray(spec.environment.map { "\($0.0)=\($0.1)" })
+        c.argv = UnsafePointer(argv)
+        c.envp = UnsafePointer(envp)
+
+        var pidfd: Int32 = -1
+        var intoCgroup: Int32 = 0
+        let pid = withExtendedLifetime(seccomp) { hearth_spawn_clone(&c, &pidfd, &intoCgroup) }
+        let cloneErrno = errno
+        close(childEnd)
+        if pid < 0 { throw SystemError("clone sandbox", errno: cloneErrno) }
+
+        func abort(_ error: any Error) -> any Error {
+            _ = hearth_pidfd_kill(pidfd, pid, SIGKILL)
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            if pidfd >= 0 { close(pidfd) }
+            return error
+        }
+
+        do {
+            if spec.userNamespace {
+                let base = spec.userNamespaceHostBase
+                try FileIO.write("0 \(base) 65536\n", to: "/proc/\(pid)/uid_map", create: false)
+                try FileIO.write("0 \(base) 65536\n", to: "/proc/\(pid)/gid_map", create: false)
+            }
+            if intoCgroup == 0 { try cgroup.attach(pid: pid) }
+            var go: UInt8 = 1
+            try retryingOnInterrupt("start sandbox") { send(parentEnd, &go, 1, Int32(MSG_NOSIGNAL)) }
+        } catch {
+            throw abort(error)
+        }
+
+        // Startup messages: the listener (if asked), then exec success or a failed step.
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(parentEnd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var listenerFD: Int32?
+        var failure: (any Error)?
+        loop: while true {
+            var msg = hearth_msg()
+            var fd: Int32 = -1
+            let rc = hearth_recv_msg(parentEnd, &msg, &fd)
+            if rc < 0 { failure = SystemError("waiting for the sandbox to start"); break }
+            if rc == 0 { failure = SystemError("sandbox init exited during setup", errno: EPIPE); break }
+            switch Int(msg.kind) {
+            case Int(HEARTH_MSG_LISTENER.rawValue): listenerFD = fd
+            case Int(HEARTH_MSG_EXEC_OK.rawValue): break loop
+            case Int(HEARTH_MSG_ERROR.rawValue):
+                failure = SandboxSetupError(step: msg.step, errno: msg.err, subject: subject(of: msg, spec: spec, binds: binds))
+                break loop
+            default:
+                if fd >= 0 { close(fd) }
+            }
+        }
+        if let failure {
+            if let listenerFD { close(listenerFD) }
+            throw abort(failure)
+        }
+        timeout = timeval(tv_sec: 0, tv_usec: 0)
+        setsockopt(parentEnd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+
+        parentEndOwned = false
+        let sandbox = Sandbox(pid: pid, pidfd: pidfd, syncFD: parentEnd, cgroup: cgroup, startedInCgroup: intoCgroup != 0,
+                              rootMountPoint: spec.rootMountPoint)
+        sandbox.listener.withLock { $0 = listenerFD }
+        sandbox.startMonitor()
+        return sandbox
+    }
+
+    private static func subject(of msg: hearth_msg, spec: SandboxSpec,
+                                binds: [(source: String, target: String, readonly: Bool)]) -> String? {
+        switch UInt32(msg.step) {
+        case HEARTH_STEP_MOUNT_ROOT.rawValue: return spec.image
+        case HEARTH_STEP_MOUNT_BIND.rawValue:
+            guard binds.indices.contains(Int(msg.detail)) else { return nil }
+            return "\(binds[Int(msg.detail)].source) on \(binds[Int(msg.detail)].target)"
+        case HEARTH_STEP_MOUNT_TMP.rawValue: return "/tmp"
+        case HEARTH_STEP_MOUNT_DEV.rawValue: return "/dev"
+        case HEARTH_STEP_MOUNT_PROC.rawValue, HEARTH_STEP_MASK_PROC.rawValue: return "/proc"
+        case HEARTH_STEP_EXEC.rawValue: return spec.executable
+        case HEARTH_STEP_CHDIR.rawValue: return spec.workingDirectory
+        case HEARTH_STEP_LISTEN.rawValue: return "127.0.0.1:\(spec.runtimeAPIPort)"
+        case HEARTH_STEP_HOSTNAME.rawValue: return spec.hostname
+        case HEARTH_STEP_SETUID.rawValue, HEARTH_STEP_SETGID.rawValue: return "\(msg.detail)"
+        default: return nil
+        }
+    }
+
+    private func startMonitor() {
+        let thread = Thread { [self] in
+            var exit: SandboxExit?
+            while true {
+                var msg = hearth_msg()
+                var fd: Int32 = -1
+                let rc = hearth_recv_msg(syncFD, &msg, &fd)
+                if fd >= 0 { close(fd) }
+                if rc <= 0 { break }
+                if msg.kind == Int32(HEARTH_MSG_EXIT.rawValue) { exit = SandboxExit(waitStatus: msg.status) }
+            }
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            // The init ends right after reporting; if it was killed first, so was the function.
+            let result = exit ?? SandboxExit(waitStatus: status)
+            let waiters = exitState.withLock { state in
+                state.exit = result
+                defer { state.waiters = [] }
+                return state.waiters
+            }
+            waiters.forEach { $0.resume(returning: result) }
+        }
+        thread.name = "hearth-sandbox-\(pid)"
+        thread.start()
+    }
+
+    /// The exit of the function's process, if it has ended.
+    public var exitStatus: SandboxExit? { exitState.withLock { $0.exit } }
+
+    /// Waits until the function's process (and with it the sandbox) has ended.
+    public func waitForExit() async -> SandboxExit {
+        await withCheckedContinuation { continuation in
+            let done = exitState.withLock { state -> SandboxExit? in
+                if let exit = state.exit { return exit }
+                state.waiters.append(continuation)
+                return nil
+            }
+            if let done { continuation.resume(returning: done) }
+        }
+    }
+
+    /// SIGKILLs the sandbox's init (the kernel then kills every process in its pid namespace)
+    /// and everything in its cgroup.
+    public func kill() {
+        let gone = destroyed.withLock { $0 }
+        if !gone { _ = hearth_pidfd_kill(pidfd, pid, SIGKILL) }
+        cgroup.killAll()
+    }
+
+    /// Kills the sandbox if needed, waits for it, removes its cgroup and mount point and
+    /// closes its descriptors. Idempotent.
+    public func destroy() async throws {
+        if exitStatus == nil { kill() }
+        _ = await waitForExit()
+        let first = destroyed.withLock { done in
+            defer { done = true }
+            return !done
+        }
+        guard first else { return }
+        if let fd = takeRuntimeListener() { close(fd) }
+        close(syncFD)
+        if pidfd >= 0 { close(pidfd) }
+        try cgroup.remove()
+        rmdir(rootMountPoint)
+    }
+}
+
+/// C strings and arrays that must live until the clone returns. Not thread-safe.
+final class CStringArena {
+    private var pointers: [UnsafeMutableRawPointer] = []
+
+    func add(_ string: String) -> UnsafePointer<CChar> {
+        let p = strdup(string)!
+        pointers.append(UnsafeMutableRawPointer(p))
+        return UnsafePointer(p)
+    }
+
+    /// A NULL-terminated array of C strings.
+    func addArray(_ strings: [String]) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> {
+        let array = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: strings.count + 1)
+        for (i, s) in strings.enumerated() { array[i] = UnsafeMutablePointer(mutating: add(s)) }
+        array[strings.count] = nil
+        pointers.append(UnsafeMutableRawPointer(array))
+        return array
+    }
+
+    func free() {
+        for p in pointers { Glibc.free(p) }
+        pointers = []
+    }
+}

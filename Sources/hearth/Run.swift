@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+import HearthCore
+
+/// `hearth run`: one-shot local invoke of a function folder or zip, in a real sandbox.
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a Lambda-style function once (or --repeat N times) in a sandbox.",
+        discussion: """
+            PATH is a folder or a .zip whose root holds an executable `bootstrap`. The response
+            payload goes to stdout byte for byte; the function's output and START/END/REPORT
+            lines go to stderr. Exit status: 0 success, 1 function or runtime error, 2 usage
+            or set-up error.
+            """)
+
+    @Argument(help: "Function folder or .zip with a `bootstrap` at its root.")
+    var path: String
+
+    @Argument(help: "`-` to read the event from standard input.")
+    var stdinMarker: String?
+
+    @Option(help: "The event, as JSON text.")
+    var event: String?
+
+    @Option(help: "Read the event from FILE (`-` for standard input).")
+    var eventFile: String?
+
+    @Option(help: "Invoke N times, reusing the warm instance.")
+    var `repeat`: Int = 1
+
+    @Option(help: "Memory in MB (128–10240).")
+    var memory: Int = 128
+
+    @Option(help: "Timeout in seconds (1–900).")
+    var timeout: Double = 3
+
+    @Option(help: "vCPUs (default: proportional to memory, 1769 MB = 1 vCPU; 0 lifts the quota).")
+    var cpu: Double?
+
+    @Option(name: .customLong("env"), help: "Environment variable K=V (repeatable).")
+    var environment: [String] = []
+
+    @Option(help: "Handler name, passed as _HANDLER.")
+    var handler: String?
+
+    @Option(help: "Runtime image (provided, provided.al2, provided.al2023).")
+    var runtime: String = "provided"
+
+    @Option(help: "Size of /tmp in MB (512–10240).")
+    var ephemeralStorage: Int = 512
+
+    @Option(help: "Function name (default: the folder or zip name).")
+    var name: String?
+
+    @Option(help: "State directory (runtime image cache).")
+    var stateDir: String?
+
+    @Flag(help: "Run the sandbox in a new user namespace even as root.")
+    var userns = false
+
+    func validate() throws {
+        if let stdinMarker, stdinMarker != "-" { throw ValidationError("unexpected argument \(stdinMarker); use - to read the event from stdin") }
+        let sources = [event != nil, eventFile != nil, stdinMarker != nil].filter { $0 }.count
+        if sources > 1 { throw ValidationError("give the event once: --event, --event-file or -") }
+        if `repeat` < 1 { throw ValidationError("--repeat must be at least 1") }
+        for pair in environment where !pair.contains("=") {
+            throw ValidationError("--env \(pair): expected KEY=VALUE")
+        }
+    }
+
+    func readEvent() throws -> [UInt8] {
+        if let event { return Array(event.utf8) }
+        if stdinMarker != nil || eventFile == "-" { return [UInt8](FileHandle.standardInput.readDataToEndOfFile()) }
+        if let eventFile {
+            guard let data = FileManager.default.contents(atPath: eventFile) else {
+                throw ValidationError("cannot read event file \(eventFile)")
+            }
+            return [UInt8](data)
+        }
+        return Array("{}".utf8)
+    }
+
+    func run() async throws {
+        let payload = try readEvent()
+        var config = FunctionConfig(name: name ?? Self.defaultName(for: path))
+        config.memoryMB = memory
+        config.timeout = timeout
+        config.cpus = cpu
+        config.handler = handler
+        config.runtime = runtime
+        config.ephemeralStorageMB = ephemeralStorage
+        config.userNamespace = userns
+        config.environment = environment.map { pair in
+            let eq = pair.firstIndex(of: "=")!
+            return (String(pair[..<eq]), String(pair[pair.index(after: eq)...]))
+        }
+        let runner = LocalRunner(config: config, codePath: path, stateDirectory: stateDir)
+        let status = await runner.run(payload: payload, times: `repeat`)
+        throw ExitCode(status)
+    }
+
+    static func defaultName(for path: String) -> String {
+        var base = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        base = String(base.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") ? $0 : "-" })
+        return base.isEmpty ? "function" : String(base.prefix(64))
+    }
+}

@@ -1,0 +1,1041 @@
+/*
+ * hearth-probe - a Lambda custom runtime ("bootstrap") used by Hearth's tests.
+ *
+ * It runs INSIDE Hearth sandboxes and answers each invocation with a JSON report
+ * of what it could or could not do there. Several commands are deliberately
+ * hostile (syscalls, forkbomb, memhog, tmpfill, fdbomb, net): never invoke them
+ * outside a sandbox.
+ *
+ * Event format: {"cmd":"<name>", ...parameters...}; no "cmd" means "echo".
+ * Start-up knobs (environment):
+ *   PROBE_EXIT_AT_INIT=<code>     exit(code) before talking to the Runtime API
+ *   PROBE_INIT_ERROR=<message>    POST /runtime/init/error (Probe.InitError), then exit(3)
+ *   PROBE_SLEEP_AT_INIT_MS=<ms>   sleep before the first /next
+ *
+ * Conventions in the reports: errno values are plain integers (0 = success);
+ * in "syscalls" a negative value -N means the test child was killed by signal N
+ * (e.g. -31 = SIGSYS from a seccomp kill action) and null means the test could
+ * not be run; unlimited rlimits are reported as -1.
+ */
+#define _GNU_SOURCE
+#include "lambda_client.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* ================================================================ JSON output */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+} jbuf;
+
+static void jb_put(jbuf *b, const char *s, size_t n) {
+    if (b->len + n + 1 > b->cap) {
+        size_t nc = b->cap ? b->cap : 1024;
+        while (b->len + n + 1 > nc) nc *= 2;
+        char *np = realloc(b->p, nc);
+        if (!np) {
+            fputs("hearth-probe: out of memory building a response\n", stderr);
+            _exit(70);
+        }
+        b->p = np;
+        b->cap = nc;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void jb_raw(jbuf *b, const char *s) { jb_put(b, s, strlen(s)); }
+
+/* Adds a ',' unless we are right after '{', '[' or ':'. */
+static void jb_sep(jbuf *b) {
+    if (b->len == 0) return;
+    char c = b->p[b->len - 1];
+    if (c != '{' && c != '[' && c != ':') jb_put(b, ",", 1);
+}
+
+static void jb_strn(jbuf *b, const char *s, size_t n) {
+    jb_sep(b);
+    char *e = lc_json_escape(s ? s : "", s ? n : 0);
+    if (!e) {
+        fputs("hearth-probe: out of memory escaping a string\n", stderr);
+        _exit(70);
+    }
+    jb_put(b, "\"", 1);
+    jb_raw(b, e);
+    jb_put(b, "\"", 1);
+    free(e);
+}
+
+static void jb_str(jbuf *b, const char *s) { jb_strn(b, s, s ? strlen(s) : 0); }
+
+static void jb_key(jbuf *b, const char *k) {
+    jb_str(b, k);
+    jb_put(b, ":", 1);
+}
+
+static void jb_int(jbuf *b, long long v) {
+    char t[32];
+    jb_sep(b);
+    snprintf(t, sizeof t, "%lld", v);
+    jb_raw(b, t);
+}
+
+static void jb_open(jbuf *b, char c) {
+    jb_sep(b);
+    jb_put(b, &c, 1);
+}
+
+static void jb_close(jbuf *b, char c) { jb_put(b, &c, 1); }
+
+static void jb_kint(jbuf *b, const char *k, long long v) { jb_key(b, k); jb_int(b, v); }
+static void jb_kstr(jbuf *b, const char *k, const char *s) { jb_key(b, k); jb_str(b, s); }
+static void jb_kstrn(jbuf *b, const char *k, const char *s, size_t n) { jb_key(b, k); jb_strn(b, s, n); }
+static void jb_kbool(jbuf *b, const char *k, int v) {
+    jb_key(b, k);
+    jb_raw(b, v ? "true" : "false");
+}
+static void jb_knull(jbuf *b, const char *k) {
+    jb_key(b, k);
+    jb_raw(b, "null");
+}
+
+/* ================================================================ JSON input (minimal) */
+
+/* Returns a pointer to the value of "key" (after ':' and whitespace), or NULL. */
+static const char *json_find(const char *body, size_t len, const char *key) {
+    char pat[128];
+    int pl = snprintf(pat, sizeof pat, "\"%s\"", key);
+    if (pl <= 0 || (size_t)pl >= sizeof pat) return NULL;
+    const char *p = body, *end = body + len;
+    while (p < end) {
+        const char *hit = memmem(p, (size_t)(end - p), pat, (size_t)pl);
+        if (!hit) return NULL;
+        const char *q = hit + pl;
+        while (q < end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')) q++;
+        if (q < end && *q == ':') {
+            q++;
+            while (q < end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')) q++;
+            return q < end ? q : NULL;
+        }
+        p = hit + 1;
+    }
+    return NULL;
+}
+
+static int json_get_int(const char *body, size_t len, const char *key, long long *out) {
+    const char *v = json_find(body, len, key);
+    if (!v) return 0;
+    char *e;
+    errno = 0;
+    long long n = strtoll(v, &e, 10);
+    if (e == v || errno) return 0;
+    *out = n;
+    return 1;
+}
+
+/* Copies a JSON string value (simple escapes decoded; non-ASCII \u escapes become '?'). */
+static int json_get_str(const char *body, size_t len, const char *key, char *out, size_t outsz) {
+    const char *v = json_find(body, len, key);
+    const char *end = body + len;
+    if (!v || *v != '"' || outsz == 0) return 0;
+    size_t o = 0;
+    for (v++; v < end && *v != '"'; v++) {
+        char c = *v;
+        if (c == '\\' && v + 1 < end) {
+            v++;
+            switch (*v) {
+            case 'n': c = '\n'; break;
+            case 't': c = '\t'; break;
+            case 'r': c = '\r'; break;
+            case 'b': c = '\b'; break;
+            case 'f': c = '\f'; break;
+            case 'u': {
+                char hex[5] = {0};
+                if (end - v < 5) return 0;
+                memcpy(hex, v + 1, 4);
+                long cp = strtol(hex, NULL, 16);
+                c = (cp > 0 && cp < 0x80) ? (char)cp : '?';
+                v += 4;
+                break;
+            }
+            default: c = *v; /* \" \\ \/ */
+            }
+        }
+        if (o + 1 < outsz) out[o++] = c;
+    }
+    out[o] = '\0';
+    return v < end; /* saw the closing quote */
+}
+
+/* ================================================================ helpers */
+
+static long long now_ms(clockid_t clk) {
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long long ms) {
+    if (ms <= 0) return;
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+/* Reads a whole (possibly /proc) file. Returns malloc'd NUL-terminated data or NULL (errno set). */
+static char *slurp(const char *path, size_t *lenp) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    size_t len = 0, cap = 4096;
+    char *buf = malloc(cap);
+    if (!buf) {
+        close(fd);
+        errno = ENOMEM;
+        return NULL;
+    }
+    for (;;) {
+        if (cap - len < 4096) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                close(fd);
+                errno = ENOMEM;
+                return NULL;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t n = read(fd, buf + len, cap - len - 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            int e = errno;
+            free(buf);
+            close(fd);
+            errno = e;
+            return NULL;
+        }
+        if (n == 0) break;
+        len += (size_t)n;
+    }
+    close(fd);
+    buf[len] = '\0';
+    if (lenp) *lenp = len;
+    return buf;
+}
+
+static void respond_json(const char *id, jbuf *b) {
+    int st = lc_respond(id, b->p ? b->p : "{}", b->p ? b->len : 2);
+    if (st != 202) fprintf(stderr, "hearth-probe: response for %s got status %d\n", id, st);
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+/* Responds with a single-key object {"key":value}. */
+static void respond_int(const char *id, const char *key, long long v) {
+    jbuf b = {0};
+    jb_open(&b, '{');
+    jb_kint(&b, key, v);
+    jb_close(&b, '}');
+    respond_json(id, &b);
+}
+
+/* errno of open(path, flags); on success closes (and unlinks if asked). */
+static int open_errno(const char *path, int flags, int unlink_after) {
+    int fd = open(path, flags | O_CLOEXEC, 0644);
+    if (fd < 0) return errno;
+    close(fd);
+    if (unlink_after) unlink(path);
+    return 0;
+}
+
+/* Bytes read (up to 4096) from path, or -errno. */
+static long long read_count(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -(long long)errno;
+    char buf[4096];
+    ssize_t n;
+    do {
+        n = read(fd, buf, sizeof buf);
+    } while (n < 0 && errno == EINTR);
+    long long r = n < 0 ? -(long long)errno : (long long)n;
+    close(fd);
+    return r;
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* ================================================================ facts */
+
+static void status_field(jbuf *b, const char *status, const char *field, const char *key, int as_int) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\n%s:", field);
+    const char *p = status ? strstr(status, pat) : NULL;
+    if (!p && status && strncmp(status, pat + 1, strlen(pat + 1)) == 0) p = status - 1;
+    if (!p) {
+        jb_knull(b, key);
+        return;
+    }
+    p += strlen(pat);
+    while (*p == ' ' || *p == '\t') p++;
+    size_t n = strcspn(p, "\n");
+    if (as_int) {
+        jb_kint(b, key, strtoll(p, NULL, 10));
+    } else {
+        jb_kstrn(b, key, p, n);
+    }
+}
+
+static void cmd_facts(const char *id) {
+    jbuf b = {0};
+    jb_open(&b, '{');
+    jb_kint(&b, "pid", getpid());
+    jb_kint(&b, "ppid", getppid());
+    jb_kint(&b, "uid", getuid());
+    jb_kint(&b, "gid", getgid());
+    jb_kint(&b, "euid", geteuid());
+    jb_kint(&b, "egid", getegid());
+
+    char host[HOST_NAME_MAX + 1] = {0};
+    if (gethostname(host, sizeof host - 1) == 0) jb_kstr(&b, "hostname", host);
+    else jb_knull(&b, "hostname");
+
+    /* visible_pids: numeric entries in /proc */
+    long long npids = 0;
+    DIR *d = opendir("/proc");
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            const char *s = de->d_name;
+            if (!*s) continue;
+            while (*s >= '0' && *s <= '9') s++;
+            if (*s == '\0') npids++;
+        }
+        closedir(d);
+        jb_kint(&b, "visible_pids", npids);
+    } else {
+        jb_kint(&b, "visible_pids", -(long long)errno);
+    }
+
+    /* interfaces from /proc/net/dev */
+    jb_key(&b, "interfaces");
+    jb_open(&b, '[');
+    char *netdev = slurp("/proc/net/dev", NULL);
+    if (netdev) {
+        char *save = NULL;
+        int lineno = 0;
+        for (char *line = strtok_r(netdev, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+            if (lineno++ < 2) continue; /* two header lines */
+            char *colon = strchr(line, ':');
+            if (!colon) continue;
+            *colon = '\0';
+            while (*line == ' ') line++;
+            jb_str(&b, line);
+        }
+        free(netdev);
+    }
+    jb_close(&b, ']');
+
+    /* lo_up via SIOCGIFFLAGS */
+    int lo_up = 0, lo_errno = 0;
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) {
+        lo_errno = errno;
+    } else {
+        struct ifreq ifr;
+        memset(&ifr, 0, sizeof ifr);
+        strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+        if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) lo_errno = errno;
+        else lo_up = (ifr.ifr_flags & IFF_UP) != 0;
+        close(s);
+    }
+    jb_kbool(&b, "lo_up", lo_up);
+    jb_kint(&b, "lo_up_errno", lo_errno);
+
+    /* capabilities & co from /proc/self/status */
+    char *status = slurp("/proc/self/status", NULL);
+    status_field(&b, status, "CapEff", "cap_eff", 0);
+    status_field(&b, status, "CapPrm", "cap_prm", 0);
+    status_field(&b, status, "CapBnd", "cap_bnd", 0);
+    status_field(&b, status, "CapAmb", "cap_amb", 0);
+    status_field(&b, status, "NoNewPrivs", "no_new_privs", 1);
+    status_field(&b, status, "Seccomp", "seccomp", 1);
+    free(status);
+
+    /* write tests */
+    jb_kint(&b, "root_write_errno", open_errno("/probe-write-test", O_CREAT | O_WRONLY, 1));
+    jb_kint(&b, "task_write_errno", open_errno("/var/task/probe-write-test", O_CREAT | O_WRONLY, 1));
+    jb_kint(&b, "opt_write_errno", open_errno("/opt/probe-write-test", O_CREAT | O_WRONLY, 1));
+    jb_kint(&b, "tmp_write_errno", open_errno("/tmp/probe-write-test", O_CREAT | O_WRONLY, 1));
+    jb_kint(&b, "proc_sys_write_errno", open_errno("/proc/sys/kernel/hostname", O_WRONLY, 0));
+    jb_kint(&b, "kcore_read", read_count("/proc/kcore"));
+    jb_kint(&b, "keys_read", read_count("/proc/keys"));
+    jb_kint(&b, "sysrq_write_errno", open_errno("/proc/sysrq-trigger", O_WRONLY, 0)); /* never written */
+
+    /* /dev entries, sorted */
+    jb_key(&b, "dev_entries");
+    jb_open(&b, '[');
+    d = opendir("/dev");
+    if (d) {
+        char **names = NULL;
+        size_t n = 0, cap = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                char **nn = realloc(names, cap * sizeof *names);
+                if (!nn) break;
+                names = nn;
+            }
+            names[n] = strdup(de->d_name);
+            if (names[n]) n++;
+        }
+        closedir(d);
+        if (n) qsort(names, n, sizeof *names, cmp_str);
+        for (size_t i = 0; i < n; i++) {
+            jb_str(&b, names[i]);
+            free(names[i]);
+        }
+        free(names);
+    }
+    jb_close(&b, ']');
+
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        jb_kint(&b, "rlimit_nofile", rl.rlim_cur == RLIM_INFINITY ? -1 : (long long)rl.rlim_cur);
+    else
+        jb_knull(&b, "rlimit_nofile");
+    if (getrlimit(RLIMIT_CORE, &rl) == 0)
+        jb_kint(&b, "rlimit_core", rl.rlim_cur == RLIM_INFINITY ? -1 : (long long)rl.rlim_cur);
+    else
+        jb_knull(&b, "rlimit_core");
+
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof cwd)) jb_kstr(&b, "cwd", cwd);
+    else jb_knull(&b, "cwd");
+
+    jb_key(&b, "env");
+    jb_open(&b, '{');
+    for (char **e = environ; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!eq) continue;
+        jb_strn(&b, *e, (size_t)(eq - *e));
+        jb_put(&b, ":", 1);
+        jb_str(&b, eq + 1);
+    }
+    jb_close(&b, '}');
+
+    size_t ml = 0;
+    char *mounts = slurp("/proc/self/mounts", &ml);
+    if (mounts) jb_kstrn(&b, "mounts", mounts, ml);
+    else jb_knull(&b, "mounts");
+    free(mounts);
+
+    struct statvfs sv;
+    if (statvfs("/tmp", &sv) == 0)
+        jb_kint(&b, "tmp_size_kb", (long long)((unsigned long long)sv.f_blocks * sv.f_frsize / 1024));
+    else
+        jb_kint(&b, "tmp_size_kb", -(long long)errno);
+
+    size_t cl = 0;
+    char *cg = slurp("/proc/self/cgroup", &cl);
+    if (cg) jb_kstrn(&b, "cgroup", cg, cl);
+    else jb_knull(&b, "cgroup");
+    free(cg);
+
+    jb_close(&b, '}');
+    respond_json(id, &b);
+}
+
+/* ================================================================ syscalls */
+
+/* Each test returns 0 on success or an errno. They run in a forked child so that
+ * a seccomp kill, a successful chroot/unshare or similar cannot affect the probe. */
+
+#define NOPE_PATH "/nonexistent-hearth-probe-dir/x"
+
+static long ret_errno(long r) { return r < 0 ? errno : 0; }
+
+/* Close an fd a call may have returned. */
+static long fd_errno(long r) {
+    if (r < 0) return errno;
+    close((int)r);
+    return 0;
+}
+
+static long t_mount(void) {
+    /* Target does not exist and the fs type is bogus: ENOENT/ENODEV if permitted. */
+    return ret_errno(syscall(SYS_mount, "none", NOPE_PATH, "hearth-probe-nofs", 0UL, NULL));
+}
+static long t_umount2(void) { return ret_errno(syscall(SYS_umount2, NOPE_PATH, 0)); }
+static long t_pivot_root(void) { return ret_errno(syscall(SYS_pivot_root, NOPE_PATH, NOPE_PATH)); }
+static long t_unshare(void) { return ret_errno(syscall(SYS_unshare, CLONE_NEWNS)); }
+static long t_unshare_user(void) { return ret_errno(syscall(SYS_unshare, CLONE_NEWUSER)); }
+static long t_setns(void) { return ret_errno(syscall(SYS_setns, -1, 0)); }
+static long t_keyctl(void) { return ret_errno(syscall(SYS_keyctl, 0x7fff0000, 0, 0, 0, 0)); } /* invalid op */
+static long t_add_key(void) { return ret_errno(syscall(SYS_add_key, NULL, NULL, NULL, 0, 0)); } /* EFAULT */
+static long t_request_key(void) { return ret_errno(syscall(SYS_request_key, NULL, NULL, NULL, 0)); }
+static long t_bpf(void) { return fd_errno(syscall(SYS_bpf, 0x7fff, NULL, 0)); } /* invalid cmd */
+static long t_perf_event_open(void) { return fd_errno(syscall(SYS_perf_event_open, NULL, 0, -1, -1, 0)); }
+static long t_kexec_load(void) {
+    /* Too many segments, unknown flag, unknown arch: always EINVAL if permitted. */
+    return ret_errno(syscall(SYS_kexec_load, 0UL, 1000UL, NULL, 0x7fff4000UL));
+}
+static long t_kexec_file_load(void) {
+#ifdef SYS_kexec_file_load
+    /* Unknown flag only (never KEXEC_FILE_UNLOAD), bad fds: EINVAL/EBADF if permitted. */
+    return ret_errno(syscall(SYS_kexec_file_load, -1, -1, 0UL, NULL, 0x40000000UL));
+#else
+    errno = ENOSYS;
+    return ENOSYS;
+#endif
+}
+static long t_init_module(void) { return ret_errno(syscall(SYS_init_module, NULL, 0UL, "")); }
+static long t_finit_module(void) { return ret_errno(syscall(SYS_finit_module, -1, "", 0)); }
+static long t_delete_module(void) {
+    return ret_errno(syscall(SYS_delete_module, "hearth_probe_no_such_module", O_NONBLOCK));
+}
+static long t_open_by_handle_at(void) { return fd_errno(syscall(SYS_open_by_handle_at, -1, NULL, O_RDONLY)); }
+static long t_settimeofday(void) { return ret_errno(syscall(SYS_settimeofday, NULL, NULL)); }
+static long t_clock_settime(void) { return ret_errno(syscall(SYS_clock_settime, CLOCK_REALTIME, NULL)); }
+static long t_swapon(void) { return ret_errno(syscall(SYS_swapon, NULL, 0)); }
+static long t_swapoff(void) { return ret_errno(syscall(SYS_swapoff, NULL)); }
+static long t_reboot(void) {
+    /* Wrong magic numbers: the kernel rejects these before looking at the command. */
+    return ret_errno(syscall(SYS_reboot, 0x1badc0de, 0x2badc0de, 0x3badc0de, NULL));
+}
+static long t_ptrace_attach_init(void) {
+    if (syscall(SYS_ptrace, PTRACE_ATTACH, 1, NULL, NULL) < 0) return errno;
+    /* Attached: wait (bounded) for the attach stop, then detach so pid 1 resumes. */
+    for (int i = 0; i < 100; i++) {
+        int st;
+        pid_t w = waitpid(1, &st, WNOHANG | __WALL);
+        if (w == 1 || w < 0) break;
+        sleep_ms(10);
+    }
+    syscall(SYS_ptrace, PTRACE_DETACH, 1, NULL, NULL);
+    return 0;
+}
+#if defined(__x86_64__) || defined(__i386__)
+static long t_iopl(void) { return ret_errno(syscall(SYS_iopl, 0)); }
+static long t_ioperm(void) { return ret_errno(syscall(SYS_ioperm, 0UL, 0UL, 0)); }
+#endif
+static long t_acct(void) {
+    /* A path that cannot exist instead of NULL, so accounting is never switched off. */
+    return ret_errno(syscall(SYS_acct, NOPE_PATH));
+}
+static long t_quotactl(void) {
+    /* Q_GETINFO on a NULL device: EFAULT/ENODEV if permitted. */
+    return ret_errno(syscall(SYS_quotactl, (0x800005UL << 8) | 0UL, NULL, 0, NULL));
+}
+static long t_userfaultfd(void) {
+#ifdef SYS_userfaultfd
+    return fd_errno(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK));
+#else
+    errno = ENOSYS;
+    return ENOSYS;
+#endif
+}
+static long t_clone_newuser(void) {
+    long r = syscall(SYS_clone, (unsigned long)(CLONE_NEWUSER | SIGCHLD), 0UL, NULL, NULL, 0UL);
+    if (r == 0) _exit(0);
+    if (r < 0) return errno;
+    int st;
+    waitpid((pid_t)r, &st, __WALL);
+    return 0;
+}
+static long t_clone3(void) {
+#ifdef SYS_clone3
+    uint64_t args[11]; /* struct clone_args, 88 bytes, all zero (plain fork, no exit signal) */
+    memset(args, 0, sizeof args);
+    long r = syscall(SYS_clone3, args, sizeof args);
+    if (r == 0) _exit(0);
+    if (r < 0) return errno;
+    int st;
+    waitpid((pid_t)r, &st, __WALL);
+    return 0;
+#else
+    errno = ENOSYS;
+    return ENOSYS;
+#endif
+}
+static long t_mknod(void) {
+#ifdef SYS_mknod
+    long r = syscall(SYS_mknod, "/tmp/probe-null", (unsigned long)(S_IFCHR | 0600), (unsigned long)makedev(1, 3));
+#else
+    long r = syscall(SYS_mknodat, AT_FDCWD, "/tmp/probe-null", (unsigned long)(S_IFCHR | 0600),
+                     (unsigned long)makedev(1, 3));
+#endif
+    if (r < 0) return errno;
+    unlink("/tmp/probe-null");
+    return 0;
+}
+static long t_chroot(void) { return ret_errno(syscall(SYS_chroot, "/tmp")); }
+static long t_socket_packet(void) { return fd_errno(socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0)); }
+static long t_socket_netlink_audit(void) {
+    return fd_errno(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 9 /* NETLINK_AUDIT */));
+}
+
+typedef struct {
+    const char *name;
+    long (*fn)(void);
+    int inprocess_ok; /* may run in the probe itself if fork() is unavailable */
+} sys_test;
+
+static const sys_test SYS_TESTS[] = {
+    {"mount", t_mount, 1},
+    {"umount2", t_umount2, 1},
+    {"pivot_root", t_pivot_root, 1},
+    {"unshare", t_unshare, 0},
+    {"unshare_user", t_unshare_user, 0},
+    {"setns", t_setns, 1},
+    {"keyctl", t_keyctl, 1},
+    {"add_key", t_add_key, 1},
+    {"request_key", t_request_key, 1},
+    {"bpf", t_bpf, 1},
+    {"perf_event_open", t_perf_event_open, 1},
+    {"kexec_load", t_kexec_load, 1},
+    {"kexec_file_load", t_kexec_file_load, 1},
+    {"init_module", t_init_module, 1},
+    {"finit_module", t_finit_module, 1},
+    {"delete_module", t_delete_module, 1},
+    {"open_by_handle_at", t_open_by_handle_at, 1},
+    {"settimeofday", t_settimeofday, 1},
+    {"clock_settime", t_clock_settime, 1},
+    {"swapon", t_swapon, 1},
+    {"swapoff", t_swapoff, 1},
+    {"reboot", t_reboot, 1},
+    {"ptrace_attach_init", t_ptrace_attach_init, 0},
+#if defined(__x86_64__) || defined(__i386__)
+    {"iopl", t_iopl, 1},
+    {"ioperm", t_ioperm, 1},
+#endif
+    {"acct", t_acct, 1},
+    {"quotactl", t_quotactl, 1},
+    {"userfaultfd", t_userfaultfd, 1},
+    {"clone_newuser", t_clone_newuser, 1},
+    {"clone3", t_clone3, 1},
+    {"mknod", t_mknod, 1},
+    {"chroot", t_chroot, 0},
+    {"socket_packet", t_socket_packet, 1},
+    {"socket_netlink_audit", t_socket_netlink_audit, 1},
+};
+
+static void cmd_syscalls(const char *id) {
+    jbuf b = {0};
+    jb_open(&b, '{');
+    for (size_t i = 0; i < sizeof SYS_TESTS / sizeof SYS_TESTS[0]; i++) {
+        const sys_test *t = &SYS_TESTS[i];
+        jb_key(&b, t->name);
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            long e = t->fn();
+            _exit((int)(e & 0xff));
+        }
+        if (pid < 0) {
+            if (t->inprocess_ok) jb_int(&b, t->fn());
+            else jb_raw(&b, "null");
+            continue;
+        }
+        int st = 0;
+        pid_t w;
+        do {
+            w = waitpid(pid, &st, 0);
+        } while (w < 0 && errno == EINTR);
+        if (w < 0) jb_raw(&b, "null");
+        else if (WIFEXITED(st)) jb_int(&b, WEXITSTATUS(st));
+        else if (WIFSIGNALED(st)) jb_int(&b, -(long long)WTERMSIG(st));
+        else jb_raw(&b, "null");
+    }
+    jb_close(&b, '}');
+    respond_json(id, &b);
+}
+
+/* ================================================================ resource hogs */
+
+static void cmd_memhog(const char *id, long long mb) {
+    const size_t chunk = 1024 * 1024;
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0) page = 4096;
+    if (mb < 0) mb = 0;
+    char **chunks = calloc((size_t)mb + 1, sizeof *chunks);
+    long long got = 0;
+    if (chunks) {
+        for (; got < mb; got++) {
+            char *c = malloc(chunk);
+            if (!c) break;
+            for (size_t off = 0; off < chunk; off += (size_t)page) c[off] = (char)1; /* touch every page */
+            c[chunk - 1] = 1;
+            chunks[got] = c;
+        }
+    }
+    respond_int(id, "allocated_mb", got);
+    for (long long i = 0; i < got; i++) free(chunks[i]);
+    free(chunks);
+}
+
+static void cmd_forkbomb(const char *id) {
+    const long long limit = 100000;
+    pid_t *pids = NULL;
+    size_t cap = 0;
+    long long n = 0;
+    int err = 0;
+    fflush(NULL);
+    while (n < limit) {
+        if ((size_t)n == cap) {
+            size_t nc = cap ? cap * 2 : 1024;
+            pid_t *np = realloc(pids, nc * sizeof *pids);
+            if (!np) {
+                err = ENOMEM;
+                break;
+            }
+            pids = np;
+            cap = nc;
+        }
+        pid_t p = fork();
+        if (p == 0) {
+            for (;;) pause();
+        }
+        if (p < 0) {
+            err = errno;
+            break;
+        }
+        pids[n++] = p;
+    }
+    for (long long i = 0; i < n; i++) kill(pids[i], SIGKILL); /* by pid, never -1 */
+    for (long long i = 0; i < n; i++) {
+        while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR) {
+        }
+    }
+    free(pids);
+    jbuf b = {0};
+    jb_open(&b, '{');
+    jb_kint(&b, "forked", n);
+    jb_kint(&b, "errno", err);
+    jb_close(&b, '}');
+    respond_json(id, &b);
+}
+
+static void cmd_tmpfill(const char *id, long long max_mb) {
+    const size_t chunk = 1024 * 1024;
+    char *block = malloc(chunk);
+    long long written = 0;
+    int err = 0;
+    struct sigaction old, ign;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGXFSZ, &ign, &old); /* get EFBIG instead of dying on RLIMIT_FSIZE */
+    int fd = block ? open("/tmp/fill", O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0600) : -1;
+    if (!block) err = ENOMEM;
+    else if (fd < 0) err = errno;
+    else {
+        memset(block, 'x', chunk);
+        while (max_mb <= 0 || written < max_mb) {
+            size_t off = 0;
+            while (off < chunk) {
+                ssize_t w = write(fd, block + off, chunk - off);
+                if (w < 0 && errno == EINTR) continue;
+                if (w <= 0) {
+                    err = w < 0 ? errno : EIO;
+                    break;
+                }
+                off += (size_t)w;
+            }
+            if (off < chunk) break;
+            written++;
+        }
+        close(fd);
+        unlink("/tmp/fill");
+    }
+    sigaction(SIGXFSZ, &old, NULL);
+    free(block);
+    jbuf b = {0};
+    jb_open(&b, '{');
+    jb_kint(&b, "written_mb", written);
+    jb_kint(&b, "errno", err);
+    jb_close(&b, '}');
+    respond_json(id, &b);
+}
+
+static void cmd_fdbomb(const char *id) {
+    int *fds = NULL;
+    size_t cap = 0;
+    long long n = 0;
+    int err = 0;
+    for (;;) {
+        if ((size_t)n == cap) {
+            size_t nc = cap ? cap * 2 : 1024;
+            int *nf = realloc(fds, nc * sizeof *fds);
+            if (!nf) {
+                err = ENOMEM;
+                break;
+            }
+            fds = nf;
+            cap = nc;
+        }
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            err = errno;
+            break;
+        }
+        fds[n++] = fd;
+    }
+    for (long long i = 0; i < n; i++) close(fds[i]);
+    free(fds);
+    jbuf b = {0};
+    jb_open(&b, '{');
+    jb_kint(&b, "opened", n);
+    jb_kint(&b, "errno", err);
+    jb_close(&b, '}');
+    respond_json(id, &b);
+}
+
+/* ================================================================ network / misc */
+
+/* Non-blocking connect with a 1 s timeout; returns 0 or an errno. */
+static int tcp_try(const char *ip, int port) {
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s < 0) return errno;
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    inet_pton(AF_INET, ip, &sa.sin_addr);
+    int err = 0;
+    if (connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        err = errno;
+        if (err == EINPROGRESS) {
+            struct pollfd p = {.fd = s, .events = POLLOUT};
+            int r = poll(&p, 1, 1000);
+            if (r == 0) err = ETIMEDOUT;
+            else if (r < 0) err = errno;
+            else {
+                socklen_t l = sizeof err;
+                if (getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &l) < 0) err = errno;
+            }
+        }
+    }
+    close(s);
+    return err;
+}
+
+static int udp_try(const char *ip, int port) {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return errno;
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    inet_pton(AF_INET, ip, &sa.sin_addr);
+    int err = 0;
+    if (sendto(s, "hearth-probe", 12, 0, (struct sockaddr *)&sa, sizeof sa) < 0) err = errno;
+    close(s);
+    return err;
+}
+
+static void cmd_net(const char *id) {
+    jbuf b = {0};
+    jb_open(&b, '{');
+    jb_kint(&b, "tcp_10_255_255_1_80", tcp_try("10.255.255.1", 80));
+    jb_kint(&b, "tcp_1_1_1_1_53", tcp_try("1.1.1.1", 53));
+    jb_kint(&b, "udp_1_1_1_1_53", udp_try("1.1.1.1", 53));
+    jb_close(&b, '}');
+    respond_json(id, &b);
+}
+
+static void cmd_connect(const char *id, const char *path) {
+    int err = 0;
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof sa.sun_path) {
+        err = ENAMETOOLONG;
+    } else {
+        memcpy(sa.sun_path, path, strlen(path));
+        int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (s < 0) err = errno;
+        else {
+            if (connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) err = errno;
+            close(s);
+        }
+    }
+    jbuf b = {0};
+    jb_open(&b, '{');
+    jb_kstr(&b, "path", path);
+    jb_kint(&b, "errno", err);
+    jb_close(&b, '}');
+    respond_json(id, &b);
+}
+
+static void cmd_context(const lc_invocation *inv) {
+    jbuf b = {0};
+    jb_open(&b, '{');
+    jb_kstr(&b, "request_id", inv->request_id);
+    jb_kint(&b, "deadline_ms", inv->deadline_ms);
+    jb_kint(&b, "remaining_ms", inv->deadline_ms - now_ms(CLOCK_REALTIME));
+    jb_kstr(&b, "function_arn", inv->function_arn);
+    jb_kstr(&b, "trace_id", inv->trace_id);
+    jb_kstr(&b, "content_type", inv->content_type);
+    jb_close(&b, '}');
+    respond_json(inv->request_id, &b);
+}
+
+static void cmd_big(const char *id, long long n) {
+    if (n <= 0) {
+        int st = lc_respond(id, "", 0);
+        if (st != 202) fprintf(stderr, "hearth-probe: response for %s got status %d\n", id, st);
+        return;
+    }
+    if (n == 1) { /* the only 1-byte JSON documents are digits */
+        lc_respond(id, "0", 1);
+        return;
+    }
+    char *buf = malloc((size_t)n);
+    if (!buf) {
+        lc_error(id, "Probe.OutOfMemory", "cannot allocate big response");
+        return;
+    }
+    buf[0] = '"';
+    memset(buf + 1, 'a', (size_t)n - 2);
+    buf[n - 1] = '"';
+    int st = lc_respond(id, buf, (size_t)n);
+    if (st != 202) fprintf(stderr, "hearth-probe: big response for %s got status %d\n", id, st);
+    free(buf);
+}
+
+static void cmd_log(const char *id, long long lines) {
+    for (long long i = 0; i < lines; i++) {
+        fprintf(stdout, "probe log line %lld\n", i);
+        fprintf(stderr, "probe err line %lld\n", i);
+    }
+    fflush(stdout);
+    fflush(stderr);
+    respond_int(id, "logged", lines);
+}
+
+/* ================================================================ main loop */
+
+static void handle(const lc_invocation *inv) {
+    const char *id = inv->request_id;
+    const char *body = inv->body ? inv->body : "";
+    size_t len = inv->body ? inv->body_len : 0;
+    char cmd[128] = "echo";
+    if (!json_get_str(body, len, "cmd", cmd, sizeof cmd)) strcpy(cmd, "echo");
+    long long v = 0;
+
+    if (!strcmp(cmd, "echo")) {
+        int st = lc_respond(id, body, len);
+        if (st != 202) fprintf(stderr, "hearth-probe: echo response got status %d\n", st);
+    } else if (!strcmp(cmd, "facts")) {
+        cmd_facts(id);
+    } else if (!strcmp(cmd, "syscalls")) {
+        cmd_syscalls(id);
+    } else if (!strcmp(cmd, "memhog")) {
+        json_get_int(body, len, "mb", &v);
+        cmd_memhog(id, v);
+    } else if (!strcmp(cmd, "forkbomb")) {
+        cmd_forkbomb(id);
+    } else if (!strcmp(cmd, "sleep")) {
+        json_get_int(body, len, "ms", &v);
+        sleep_ms(v);
+        respond_int(id, "slept_ms", v);
+    } else if (!strcmp(cmd, "spin")) {
+        json_get_int(body, len, "ms", &v);
+        long long until = now_ms(CLOCK_MONOTONIC) + v;
+        volatile unsigned long sink = 0;
+        while (now_ms(CLOCK_MONOTONIC) < until) sink++;
+        respond_int(id, "spun_ms", v);
+    } else if (!strcmp(cmd, "exit")) {
+        json_get_int(body, len, "code", &v);
+        fflush(NULL);
+        _exit((int)v);
+    } else if (!strcmp(cmd, "signal")) {
+        json_get_int(body, len, "sig", &v);
+        fflush(NULL);
+        raise((int)v);
+        /* Still alive (signal ignored, handled or invalid): say so rather than hang. */
+        jbuf b = {0};
+        jb_open(&b, '{');
+        jb_kint(&b, "signal", v);
+        jb_kbool(&b, "survived", 1);
+        jb_close(&b, '}');
+        respond_json(id, &b);
+    } else if (!strcmp(cmd, "error")) {
+        lc_error(id, "Probe.Failure", "requested failure");
+    } else if (!strcmp(cmd, "big")) {
+        json_get_int(body, len, "bytes", &v);
+        cmd_big(id, v);
+    } else if (!strcmp(cmd, "tmpfill")) {
+        json_get_int(body, len, "max_mb", &v); /* optional safety cap, 0 = until error */
+        cmd_tmpfill(id, v);
+    } else if (!strcmp(cmd, "fdbomb")) {
+        cmd_fdbomb(id);
+    } else if (!strcmp(cmd, "log")) {
+        json_get_int(body, len, "lines", &v);
+        cmd_log(id, v);
+    } else if (!strcmp(cmd, "net")) {
+        cmd_net(id);
+    } else if (!strcmp(cmd, "context")) {
+        cmd_context(inv);
+    } else if (!strcmp(cmd, "connect")) {
+        char path[512] = "";
+        json_get_str(body, len, "path", path, sizeof path);
+        cmd_connect(id, path);
+    } else {
+        lc_error(id, "Probe.UnknownCommand", cmd);
+    }
+}
+
+int main(void) {
+    const char *e;
+    if ((e = getenv("PROBE_EXIT_AT_INIT")) && *e) exit(atoi(e));
+    if ((e = getenv("PROBE_INIT_ERROR"))) {
+        lc_init_error("Probe.InitError", e);
+        exit(3);
+    }
+    if ((e = getenv("PROBE_SLEEP_AT_INIT_MS")) && *e) sleep_ms(atoll(e));
+
+    for (;;) {
+        lc_invocation inv;
+        if (lc_next(&inv) < 0) {
+            fprintf(stderr, "hearth-probe: /next failed, exiting\n");
+            return 1;
+        }
+        handle(&inv);
+        lc_invocation_free(&inv);
+    }
+}
