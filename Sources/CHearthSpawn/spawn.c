@@ -358,6 +358,12 @@ static __attribute__((noreturn)) void child_main(const hearth_spawn_spec *spec) 
         if (n != 1) { if (n == 0) errno = EPIPE; fail(spec, HEARTH_STEP_WAIT_PARENT, -1); }
     }
 
+    // In a new user namespace, become its root (mapped by the supervisor) for the setup.
+    if (spec->clone_flags & HEARTH_CLONE_NEWUSER) {
+        CHECK(syscall(SYS_setresgid, 0, 0, 0), HEARTH_STEP_SETGID, 0);
+        CHECK(syscall(SYS_setresuid, 0, 0, 0), HEARTH_STEP_SETUID, 0);
+    }
+
     // The first mount call: nothing below may propagate to the host.
     CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), HEARTH_STEP_MOUNT_PRIVATE, -1);
     CHECK(sethostname(spec->hostname, strlen(spec->hostname)), HEARTH_STEP_HOSTNAME, -1);

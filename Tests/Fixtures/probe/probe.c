@@ -9,6 +9,7 @@
  * Event format: {"cmd":"<name>", ...parameters...}; no "cmd" means "echo".
  * Start-up knobs (environment):
  *   PROBE_EXIT_AT_INIT=<code>     exit(code) before talking to the Runtime API
+ *   PROBE_USE_TCP=1               ignore HEARTH_RUNTIME_SOCKET: use AWS_LAMBDA_RUNTIME_API (TCP)
  *   PROBE_INIT_ERROR=<message>    POST /runtime/init/error (Probe.InitError), then exit(3)
  *   PROBE_SLEEP_AT_INIT_MS=<ms>   sleep before the first /next
  *
@@ -1022,6 +1023,7 @@ static void handle(const lc_invocation *inv) {
 
 int main(void) {
     const char *e;
+    if ((e = getenv("PROBE_USE_TCP")) && *e) unsetenv("HEARTH_RUNTIME_SOCKET");
     if ((e = getenv("PROBE_EXIT_AT_INIT")) && *e) exit(atoi(e));
     if ((e = getenv("PROBE_INIT_ERROR"))) {
         lc_init_error("Probe.InitError", e);

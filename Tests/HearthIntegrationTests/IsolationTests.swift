@@ -1,0 +1,174 @@
+import Foundation
+import Testing
+
+/// Each isolation property, asserted from inside a real sandbox by the probe.
+@Suite("Isolation, seen from inside the sandbox", .serialized, .requiresRoot)
+struct IsolationTests {
+    @Test("own pid namespace: only init and the function are visible")
+    func pidNamespace() throws {
+        let facts = try Harness.probe("facts")
+        #expect(facts["pid"] as? Int == 2)
+        #expect(facts["ppid"] as? Int == 1)
+        #expect((facts["visible_pids"] as? Int ?? 99) <= 3)
+    }
+
+    @Test("own hostname, only lo, and lo is up")
+    func utsAndNetwork() throws {
+        let facts = try Harness.probe("facts")
+        let hostname = try #require(facts["hostname"] as? String)
+        #expect(hostname.hasPrefix("hearth-"))
+        #expect(hostname != ProcessInfo.processInfo.hostName)
+        #expect(facts["interfaces"] as? [String] == ["lo"])
+        #expect(facts["lo_up"] as? Bool == true)
+    }
+
+    @Test("unprivileged user, no capabilities, no_new_privs, seccomp filter mode")
+    func privileges() throws {
+        let facts = try Harness.probe("facts")
+        #expect(facts["uid"] as? Int == 993)
+        #expect(facts["euid"] as? Int == 993)
+        #expect(facts["gid"] as? Int == 990)
+        for set in ["cap_eff", "cap_prm", "cap_bnd", "cap_amb"] {
+            #expect(facts[set] as? String == "0000000000000000", "\(set) is \(facts[set] ?? "missing")")
+        }
+        #expect(facts["no_new_privs"] as? Int == 1)
+        #expect(facts["seccomp"] as? Int == 2)
+    }
+
+    @Test("root, /var/task and /opt are read-only; /tmp is writable")
+    func readOnlyRoot() throws {
+        let facts = try Harness.probe("facts")
+        #expect(facts["root_write_errno"] as? Int == Int(EROFS))
+        #expect(facts["task_write_errno"] as? Int == Int(EROFS))
+        #expect(facts["opt_write_errno"] as? Int == Int(EROFS))
+        #expect(facts["tmp_write_errno"] as? Int == 0)
+        #expect(facts["cwd"] as? String == "/var/task")
+    }
+
+    @Test("/tmp is a tmpfs of the ephemeral-storage size, and fills up at that size")
+    func tmpSize() throws {
+        let facts = try Harness.probe("facts")
+        #expect(facts["tmp_size_kb"] as? Int == 512 * 1024)
+        let bigger = try Harness.probe("facts", ["--ephemeral-storage", "1024"])
+        #expect(bigger["tmp_size_kb"] as? Int == 1024 * 1024)
+        let fill = try Harness.probe("tmpfill", ["--memory", "1024"])
+        #expect(fill["errno"] as? Int == Int(ENOSPC))
+        #expect((fill["written_mb"] as? Int ?? 0) <= 512)
+    }
+
+    @Test("minimal /dev and masked /proc")
+    func devAndProc() throws {
+        let facts = try Harness.probe("facts")
+        #expect(Set(facts["dev_entries"] as? [String] ?? []) == ["fd", "full", "null", "random", "stderr", "stdin", "stdout", "urandom", "zero"])
+        #expect((facts["kcore_read"] as? Int ?? 1) <= 0, "/proc/kcore must not be readable")
+        #expect((facts["keys_read"] as? Int ?? 1) <= 0, "/proc/keys must be masked")
+        #expect(facts["proc_sys_write_errno"] as? Int != 0)
+        #expect(facts["rlimit_nofile"] as? Int == 1024)
+        #expect(facts["rlimit_core"] as? Int == 0)
+    }
+
+    @Test("dangerous syscalls fail with EPERM; clone3 with ENOSYS")
+    func blockedSyscalls() throws {
+        let results = try Harness.probe("syscalls")
+        let mustBeEPERM = ["mount", "umount2", "pivot_root", "unshare", "unshare_user", "setns", "keyctl", "add_key",
+                           "request_key", "bpf", "perf_event_open", "kexec_load", "kexec_file_load", "init_module",
+                           "finit_module", "delete_module", "open_by_handle_at", "settimeofday", "clock_settime",
+                           "swapon", "swapoff", "reboot", "acct", "quotactl", "clone_newuser", "chroot", "mknod",
+                           "socket_packet", "socket_netlink_audit"]
+        for name in mustBeEPERM {
+            #expect(results[name] as? Int == Int(EPERM), "\(name) gave \(results[name] ?? "nothing")")
+        }
+        #expect(results["clone3"] as? Int == Int(ENOSYS))
+        #expect(results["ptrace_attach_init"] as? Int != 0)
+    }
+
+    @Test("no network beyond loopback")
+    func noEgress() throws {
+        let net = try Harness.probe("net")
+        for (key, value) in net {
+            #expect(value as? Int == Int(ENETUNREACH), "\(key) gave \(value)")
+        }
+    }
+
+    @Test("user namespace mode keeps every property")
+    func userNamespace() throws {
+        let facts = try Harness.probe("facts", ["--userns"])
+        #expect(facts["uid"] as? Int == 993)
+        #expect(facts["cap_eff"] as? String == "0000000000000000")
+        #expect(facts["seccomp"] as? Int == 2)
+        #expect(facts["root_write_errno"] as? Int == Int(EROFS))
+        #expect(facts["interfaces"] as? [String] == ["lo"])
+    }
+
+    @Test("memory limit: a memory bomb ends in Runtime.OutOfMemory")
+    func memoryLimit() throws {
+        let result = Harness.hearthRun(Harness.probe, event: #"{"cmd":"memhog","mb":400}"#, ["--memory", "128"])
+        #expect(result.status == 1)
+        let error = try result.json()
+        #expect(error["errorType"] as? String == "Runtime.OutOfMemory")
+        #expect((error["errorMessage"] as? String ?? "").contains("Runtime exited with error: signal: killed"))
+        #expect(result.reports.first?["Max Memory Used"].map { $0.hasPrefix("12") || $0.hasPrefix("13") } == true,
+                "peak memory \(result.reports.first?["Max Memory Used"] ?? "?") should be at the 128 MB limit")
+        #expect(Harness.leftovers().isEmpty)
+    }
+
+    @Test("memory under the limit is fine and reported")
+    func memoryWithinLimit() throws {
+        let result = Harness.hearthRun(Harness.probe, event: #"{"cmd":"memhog","mb":64}"#, ["--memory", "256"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let used = Int(result.reports.first?["Max Memory Used"]?.split(separator: " ").first ?? "") ?? 0
+        #expect(used >= 64 && used < 256, "Max Memory Used \(used) MB")
+    }
+
+    @Test("fork bomb is stopped by pids.max and the host is unaffected")
+    func forkBomb() throws {
+        let result = try Harness.probe("forkbomb")
+        let forked = result["forked"] as? Int ?? 0
+        #expect(forked > 10 && forked < 1024, "forked \(forked)")
+        #expect(result["errno"] as? Int == Int(EAGAIN))
+        // The host can still start processes, and nothing is left over.
+        #expect(Harness.run("/bin/true", []).status == 0)
+        #expect(Harness.leftovers().isEmpty)
+    }
+
+    @Test("CPU quota follows memory (1769 MB = 1 vCPU); --cpu overrides it, --cpu 0 lifts it",
+          arguments: [(["--memory", "128"], "7236"), (["--memory", "1769"], "100000"), (["--cpu", "0.5"], "50000"),
+                      (["--cpu", "0"], "-1")])
+    func cpuQuota(flags: [String], expected: String) throws {
+        // Read the instance's cgroup from outside while the function sleeps.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Harness.hearth)
+        process.arguments = ["run", Harness.probe, "--state-dir", Harness.stateDirectory,
+                             "--event", #"{"cmd":"sleep","ms":1500}"#] + flags
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { process.waitUntilExit() }
+        let cpuRoot = try #require(cgroupV1Directory("cpu"), "needs the cgroup v1 cpu controller")
+        var quota: String?
+        for _ in 0..<100 where quota == nil {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: cpuRoot)) ?? []
+            if let name = names.first(where: { $0.hasPrefix("hearth-\(process.processIdentifier)-") }) {
+                quota = try? String(contentsOfFile: cpuRoot + "/" + name + "/cpu.cfs_quota_us", encoding: .utf8)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            usleep(20_000)
+        }
+        #expect(quota == expected)
+    }
+
+    /// The supervisor-side directory of a v1 controller (this process's group in it), if v1.
+    func cgroupV1Directory(_ controller: String) -> String? {
+        guard let text = try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            if parts.count == 3, parts[1].split(separator: ",").contains(Substring(controller)) {
+                let dir = "/sys/fs/cgroup/\(parts[1])" + (parts[2] == "/" ? "" : String(parts[2]))
+                if FileManager.default.fileExists(atPath: dir) { return dir }
+                let alt = "/sys/fs/cgroup/\(controller)" + (parts[2] == "/" ? "" : String(parts[2]))
+                return FileManager.default.fileExists(atPath: alt) ? alt : nil
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,229 @@
+import Foundation
+import Testing
+
+/// `hearth run` end to end: results, every Lambda error path, reuse, logs and exit statuses.
+@Suite("hearth run: Lambda semantics end to end", .serialized, .requiresRoot)
+struct LambdaSemanticsTests {
+    @Test("echo: the payload goes to stdout byte for byte, START/END/REPORT to stderr")
+    func echo() throws {
+        let event = #"{"key": "välue", "n": [1, 2, 3]}"#
+        let result = Harness.hearthRun(Harness.probe, event: event)
+        #expect(result.status == 0)
+        #expect(result.stdout == Data(event.utf8))
+        #expect(result.stderr.contains("START RequestId: "))
+        #expect(result.stderr.contains("Version: $LATEST"))
+        #expect(result.stderr.contains("END RequestId: "))
+        let report = try #require(result.reports.first)
+        #expect(report["Memory Size"] == "128 MB")
+        #expect(report["Init Duration"] != nil)
+        #expect(report["Billed Duration"] != nil)
+        #expect(Harness.leftovers().isEmpty, "\(Harness.leftovers())")
+    }
+
+    @Test("the echo example from a zip, and the event from stdin")
+    func zipAndStdin() throws {
+        let result = Harness.hearthRun(Harness.fixtures + "/echo.zip", event: nil, ["-"], stdin: Data(#"{"from":"stdin"}"#.utf8))
+        #expect(result.status == 0, "\(result.stderr)")
+        let response = try result.json()
+        #expect(response["message"] as? String == "hello from hearth")
+        #expect((response["event"] as? [String: Any])?["from"] as? String == "stdin")
+        #expect(response["function"] as? String == "echo")
+    }
+
+    @Test("the Runtime API over 127.0.0.1:9001 in the sandbox's network namespace")
+    func tcpRuntimeAPI() throws {
+        let result = Harness.hearthRun(Harness.probe, event: #"{"cmd":"context"}"#, ["--env", "PROBE_USE_TCP=1", "--timeout", "7"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let context = try result.json()
+        #expect(context["content_type"] as? String == "application/json")
+        #expect((context["function_arn"] as? String ?? "").hasSuffix(":function:probe"))
+        let remaining = context["remaining_ms"] as? Int ?? 0
+        #expect(remaining > 5000 && remaining <= 7000, "remaining \(remaining) ms")
+    }
+
+    @Test("Lambda's environment and the user's --env")
+    func environment() throws {
+        let facts = try Harness.probe("facts", ["--env", "GREETING=hi there", "--memory", "256", "--handler", "my.handler"])
+        let env = try #require(facts["env"] as? [String: String])
+        #expect(env["AWS_LAMBDA_FUNCTION_NAME"] == "probe")
+        #expect(env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256")
+        #expect(env["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST")
+        #expect(env["AWS_REGION"] == "us-east-1")
+        #expect(env["_HANDLER"] == "my.handler")
+        #expect(env["LAMBDA_TASK_ROOT"] == "/var/task")
+        #expect(env["LAMBDA_RUNTIME_DIR"] == "/var/runtime")
+        #expect(env["AWS_LAMBDA_LOG_GROUP_NAME"] == "/aws/lambda/probe")
+        #expect(env["AWS_LAMBDA_LOG_STREAM_NAME"]?.contains("[$LATEST]") == true)
+        #expect(env["AWS_LAMBDA_RUNTIME_API"] == "127.0.0.1:9001")
+        #expect(env["HEARTH_RUNTIME_SOCKET"] == "/run/hearth/runtime.sock")
+        #expect(env["TZ"] != nil && env["LANG"] != nil && env["PATH"] != nil && env["LD_LIBRARY_PATH"] != nil)
+        #expect(env["GREETING"] == "hi there")
+    }
+
+    @Test("--repeat reuses the warm instance: Init Duration only on the first REPORT")
+    func warmReuse() throws {
+        let result = Harness.hearthRun(Harness.probe, event: #"{"cmd":"facts"}"#, ["--repeat", "3"])
+        #expect(result.status == 0)
+        let reports = result.reports
+        #expect(reports.count == 3)
+        #expect(reports[0]["Init Duration"] != nil)
+        #expect(reports[1]["Init Duration"] == nil)
+        #expect(reports[2]["Init Duration"] == nil)
+        // Same sandbox each time: the same hostname three times.
+        let hostnames = result.stdoutText.split(separator: "\n").compactMap { line -> String? in
+            let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            return object?["hostname"] as? String
+        }
+        #expect(hostnames.count == 3 && Set(hostnames).count == 1)
+    }
+
+    @Test("function error: the error JSON on stdout, exit status 1, instance stays warm")
+    func functionError() throws {
+        let result = Harness.hearthRun(Harness.probe, event: #"{"cmd":"error"}"#, ["--repeat", "2"])
+        #expect(result.status == 1)
+        let first = try #require(result.stdoutText.split(separator: "\n").first)
+        let error = try #require(try JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any])
+        #expect(error["errorType"] as? String == "Probe.Failure")
+        #expect(error["errorMessage"] as? String == "requested failure")
+        #expect(result.reports.count == 2)
+        #expect(result.reports[1]["Init Duration"] == nil)
+    }
+
+    @Test("timeout: Sandbox.Timedout, enforced within 100 ms of the deadline, next invocation cold")
+    func timeout() throws {
+        let result = Harness.hearthRun(Harness.probe, event: #"{"cmd":"sleep","ms":10000}"#, ["--timeout", "1", "--repeat", "2"])
+        #expect(result.status == 1)
+        let first = try #require(result.stdoutText.split(separator: "\n").first)
+        let error = try #require(try JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any])
+        #expect(error["errorType"] as? String == "Sandbox.Timedout")
+        let message = error["errorMessage"] as? String ?? ""
+        #expect(message.hasPrefix("RequestId: ") && message.hasSuffix("Error: Task timed out after 1.00 seconds"))
+        let reports = result.reports
+        #expect(reports.count == 2)
+        let duration = Double(reports[0]["Duration"]?.split(separator: " ").first ?? "") ?? 0
+        #expect(duration >= 1000 && duration < 1100, "timed out after \(duration) ms")
+        #expect(reports[0]["Status"] == "timeout")
+        #expect(reports[1]["Init Duration"] != nil, "after a timeout the next invocation cold-starts")
+        #expect(Harness.leftovers().isEmpty)
+    }
+
+    @Test("runtime exit: Runtime.ExitError with the exit status; a crash with the signal")
+    func runtimeExit() throws {
+        let exited = Harness.hearthRun(Harness.probe, event: #"{"cmd":"exit","code":7}"#)
+        #expect(exited.status == 1)
+        let error = try exited.json()
+        #expect(error["errorType"] as? String == "Runtime.ExitError")
+        #expect((error["errorMessage"] as? String ?? "").hasSuffix("Runtime exited with error: exit status 7"))
+
+        let killed = Harness.hearthRun(Harness.probe, event: #"{"cmd":"signal","sig":9}"#)
+        let killedError = try killed.json()
+        #expect(killedError["errorType"] as? String == "Runtime.ExitError")
+        #expect((killedError["errorMessage"] as? String ?? "").hasSuffix("Runtime exited with error: signal: killed"))
+
+        let atInit = Harness.hearthRun(Harness.probe, event: "{}", ["--env", "PROBE_EXIT_AT_INIT=3"])
+        #expect((try atInit.json())["errorType"] as? String == "Runtime.ExitError")
+        #expect(Harness.leftovers().isEmpty)
+    }
+
+    @Test("after a crash the next invocation cold-starts a fresh instance")
+    func crashThenCold() throws {
+        let result = Harness.hearthRun(Harness.probe, event: #"{"cmd":"exit","code":1}"#, ["--repeat", "2"])
+        #expect(result.reports.count == 2)
+        #expect(result.reports.allSatisfy { $0["Init Duration"] != nil })
+    }
+
+    @Test("/init/error fails the invocation at once with the runtime's error")
+    func initError() throws {
+        let result = Harness.hearthRun(Harness.probe, event: "{}", ["--env", "PROBE_INIT_ERROR=cannot load config"])
+        #expect(result.status == 1)
+        let error = try result.json()
+        #expect(error["errorType"] as? String == "Probe.InitError")
+        #expect(error["errorMessage"] as? String == "cannot load config")
+    }
+
+    @Test("missing or non-executable bootstrap: Runtime.InvalidEntrypoint")
+    func invalidEntrypoint() throws {
+        let empty = FileManager.default.temporaryDirectory.appendingPathComponent("hearth-tests-empty-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: empty) }
+        chmod(empty, 0o755)
+        let missing = Harness.hearthRun(empty, event: "{}")
+        #expect(missing.status == 1)
+        let error = try missing.json()
+        #expect(error["errorType"] as? String == "Runtime.InvalidEntrypoint")
+        #expect((error["errorMessage"] as? String ?? "").contains("fork/exec /var/task/bootstrap: no such file or directory"))
+
+        let bootstrap = empty + "/bootstrap"
+        try Data("#!/bin/sh\necho hi\n".utf8).write(to: URL(fileURLWithPath: bootstrap))
+        chmod(bootstrap, 0o644)
+        let notExecutable = Harness.hearthRun(empty, event: "{}")
+        let error2 = try notExecutable.json()
+        #expect(error2["errorType"] as? String == "Runtime.InvalidEntrypoint")
+        #expect((error2["errorMessage"] as? String ?? "").contains("permission denied"))
+        #expect(Harness.leftovers().isEmpty)
+    }
+
+    @Test("a response over 6 MB: Function.ResponseSizeTooLarge, the runtime got 413")
+    func responseTooLarge() throws {
+        let result = Harness.hearthRun(Harness.probe, event: #"{"cmd":"big","bytes":7000000}"#)
+        #expect(result.status == 1)
+        let error = try result.json()
+        #expect(error["errorType"] as? String == "Function.ResponseSizeTooLarge")
+        let ok = Harness.hearthRun(Harness.probe, event: #"{"cmd":"big","bytes":6000000}"#)
+        #expect(ok.status == 0)
+        #expect(ok.stdout.count == 6_000_000)
+    }
+
+    @Test("the function's logs reach stderr, before END")
+    func logs() throws {
+        let result = Harness.hearthRun(Harness.probe, event: #"{"cmd":"log","lines":3}"#)
+        #expect(result.status == 0)
+        let end = try #require(result.stderr.range(of: "END RequestId"))
+        let log = try #require(result.stderr.range(of: "probe err line 2"))
+        #expect(log.lowerBound < end.lowerBound)
+        #expect(result.stderr.contains("probe log line 0"))
+    }
+
+    @Test("usage errors exit 2 with a message naming what is wrong",
+          arguments: [
+            (["--memory", "64"], "memory"),
+            (["--timeout", "0"], "timeout"),
+            (["--ephemeral-storage", "100"], "ephemeral-storage"),
+            (["--env", "AWS_REGION=x"], "reserved"),
+            (["--env", "NOEQUALS"], "KEY=VALUE"),
+            (["--runtime", "cobol"], "unknown runtime"),
+          ])
+    func usageErrors(flags: [String], mention: String) {
+        let result = Harness.hearthRun(Harness.probe, event: "{}", flags)
+        #expect(result.status == 2)
+        #expect(result.stderr.contains(mention), "stderr: \(result.stderr)")
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test("a path that does not exist, and a broken zip, are usage errors")
+    func badCode() throws {
+        let missing = Harness.hearthRun("/nonexistent/function", event: "{}")
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("/nonexistent/function"))
+        let broken = FileManager.default.temporaryDirectory.appendingPathComponent("hearth-tests-broken-\(getpid()).zip").path
+        try Data("this is not a zip".utf8).write(to: URL(fileURLWithPath: broken))
+        defer { try? FileManager.default.removeItem(atPath: broken) }
+        let result = Harness.hearthRun(broken, event: "{}")
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("zip"))
+    }
+
+    @Test("a zip entry escaping the code folder is refused")
+    func zipSlip() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hearth-tests-zipslip-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir + "/a", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data("x".utf8).write(to: URL(fileURLWithPath: dir + "/evil"))
+        // zip stores "../evil" when given that relative path from a subfolder.
+        let zip = Harness.run("/usr/bin/env", ["sh", "-c", "cd \(dir)/a && zip -q ../slip.zip ../evil"])
+        #expect(zip.status == 0, "\(zip.stderr)")
+        let result = Harness.hearthRun(dir + "/slip.zip", event: "{}")
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("escapes"), "\(result.stderr)")
+    }
+}

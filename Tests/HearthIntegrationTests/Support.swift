@@ -1,0 +1,121 @@
+import Foundation
+import HearthSandbox
+import Testing
+
+/// Runs the built `hearth` binary and the C fixtures (the probe, the echo example) end to end.
+/// Privileged: CI runs as root; without root these tests are skipped (`requiresRoot`).
+enum Harness {
+    static let packageRoot: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    static var buildDirectory: String {
+        ProcessInfo.processInfo.environment["HEARTH_BUILD_DIR"] ?? packageRoot + "/.build/debug"
+    }
+
+    static var hearth: String { buildDirectory + "/hearth" }
+
+    /// Image cache shared by the tests (built once).
+    static let stateDirectory = "/tmp/hearth-tests-state"
+
+    static let isRoot = getuid() == 0
+
+    /// The probe and echo fixtures, built with cc by scripts/build-fixtures once per run.
+    static let fixtures: String = {
+        let out = packageRoot + "/.build/fixtures"
+        let result = run(packageRoot + "/scripts/build-fixtures", [out])
+        precondition(result.status == 0, "building fixtures failed: \(result.stderr)")
+        return out
+    }()
+
+    static var probe: String { fixtures + "/probe" }
+    static var echo: String { fixtures + "/echo" }
+
+    struct Result {
+        var status: Int32
+        var stdout: Data
+        var stderr: String
+        var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
+
+        func json() throws -> [String: Any] {
+            let object = try JSONSerialization.jsonObject(with: stdout)
+            return try #require(object as? [String: Any], "stdout is not a JSON object: \(stdoutText)")
+        }
+
+        /// REPORT lines as field dictionaries.
+        var reports: [[String: String]] {
+            stderr.split(separator: "\n").filter { $0.hasPrefix("REPORT RequestId: ") }.map { line in
+                var fields: [String: String] = [:]
+                for field in line.dropFirst("REPORT ".count).split(separator: "\t") {
+                    let parts = field.split(separator: ":", maxSplits: 1)
+                    if parts.count == 2 { fields[String(parts[0])] = parts[1].trimmingCharacters(in: .whitespaces) }
+                }
+                return fields
+            }
+        }
+    }
+
+    /// Runs a program to completion (killed after `timeout` seconds).
+    static func run(_ executable: String, _ arguments: [String], stdin: Data? = nil, timeout: Double = 60) -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        do { try process.run() } catch { return Result(status: -1, stdout: Data(), stderr: "\(error)") }
+        if let stdin { input.fileHandleForWriting.write(stdin) }
+        try? input.fileHandleForWriting.close()
+        let watchdog = DispatchWorkItem { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        watchdog.cancel()
+        return Result(status: process.terminationStatus, stdout: outData, stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// `hearth run PATH --event EVENT ARGS…` with the shared state directory.
+    static func hearthRun(_ path: String, event: String? = nil, _ extra: [String] = [], stdin: Data? = nil) -> Result {
+        var args = ["run", path, "--state-dir", stateDirectory]
+        if let event { args += ["--event", event] }
+        return run(hearth, args + extra, stdin: stdin)
+    }
+
+    /// The probe's answer to `{"cmd":…}` as JSON.
+    static func probe(_ command: String, _ extra: [String] = []) throws -> [String: Any] {
+        let result = hearthRun(probe, event: "{\"cmd\":\"\(command)\"}", extra)
+        #expect(result.status == 0, "probe \(command) failed: \(result.stdoutText) \(result.stderr)")
+        return try result.json()
+    }
+
+    /// What a finished instance must not leave behind: cgroups, processes in them, run folders.
+    static func leftovers() -> [String] {
+        var found: [String] = []
+        if let driver = try? CgroupHost.detect() {
+            found += driver.leftovers(prefix: "hearth-").map { "cgroup \($0)" }
+        }
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int32(entry) != nil {
+            if let cgroup = try? String(contentsOfFile: "/proc/\(entry)/cgroup", encoding: .utf8), cgroup.contains("/hearth-") {
+                found.append("process \(entry)")
+            }
+        }
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/run/hearth")) ?? [] {
+            found.append("run folder /run/hearth/\(entry)")
+        }
+        if let mounts = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) {
+            found += mounts.split(separator: "\n").filter { $0.contains("/run/hearth") || $0.contains("hearth-tests") }.map { "mount \($0)" }
+        }
+        return found
+    }
+}
+
+extension Trait where Self == ConditionTrait {
+    /// Sandboxes need root here (CI runs as root); other users get a skip with the reason.
+    static var requiresRoot: Self {
+        .enabled(if: Harness.isRoot, "creating sandboxes and cgroups needs root on this host")
+    }
+}
