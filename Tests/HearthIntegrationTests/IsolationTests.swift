@@ -122,7 +122,7 @@ struct IsolationTests {
 
     @Test("fork bomb is stopped by pids.max and the host is unaffected")
     func forkBomb() throws {
-        let result = try Harness.probe("forkbomb")
+        let result = try Harness.probe("forkbomb", ["--timeout", "60", "--cpu", "1"])
         let forked = result["forked"] as? Int ?? 0
         #expect(forked > 10 && forked < 1024, "forked \(forked)")
         #expect(result["errno"] as? Int == Int(EAGAIN))
