@@ -59,9 +59,9 @@ static void handle(const lc_invocation *inv) {
     /* A handler error is reported through the /error endpoint; the runtime
      * itself keeps running and takes the next event. */
     if (inv->body_len && (strstr(inv->body, "\"fail\":true") || strstr(inv->body, "\"fail\": true"))) {
-        lc_error(inv->request_id, "Echo.Failure", "you asked me to fail");
-        printf("echo: handled %s (failed on request)\n", inv->request_id);
+        printf("echo: handling %s (failing on request)\n", inv->request_id);
         fflush(stdout);
+        lc_error(inv->request_id, "Echo.Failure", "you asked me to fail");
         return;
     }
 
@@ -98,13 +98,13 @@ static void handle(const lc_invocation *inv) {
         lc_error(inv->request_id, "Echo.OutOfMemory", "could not build the response");
         return;
     }
+    /* One log line per invocation, before the response so it belongs to this invocation's
+     * log; flush because stdout is a pipe, not a tty. */
+    printf("echo: handling %s\n", inv->request_id);
+    fflush(stdout);
     int status = lc_respond(inv->request_id, out, out_len); /* 202 Accepted on success */
     free(out);
     if (status != 202) fprintf(stderr, "echo: response for %s was rejected (%d)\n", inv->request_id, status);
-
-    /* One log line per invocation; flush because stdout is a pipe, not a tty. */
-    printf("echo: handled %s\n", inv->request_id);
-    fflush(stdout);
 }
 
 int main(void) {
