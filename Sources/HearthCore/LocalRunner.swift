@@ -28,13 +28,24 @@ public struct LocalRunner: Sendable {
             return 2
         }
         let host: SandboxHost
+        do {
+            host = try SandboxHost(stateDirectory: stateDirectory ?? SandboxHost.defaultStateDirectory)
+        } catch {
+            Self.stderr("hearth: \(error)\n")
+            return 2
+        }
         let code: CodeBundle
         let image: RuntimeImage
         do {
-            host = try SandboxHost(stateDirectory: stateDirectory ?? SandboxHost.defaultStateDirectory)
             code = try CodeBundle.open(codePath, scratch: host.runDirectory)
-            image = try host.images.image(for: config.runtime)
+            do {
+                image = try host.images.image(for: config.runtime)
+            } catch {
+                code.remove()
+                throw error
+            }
         } catch {
+            host.close()
             Self.stderr("hearth: \(error)\n")
             return 2
         }

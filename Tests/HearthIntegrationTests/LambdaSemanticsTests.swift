@@ -198,6 +198,7 @@ struct LambdaSemanticsTests {
         #expect(result.status == 2)
         #expect(result.stderr.contains(mention), "stderr: \(result.stderr)")
         #expect(result.stdout.isEmpty)
+        #expect(Harness.leftovers().isEmpty, "\(Harness.leftovers())")
     }
 
     @Test("a path that does not exist, and a broken zip, are usage errors")
@@ -211,6 +212,7 @@ struct LambdaSemanticsTests {
         let result = Harness.hearthRun(broken, event: "{}")
         #expect(result.status == 2)
         #expect(result.stderr.contains("zip"))
+        #expect(Harness.leftovers().isEmpty, "\(Harness.leftovers())")
     }
 
     @Test("a zip entry escaping the code folder is refused")
@@ -225,5 +227,6 @@ struct LambdaSemanticsTests {
         let result = Harness.hearthRun(dir + "/slip.zip", event: "{}")
         #expect(result.status == 2)
         #expect(result.stderr.contains("escapes"), "\(result.stderr)")
+        #expect(Harness.leftovers().isEmpty, "\(Harness.leftovers())")
     }
 }

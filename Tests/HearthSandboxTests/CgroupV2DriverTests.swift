@@ -1,0 +1,130 @@
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+@testable import HearthSandbox
+
+/// cgroup v2 against a fake cgroupfs: a temp directory stands for the supervisor's group.
+@Suite("CgroupV2Driver (fake cgroupfs)")
+struct CgroupV2DriverTests {
+    let tmp: TempDir
+    let sup: String
+
+    init() throws {
+        tmp = try TempDir()
+        sup = try tmp.dir("sup")
+    }
+
+    static let limits = CgroupLimits(memoryBytes: 128 << 20, pidsMax: 1024, cpuQuotaMicros: 7236, cpuPeriodMicros: 100_000)
+
+    @Test func initEnablesAllControllersForChildren() throws {
+        let driver = try CgroupV2Driver(supervisorGroup: sup, moveSelf: false)
+        #expect(driver.version == .v2)
+        #expect(driver.parent == sup)
+        #expect(try tmp.read("sup/cgroup.subtree_control") == "+memory +pids +cpu")
+        #expect(!tmp.exists("sup/supervisor"))
+    }
+
+    @Test func initEnablesOnlyMissingControllers() throws {
+        try tmp.write("cpuset memory io\n", to: "sup/cgroup.subtree_control")
+        _ = try CgroupV2Driver(supervisorGroup: sup, moveSelf: false)
+        #expect(try tmp.read("sup/cgroup.subtree_control") == "+pids +cpu")
+    }
+
+    @Test func initLeavesAFullyDelegatedGroupAlone() throws {
+        try tmp.write("cpu memory pids\n", to: "sup/cgroup.subtree_control")
+        _ = try CgroupV2Driver(supervisorGroup: sup, moveSelf: true)
+        #expect(try tmp.read("sup/cgroup.subtree_control") == "cpu memory pids\n")
+        #expect(!tmp.exists("sup/supervisor"))
+    }
+
+    @Test func createWritesLimits() throws {
+        let driver = try CgroupV2Driver(supervisorGroup: sup, moveSelf: false)
+        let instance = try driver.create(name: "hearth-a", limits: Self.limits)
+        #expect(tmp.isDirectory("sup/hearth-a"))
+        #expect(try tmp.read("sup/hearth-a/memory.max") == "134217728")
+        #expect(try tmp.read("sup/hearth-a/pids.max") == "1024")
+        #expect(try tmp.read("sup/hearth-a/cpu.max") == "7236 100000")
+        #expect(!tmp.exists("sup/hearth-a/memory.swap.max"))
+        // The group's directory fd, for clone3(CLONE_INTO_CGROUP).
+        let fd = try #require(instance.cloneIntoFD)
+        var st = stat()
+        #expect(fstat(fd, &st) == 0)
+        #expect(st.st_mode & S_IFMT == S_IFDIR)
+    }
+
+    @Test func nilQuotaWritesMax() throws {
+        let driver = try CgroupV2Driver(supervisorGroup: sup, moveSelf: false)
+        var limits = Self.limits
+        limits.cpuQuotaMicros = nil
+        _ = try driver.create(name: "hearth-b", limits: limits)
+        #expect(try tmp.read("sup/hearth-b/cpu.max") == "max 100000")
+    }
+
+    @Test func swapIsDisabledWhenTheKernelHasSwapAccounting() throws {
+        let driver = try CgroupV2Driver(supervisorGroup: sup, moveSelf: false)
+        try tmp.dir("sup/hearth-c")
+        try tmp.write("max\n", to: "sup/hearth-c/memory.swap.max")
+        _ = try driver.create(name: "hearth-c", limits: Self.limits)
+        #expect(try tmp.read("sup/hearth-c/memory.swap.max") == "0")
+    }
+
+    @Test func createFailsWhenTheParentIsMissing() throws {
+        let driver = try CgroupV2Driver(supervisorGroup: sup, moveSelf: false)
+        try FileIO.removeTree(sup)
+        #expect(throws: SystemError.self) { _ = try driver.create(name: "hearth-d", limits: Self.limits) }
+    }
+
+    @Test func peakMemoryFromMemoryPeakOrCurrent() throws {
+        let driver = try CgroupV2Driver(supervisorGroup: sup, moveSelf: false)
+        // Without memory.peak (kernels < 5.19) the current usage stands in.
+        let old = try driver.create(name: "hearth-e", limits: Self.limits)
+        #expect(old.peakMemoryBytes() == nil)
+        try tmp.write("4096\n", to: "sup/hearth-e/memory.current")
+        #expect(old.peakMemoryBytes() == 4096)
+        // With memory.peak (opened when the instance is made).
+        try tmp.dir("sup/hearth-f")
+        try tmp.write("5242880\n", to: "sup/hearth-f/memory.peak")
+        try tmp.write("1\n", to: "sup/hearth-f/memory.current")
+        let new = try driver.create(name: "hearth-f", limits: Self.limits)
+        #expect(new.peakMemoryBytes() == 5_242_880)
+    }
+
+    @Test func oomKillsFromMemoryEvents() throws {
+        let driver = try CgroupV2Driver(supervisorGroup: sup, moveSelf: false)
+        let instance = try driver.create(name: "hearth-g", limits: Self.limits)
+        #expect(instance.oomKillCount() == 0)
+        try tmp.write("low 0\nhigh 0\nmax 12\noom 3\noom_kill 2\noom_group_kill 0\n", to: "sup/hearth-g/memory.events")
+        #expect(instance.oomKillCount() == 2)
+    }
+
+    @Test func attachAndProcesses() throws {
+        let driver = try CgroupV2Driver(supervisorGroup: sup, moveSelf: false)
+        let instance = try driver.create(name: "hearth-h", limits: Self.limits)
+        #expect(throws: SystemError.self) { try instance.attach(pid: 999_999_999) }
+        #expect(instance.processes().isEmpty)
+        try tmp.write("", to: "sup/hearth-h/cgroup.procs")
+        try instance.attach(pid: 999_999_999)  // above pid_max: nothing real
+        #expect(try tmp.read("sup/hearth-h/cgroup.procs") == "999999999")
+        #expect(instance.processes() == [999_999_999])
+    }
+
+    @Test func leftoversAndRemove() throws {
+        let driver = try CgroupV2Driver(supervisorGroup: sup, moveSelf: false)
+        let a = try driver.create(name: "hearth-1", limits: Self.limits)
+        _ = try driver.create(name: "hearth-2", limits: Self.limits)
+        try tmp.dir("sup/supervisor")
+        #expect(Set(driver.leftovers(prefix: "hearth-")) == ["hearth-1", "hearth-2"])
+        // Control files are regular files here, so rmdir reports ENOTEMPTY.
+        do {
+            try a.remove()
+            Issue.record("rmdir of a non-empty directory succeeded")
+        } catch let error as SystemError {
+            #expect(error.errno == ENOTEMPTY)
+        }
+        try tmp.emptyDirectory("sup/hearth-2")
+        try driver.removeLeftover(name: "hearth-2")
+        #expect(!tmp.exists("sup/hearth-2"))
+        #expect(driver.leftovers(prefix: "hearth-") == ["hearth-1"])
+    }
+}
