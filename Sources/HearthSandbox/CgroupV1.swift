@@ -119,16 +119,13 @@ final class CgroupV1Instance: CgroupInstance {
     }
 
     func remove() throws {
-        let already = removed.withLock { done in
-            defer { done = true }
-            return done
-        }
-        if already { return }
+        if removed.withLock({ $0 }) { return }
         killAll()
         var firstError: (any Error)?
         for dir in dirs.values {
             do { try CgroupFiles.removeDirectory(dir, killing: dir + "/cgroup.procs") } catch { firstError = firstError ?? error }
         }
         if let firstError { throw firstError }
+        removed.withLock { $0 = true }
     }
 }

@@ -16,7 +16,7 @@ public struct CgroupV2Driver: CgroupDriver {
     public init(supervisorGroup: String, moveSelf: Bool = true) throws {
         parent = supervisorGroup
         let enabled = (try? FileIO.read(parent + "/cgroup.subtree_control")) ?? ""
-        let missing = CgroupHost.controllers.filter { !enabled.split(separator: " ").contains(Substring($0)) }
+        let missing = CgroupHost.controllers.filter { !enabled.split(whereSeparator: { $0 == " " || $0 == "\n" }).contains(Substring($0)) }
         if missing.isEmpty { return }
         if moveSelf {
             let procs = CgroupFiles.pids(parent + "/cgroup.procs")
@@ -126,12 +126,9 @@ final class CgroupV2Instance: CgroupInstance {
     }
 
     func remove() throws {
-        let already = removed.withLock { done in
-            defer { done = true }
-            return done
-        }
-        if already { return }
+        if removed.withLock({ $0 }) { return }
         killAll()
         try CgroupFiles.removeDirectory(dir, killing: dir + "/cgroup.procs")
+        removed.withLock { $0 = true }
     }
 }

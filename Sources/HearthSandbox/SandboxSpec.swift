@@ -68,7 +68,8 @@ public struct SandboxSpec: Sendable, Equatable {
             && lhs.memoryMB == rhs.memoryMB && lhs.cpus == rhs.cpus && lhs.pidsMax == rhs.pidsMax
             && lhs.ephemeralStorageMB == rhs.ephemeralStorageMB && lhs.openFilesLimit == rhs.openFilesLimit
             && lhs.hostname == rhs.hostname && lhs.uid == rhs.uid && lhs.gid == rhs.gid
-            && lhs.userNamespace == rhs.userNamespace && lhs.runtimeAPIPort == rhs.runtimeAPIPort
+            && lhs.userNamespace == rhs.userNamespace && lhs.userNamespaceHostBase == rhs.userNamespaceHostBase
+            && lhs.runtimeAPIPort == rhs.runtimeAPIPort
             && lhs.executable == rhs.executable && lhs.arguments == rhs.arguments
             && lhs.environment.map { "\($0.0)=\($0.1)" } == rhs.environment.map { "\($0.0)=\($0.1)" }
             && lhs.workingDirectory == rhs.workingDirectory
@@ -112,9 +113,10 @@ public struct SandboxSpec: Sendable, Equatable {
             throw .invalid("hostname is not valid: \(hostname)")
         }
         for (key, value) in environment {
-            if key.isEmpty || key.contains("=") || key.contains("\0") || value.contains("\0") {
+            if key.isEmpty || key.contains("=") || key.contains("\0") {
                 throw .invalid("environment variable name is not valid: \(key)")
             }
+            if value.contains("\0") { throw .invalid("environment variable \(key) contains a NUL byte") }
         }
         if ([executable, workingDirectory, image, code] + arguments).contains(where: { $0.contains("\0") }) {
             throw .invalid("paths and arguments must not contain NUL bytes")

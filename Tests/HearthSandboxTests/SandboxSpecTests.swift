@@ -124,8 +124,6 @@ struct SandboxSpecTests {
         var b = SandboxSpec.sample()
         a.userNamespaceHostBase = 100_000
         b.userNamespaceHostBase = 200_000
-        withKnownIssue("SandboxSpec.== ignores userNamespaceHostBase (SandboxSpec.swift:66-75)") {
-            #expect(a != b)
-        }
+        #expect(a != b)
     }
 }
