@@ -108,9 +108,3 @@ public struct CodeBundle: Sendable {
         if isTemporary { try? FileIO.removeTree(directory) }
     }
 }
-
-func parentPath(_ path: String) -> String {
-    guard let slash = path.lastIndex(of: "/") else { return "" }
-    if slash == path.startIndex { return "/" }
-    return String(path[..<slash])
-}

@@ -11,12 +11,3 @@ public enum HearthError: Error, CustomStringConvertible, Equatable, Sendable {
         }
     }
 }
-
-extension String {
-    func trimmingWhitespace() -> String {
-        var s = Substring(self)
-        while let f = s.first, f.isWhitespace { s.removeFirst() }
-        while let l = s.last, l.isWhitespace { s.removeLast() }
-        return String(s)
-    }
-}

@@ -37,14 +37,8 @@ public struct CgroupV1Driver: CgroupDriver {
     }
 
     public func leftovers(prefix: String) -> [String] {
-        guard let memory = groups["memory"], let dir = opendir(memory) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if name.hasPrefix(prefix) && entry.pointee.d_type == UInt8(DT_DIR) { names.append(name) }
-        }
-        return names
+        guard let memory = groups["memory"] else { return [] }
+        return FileIO.entries(memory, type: Int32(DT_DIR)).filter { $0.hasPrefix(prefix) }
     }
 
     public func removeLeftover(name: String) throws {

@@ -48,14 +48,7 @@ public struct CgroupV2Driver: CgroupDriver {
     }
 
     public func leftovers(prefix: String) -> [String] {
-        guard let dir = opendir(parent) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if name.hasPrefix(prefix) && entry.pointee.d_type == UInt8(DT_DIR) { names.append(name) }
-        }
-        return names
+        FileIO.entries(parent, type: Int32(DT_DIR)).filter { $0.hasPrefix(prefix) }
     }
 
     public func removeLeftover(name: String) throws {

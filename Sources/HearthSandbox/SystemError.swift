@@ -91,6 +91,20 @@ public enum FileIO {
         }
     }
 
+    /// Names in a directory of the given `d_type` (all types when nil), without "." and "..".
+    public static func entries(_ path: String, type: Int32? = nil) -> [String] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            if name == "." || name == ".." { continue }
+            if let type, Int32(entry.pointee.d_type) != type { continue }
+            names.append(name)
+        }
+        return names
+    }
+
     /// Removes a file tree without following symlinks; mount points fail with EBUSY.
     public static func removeTree(_ path: String) throws {
         var st = stat()
@@ -99,16 +113,7 @@ public enum FileIO {
             throw SystemError("lstat \(path)")
         }
         if (st.st_mode & S_IFMT) == S_IFDIR {
-            guard let dir = opendir(path) else { throw SystemError("opendir \(path)") }
-            var names: [String] = []
-            while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                    String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-                }
-                if name != "." && name != ".." { names.append(name) }
-            }
-            closedir(dir)
-            for name in names { try removeTree(path + "/" + name) }
+            for name in entries(path) { try removeTree(path + "/" + name) }
             if rmdir(path) < 0 { throw SystemError("rmdir \(path)") }
         } else if unlink(path) < 0 && Glibc.errno != ENOENT {
             throw SystemError("unlink \(path)")
@@ -117,7 +122,7 @@ public enum FileIO {
 }
 
 /// The directory part of a path ("/a/b" -> "/a", "/a" -> "/", "a" -> "").
-func parentPath(_ path: String) -> String {
+public func parentPath(_ path: String) -> String {
     guard let slash = path.lastIndex(of: "/") else { return "" }
     if slash == path.startIndex { return "/" }
     return String(path[..<slash])
