@@ -85,6 +85,46 @@ public struct CodeBundle: Sendable {
         }
     }
 
+    /// Lambda's limit on layers per function.
+    public static let maxLayers = 5
+
+    /// Merges layers (folders or zips) into one folder for `/opt`, in order: a later layer's
+    /// files replace an earlier one's, as Lambda extracts them.
+    public static func mergeLayers(_ paths: [String], scratch: String) throws -> CodeBundle? {
+        if paths.isEmpty { return nil }
+        if paths.count > maxLayers { throw HearthError.usage("at most \(maxLayers) layers, got \(paths.count)") }
+        let merged = scratch + "/layers-" + UUID().uuidString.lowercased().prefix(12)
+        do {
+            try FileIO.makeDirectories(merged, mode: 0o755)
+            for path in paths {
+                let layer = try open(path, scratch: scratch)
+                defer { layer.remove() }
+                try merge(from: layer.directory, into: merged)
+            }
+        } catch {
+            try? FileIO.removeTree(merged)
+            throw error
+        }
+        return CodeBundle(directory: merged, isTemporary: true)
+    }
+
+    private static func merge(from source: String, into target: String) throws {
+        let fm = FileManager.default
+        for name in try fm.contentsOfDirectory(atPath: source) {
+            let from = source + "/" + name, to = target + "/" + name
+            var fromIsDir: ObjCBool = false, toIsDir: ObjCBool = false
+            _ = fm.fileExists(atPath: from, isDirectory: &fromIsDir)
+            let attrs = try? fm.attributesOfItem(atPath: from)
+            let isLink = (attrs?[.type] as? FileAttributeType) == .typeSymbolicLink
+            if fromIsDir.boolValue && !isLink && fm.fileExists(atPath: to, isDirectory: &toIsDir) && toIsDir.boolValue {
+                try merge(from: from, into: to)
+            } else {
+                if (try? fm.attributesOfItem(atPath: to)) != nil { try FileIO.removeTree(to) }
+                try fm.copyItem(atPath: from, toPath: to)
+            }
+        }
+    }
+
     private static func ensureInside(target: String, path: String, zip: String, entry: String) throws {
         // A symlinked parent created by an earlier entry must not lead outside.
         let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path

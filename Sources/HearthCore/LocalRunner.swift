@@ -8,11 +8,14 @@ public struct LocalRunner: Sendable {
     public var config: FunctionConfig
     public var codePath: String
     public var stateDirectory: String?
+    /// Layer folders or zips, mounted merged and read-only at `/opt`.
+    public var layers: [String]
 
-    public init(config: FunctionConfig, codePath: String, stateDirectory: String?) {
+    public init(config: FunctionConfig, codePath: String, stateDirectory: String?, layers: [String] = []) {
         self.config = config
         self.codePath = codePath
         self.stateDirectory = stateDirectory
+        self.layers = layers
     }
 
     static func stderr(_ text: String) {
@@ -35,11 +38,18 @@ public struct LocalRunner: Sendable {
             return 2
         }
         let code: CodeBundle
+        let opt: CodeBundle?
         let image: RuntimeImage
         do {
             code = try CodeBundle.open(codePath, scratch: host.runDirectory)
             do {
-                image = try host.images.image(for: config.runtime)
+                opt = try CodeBundle.mergeLayers(layers, scratch: host.runDirectory)
+                do {
+                    image = try host.images.image(for: config.runtime)
+                } catch {
+                    opt?.remove()
+                    throw error
+                }
             } catch {
                 code.remove()
                 throw error
@@ -50,7 +60,7 @@ public struct LocalRunner: Sendable {
             return 2
         }
         let current = CurrentInstance()
-        let signals = SignalCleanup { await current.destroy(); code.remove(); host.close() }
+        let signals = SignalCleanup { await current.destroy(); code.remove(); opt?.remove(); host.close() }
         defer { signals.cancel() }
 
         var status: Int32 = 0
@@ -61,7 +71,7 @@ public struct LocalRunner: Sendable {
             var instance = await current.get()
             if instance == nil {
                 do {
-                    instance = try await Instance.start(config: config, code: code.directory, image: image, host: host,
+                    instance = try await Instance.start(config: config, code: code.directory, opt: opt?.directory, image: image, host: host,
                                                         logSink: { FileHandle.standardError.write(Data($0)) })
                     await current.set(instance)
                 } catch let failure as Instance.StartFailure {
@@ -84,6 +94,7 @@ public struct LocalRunner: Sendable {
         }
         await current.destroy()
         code.remove()
+        opt?.remove()
         host.close()
         return status
     }

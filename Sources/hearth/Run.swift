@@ -49,6 +49,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Size of /tmp in MB (512–10240).")
     var ephemeralStorage: Int = 512
 
+    @Option(name: .customLong("layer"), help: "A layer folder or zip, extracted read-only under /opt (repeatable, up to 5, in order).")
+    var layers: [String] = []
+
     @Option(help: "Function name (default: the folder or zip name).")
     var name: String?
 
@@ -94,7 +97,7 @@ struct Run: AsyncParsableCommand {
             let eq = pair.firstIndex(of: "=")!
             return (String(pair[..<eq]), String(pair[pair.index(after: eq)...]))
         }
-        let runner = LocalRunner(config: config, codePath: path, stateDirectory: stateDir)
+        let runner = LocalRunner(config: config, codePath: path, stateDirectory: stateDir, layers: layers)
         let status = await runner.run(payload: payload, times: `repeat`)
         throw ExitCode(status)
     }

@@ -82,6 +82,24 @@ struct IsolationTests {
         #expect(results["ptrace_attach_init"] as? Int != 0)
     }
 
+    @Test("only stdin, stdout, stderr and the runtime client's own socket are open")
+    func openDescriptors() throws {
+        let facts = try Harness.probe("facts")
+        let fds = try #require(facts["open_fds"] as? [String])
+        #expect(fds.count <= 4, "\(fds)")
+        #expect(fds.contains("0 -> /dev/null"))
+        for fd in fds where !["0 ", "1 ", "2 "].contains(where: fd.hasPrefix) {
+            #expect(fd.contains("socket:"), "unexpected descriptor \(fd)")
+        }
+    }
+
+    @Test("the host's files are out of reach", arguments: ["/etc/shadow", "/var/lib/hearth/images", "/root/.bash_history"])
+    func hostFiles(path: String) throws {
+        let result = Harness.hearthRun(Harness.probe, event: #"{"cmd":"cat","path":"\#(path)"}"#)
+        let answer = try result.json()
+        #expect(answer["errno"] as? Int != 0, "\(path) readable: \(answer)")
+    }
+
     @Test("no network beyond loopback")
     func noEgress() throws {
         let net = try Harness.probe("net")

@@ -174,6 +174,28 @@ struct LambdaSemanticsTests {
         #expect(ok.stdout.count == 6_000_000)
     }
 
+    @Test("layers are merged in order, read-only, at /opt")
+    func layers() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("hearth-tests-layers-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        for (layer, content) in [("one", "first"), ("two", "second")] {
+            try FileManager.default.createDirectory(atPath: "\(base)/\(layer)/lib", withIntermediateDirectories: true)
+            try Data(content.utf8).write(to: URL(fileURLWithPath: "\(base)/\(layer)/lib/shared.txt"))
+            try Data(content.utf8).write(to: URL(fileURLWithPath: "\(base)/\(layer)/\(layer).txt"))
+        }
+        let zip = Harness.run("/usr/bin/env", ["sh", "-c", "cd \(base)/two && zip -qr ../two.zip ."])
+        #expect(zip.status == 0)
+        let flags = ["--layer", base + "/one", "--layer", base + "/two.zip"]
+        func cat(_ path: String) throws -> [String: Any] {
+            try Harness.hearthRun(Harness.probe, event: #"{"cmd":"cat","path":"\#(path)"}"#, flags).json()
+        }
+        #expect(try cat("/opt/lib/shared.txt")["content"] as? String == "second")
+        #expect(try cat("/opt/one.txt")["content"] as? String == "first")
+        #expect(try cat("/opt/two.txt")["content"] as? String == "second")
+        #expect(try Harness.probe("facts", flags)["opt_write_errno"] as? Int == Int(EROFS))
+        #expect(Harness.leftovers().isEmpty)
+    }
+
     @Test("the function's logs reach stderr, before END")
     func logs() throws {
         let result = Harness.hearthRun(Harness.probe, event: #"{"cmd":"log","lines":3}"#)

@@ -9,6 +9,7 @@
  * Event format: {"cmd":"<name>", ...parameters...}; no "cmd" means "echo".
  * Start-up knobs (environment):
  *   PROBE_EXIT_AT_INIT=<code>     exit(code) before talking to the Runtime API
+ *   cat {"path":P}: up to 4 KB of a file, or its errno
  *   PROBE_USE_TCP=1               ignore HEARTH_RUNTIME_SOCKET: use AWS_LAMBDA_RUNTIME_API (TCP)
  *   PROBE_INIT_ERROR=<message>    POST /runtime/init/error (Probe.InitError), then exit(3)
  *   PROBE_SLEEP_AT_INIT_MS=<ms>   sleep before the first /next
@@ -443,6 +444,27 @@ static void cmd_facts(const char *id) {
         jb_kint(&b, "rlimit_core", rl.rlim_cur == RLIM_INFINITY ? -1 : (long long)rl.rlim_cur);
     else
         jb_knull(&b, "rlimit_core");
+
+    /* Open descriptors, as "fd -> target": only 0-2 and the runtime client's socket should be here. */
+    jb_key(&b, "open_fds");
+    jb_open(&b, '[');
+    DIR *fdd = opendir("/proc/self/fd");
+    if (fdd) {
+        struct dirent *de;
+        while ((de = readdir(fdd)) != NULL) {
+            if (de->d_name[0] == '.' || atoi(de->d_name) == dirfd(fdd)) continue;
+            char lp[300], target[PATH_MAX + 1];
+            snprintf(lp, sizeof lp, "/proc/self/fd/%s", de->d_name);
+            ssize_t tn = readlink(lp, target, PATH_MAX);
+            if (tn < 0) tn = 0;
+            target[tn] = '\0';
+            char item[PATH_MAX + 300];
+            snprintf(item, sizeof item, "%s -> %s", de->d_name, target);
+            jb_str(&b, item);
+        }
+        closedir(fdd);
+    }
+    jb_close(&b, ']');
 
     char cwd[PATH_MAX];
     if (getcwd(cwd, sizeof cwd)) jb_kstr(&b, "cwd", cwd);
@@ -902,6 +924,28 @@ static void cmd_connect(const char *id, const char *path) {
     respond_json(id, &b);
 }
 
+/* Reads up to 4 KB of a file: {"path","content","errno"}. */
+static void cmd_cat(const char *id, const char *path) {
+    char buf[4096];
+    ssize_t n = -1;
+    int err = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) err = errno;
+    else {
+        n = read(fd, buf, sizeof buf);
+        if (n < 0) err = errno;
+        close(fd);
+    }
+    jbuf b = {0};
+    jb_open(&b, '{');
+    jb_kstr(&b, "path", path);
+    if (n >= 0) jb_kstrn(&b, "content", buf, (size_t)n);
+    else jb_knull(&b, "content");
+    jb_kint(&b, "errno", err);
+    jb_close(&b, '}');
+    respond_json(id, &b);
+}
+
 static void cmd_context(const lc_invocation *inv) {
     jbuf b = {0};
     jb_open(&b, '{');
@@ -1012,6 +1056,10 @@ static void handle(const lc_invocation *inv) {
         cmd_net(id);
     } else if (!strcmp(cmd, "context")) {
         cmd_context(inv);
+    } else if (!strcmp(cmd, "cat")) {
+        char path[PATH_MAX] = "";
+        json_get_str(body, len, "path", path, sizeof path);
+        cmd_cat(id, path);
     } else if (!strcmp(cmd, "connect")) {
         char path[512] = "";
         json_get_str(body, len, "path", path, sizeof path);
