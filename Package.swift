@@ -11,6 +11,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
     ],
     targets: [
         // The only code that runs between clone3 and execve, plus the libseccomp compiler shim.
@@ -40,10 +42,28 @@ let package = Package(
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
+        // Embedded state: functions, versions, aliases (SQLite through GRDB).
+        .target(
+            name: "HearthStore",
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        // The Lambda API front door: HTTP, SigV4, routing. No syscalls.
+        .target(
+            name: "HearthServer",
+            dependencies: [
+                "HearthCore",
+                "HearthStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "hearth",
             dependencies: [
                 "HearthCore",
+                "HearthServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -58,6 +78,14 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
+        ),
+        .testTarget(
+            name: "HearthStoreTests",
+            dependencies: ["HearthStore"]
+        ),
+        .testTarget(
+            name: "HearthServerTests",
+            dependencies: ["HearthServer"]
         ),
         .testTarget(
             name: "HearthIntegrationTests",

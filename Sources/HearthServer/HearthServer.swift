@@ -1,0 +1,1 @@
+// HearthServer: the Lambda API front door.

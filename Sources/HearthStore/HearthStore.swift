@@ -1,0 +1,1 @@
+// HearthStore: embedded state.
