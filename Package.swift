@@ -37,6 +37,7 @@ let package = Package(
             dependencies: [
                 "HearthSandbox",
                 "HearthRuntimeAPI",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),

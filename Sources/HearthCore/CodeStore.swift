@@ -1,0 +1,116 @@
+import Crypto
+import Foundation
+import HearthSandbox
+
+/// Function code kept once per content: the uploaded zip under `blobs/<sha256>.zip` and its
+/// unpacked, read-only tree under `trees/<sha256>/`. Unpacking is checked (no escaping paths
+/// or symlinks, Lambda's size limits). Thread-safe.
+public final class CodeStore: Sendable {
+    public let root: String
+    private let lock = NSLock()
+
+    public init(root: String) throws {
+        self.root = root
+        try FileIO.makeDirectories(root + "/blobs", mode: 0o700)
+        try FileIO.makeDirectories(root + "/trees", mode: 0o711)
+        // Half-finished unpacks from a crash.
+        for name in FileIO.entries(root + "/trees") where name.hasPrefix(".partial-") {
+            try? FileIO.removeTree(root + "/trees/" + name)
+        }
+    }
+
+    /// Hex SHA-256 of `data`.
+    public static func sha256Hex(_ data: some DataProtocol) -> String {
+        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Stores a zip, validating it by unpacking; returns its hex SHA-256 and size.
+    /// Throws `HearthError.usage` with a clear message for a bad or oversized zip.
+    public func put(zip data: Data) throws -> (sha256: String, size: Int) {
+        if data.count > Int(CodeBundle.maxZipBytes) {
+            throw HearthError.usage("Unzipped size must be smaller than 262144000 bytes and zipped size smaller than 52428800 bytes (got \(data.count) bytes zipped)")
+        }
+        let sha = Self.sha256Hex(data)
+        lock.lock()
+        defer { lock.unlock() }
+        let blob = root + "/blobs/" + sha + ".zip"
+        if !FileManager.default.fileExists(atPath: blob) {
+            let tmp = blob + ".tmp-\(getpid())"
+            try data.write(to: URL(fileURLWithPath: tmp))
+            rename(tmp, blob)
+        }
+        do {
+            _ = try unpackedLocked(sha)
+        } catch {
+            unlink(blob)
+            throw error
+        }
+        return (sha, data.count)
+    }
+
+    /// The stored zip's bytes.
+    public func zip(_ sha: String) throws -> Data {
+        try Data(contentsOf: URL(fileURLWithPath: root + "/blobs/" + sha + ".zip"))
+    }
+
+    /// The unpacked, read-only code folder for `sha` (unpacking it if needed).
+    public func unpacked(_ sha: String) throws -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        return try unpackedLocked(sha)
+    }
+
+    private func unpackedLocked(_ sha: String) throws -> String {
+        precondition(sha.allSatisfy { $0.isHexDigit }, "code hash must be hex")
+        let tree = root + "/trees/" + sha
+        if FileManager.default.fileExists(atPath: tree) { return tree }
+        let partial = root + "/trees/.partial-" + sha
+        try? FileIO.removeTree(partial)
+        do {
+            try CodeBundle.unzip(root + "/blobs/" + sha + ".zip", into: partial)
+            try Self.makeReadOnly(partial)
+            rename(partial, tree)
+        } catch {
+            try? FileIO.removeTree(partial)
+            throw error
+        }
+        return tree
+    }
+
+    /// Files 0444 (0555 if executable), folders 0555: readable by the sandbox user, writable by none.
+    static func makeReadOnly(_ path: String) throws {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        switch st.st_mode & S_IFMT {
+        case S_IFDIR:
+            for name in FileIO.entries(path) { try makeReadOnly(path + "/" + name) }
+            chmod(path, 0o555)
+        case S_IFREG:
+            chmod(path, st.st_mode & 0o111 != 0 ? 0o555 : 0o444)
+        default:
+            break
+        }
+    }
+
+    /// Deletes blobs and trees whose hash is not in `keep`.
+    public func collectGarbage(keep: Set<String>) {
+        lock.lock()
+        defer { lock.unlock() }
+        for name in FileIO.entries(root + "/blobs") where name.hasSuffix(".zip") {
+            let sha = String(name.dropLast(4))
+            if !keep.contains(sha) { unlink(root + "/blobs/" + name) }
+        }
+        for name in FileIO.entries(root + "/trees") where !keep.contains(name) {
+            let tree = root + "/trees/" + name
+            Self.makeWritable(tree)
+            try? FileIO.removeTree(tree)
+        }
+    }
+
+    static func makeWritable(_ path: String) {
+        var st = stat()
+        guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else { return }
+        chmod(path, 0o755)
+        for name in FileIO.entries(path) { makeWritable(path + "/" + name) }
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import HearthSandbox
+
+/// One invocation's log as stored: Lambda's START, the function's output, END and REPORT.
+public struct LogEvent: Codable, Sendable, Equatable {
+    /// Milliseconds since the epoch, at the end of the invocation.
+    public var timestamp: Int64
+    public var requestID: String
+    public var version: String
+    public var message: String
+}
+
+/// Per-function log files (`<root>/<function>.log`, JSON lines), rotated at `maxBytes`
+/// (one older file kept), so a log flood costs bounded disk. Thread-safe.
+public final class FunctionLogs: Sendable {
+    public let root: String
+    public let maxBytes: Int
+    private let lock = NSLock()
+
+    public init(root: String, maxBytes: Int = 4 * 1024 * 1024) throws {
+        self.root = root
+        self.maxBytes = maxBytes
+        try FileIO.makeDirectories(root, mode: 0o700)
+    }
+
+    /// The text of an invocation's log as Lambda shows it.
+    public static func text(for record: InvocationRecord, version: String) -> String {
+        var log = String(decoding: record.log, as: UTF8.self)
+        if !log.isEmpty && !log.hasSuffix("\n") { log += "\n" }
+        return "START RequestId: \(record.requestID) Version: \(version)\n" + log
+            + "END RequestId: \(record.requestID)\n" + record.reportLine + "\n"
+    }
+
+    public func append(function: String, record: InvocationRecord, version: String) {
+        let event = LogEvent(timestamp: Int64(Date().timeIntervalSince1970 * 1000), requestID: record.requestID,
+                             version: version, message: Self.text(for: record, version: version))
+        guard var line = try? JSONEncoder().encode(event) else { return }
+        line.append(0x0a)
+        let path = file(function)
+        lock.lock()
+        defer { lock.unlock() }
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        if size + line.count > maxBytes {
+            rename(path, path + ".1")
+        }
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    }
+
+    /// Events at or after `since` (ms), optionally for one request id, oldest first.
+    public func events(function: String, since: Int64 = 0, requestID: String? = nil) -> [LogEvent] {
+        let path = file(function)
+        lock.lock()
+        let texts = [path + ".1", path].compactMap { try? String(contentsOfFile: $0, encoding: .utf8) }
+        lock.unlock()
+        let decoder = JSONDecoder()
+        return texts.flatMap { $0.split(separator: "\n") }.compactMap { line in
+            guard let event = try? decoder.decode(LogEvent.self, from: Data(line.utf8)) else { return nil }
+            if event.timestamp < since { return nil }
+            if let requestID, event.requestID != requestID { return nil }
+            return event
+        }
+    }
+
+    public func remove(function: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        unlink(file(function))
+        unlink(file(function) + ".1")
+    }
+
+    private func file(_ function: String) -> String {
+        precondition(!function.contains("/"), "function names never contain /")
+        return root + "/" + function + ".log"
+    }
+}

@@ -1,0 +1,295 @@
+import Foundation
+import HearthSandbox
+
+/// What the pool needs to start an instance of one function version.
+public struct DeployedVersion: Sendable {
+    public var config: FunctionConfig
+    /// Unpacked read-only code folder.
+    public var code: String
+    public var opt: String?
+    public var image: RuntimeImage
+    /// Changes whenever code or configuration change; instances of an older generation drain.
+    public var generation: String
+
+    public init(config: FunctionConfig, code: String, opt: String? = nil, image: RuntimeImage, generation: String) {
+        self.config = config
+        self.code = code
+        self.opt = opt
+        self.image = image
+        self.generation = generation
+    }
+}
+
+/// Why the pool refused an invocation (429 TooManyRequestsException with this `Reason`).
+public enum PoolThrottle: Error, Equatable, Sendable {
+    case reservedConcurrencyExceeded
+    case concurrencyLimitExceeded
+    case shuttingDown
+
+    public var reason: String {
+        switch self {
+        case .reservedConcurrencyExceeded: return "ReservedFunctionConcurrentInvocationLimitExceeded"
+        case .concurrencyLimitExceeded: return "ConcurrentInvocationLimitExceeded"
+        case .shuttingDown: return "ServiceShuttingDown"
+        }
+    }
+}
+
+/// The pool's figures for metrics.
+public struct PoolStats: Sendable {
+    public var busy: [String: Int]
+    public var idle: [String: Int]
+    public var total: Int
+}
+
+/// Warm instances per function version: the most recently used idle instance first, a cold
+/// start when none is idle and the limits allow, throttling beyond them. One invocation per
+/// instance at a time. An instance that timed out, ran out of memory or crashed is never reused.
+/// Idle instances are reaped after `idleTimeout` and recycled after `maxAge`.
+public actor InstancePool {
+    public struct Limits: Sendable {
+        public var maxInstances: Int
+        public var idleTimeout: Duration
+        public var maxAge: Duration
+        public var queueTimeout: Duration
+
+        public init(maxInstances: Int, idleTimeout: Duration = .seconds(600), maxAge: Duration = .seconds(7200),
+                    queueTimeout: Duration = .zero) {
+            self.maxInstances = maxInstances
+            self.idleTimeout = idleTimeout
+            self.maxAge = maxAge
+            self.queueTimeout = queueTimeout
+        }
+    }
+
+    struct Key: Hashable {
+        var function: String
+        var version: String
+    }
+
+    struct Idle {
+        var instance: Instance
+        var generation: String
+        var lastUsed: ContinuousClock.Instant
+        var started: ContinuousClock.Instant
+    }
+
+    private let host: SandboxHost
+    private let limits: Limits
+    private var idle: [Key: [Idle]] = [:]
+    private var busyByFunction: [String: Int] = [:]
+    private var busyByKey: [Key: Int] = [:]
+    /// Instances alive or starting, across all functions.
+    private var total = 0
+    private var closing = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private var busyInstances: [ObjectIdentifier: Instance] = [:]
+    private var reaper: Task<Void, Never>?
+
+    public init(host: SandboxHost, limits: Limits) {
+        self.host = host
+        self.limits = limits
+    }
+
+    /// Starts the idle reaper.
+    public func start() {
+        guard reaper == nil else { return }
+        reaper = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                await self?.reapIdle()
+            }
+        }
+    }
+
+    /// A cold start or a warm instance for `version`; nil when throttled.
+    private enum Lease {
+        case warm(Instance, ContinuousClock.Instant)
+        case cold
+    }
+
+    private func acquire(_ key: Key, version: DeployedVersion, reserved: Int?) async throws(PoolThrottle) -> Lease {
+        if closing { throw .shuttingDown }
+        if let reserved, busyByFunction[key.function, default: 0] >= reserved { throw .reservedConcurrencyExceeded }
+        let deadline = ContinuousClock.now + limits.queueTimeout
+        while true {
+            // Most recently used first; instances of an old generation are drained.
+            while var stack = idle[key], let top = stack.popLast() {
+                idle[key] = stack
+                if top.generation == version.generation {
+                    markBusy(key)
+                    return .warm(top.instance, top.started)
+                }
+                retire(top.instance)
+            }
+            if total < limits.maxInstances {
+                total += 1
+                markBusy(key)
+                return .cold
+            }
+            // At the cap: give up an idle instance of another function, the least recently used.
+            if let victim = leastRecentlyUsedIdle() {
+                retire(victim)
+                continue
+            }
+            if ContinuousClock.now >= deadline { throw .concurrencyLimitExceeded }
+            await waitForRelease(until: deadline)
+            if closing { throw .shuttingDown }
+        }
+    }
+
+    private func markBusy(_ key: Key) {
+        busyByFunction[key.function, default: 0] += 1
+        busyByKey[key, default: 0] += 1
+    }
+
+    private func markIdle(_ key: Key) {
+        busyByFunction[key.function, default: 0] -= 1
+        busyByKey[key, default: 0] -= 1
+    }
+
+    private func leastRecentlyUsedIdle() -> Instance? {
+        var best: (Key, Int, ContinuousClock.Instant)?
+        for (key, stack) in idle {
+            for (i, entry) in stack.enumerated() where best == nil || entry.lastUsed < best!.2 {
+                best = (key, i, entry.lastUsed)
+            }
+        }
+        guard let (key, index, _) = best else { return nil }
+        return idle[key]!.remove(at: index).instance
+    }
+
+    /// Destroys an instance in the background and frees its slot.
+    private func retire(_ instance: Instance) {
+        Task {
+            await instance.destroy()
+            self.instanceGone()
+        }
+    }
+
+    private func instanceGone() {
+        total -= 1
+        wakeWaiters()
+    }
+
+    private func wakeWaiters() {
+        let pending = waiters
+        waiters = []
+        pending.forEach { $0.resume() }
+    }
+
+    private func waitForRelease(until deadline: ContinuousClock.Instant) async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            waiters.append(c)
+            Task {
+                try? await Task.sleep(until: deadline, clock: .continuous)
+                self.wakeWaiters()
+            }
+        }
+    }
+
+    /// Invokes `version` of a function: a warm instance when one is idle, else a cold start.
+    /// `onStart` is told whether this invocation is a cold start.
+    public func invoke(function: String, versionName: String, version: DeployedVersion, reserved: Int?,
+                       payload: [UInt8], requestID: String, clientContext: String? = nil) async throws(PoolThrottle) -> InvocationRecord {
+        let key = Key(function: function, version: versionName)
+        let lease = try await acquire(key, version: version, reserved: reserved)
+        var instance: Instance
+        var startedAt: ContinuousClock.Instant
+        switch lease {
+        case .warm(let warm, let at):
+            instance = warm
+            startedAt = at
+        case .cold:
+            do {
+                instance = try await Instance.start(config: version.config, code: version.code, opt: version.opt,
+                                                    image: version.image, host: host, logSink: nil)
+                startedAt = .now
+            } catch {
+                markIdle(key)
+                instanceGone()
+                return Self.failedStart(error, requestID: requestID, config: version.config)
+            }
+        }
+        busyInstances[ObjectIdentifier(instance)] = instance
+        let record = await instance.invoke(payload: payload, requestID: requestID, clientContext: clientContext)
+        busyInstances[ObjectIdentifier(instance)] = nil
+        release(key, instance: instance, generation: version.generation, started: startedAt, reusable: record.instanceReusable)
+        return record
+    }
+
+    private func release(_ key: Key, instance: Instance, generation: String, started: ContinuousClock.Instant, reusable: Bool) {
+        markIdle(key)
+        let tooOld = started.duration(to: .now) > limits.maxAge
+        if reusable && !closing && !tooOld {
+            idle[key, default: []].append(Idle(instance: instance, generation: generation, lastUsed: .now, started: started))
+            wakeWaiters()
+        } else {
+            retire(instance)
+        }
+    }
+
+    static func failedStart(_ error: any Error, requestID: String, config: FunctionConfig) -> InvocationRecord {
+        let type: String
+        let message: String
+        if let failure = error as? Instance.StartFailure {
+            if case .invalidEntrypoint = failure { type = "Runtime.InvalidEntrypoint" } else { type = "Runtime.Unknown" }
+            message = "\(failure)"
+        } else {
+            type = "Runtime.Unknown"
+            message = "\(error)"
+        }
+        return InvocationRecord(
+            requestID: requestID, payload: Instance.errorDocument(type: type, message: "RequestId: \(requestID) Error: \(message)"),
+            errorType: type, durationMs: 0, initDurationMs: 0, memorySizeMB: config.memoryMB, maxMemoryUsedMB: 0,
+            status: "error", log: [], instanceReusable: false)
+    }
+
+    /// Destroys idle instances of `function` (all versions, or one) and makes busy ones retire
+    /// when they finish: after a code or configuration change, or a delete.
+    public func drain(function: String, version: String? = nil) {
+        for key in idle.keys where key.function == function && (version == nil || key.version == version) {
+            for entry in idle.removeValue(forKey: key) ?? [] { retire(entry.instance) }
+        }
+    }
+
+    /// Reaps instances idle for longer than the idle timeout.
+    public func reapIdle() {
+        let now = ContinuousClock.now
+        for (key, stack) in idle {
+            let (keep, old) = (stack.filter { $0.lastUsed.duration(to: now) < limits.idleTimeout },
+                               stack.filter { $0.lastUsed.duration(to: now) >= limits.idleTimeout })
+            idle[key] = keep.isEmpty ? nil : keep
+            old.forEach { retire($0.instance) }
+        }
+    }
+
+    public func stats() -> PoolStats {
+        PoolStats(busy: busyByFunction.filter { $0.value > 0 },
+                  idle: idle.reduce(into: [:]) { $0[$1.key.function, default: 0] += $1.value.count },
+                  total: total)
+    }
+
+    /// Stops taking invocations, waits up to `grace` for busy ones, destroys every instance.
+    public func shutdown(grace: Duration) async {
+        closing = true
+        reaper?.cancel()
+        wakeWaiters()
+        let deadline = ContinuousClock.now + grace
+        while busyByFunction.values.contains(where: { $0 > 0 }) && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        let all = idle.values.flatMap { $0.map(\.instance) }
+        idle = [:]
+        for instance in all {
+            await instance.destroy()
+            total -= 1
+        }
+        // Busy instances that outlived the grace period are killed; their invocations end with
+        // an error and release them, which retires them.
+        for instance in busyInstances.values { await instance.destroy() }
+        while total > 0 && ContinuousClock.now < deadline + .seconds(5) {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}

@@ -1,0 +1,164 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A whole HTTP request, as the API handlers see it.
+public struct HTTPRequest: Sendable {
+    public var method: String
+    /// The request target's path, still percent-encoded.
+    public var rawPath: String
+    /// The query string without `?`, still percent-encoded.
+    public var rawQuery: String
+    public var headers: [(String, String)]
+    public var body: [UInt8]
+    /// True when the body exceeded the server's limit (the body is then empty).
+    public var bodyTooLarge: Bool
+
+    public func header(_ name: String) -> String? {
+        headers.first { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1
+    }
+
+    /// Decoded query parameters (first value wins).
+    public var query: [String: String] {
+        var result: [String: String] = [:]
+        for pair in rawQuery.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let key = String(parts[0]).removingPercentEncoding ?? String(parts[0])
+            let value = parts.count > 1 ? (String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(parts[1])) : ""
+            if result[key] == nil { result[key] = value }
+        }
+        return result
+    }
+
+    public init(method: String, rawPath: String, rawQuery: String, headers: [(String, String)], body: [UInt8], bodyTooLarge: Bool = false) {
+        self.method = method
+        self.rawPath = rawPath
+        self.rawQuery = rawQuery
+        self.headers = headers
+        self.body = body
+        self.bodyTooLarge = bodyTooLarge
+    }
+}
+
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var headers: [(String, String)]
+    public var body: [UInt8]
+
+    public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// Serves HTTP/1.1 with keep-alive, collecting each request whole (up to `maxBody` bytes)
+/// and answering with what `handler` returns. Handlers run as Swift tasks.
+public final class HTTPServer: Sendable {
+    public typealias Handler = @Sendable (HTTPRequest) async -> HTTPResponse
+    private let channel: any Channel
+
+    private init(channel: any Channel) {
+        self.channel = channel
+    }
+
+    /// The bound address (useful with port 0).
+    public var localAddress: SocketAddress? { channel.localAddress }
+
+    public static func start(host: String, port: Int, group: any EventLoopGroup, maxBody: Int,
+                             handler: @escaping Handler) async throws -> HTTPServer {
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(RequestCollector(maxBody: maxBody, handler: handler))
+                }
+            }
+            .bind(host: host, port: port).get()
+        return HTTPServer(channel: channel)
+    }
+
+    /// Stops accepting connections.
+    public func close() async {
+        try? await channel.close()
+    }
+}
+
+final class RequestCollector: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let maxBody: Int
+    private let handler: HTTPServer.Handler
+    private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
+    private var tooLarge = false
+
+    init(maxBody: Int, handler: @escaping HTTPServer.Handler) {
+        self.maxBody = maxBody
+        self.handler = handler
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+            body = []
+            tooLarge = false
+            if let length = head.headers["Content-Length"].first.flatMap(Int.init), length > maxBody { tooLarge = true }
+        case .body(var chunk):
+            if tooLarge { return }
+            if body.count + chunk.readableBytes > maxBody {
+                tooLarge = true
+                body = []
+                return
+            }
+            body.append(contentsOf: chunk.readBytes(length: chunk.readableBytes) ?? [])
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            let target = head.uri
+            let (path, query): (String, String)
+            if let q = target.firstIndex(of: "?") {
+                path = String(target[..<q])
+                query = String(target[target.index(after: q)...])
+            } else {
+                path = target
+                query = ""
+            }
+            let request = HTTPRequest(method: head.method.rawValue, rawPath: path, rawQuery: query,
+                                      headers: head.headers.map { ($0.name, $0.value) }, body: body, bodyTooLarge: tooLarge)
+            body = []
+            let keepAlive = head.isKeepAlive
+            let version = head.version
+            let loop = context.eventLoop
+            let bound = NIOLoopBound(context, eventLoop: loop)
+            let handler = self.handler
+            Task {
+                let response = await handler(request)
+                loop.execute {
+                    Self.write(response, keepAlive: keepAlive, version: version, context: bound.value)
+                }
+            }
+        }
+    }
+
+    static func write(_ response: HTTPResponse, keepAlive: Bool, version: HTTPVersion, context: ChannelHandlerContext) {
+        var headers = HTTPHeaders(response.headers)
+        headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
+        if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
+        let head = HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: response.status), headers: headers)
+        context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
+        var buffer = context.channel.allocator.buffer(capacity: response.body.count)
+        buffer.writeBytes(response.body)
+        context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
+        let done = context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)))
+        if !keepAlive {
+            let channel = context.channel
+            done.whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+}
