@@ -90,7 +90,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HearthIntegrationTests",
-            dependencies: ["HearthCore"]
+            dependencies: ["HearthCore", "HearthServer"]
         ),
     ]
 )

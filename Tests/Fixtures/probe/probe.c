@@ -1054,6 +1054,10 @@ static void handle(const lc_invocation *inv) {
         cmd_log(id, v);
     } else if (!strcmp(cmd, "net")) {
         cmd_net(id);
+    } else if (!strcmp(cmd, "count")) {
+        /* State kept in memory between invocations: proves warm reuse. */
+        static long long invocations = 0;
+        respond_int(id, "count", ++invocations);
     } else if (!strcmp(cmd, "context")) {
         cmd_context(inv);
     } else if (!strcmp(cmd, "cat")) {

@@ -1,1 +1,0 @@
-// HearthServer: the Lambda API front door.

@@ -1,0 +1,626 @@
+import Foundation
+import HearthCore
+import HearthStore
+
+/// The Lambda REST API over the store, the code store and the instance pool.
+///
+/// Each request is parsed into a route, authenticated (SigV4, unless `verifier` is nil) and
+/// answered with Lambda's JSON shapes and error format. Thread-safe; holds no HTTP framing.
+public final class LambdaAPI: Sendable {
+    /// Lambda's limit for a synchronous invocation's payload.
+    public static let maxInvokePayload = 6 * 1024 * 1024
+
+    let store: Store
+    let code: CodeStore
+    let pool: InstancePool
+    let images: RuntimeImages
+    let logs: FunctionLogs
+    let metrics: Metrics
+    let verifier: SigV4Verifier?
+    let region: String
+    let account = "000000000000"
+    let userNamespace: Bool
+
+    public init(store: Store, code: CodeStore, pool: InstancePool, images: RuntimeImages, logs: FunctionLogs,
+                metrics: Metrics, verifier: SigV4Verifier?, region: String, userNamespace: Bool = false) {
+        self.store = store
+        self.code = code
+        self.pool = pool
+        self.images = images
+        self.logs = logs
+        self.metrics = metrics
+        self.verifier = verifier
+        self.region = region
+        self.userNamespace = userNamespace
+    }
+
+    // MARK: entry point
+
+    public func handle(_ request: HTTPRequest) async -> HTTPResponse {
+        let requestID = UUID().uuidString.lowercased()
+        let segments = request.rawPath.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+            .map { String($0).removingPercentEncoding ?? String($0) }
+        // Unauthenticated: the health document and Prometheus metrics.
+        if request.method == "GET" && (request.rawPath == "/" || request.rawPath.isEmpty) {
+            return LambdaShapes.json(["service": "hearth", "status": "ok", "region": region], requestID: requestID)
+        }
+        if request.method == "GET" && request.rawPath == "/metrics" {
+            let stats = await pool.stats()
+            let text = metrics.render(concurrent: stats.busy, idle: stats.idle, instances: stats.total)
+            return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")], body: Array(text.utf8))
+        }
+        do {
+            if request.bodyTooLarge {
+                throw LambdaError.requestTooLarge("Request must be smaller than \(HearthServerLimits.maxRequestBytes) bytes")
+            }
+            if let verifier {
+                do {
+                    _ = try verifier.verify(method: request.method, path: request.rawPath, query: request.rawQuery,
+                                            headers: request.headers, body: request.body)
+                } catch {
+                    throw LambdaError(status: 403, type: error.errorType, message: error.message)
+                }
+            }
+            return try await route(request, segments: segments, requestID: requestID)
+        } catch let error as LambdaError {
+            return error.response(requestID: requestID)
+        } catch let error as StoreError {
+            return Self.lambdaError(error).response(requestID: requestID)
+        } catch let error as HearthError {
+            return LambdaError.invalidParameter(error.description).response(requestID: requestID)
+        } catch {
+            return LambdaError.service("\(error)").response(requestID: requestID)
+        }
+    }
+
+    static func lambdaError(_ error: StoreError) -> LambdaError {
+        switch error {
+        case .notFound(let what): return .notFound(what)
+        case .conflict(let what): return .conflict(what)
+        case .invalid(let what): return .invalidParameter(what)
+        case .preconditionFailed(let what): return LambdaError(status: 412, type: "PreconditionFailedException", message: what)
+        }
+    }
+
+    private func route(_ request: HTTPRequest, segments: [String], requestID: String) async throws -> HTTPResponse {
+        let m = request.method
+        switch (m, segments.count, segments.first) {
+        case (_, _, "2015-03-31") where segments.count >= 2 && segments[1] == "functions":
+            let rest = Array(segments.dropFirst(2))
+            switch (m, rest.count) {
+            case ("POST", 0): return try await createFunction(request, requestID: requestID)
+            case ("GET", 0): return try listFunctions(request, requestID: requestID)
+            case ("GET", 1) where rest[0].isEmpty: return try listFunctions(request, requestID: requestID)
+            case ("GET", 1): return try getFunction(rest[0], request, requestID: requestID)
+            case ("DELETE", 1): return try await deleteFunction(rest[0], request, requestID: requestID)
+            case ("GET", 2) where rest[1] == "configuration": return try getConfiguration(rest[0], request, requestID: requestID)
+            case ("PUT", 2) where rest[1] == "configuration": return try await updateConfiguration(rest[0], request, requestID: requestID)
+            case ("PUT", 2) where rest[1] == "code": return try await updateCode(rest[0], request, requestID: requestID)
+            case ("POST", 2) where rest[1] == "invocations": return try await invoke(rest[0], request, requestID: requestID)
+            case ("POST", 2) where rest[1] == "versions": return try publishVersion(rest[0], request, requestID: requestID)
+            case ("GET", 2) where rest[1] == "versions": return try listVersions(rest[0], requestID: requestID)
+            case ("POST", 2) where rest[1] == "aliases": return try createAlias(rest[0], request, requestID: requestID)
+            case ("GET", 2) where rest[1] == "aliases": return try listAliases(rest[0], requestID: requestID)
+            case ("GET", 3) where rest[1] == "aliases": return try getAlias(rest[0], rest[2], requestID: requestID)
+            case ("PUT", 3) where rest[1] == "aliases": return try await updateAlias(rest[0], rest[2], request, requestID: requestID)
+            case ("DELETE", 3) where rest[1] == "aliases": return try deleteAlias(rest[0], rest[2], requestID: requestID)
+            default: break
+            }
+        case ("PUT", 4, "2017-10-31") where segments[1] == "functions" && segments[3] == "concurrency":
+            return try await putConcurrency(segments[2], request, requestID: requestID)
+        case ("DELETE", 4, "2017-10-31") where segments[1] == "functions" && segments[3] == "concurrency":
+            return try await deleteConcurrency(segments[2], requestID: requestID)
+        case ("GET", 4, "2019-09-30") where segments[1] == "functions" && segments[3] == "concurrency":
+            return try getConcurrency(segments[2], requestID: requestID)
+        case ("GET", 4, "hearth") where segments[1] == "functions" && segments[3] == "logs":
+            return try getLogs(segments[2], request, requestID: requestID)
+        default: break
+        }
+        throw LambdaError(status: 404, type: "UnknownOperationException", message: "Unknown operation \(m) \(request.rawPath)")
+    }
+
+    // MARK: function references
+
+    /// A function reference as Lambda accepts it: `name`, `name:qualifier`, or an ARN
+    /// (`arn:aws:lambda:REGION:ACCOUNT:function:name[:qualifier]`).
+    struct FunctionRef {
+        var name: String
+        var qualifier: String?
+    }
+
+    func parseRef(_ raw: String, qualifier query: String?) throws -> FunctionRef {
+        var name = raw
+        var qualifier: String?
+        if raw.hasPrefix("arn:") {
+            let parts = raw.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count >= 7, parts[2] == "lambda", parts[5] == "function" else {
+                throw LambdaError.invalidParameter("Invalid function ARN: \(raw)")
+            }
+            name = parts[6]
+            qualifier = parts.count > 7 ? parts[7] : nil
+        } else if let colon = raw.firstIndex(of: ":") {
+            name = String(raw[..<colon])
+            qualifier = String(raw[raw.index(after: colon)...])
+        }
+        if let query, !query.isEmpty {
+            if let qualifier, qualifier != query {
+                throw LambdaError.invalidParameter("The derived qualifier from the function name does not match the specified qualifier.")
+            }
+            qualifier = query
+        }
+        guard Self.validName(name) else {
+            throw LambdaError.invalidParameter("1 validation error detected: Value '\(name)' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9-_]{1,64}")
+        }
+        return FunctionRef(name: name, qualifier: qualifier?.isEmpty == true ? nil : qualifier)
+    }
+
+    static func validName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 64 && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+    }
+
+    func arn(_ name: String, _ qualifier: String? = nil) -> String {
+        LambdaShapes.functionARN(region: region, account: account, name: name, qualifier: qualifier)
+    }
+
+    func requireFunction(_ name: String) throws -> FunctionConfiguration {
+        guard let config = try store.function(named: name) else {
+            throw LambdaError.notFound("Function not found: \(arn(name))")
+        }
+        return config
+    }
+
+    /// The configuration a qualifier names, and the version it resolves to.
+    func resolve(_ ref: FunctionRef, weighted: Bool = false) throws -> (config: FunctionConfiguration, version: String) {
+        let latest = try requireFunction(ref.name)
+        guard let qualifier = ref.qualifier, qualifier != "$LATEST" else { return (latest, "$LATEST") }
+        if let number = Int(qualifier) {
+            guard let version = try store.version(function: ref.name, number: number) else {
+                throw LambdaError.notFound("Function not found: \(arn(ref.name, qualifier))")
+            }
+            return (version.configuration, String(number))
+        }
+        guard let alias = try store.alias(function: ref.name, name: qualifier) else {
+            throw LambdaError.notFound("Function not found: \(arn(ref.name, qualifier))")
+        }
+        var target = alias.functionVersion
+        if weighted, let (extra, weight) = alias.additionalVersionWeights.first, Double.random(in: 0..<1) < weight {
+            target = extra
+        }
+        return try resolve(FunctionRef(name: ref.name, qualifier: target))
+    }
+
+    // MARK: bodies
+
+    func jsonBody(_ request: HTTPRequest) throws -> [String: Any] {
+        if request.body.isEmpty { return [:] }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else {
+            throw LambdaError(status: 400, type: "SerializationException", message: "Could not parse request body into json")
+        }
+        return object
+    }
+
+    static func int(_ object: [String: Any], _ key: String) throws -> Int? {
+        guard let value = object[key] else { return nil }
+        if type(of: value) != Bool.self, let n = value as? NSNumber, n.doubleValue.rounded() == n.doubleValue {
+            return n.intValue
+        }
+        throw LambdaError.invalidParameter("\(key) must be an integer")
+    }
+
+    static func string(_ object: [String: Any], _ key: String) throws -> String? {
+        guard let value = object[key] else { return nil }
+        guard let s = value as? String else { throw LambdaError.invalidParameter("\(key) must be a string") }
+        return s
+    }
+
+    /// Applies configuration fields from a CreateFunction / UpdateFunctionConfiguration body.
+    func apply(_ body: [String: Any], to config: inout FunctionConfiguration) throws {
+        if let runtime = try Self.string(body, "Runtime") {
+            do {
+                _ = try images.manifest(for: runtime)
+            } catch {
+                throw LambdaError.invalidParameter("The runtime parameter of \(runtime) is not supported by this Hearth (supported: provided, provided.al2, provided.al2023).")
+            }
+            config.runtime = runtime
+        }
+        if let handler = try Self.string(body, "Handler") { config.handler = handler }
+        if let role = try Self.string(body, "Role") { config.role = role }
+        if let description = try Self.string(body, "Description") { config.description = description }
+        if let memory = try Self.int(body, "MemorySize") {
+            guard (128...10240).contains(memory) else {
+                throw LambdaError.invalidParameter("1 validation error detected: Value '\(memory)' at 'memorySize' failed to satisfy constraint: Member must have value between 128 and 10240")
+            }
+            config.memoryMB = memory
+        }
+        if let timeout = try Self.int(body, "Timeout") {
+            guard (1...900).contains(timeout) else {
+                throw LambdaError.invalidParameter("1 validation error detected: Value '\(timeout)' at 'timeout' failed to satisfy constraint: Member must have value between 1 and 900")
+            }
+            config.timeoutSeconds = timeout
+        }
+        if let storage = body["EphemeralStorage"] as? [String: Any], let size = try Self.int(storage, "Size") {
+            guard (512...10240).contains(size) else {
+                throw LambdaError.invalidParameter("EphemeralStorage.Size must be between 512 and 10240 MB")
+            }
+            config.ephemeralStorageMB = size
+        }
+        if let environment = body["Environment"] as? [String: Any] {
+            let variables = environment["Variables"] as? [String: Any] ?? [:]
+            var env: [String: String] = [:]
+            for (key, value) in variables {
+                guard let value = value as? String else { throw LambdaError.invalidParameter("Environment variable \(key) must be a string") }
+                if FunctionConfig.reservedEnvironment.contains(key) {
+                    throw LambdaError.invalidParameter("Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: \(key)")
+                }
+                env[key] = value
+            }
+            config.environment = env
+        }
+        if let layers = body["Layers"] as? [Any] {
+            if !layers.isEmpty {
+                throw LambdaError.invalidParameter("Layers are not supported by this Hearth version yet (hearth run --layer mounts local layers)")
+            }
+            config.layers = []
+        }
+    }
+
+    func storeZip(_ body: [String: Any], key: String = "ZipFile") throws -> (sha256: String, size: Int) {
+        guard let encoded = body[key] as? String else {
+            if body["S3Bucket"] != nil || body["ImageUri"] != nil {
+                throw LambdaError.invalidParameter("Only ZipFile code is supported by this Hearth (no S3 or image code)")
+            }
+            throw LambdaError.invalidParameter("\(key) is required")
+        }
+        guard let data = Data(base64Encoded: encoded) else {
+            throw LambdaError.invalidParameter("Could not decode \(key) (not base64)")
+        }
+        do {
+            return try code.put(zip: data)
+        } catch let error as HearthError {
+            throw LambdaError.invalidParameter("Could not unzip uploaded file. Please check your file, then try to upload again. (\(error.description))")
+        }
+    }
+
+    // MARK: functions
+
+    func createFunction(_ request: HTTPRequest, requestID: String) async throws -> HTTPResponse {
+        let body = try jsonBody(request)
+        guard let name = try Self.string(body, "FunctionName") else { throw LambdaError.invalidParameter("FunctionName is required") }
+        let ref = try parseRef(name, qualifier: nil)
+        if ref.qualifier != nil { throw LambdaError.invalidParameter("FunctionName must not have a qualifier") }
+        if let packageType = try Self.string(body, "PackageType"), packageType != "Zip" {
+            throw LambdaError.invalidParameter("PackageType \(packageType) is not supported by this Hearth version yet")
+        }
+        if try store.function(named: ref.name) != nil {
+            throw LambdaError.conflict("Function already exist: \(ref.name)")
+        }
+        guard let codeObject = body["Code"] as? [String: Any] else { throw LambdaError.invalidParameter("Code is required") }
+        var config = FunctionConfiguration(
+            name: ref.name, runtime: "provided", handler: nil, memoryMB: 128, timeoutSeconds: 3, ephemeralStorageMB: 512,
+            environment: [:], layers: [], description: "", codeSHA256: "", codeSize: 0, lastModified: Date(),
+            revisionID: UUID().uuidString.lowercased(), packageType: "Zip", role: "")
+        guard body["Runtime"] != nil else { throw LambdaError.invalidParameter("Runtime is required for a .zip deployment package") }
+        try apply(body, to: &config)
+        let (sha, size) = try storeZip(codeObject)
+        config.codeSHA256 = sha
+        config.codeSize = size
+        config = try store.createFunction(config)
+        var version = "$LATEST"
+        if body["Publish"] as? Bool == true {
+            let published = try store.publishVersion(function: config.name, description: "")
+            version = String(published.version)
+            config = published.configuration
+        }
+        return LambdaShapes.json(LambdaShapes.configuration(config, version: version, region: region, account: account),
+                                 status: 201, requestID: requestID)
+    }
+
+    func listFunctions(_ request: HTTPRequest, requestID: String) throws -> HTTPResponse {
+        let query = request.query
+        let limit = min(max(Int(query["MaxItems"] ?? "") ?? 50, 1), 10000)
+        let page = try store.listFunctions(after: query["Marker"].flatMap { $0.isEmpty ? nil : $0 }, limit: limit)
+        var object: [String: Any] = [
+            "Functions": page.functions.map { LambdaShapes.configuration($0, version: "$LATEST", region: region, account: account) },
+        ]
+        if let next = page.nextMarker { object["NextMarker"] = next }
+        return LambdaShapes.json(object, requestID: requestID)
+    }
+
+    func getFunction(_ raw: String, _ request: HTTPRequest, requestID: String) throws -> HTTPResponse {
+        let ref = try parseRef(raw, qualifier: request.query["Qualifier"])
+        let (config, version) = try resolve(ref)
+        var object: [String: Any] = [
+            "Configuration": LambdaShapes.configuration(config, version: version, region: region, account: account),
+            "Code": ["RepositoryType": "S3", "Location": "hearth://code/\(config.codeSHA256).zip"],
+            "Tags": [String: String](),
+        ]
+        if let reserved = try store.reservedConcurrency(function: ref.name) {
+            object["Concurrency"] = ["ReservedConcurrentExecutions": reserved]
+        }
+        return LambdaShapes.json(object, requestID: requestID)
+    }
+
+    func getConfiguration(_ raw: String, _ request: HTTPRequest, requestID: String) throws -> HTTPResponse {
+        let ref = try parseRef(raw, qualifier: request.query["Qualifier"])
+        let (config, version) = try resolve(ref)
+        return LambdaShapes.json(LambdaShapes.configuration(config, version: version, region: region, account: account), requestID: requestID)
+    }
+
+    func deleteFunction(_ raw: String, _ request: HTTPRequest, requestID: String) async throws -> HTTPResponse {
+        let ref = try parseRef(raw, qualifier: request.query["Qualifier"])
+        _ = try requireFunction(ref.name)
+        if let qualifier = ref.qualifier, qualifier != "$LATEST" {
+            guard let number = Int(qualifier) else { throw LambdaError.invalidParameter("Deletion of aliases is not supported through DeleteFunction; use DeleteAlias") }
+            try store.deleteVersion(function: ref.name, number: number)
+            await pool.drain(function: ref.name, version: qualifier)
+        } else {
+            try store.deleteFunction(named: ref.name)
+            await pool.drain(function: ref.name)
+            logs.remove(function: ref.name)
+        }
+        code.collectGarbage(keep: try store.referencedCodeHashes())
+        return HTTPResponse(status: 204, headers: [("x-amzn-RequestId", requestID)])
+    }
+
+    func updateConfiguration(_ raw: String, _ request: HTTPRequest, requestID: String) async throws -> HTTPResponse {
+        let ref = try parseRef(raw, qualifier: nil)
+        var config = try requireFunction(ref.name)
+        let body = try jsonBody(request)
+        try checkRevision(body, config.revisionID)
+        try apply(body, to: &config)
+        config = try store.updateFunction(config)
+        await pool.drain(function: ref.name, version: "$LATEST")
+        return LambdaShapes.json(LambdaShapes.configuration(config, version: "$LATEST", region: region, account: account), requestID: requestID)
+    }
+
+    func checkRevision(_ body: [String: Any], _ current: String) throws {
+        if let expected = body["RevisionId"] as? String, expected != current {
+            throw LambdaError(status: 412, type: "PreconditionFailedException",
+                              message: "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+        }
+    }
+
+    func updateCode(_ raw: String, _ request: HTTPRequest, requestID: String) async throws -> HTTPResponse {
+        let ref = try parseRef(raw, qualifier: nil)
+        var config = try requireFunction(ref.name)
+        let body = try jsonBody(request)
+        try checkRevision(body, config.revisionID)
+        let (sha, size) = try storeZip(body)
+        config.codeSHA256 = sha
+        config.codeSize = size
+        config = try store.updateFunction(config)
+        await pool.drain(function: ref.name, version: "$LATEST")
+        var version = "$LATEST"
+        if body["Publish"] as? Bool == true {
+            let published = try store.publishVersion(function: config.name, description: "")
+            version = String(published.version)
+            config = published.configuration
+        }
+        code.collectGarbage(keep: try store.referencedCodeHashes())
+        return LambdaShapes.json(LambdaShapes.configuration(config, version: version, region: region, account: account), requestID: requestID)
+    }
+
+    // MARK: versions and aliases
+
+    func publishVersion(_ raw: String, _ request: HTTPRequest, requestID: String) throws -> HTTPResponse {
+        let ref = try parseRef(raw, qualifier: nil)
+        let config = try requireFunction(ref.name)
+        let body = try jsonBody(request)
+        if let sha = body["CodeSha256"] as? String, sha != LambdaShapes.codeSha256(config.codeSHA256) {
+            throw LambdaError(status: 412, type: "PreconditionFailedException", message: "CodeSha256 (\(sha)) is different from current CodeSha256 in $LATEST. Please try again with the CodeSha256 in $LATEST.")
+        }
+        try checkRevision(body, config.revisionID)
+        let version = try store.publishVersion(function: ref.name, description: (try Self.string(body, "Description")) ?? "")
+        var shape = LambdaShapes.configuration(version.configuration, version: String(version.version), region: region, account: account)
+        shape["Description"] = version.description
+        return LambdaShapes.json(shape, status: 201, requestID: requestID)
+    }
+
+    func listVersions(_ raw: String, requestID: String) throws -> HTTPResponse {
+        let ref = try parseRef(raw, qualifier: nil)
+        let latest = try requireFunction(ref.name)
+        var versions = [LambdaShapes.configuration(latest, version: "$LATEST", region: region, account: account)]
+        for v in try store.versions(function: ref.name) {
+            var shape = LambdaShapes.configuration(v.configuration, version: String(v.version), region: region, account: account)
+            shape["Description"] = v.description
+            versions.append(shape)
+        }
+        return LambdaShapes.json(["Versions": versions], requestID: requestID)
+    }
+
+    func aliasFromBody(_ body: [String: Any], function: String, name: String, existing: FunctionAlias?) throws -> FunctionAlias {
+        var alias = existing ?? FunctionAlias(function: function, name: name, functionVersion: "", additionalVersionWeights: [:],
+                                              description: "", revisionID: UUID().uuidString.lowercased())
+        if let version = try Self.string(body, "FunctionVersion") { alias.functionVersion = version }
+        if let description = try Self.string(body, "Description") { alias.description = description }
+        if let routing = body["RoutingConfig"] as? [String: Any] {
+            var weights: [String: Double] = [:]
+            for (version, weight) in routing["AdditionalVersionWeights"] as? [String: Any] ?? [:] {
+                guard let w = (weight as? NSNumber)?.doubleValue else { throw LambdaError.invalidParameter("weights must be numbers") }
+                weights[version] = w
+            }
+            alias.additionalVersionWeights = weights
+        }
+        if alias.functionVersion.isEmpty { throw LambdaError.invalidParameter("FunctionVersion is required") }
+        return alias
+    }
+
+    func createAlias(_ raw: String, _ request: HTTPRequest, requestID: String) throws -> HTTPResponse {
+        let ref = try parseRef(raw, qualifier: nil)
+        _ = try requireFunction(ref.name)
+        let body = try jsonBody(request)
+        guard let name = try Self.string(body, "Name"), !name.isEmpty, Int(name) == nil, name != "$LATEST" else {
+            throw LambdaError.invalidParameter("Name must be a non-numeric alias name")
+        }
+        if try store.alias(function: ref.name, name: name) != nil {
+            throw LambdaError.conflict("Alias already exists: \(arn(ref.name, name))")
+        }
+        let alias = try store.createAlias(aliasFromBody(body, function: ref.name, name: name, existing: nil))
+        return LambdaShapes.json(LambdaShapes.alias(alias, region: region, account: account), status: 201, requestID: requestID)
+    }
+
+    func listAliases(_ raw: String, requestID: String) throws -> HTTPResponse {
+        let ref = try parseRef(raw, qualifier: nil)
+        _ = try requireFunction(ref.name)
+        let aliases = try store.aliases(function: ref.name).map { LambdaShapes.alias($0, region: region, account: account) }
+        return LambdaShapes.json(["Aliases": aliases], requestID: requestID)
+    }
+
+    func requireAlias(_ function: String, _ name: String) throws -> FunctionAlias {
+        _ = try requireFunction(function)
+        guard let alias = try store.alias(function: function, name: name) else {
+            throw LambdaError.notFound("Alias not found: \(arn(function, name))")
+        }
+        return alias
+    }
+
+    func getAlias(_ raw: String, _ name: String, requestID: String) throws -> HTTPResponse {
+        let ref = try parseRef(raw, qualifier: nil)
+        return LambdaShapes.json(LambdaShapes.alias(try requireAlias(ref.name, name), region: region, account: account), requestID: requestID)
+    }
+
+    func updateAlias(_ raw: String, _ name: String, _ request: HTTPRequest, requestID: String) async throws -> HTTPResponse {
+        let ref = try parseRef(raw, qualifier: nil)
+        let existing = try requireAlias(ref.name, name)
+        let body = try jsonBody(request)
+        try checkRevision(body, existing.revisionID)
+        var alias = try aliasFromBody(body, function: ref.name, name: name, existing: existing)
+        alias.revisionID = UUID().uuidString.lowercased()
+        alias = try store.updateAlias(alias)
+        return LambdaShapes.json(LambdaShapes.alias(alias, region: region, account: account), requestID: requestID)
+    }
+
+    func deleteAlias(_ raw: String, _ name: String, requestID: String) throws -> HTTPResponse {
+        let ref = try parseRef(raw, qualifier: nil)
+        _ = try requireAlias(ref.name, name)
+        try store.deleteAlias(function: ref.name, name: name)
+        return HTTPResponse(status: 204, headers: [("x-amzn-RequestId", requestID)])
+    }
+
+    // MARK: concurrency
+
+    func putConcurrency(_ raw: String, _ request: HTTPRequest, requestID: String) async throws -> HTTPResponse {
+        let ref = try parseRef(raw, qualifier: nil)
+        _ = try requireFunction(ref.name)
+        let body = try jsonBody(request)
+        guard let value = try Self.int(body, "ReservedConcurrentExecutions"), value >= 0 else {
+            throw LambdaError.invalidParameter("ReservedConcurrentExecutions must be a non-negative integer")
+        }
+        try store.setReservedConcurrency(function: ref.name, value: value)
+        return LambdaShapes.json(["ReservedConcurrentExecutions": value], requestID: requestID)
+    }
+
+    func getConcurrency(_ raw: String, requestID: String) throws -> HTTPResponse {
+        let ref = try parseRef(raw, qualifier: nil)
+        _ = try requireFunction(ref.name)
+        if let value = try store.reservedConcurrency(function: ref.name) {
+            return LambdaShapes.json(["ReservedConcurrentExecutions": value], requestID: requestID)
+        }
+        return LambdaShapes.json([String: Any](), requestID: requestID)
+    }
+
+    func deleteConcurrency(_ raw: String, requestID: String) async throws -> HTTPResponse {
+        let ref = try parseRef(raw, qualifier: nil)
+        _ = try requireFunction(ref.name)
+        try store.setReservedConcurrency(function: ref.name, value: nil)
+        return HTTPResponse(status: 204, headers: [("x-amzn-RequestId", requestID)])
+    }
+
+    // MARK: logs (Hearth's own endpoint; Lambda keeps logs in CloudWatch)
+
+    func getLogs(_ raw: String, _ request: HTTPRequest, requestID: String) throws -> HTTPResponse {
+        let ref = try parseRef(raw, qualifier: nil)
+        _ = try requireFunction(ref.name)
+        let query = request.query
+        let events = logs.events(function: ref.name, since: Int64(query["since"] ?? "") ?? 0, requestID: query["requestId"])
+        let shaped = events.map { ["timestamp": $0.timestamp, "requestId": $0.requestID, "version": $0.version, "message": $0.message] as [String: Any] }
+        return LambdaShapes.json(["events": shaped], requestID: requestID)
+    }
+
+    // MARK: invoke
+
+    func invoke(_ raw: String, _ request: HTTPRequest, requestID: String) async throws -> HTTPResponse {
+        let ref = try parseRef(raw, qualifier: request.query["Qualifier"])
+        if request.body.count > Self.maxInvokePayload {
+            throw LambdaError.requestTooLarge("Request must be smaller than \(Self.maxInvokePayload) bytes for the InvokeFunction operation")
+        }
+        let invocationType = request.header("X-Amz-Invocation-Type") ?? "RequestResponse"
+        let (config, version) = try resolve(ref, weighted: true)
+        switch invocationType {
+        case "RequestResponse": break
+        case "DryRun": return HTTPResponse(status: 204, headers: [("x-amzn-RequestId", requestID), ("X-Amz-Executed-Version", version)])
+        case "Event":
+            throw LambdaError.invalidParameter("InvocationType Event (asynchronous invocation) is not supported by this Hearth version yet; use RequestResponse")
+        default:
+            throw LambdaError.invalidParameter("1 validation error detected: Value '\(invocationType)' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]")
+        }
+        var payload = request.body
+        if payload.isEmpty { payload = Array("{}".utf8) }
+        if (try? JSONSerialization.jsonObject(with: Data(payload), options: [.fragmentsAllowed])) == nil {
+            throw LambdaError.invalidContent("Could not parse request body into json: Could not parse payload into json")
+        }
+        var clientContext: String?
+        if let encoded = request.header("X-Amz-Client-Context") {
+            guard let data = Data(base64Encoded: encoded) else {
+                throw LambdaError.invalidParameter("Client context must be a valid Base64-encoded JSON object.")
+            }
+            clientContext = String(decoding: data, as: UTF8.self)
+        }
+        let deployed = try deployedVersion(config, version: version)
+        let reserved = try store.reservedConcurrency(function: config.name)
+        if reserved == 0 {
+            metrics.recordThrottle(function: config.name)
+            throw LambdaError.tooManyRequests(reason: PoolThrottle.reservedConcurrencyExceeded.reason)
+        }
+        let record: InvocationRecord
+        do {
+            record = try await pool.invoke(function: config.name, versionName: version, version: deployed, reserved: reserved,
+                                           payload: payload, requestID: requestID, clientContext: clientContext)
+        } catch {
+            metrics.recordThrottle(function: config.name)
+            throw LambdaError.tooManyRequests(reason: error.reason)
+        }
+        logs.append(function: config.name, record: record, version: version)
+        metrics.recordInvocation(function: config.name, durationMs: record.durationMs, initDurationMs: record.initDurationMs,
+                                 errorType: record.errorType)
+        var headers: [(String, String)] = [
+            ("Content-Type", "application/json"),
+            ("x-amzn-RequestId", requestID),
+            ("X-Amz-Executed-Version", version),
+        ]
+        if record.errorType != nil { headers.append(("X-Amz-Function-Error", "Unhandled")) }
+        if request.header("X-Amz-Log-Type") == "Tail" {
+            let text = Array(FunctionLogs.text(for: record, version: version).utf8)
+            headers.append(("X-Amz-Log-Result", Data(text.suffix(4096)).base64EncodedString()))
+        }
+        return HTTPResponse(status: 200, headers: headers, body: record.payload)
+    }
+
+    func deployedVersion(_ config: FunctionConfiguration, version: String) throws -> DeployedVersion {
+        var fc = FunctionConfig(name: config.name)
+        fc.version = version
+        fc.runtime = config.runtime
+        fc.handler = config.handler
+        fc.memoryMB = config.memoryMB
+        fc.timeout = Double(config.timeoutSeconds)
+        fc.ephemeralStorageMB = config.ephemeralStorageMB
+        fc.environment = config.environment.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        fc.region = region
+        fc.accountID = account
+        fc.userNamespace = userNamespace
+        let image: RuntimeImage
+        do {
+            image = try images.image(for: config.runtime)
+        } catch {
+            throw LambdaError.service("runtime image \(config.runtime): \(error)")
+        }
+        return DeployedVersion(config: fc, code: try code.unpacked(config.codeSHA256), image: image,
+                               generation: version == "$LATEST" ? config.revisionID : "v" + version)
+    }
+}
+
+/// Size limits of the front door.
+public enum HearthServerLimits {
+    /// A CreateFunction body carries a base64 zip of up to 50 MB.
+    public static let maxRequestBytes = 75 * 1024 * 1024
+}

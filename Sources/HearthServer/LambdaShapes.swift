@@ -1,0 +1,85 @@
+import Foundation
+import HearthStore
+
+/// JSON shapes of the Lambda API (PascalCase, as AWS sends them).
+enum LambdaShapes {
+    static let timestampFormatter: DateFormatter = {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyy-MM-dd'T'HH:mm:ss.SSSZ"
+        return f
+    }()
+
+    static func timestamp(_ date: Date) -> String { timestampFormatter.string(from: date) }
+
+    /// Lambda reports CodeSha256 as the base64 of the digest.
+    static func codeSha256(_ hex: String) -> String {
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        while index < hex.endIndex, let next = hex.index(index, offsetBy: 2, limitedBy: hex.endIndex) {
+            bytes.append(UInt8(hex[index..<next], radix: 16) ?? 0)
+            index = next
+        }
+        return Data(bytes).base64EncodedString()
+    }
+
+    static func functionARN(region: String, account: String, name: String, qualifier: String? = nil) -> String {
+        "arn:aws:lambda:\(region):\(account):function:\(name)" + (qualifier.map { ":" + $0 } ?? "")
+    }
+
+    static func configuration(_ c: FunctionConfiguration, version: String, region: String, account: String) -> [String: Any] {
+        var object: [String: Any] = [
+            "FunctionName": c.name,
+            "FunctionArn": functionARN(region: region, account: account, name: c.name, qualifier: version == "$LATEST" ? nil : version),
+            "Runtime": c.runtime,
+            "Role": c.role,
+            "CodeSize": c.codeSize,
+            "Description": c.description,
+            "Timeout": c.timeoutSeconds,
+            "MemorySize": c.memoryMB,
+            "LastModified": timestamp(c.lastModified),
+            "CodeSha256": codeSha256(c.codeSHA256),
+            "Version": version,
+            "Environment": ["Variables": c.environment],
+            "TracingConfig": ["Mode": "PassThrough"],
+            "RevisionId": c.revisionID,
+            "State": "Active",
+            "LastUpdateStatus": "Successful",
+            "PackageType": c.packageType,
+            "Architectures": [architecture],
+            "EphemeralStorage": ["Size": c.ephemeralStorageMB],
+            "Layers": c.layers.map { ["Arn": $0, "CodeSize": 0] },
+        ]
+        if let handler = c.handler { object["Handler"] = handler }
+        return object
+    }
+
+    static var architecture: String {
+        #if arch(arm64)
+        return "arm64"
+        #else
+        return "x86_64"
+        #endif
+    }
+
+    static func alias(_ a: FunctionAlias, region: String, account: String) -> [String: Any] {
+        var object: [String: Any] = [
+            "AliasArn": functionARN(region: region, account: account, name: a.function, qualifier: a.name),
+            "Name": a.name,
+            "FunctionVersion": a.functionVersion,
+            "Description": a.description,
+            "RevisionId": a.revisionID,
+        ]
+        if !a.additionalVersionWeights.isEmpty {
+            object["RoutingConfig"] = ["AdditionalVersionWeights": a.additionalVersionWeights]
+        }
+        return object
+    }
+
+    static func json(_ object: Any, status: Int = 200, requestID: String) -> HTTPResponse {
+        let body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return HTTPResponse(status: status, headers: [("Content-Type", "application/json"), ("x-amzn-RequestId", requestID)],
+                            body: [UInt8](body))
+    }
+}

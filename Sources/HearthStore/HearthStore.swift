@@ -1,1 +1,0 @@
-// HearthStore: embedded state.

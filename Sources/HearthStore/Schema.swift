@@ -1,0 +1,175 @@
+// HearthStore: schema, migrations and row <-> model coding.
+import Foundation
+import GRDB
+
+enum Schema {
+    static func migrator() -> DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            // $LATEST of every function.
+            try db.execute(sql: """
+                CREATE TABLE functions (
+                    name                 TEXT    NOT NULL PRIMARY KEY,
+                    runtime              TEXT    NOT NULL,
+                    handler              TEXT,
+                    memory_mb            INTEGER NOT NULL,
+                    timeout_seconds      INTEGER NOT NULL,
+                    ephemeral_storage_mb INTEGER NOT NULL,
+                    environment          TEXT    NOT NULL, -- JSON object of strings
+                    layers               TEXT    NOT NULL, -- JSON array of strings
+                    description          TEXT    NOT NULL,
+                    code_sha256          TEXT    NOT NULL,
+                    code_size            INTEGER NOT NULL,
+                    last_modified_ms     INTEGER NOT NULL, -- Unix epoch milliseconds
+                    revision_id          TEXT    NOT NULL,
+                    package_type         TEXT    NOT NULL,
+                    role                 TEXT    NOT NULL
+                );
+                """)
+            // Highest version number ever published per function, so numbers are never reused.
+            try db.execute(sql: """
+                CREATE TABLE function_version_counters (
+                    function     TEXT    NOT NULL PRIMARY KEY
+                                 REFERENCES functions(name) ON DELETE CASCADE ON UPDATE CASCADE,
+                    last_version INTEGER NOT NULL
+                );
+                """)
+            // Published versions: an immutable snapshot of the configuration columns.
+            try db.execute(sql: """
+                CREATE TABLE function_versions (
+                    function             TEXT    NOT NULL
+                                         REFERENCES functions(name) ON DELETE CASCADE ON UPDATE CASCADE,
+                    version              INTEGER NOT NULL,
+                    runtime              TEXT    NOT NULL,
+                    handler              TEXT,
+                    memory_mb            INTEGER NOT NULL,
+                    timeout_seconds      INTEGER NOT NULL,
+                    ephemeral_storage_mb INTEGER NOT NULL,
+                    environment          TEXT    NOT NULL,
+                    layers               TEXT    NOT NULL,
+                    description          TEXT    NOT NULL,
+                    code_sha256          TEXT    NOT NULL,
+                    code_size            INTEGER NOT NULL,
+                    last_modified_ms     INTEGER NOT NULL,
+                    revision_id          TEXT    NOT NULL,
+                    package_type         TEXT    NOT NULL,
+                    role                 TEXT    NOT NULL,
+                    version_description  TEXT    NOT NULL,
+                    created_ms           INTEGER NOT NULL,
+                    PRIMARY KEY (function, version)
+                );
+                """)
+            try db.execute(sql: "CREATE INDEX function_versions_code ON function_versions(code_sha256);")
+            try db.execute(sql: """
+                CREATE TABLE aliases (
+                    function                   TEXT NOT NULL
+                                               REFERENCES functions(name) ON DELETE CASCADE ON UPDATE CASCADE,
+                    name                       TEXT NOT NULL,
+                    function_version           TEXT NOT NULL, -- "1", "2", ... or "$LATEST"
+                    additional_version_weights TEXT NOT NULL, -- JSON object version -> weight
+                    description                TEXT NOT NULL,
+                    revision_id                TEXT NOT NULL,
+                    PRIMARY KEY (function, name)
+                );
+                """)
+            try db.execute(sql: """
+                CREATE TABLE reserved_concurrency (
+                    function TEXT    NOT NULL PRIMARY KEY
+                             REFERENCES functions(name) ON DELETE CASCADE ON UPDATE CASCADE,
+                    value    INTEGER NOT NULL CHECK (value >= 0)
+                );
+                """)
+        }
+        return migrator
+    }
+
+    // MARK: Configuration columns (shared by `functions` and `function_versions`)
+
+    /// Columns holding a configuration, in binding order (the function name is stored separately:
+    /// `functions.name` / `function_versions.function`).
+    static let configColumns = [
+        "runtime", "handler", "memory_mb", "timeout_seconds", "ephemeral_storage_mb",
+        "environment", "layers", "description", "code_sha256", "code_size",
+        "last_modified_ms", "revision_id", "package_type", "role",
+    ]
+
+    static func configValues(_ c: FunctionConfiguration) throws -> [(any DatabaseValueConvertible)?] {
+        [
+            c.runtime, c.handler, c.memoryMB, c.timeoutSeconds, c.ephemeralStorageMB,
+            try json(c.environment), try json(c.layers), c.description, c.codeSHA256, c.codeSize,
+            millis(c.lastModified), c.revisionID, c.packageType, c.role,
+        ]
+    }
+
+    static func decodeConfig(_ row: Row, nameColumn: String) throws -> FunctionConfiguration {
+        FunctionConfiguration(
+            name: row[nameColumn],
+            runtime: row["runtime"],
+            handler: row["handler"],
+            memoryMB: row["memory_mb"],
+            timeoutSeconds: row["timeout_seconds"],
+            ephemeralStorageMB: row["ephemeral_storage_mb"],
+            environment: try unjson([String: String].self, row["environment"]),
+            layers: try unjson([String].self, row["layers"]),
+            description: row["description"],
+            codeSHA256: row["code_sha256"],
+            codeSize: row["code_size"],
+            lastModified: date(millis: row["last_modified_ms"]),
+            revisionID: row["revision_id"],
+            packageType: row["package_type"],
+            role: row["role"]
+        )
+    }
+
+    static func decodeVersion(_ row: Row) throws -> FunctionVersion {
+        FunctionVersion(
+            function: row["function"],
+            version: row["version"],
+            configuration: try decodeConfig(row, nameColumn: "function"),
+            description: row["version_description"],
+            created: date(millis: row["created_ms"])
+        )
+    }
+
+    static func decodeAlias(_ row: Row) throws -> FunctionAlias {
+        FunctionAlias(
+            function: row["function"],
+            name: row["name"],
+            functionVersion: row["function_version"],
+            additionalVersionWeights: try unjson([String: Double].self, row["additional_version_weights"]),
+            description: row["description"],
+            revisionID: row["revision_id"]
+        )
+    }
+
+    // MARK: JSON and dates
+
+    static func json<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func unjson<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+        try JSONDecoder().decode(type, from: Data(text.utf8))
+    }
+
+    /// Dates are stored as integer Unix milliseconds (Lambda's precision). `date(millis: millis(d))`
+    /// is exact for any date produced by `now()`, so values round-trip `Equatable`.
+    static func millis(_ date: Date) -> Int64 {
+        Int64((date.timeIntervalSince1970 * 1000).rounded())
+    }
+
+    static func date(millis: Int64) -> Date {
+        Date(timeIntervalSince1970: Double(millis) / 1000)
+    }
+
+    /// The current time, truncated to the stored precision.
+    static func now() -> Date {
+        date(millis: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
+    }
+
+    static func newRevisionID() -> String {
+        UUID().uuidString.lowercased()
+    }
+}

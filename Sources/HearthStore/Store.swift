@@ -1,0 +1,422 @@
+// HearthStore: embedded state (functions, versions, aliases, reserved concurrency) in SQLite via GRDB.
+import Foundation
+import GRDB
+
+/// The embedded state store. Thread-safe: every method runs in its own SQLite transaction
+/// (writes are serialised by GRDB; file-backed stores use a WAL-mode `DatabasePool`, so reads
+/// run concurrently with writes).
+public final class Store: Sendable {
+    private let dbWriter: any DatabaseWriter
+
+    /// Opens (creating if needed, along with its parent directory) the database at `path`,
+    /// in WAL mode, and runs migrations. `":memory:"` opens a private in-memory database.
+    public init(path: String) throws {
+        var config = Configuration()
+        config.label = "HearthStore"
+        config.foreignKeysEnabled = true
+        config.busyMode = .timeout(5)
+        if path == ":memory:" {
+            dbWriter = try DatabaseQueue(configuration: config)
+        } else {
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            dbWriter = try DatabasePool(path: path, configuration: config)  // WAL mode
+        }
+        try Schema.migrator().migrate(dbWriter)
+    }
+
+    /// A private in-memory store (for tests).
+    public static func inMemory() throws -> Store {
+        try Store(path: ":memory:")
+    }
+
+    /// Closes the database. Further calls throw. Optional: the database also closes on deinit.
+    public func close() throws {
+        try dbWriter.close()
+    }
+
+    // MARK: - Functions
+
+    /// Stores a new function. Sets `revisionID` and `lastModified`; returns the stored configuration.
+    /// Throws `conflict` if a function with that name exists, `invalid` for out-of-range settings.
+    public func createFunction(_ config: FunctionConfiguration) throws -> FunctionConfiguration {
+        try Self.validate(config)
+        var stored = config
+        stored.lastModified = Schema.now()
+        stored.revisionID = Schema.newRevisionID()
+        let row = stored
+        return try dbWriter.write { db in
+            if try Self.fetchFunction(db, row.name) != nil {
+                throw StoreError.conflict("function \(row.name) already exists")
+            }
+            let columns = ["name"] + Schema.configColumns
+            try db.execute(
+                sql: "INSERT INTO functions (\(columns.joined(separator: ", "))) VALUES (\(Self.placeholders(columns.count)))",
+                arguments: StatementArguments([row.name] + (try Schema.configValues(row)))
+            )
+            return row
+        }
+    }
+
+    /// `$LATEST` of a function, or nil.
+    public func function(named name: String) throws -> FunctionConfiguration? {
+        try dbWriter.read { db in try Self.fetchFunction(db, name) }
+    }
+
+    /// Functions ordered by name, starting after `marker`. `nextMarker` is the last returned name
+    /// when more remain, else nil. Throws `invalid` if `limit < 1`.
+    public func listFunctions(after marker: String?, limit: Int) throws -> (functions: [FunctionConfiguration], nextMarker: String?) {
+        guard limit >= 1 else { throw StoreError.invalid("limit must be at least 1") }
+        return try dbWriter.read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM functions WHERE (?1 IS NULL OR name > ?1) ORDER BY name LIMIT ?2",
+                arguments: [marker, limit + 1]
+            )
+            var functions = try rows.map { try Schema.decodeConfig($0, nameColumn: "name") }
+            var next: String?
+            if functions.count > limit {
+                functions.removeLast(functions.count - limit)
+                next = functions.last?.name
+            }
+            return (functions, next)
+        }
+    }
+
+    /// Replaces `$LATEST` of `config.name` with `config`, setting a new `revisionID` and `lastModified`.
+    /// Throws `notFound` if missing; `preconditionFailed` if `expectedRevisionID` is given and differs.
+    public func updateFunction(_ config: FunctionConfiguration, expectedRevisionID: String? = nil) throws -> FunctionConfiguration {
+        try Self.validate(config)
+        var stored = config
+        stored.lastModified = Schema.now()
+        stored.revisionID = Schema.newRevisionID()
+        let row = stored
+        return try dbWriter.write { db in
+            guard let current = try Self.fetchFunction(db, row.name) else {
+                throw StoreError.notFound("function \(row.name)")
+            }
+            try Self.checkRevision(expectedRevisionID, current.revisionID, what: "function \(row.name)")
+            let assignments = Schema.configColumns.map { "\($0) = ?" }.joined(separator: ", ")
+            try db.execute(
+                sql: "UPDATE functions SET \(assignments) WHERE name = ?",
+                arguments: StatementArguments((try Schema.configValues(row)) + [row.name])
+            )
+            return row
+        }
+    }
+
+    /// Deletes a function with its versions, aliases, reserved concurrency and version counter.
+    public func deleteFunction(named name: String) throws {
+        try dbWriter.write { db in
+            try db.execute(sql: "DELETE FROM functions WHERE name = ?", arguments: [name])
+            if db.changesCount == 0 { throw StoreError.notFound("function \(name)") }
+        }
+    }
+
+    // MARK: - Versions
+
+    /// Publishes `$LATEST` as a new version numbered one past the highest ever used for the function.
+    /// As in Lambda, if `$LATEST` (code and configuration, ignoring `lastModified`/`revisionID`) is
+    /// unchanged since the latest existing version, that version is returned instead.
+    /// Throws `notFound` if the function is missing; `preconditionFailed` if `expectedRevisionID` /
+    /// `expectedCodeSHA256` are given and differ from `$LATEST`.
+    public func publishVersion(
+        function: String,
+        description: String,
+        expectedRevisionID: String? = nil,
+        expectedCodeSHA256: String? = nil
+    ) throws -> FunctionVersion {
+        let now = Schema.now()
+        return try dbWriter.write { db in
+            guard let latest = try Self.fetchFunction(db, function) else {
+                throw StoreError.notFound("function \(function)")
+            }
+            try Self.checkRevision(expectedRevisionID, latest.revisionID, what: "function \(function)")
+            if let expectedCodeSHA256, expectedCodeSHA256 != latest.codeSHA256 {
+                throw StoreError.preconditionFailed("code sha256 of function \(function) does not match")
+            }
+            if let last = try Row.fetchOne(
+                db,
+                sql: "SELECT * FROM function_versions WHERE function = ? ORDER BY version DESC LIMIT 1",
+                arguments: [function]
+            ).map(Schema.decodeVersion), last.configuration.hasSameContent(as: latest) {
+                return last
+            }
+            let counter = try Int.fetchOne(
+                db, sql: "SELECT last_version FROM function_version_counters WHERE function = ?", arguments: [function]
+            ) ?? 0
+            let maxExisting = try Int.fetchOne(
+                db, sql: "SELECT MAX(version) FROM function_versions WHERE function = ?", arguments: [function]
+            ) ?? 0
+            let number = max(counter, maxExisting) + 1
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO function_version_counters (function, last_version) VALUES (?, ?)",
+                arguments: [function, number]
+            )
+            let columns = ["function", "version"] + Schema.configColumns + ["version_description", "created_ms"]
+            let values: [(any DatabaseValueConvertible)?] =
+                [function, number] + (try Schema.configValues(latest)) + [description, Schema.millis(now)]
+            try db.execute(
+                sql: "INSERT INTO function_versions (\(columns.joined(separator: ", "))) VALUES (\(Self.placeholders(columns.count)))",
+                arguments: StatementArguments(values)
+            )
+            return FunctionVersion(function: function, version: number, configuration: latest, description: description, created: now)
+        }
+    }
+
+    /// Published versions of a function, ascending. Throws `notFound` if the function is missing.
+    public func versions(function: String) throws -> [FunctionVersion] {
+        try dbWriter.read { db in
+            try Self.requireFunction(db, function)
+            return try Row.fetchAll(
+                db, sql: "SELECT * FROM function_versions WHERE function = ? ORDER BY version", arguments: [function]
+            ).map(Schema.decodeVersion)
+        }
+    }
+
+    /// One published version, or nil (also nil if the function is missing).
+    public func version(function: String, number: Int) throws -> FunctionVersion? {
+        try dbWriter.read { db in try Self.fetchVersion(db, function, number) }
+    }
+
+    /// Deletes a published version. Throws `notFound` if it (or the function) is missing, `invalid`
+    /// if an alias routes to it (as primary or additional version). Its number is never reused.
+    public func deleteVersion(function: String, number: Int) throws {
+        try dbWriter.write { db in
+            try Self.requireFunction(db, function)
+            guard try Self.fetchVersion(db, function, number) != nil else {
+                throw StoreError.notFound("version \(number) of function \(function)")
+            }
+            let key = String(number)
+            let referencing = try Self.fetchAliases(db, function)
+                .filter { $0.functionVersion == key || $0.additionalVersionWeights[key] != nil }
+                .map(\.name)
+            if !referencing.isEmpty {
+                throw StoreError.invalid(
+                    "version \(number) of function \(function) is referenced by aliases: \(referencing.joined(separator: ", "))"
+                )
+            }
+            try db.execute(
+                sql: "DELETE FROM function_versions WHERE function = ? AND version = ?", arguments: [function, number]
+            )
+        }
+    }
+
+    // MARK: - Aliases
+
+    /// Creates an alias, setting a new `revisionID`. Throws `notFound` if the function is missing,
+    /// `conflict` if the alias exists, `invalid` if the name, version or routing weights are not valid.
+    public func createAlias(_ alias: FunctionAlias) throws -> FunctionAlias {
+        var stored = alias
+        stored.revisionID = Schema.newRevisionID()
+        let row = stored
+        return try dbWriter.write { db in
+            try Self.requireFunction(db, row.function)
+            if try Self.fetchAlias(db, row.function, row.name) != nil {
+                throw StoreError.conflict("alias \(row.name) of function \(row.function) already exists")
+            }
+            try Self.validate(db, row)
+            try db.execute(
+                sql: """
+                    INSERT INTO aliases (function, name, function_version, additional_version_weights, description, revision_id)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [row.function, row.name, row.functionVersion,
+                            try Schema.json(row.additionalVersionWeights), row.description, row.revisionID]
+            )
+            return row
+        }
+    }
+
+    /// An alias, or nil (also nil if the function is missing).
+    public func alias(function: String, name: String) throws -> FunctionAlias? {
+        try dbWriter.read { db in try Self.fetchAlias(db, function, name) }
+    }
+
+    /// Aliases of a function ordered by name. Throws `notFound` if the function is missing.
+    public func aliases(function: String) throws -> [FunctionAlias] {
+        try dbWriter.read { db in
+            try Self.requireFunction(db, function)
+            return try Self.fetchAliases(db, function)
+        }
+    }
+
+    /// Replaces an alias (matched by `function` and `name`), setting a new `revisionID`. Same
+    /// validation as `createAlias`; `notFound` if missing; `preconditionFailed` on revision mismatch.
+    public func updateAlias(_ alias: FunctionAlias, expectedRevisionID: String? = nil) throws -> FunctionAlias {
+        var stored = alias
+        stored.revisionID = Schema.newRevisionID()
+        let row = stored
+        return try dbWriter.write { db in
+            try Self.requireFunction(db, row.function)
+            guard let current = try Self.fetchAlias(db, row.function, row.name) else {
+                throw StoreError.notFound("alias \(row.name) of function \(row.function)")
+            }
+            try Self.checkRevision(expectedRevisionID, current.revisionID, what: "alias \(row.name)")
+            try Self.validate(db, row)
+            try db.execute(
+                sql: """
+                    UPDATE aliases SET function_version = ?, additional_version_weights = ?, description = ?, revision_id = ?
+                    WHERE function = ? AND name = ?
+                    """,
+                arguments: [row.functionVersion, try Schema.json(row.additionalVersionWeights), row.description,
+                            row.revisionID, row.function, row.name]
+            )
+            return row
+        }
+    }
+
+    /// Deletes an alias. Throws `notFound` if it (or the function) is missing.
+    public func deleteAlias(function: String, name: String) throws {
+        try dbWriter.write { db in
+            try Self.requireFunction(db, function)
+            try db.execute(sql: "DELETE FROM aliases WHERE function = ? AND name = ?", arguments: [function, name])
+            if db.changesCount == 0 { throw StoreError.notFound("alias \(name) of function \(function)") }
+        }
+    }
+
+    // MARK: - Reserved concurrency
+
+    /// Sets (or with nil, removes) a function's reserved concurrency. Throws `notFound` if the
+    /// function is missing, `invalid` if the value is negative.
+    public func setReservedConcurrency(function: String, value: Int?) throws {
+        if let value, value < 0 { throw StoreError.invalid("reserved concurrency must be >= 0") }
+        try dbWriter.write { db in
+            try Self.requireFunction(db, function)
+            if let value {
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO reserved_concurrency (function, value) VALUES (?, ?)",
+                    arguments: [function, value]
+                )
+            } else {
+                try db.execute(sql: "DELETE FROM reserved_concurrency WHERE function = ?", arguments: [function])
+            }
+        }
+    }
+
+    /// A function's reserved concurrency, or nil if unset. Throws `notFound` if the function is missing.
+    public func reservedConcurrency(function: String) throws -> Int? {
+        try dbWriter.read { db in
+            try Self.requireFunction(db, function)
+            return try Int.fetchOne(db, sql: "SELECT value FROM reserved_concurrency WHERE function = ?", arguments: [function])
+        }
+    }
+
+    // MARK: - Code references
+
+    /// Every code hash still referenced by a function's `$LATEST` or a published version.
+    public func referencedCodeHashes() throws -> Set<String> {
+        try dbWriter.read { db in
+            Set(try String.fetchAll(
+                db, sql: "SELECT code_sha256 FROM functions UNION SELECT code_sha256 FROM function_versions"
+            ))
+        }
+    }
+
+    /// SQLite's journal mode ("wal" for file-backed stores). For diagnostics and tests.
+    func journalMode() throws -> String {
+        try dbWriter.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" }
+    }
+
+    // MARK: - Helpers
+
+    private static func placeholders(_ count: Int) -> String {
+        Array(repeating: "?", count: count).joined(separator: ", ")
+    }
+
+    private static func fetchFunction(_ db: Database, _ name: String) throws -> FunctionConfiguration? {
+        try Row.fetchOne(db, sql: "SELECT * FROM functions WHERE name = ?", arguments: [name])
+            .map { try Schema.decodeConfig($0, nameColumn: "name") }
+    }
+
+    private static func requireFunction(_ db: Database, _ name: String) throws {
+        guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM functions WHERE name = ?)", arguments: [name]) == true else {
+            throw StoreError.notFound("function \(name)")
+        }
+    }
+
+    private static func fetchVersion(_ db: Database, _ function: String, _ number: Int) throws -> FunctionVersion? {
+        try Row.fetchOne(
+            db, sql: "SELECT * FROM function_versions WHERE function = ? AND version = ?", arguments: [function, number]
+        ).map(Schema.decodeVersion)
+    }
+
+    private static func fetchAlias(_ db: Database, _ function: String, _ name: String) throws -> FunctionAlias? {
+        try Row.fetchOne(
+            db, sql: "SELECT * FROM aliases WHERE function = ? AND name = ?", arguments: [function, name]
+        ).map(Schema.decodeAlias)
+    }
+
+    private static func fetchAliases(_ db: Database, _ function: String) throws -> [FunctionAlias] {
+        try Row.fetchAll(db, sql: "SELECT * FROM aliases WHERE function = ? ORDER BY name", arguments: [function])
+            .map(Schema.decodeAlias)
+    }
+
+    private static func checkRevision(_ expected: String?, _ actual: String, what: String) throws {
+        if let expected, expected != actual {
+            throw StoreError.preconditionFailed("revision id of \(what) does not match")
+        }
+    }
+
+    private static func isValidName(_ name: String, maxLength: Int) -> Bool {
+        !name.isEmpty && name.count <= maxLength && name.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_"
+        }
+    }
+
+    /// Lambda's limits for a function configuration.
+    private static func validate(_ c: FunctionConfiguration) throws {
+        guard isValidName(c.name, maxLength: 64) else {
+            throw StoreError.invalid("function name must be 1-64 characters of [A-Za-z0-9_-]")
+        }
+        guard FunctionConfiguration.memoryRange.contains(c.memoryMB) else {
+            throw StoreError.invalid("memory size must be between 128 and 10240 MB")
+        }
+        guard FunctionConfiguration.timeoutRange.contains(c.timeoutSeconds) else {
+            throw StoreError.invalid("timeout must be between 1 and 900 seconds")
+        }
+        guard FunctionConfiguration.ephemeralStorageRange.contains(c.ephemeralStorageMB) else {
+            throw StoreError.invalid("ephemeral storage must be between 512 and 10240 MB")
+        }
+        guard c.codeSize >= 0 else { throw StoreError.invalid("code size must be >= 0") }
+    }
+
+    /// A canonical published version number ("1", "2", ...), or nil.
+    private static func versionNumber(_ s: String) -> Int? {
+        guard let n = Int(s), n >= 1, String(n) == s else { return nil }
+        return n
+    }
+
+    /// Lambda's rules for an alias: a name that is not purely numeric; a primary version that is
+    /// "$LATEST" or an existing published version; at most one additional version, which must be an
+    /// existing published version other than the primary, with a weight in 0...1; and routing only
+    /// between published versions (no "$LATEST" primary when weights are given).
+    private static func validate(_ db: Database, _ alias: FunctionAlias) throws {
+        guard isValidName(alias.name, maxLength: 128), alias.name.contains(where: { !$0.isNumber }) else {
+            throw StoreError.invalid("alias name must be 1-128 characters of [A-Za-z0-9_-] and not only digits")
+        }
+        if alias.functionVersion != "$LATEST" {
+            guard let n = versionNumber(alias.functionVersion), try fetchVersion(db, alias.function, n) != nil else {
+                throw StoreError.invalid("version \(alias.functionVersion) of function \(alias.function) does not exist")
+            }
+        }
+        let weights = alias.additionalVersionWeights
+        guard weights.count <= 1 else {
+            throw StoreError.invalid("at most one additional version may be given in the routing configuration")
+        }
+        for (version, weight) in weights {
+            guard weight.isFinite, (0.0...1.0).contains(weight) else {
+                throw StoreError.invalid("additional version weight must be between 0.0 and 1.0")
+            }
+            guard version != alias.functionVersion else {
+                throw StoreError.invalid("additional version must differ from the alias's primary version")
+            }
+            guard alias.functionVersion != "$LATEST" else {
+                throw StoreError.invalid("routing configuration requires a published primary version, not $LATEST")
+            }
+            guard let n = versionNumber(version), try fetchVersion(db, alias.function, n) != nil else {
+                throw StoreError.invalid("additional version \(version) of function \(alias.function) does not exist")
+            }
+        }
+    }
+}

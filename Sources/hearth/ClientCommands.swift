@@ -1,0 +1,322 @@
+import ArgumentParser
+import Foundation
+import HearthCore
+import HearthSandbox
+import HearthServer
+import ZIPFoundation
+
+/// Where the daemon is and how to sign for it.
+struct ClientOptions: ParsableArguments {
+    @Option(help: "The daemon's URL (default $HEARTH_ENDPOINT or http://127.0.0.1:9001).")
+    var endpoint: String?
+
+    @Option(help: "Credentials file (default: STATE_DIR/credentials, the one hearth serve created).")
+    var credentials: String?
+
+    @Option(help: "Profile in the credentials file.")
+    var profile: String = "default"
+
+    @Option(help: "Region to sign for.")
+    var region: String = "us-east-1"
+
+    @Flag(help: "Print the API's JSON instead of a table.")
+    var json = false
+
+    func client() throws -> APIClient {
+        let env = ProcessInfo.processInfo.environment
+        let url = endpoint ?? env["HEARTH_ENDPOINT"] ?? "http://127.0.0.1:9001"
+        guard let endpointURL = URL(string: url), endpointURL.scheme != nil else { throw ValidationError("--endpoint \(url) is not a URL") }
+        var creds: AWSCredentials?
+        if let key = env["AWS_ACCESS_KEY_ID"], let secret = env["AWS_SECRET_ACCESS_KEY"], credentials == nil {
+            creds = AWSCredentials(accessKeyID: key, secretAccessKey: secret)
+        } else {
+            let path = credentials ?? SandboxHost.defaultStateDirectory + "/credentials"
+            if let profiles = try? CredentialsFile.load(path: path) {
+                guard let found = profiles[profile] else { throw ValidationError("no profile \(profile) in \(path)") }
+                creds = found
+            }
+        }
+        return APIClient(endpoint: endpointURL, credentials: creds, region: region)
+    }
+}
+
+enum ClientError: Error, CustomStringConvertible {
+    case api(String)
+    var description: String {
+        switch self { case .api(let s): return s }
+    }
+}
+
+extension APIClient.Response {
+    func ok() throws -> Self {
+        if (200..<300).contains(status) { return self }
+        throw ClientError.api(errorDescription)
+    }
+}
+
+func printJSON(_ data: Data) {
+    if let object = try? JSONSerialization.jsonObject(with: data),
+       let pretty = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
+        FileHandle.standardOutput.write(pretty + Data("\n".utf8))
+    } else {
+        FileHandle.standardOutput.write(data)
+    }
+}
+
+func table(_ rows: [[String]], header: [String]) -> String {
+    let all = [header] + rows
+    let widths = header.indices.map { i in all.map { $0[i].count }.max() ?? 0 }
+    return all.map { row in
+        row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+    }.joined(separator: "\n") + "\n"
+}
+
+/// Reads a zip, or zips a folder (keeping execute bits) in memory.
+func zipData(_ path: String) throws -> Data {
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ValidationError("no such file or folder: \(path)") }
+    if !isDir.boolValue { return try Data(contentsOf: URL(fileURLWithPath: path)) }
+    let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("hearth-\(UUID().uuidString).zip")
+    defer { try? FileManager.default.removeItem(at: tmp) }
+    let archive = try Archive(url: tmp, accessMode: .create)
+    let base = URL(fileURLWithPath: path)
+    let enumerator = FileManager.default.enumerator(atPath: path)!
+    while let relative = enumerator.nextObject() as? String {
+        try archive.addEntry(with: relative, relativeTo: base)
+    }
+    return try Data(contentsOf: tmp)
+}
+
+func environmentPairs(_ pairs: [String]) throws -> [String: String] {
+    var env: [String: String] = [:]
+    for pair in pairs {
+        guard let eq = pair.firstIndex(of: "=") else { throw ValidationError("--env \(pair): expected KEY=VALUE") }
+        env[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
+    }
+    return env
+}
+
+func functionPath(_ ref: String) -> String { "/2015-03-31/functions/" + APIClient.encode(ref) }
+
+struct Create: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create a function from a zip or a folder with a bootstrap.")
+    @OptionGroup var client: ClientOptions
+    @Argument var name: String
+    @Option(help: "Zip file or folder.") var zipFile: String
+    @Option var runtime = "provided"
+    @Option var handler: String?
+    @Option var memory: Int?
+    @Option var timeout: Int?
+    @Option(name: .customLong("env")) var environment: [String] = []
+    @Option var description: String?
+    @Flag var publish = false
+
+    func run() async throws {
+        var body: [String: Any] = ["FunctionName": name, "Runtime": runtime, "Role": "arn:aws:iam::000000000000:role/hearth",
+                                   "Code": ["ZipFile": try zipData(zipFile).base64EncodedString()], "Publish": publish]
+        if let handler { body["Handler"] = handler }
+        if let memory { body["MemorySize"] = memory }
+        if let timeout { body["Timeout"] = timeout }
+        if let description { body["Description"] = description }
+        if !environment.isEmpty { body["Environment"] = ["Variables": try environmentPairs(environment)] }
+        let response = try await client.client().send("POST", "/2015-03-31/functions", body: JSONSerialization.data(withJSONObject: body)).ok()
+        try printConfiguration(response.body, json: client.json)
+    }
+}
+
+func printConfiguration(_ data: Data, json: Bool) throws {
+    if json { return printJSON(data) }
+    let c = (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+    let keys = ["FunctionName", "Version", "Runtime", "MemorySize", "Timeout", "CodeSize", "CodeSha256", "LastModified", "FunctionArn"]
+    print(keys.compactMap { k in c[k].map { "\(k): \($0)" } }.joined(separator: "\n"))
+}
+
+struct Update: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Update a function's code and/or configuration.")
+    @OptionGroup var client: ClientOptions
+    @Argument var name: String
+    @Option(help: "New code: zip file or folder.") var zipFile: String?
+    @Option var handler: String?
+    @Option var memory: Int?
+    @Option var timeout: Int?
+    @Option(name: .customLong("env")) var environment: [String] = []
+    @Flag var publish = false
+
+    func run() async throws {
+        let api = try client.client()
+        var last: APIClient.Response?
+        if let zipFile {
+            let body: [String: Any] = ["ZipFile": try zipData(zipFile).base64EncodedString(), "Publish": publish && memory == nil && timeout == nil]
+            last = try await api.send("PUT", functionPath(name) + "/code", body: JSONSerialization.data(withJSONObject: body)).ok()
+        }
+        var config: [String: Any] = [:]
+        if let handler { config["Handler"] = handler }
+        if let memory { config["MemorySize"] = memory }
+        if let timeout { config["Timeout"] = timeout }
+        if !environment.isEmpty { config["Environment"] = ["Variables": try environmentPairs(environment)] }
+        if !config.isEmpty {
+            last = try await api.send("PUT", functionPath(name) + "/configuration", body: JSONSerialization.data(withJSONObject: config)).ok()
+        }
+        guard let last else { throw ValidationError("nothing to update: give --zip-file or a configuration option") }
+        try printConfiguration(last.body, json: client.json)
+    }
+}
+
+struct Delete: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Delete a function (or one version: NAME:VERSION).")
+    @OptionGroup var client: ClientOptions
+    @Argument var name: String
+
+    func run() async throws {
+        _ = try await client.client().send("DELETE", functionPath(name)).ok()
+        if !client.json { print("deleted \(name)") }
+    }
+}
+
+struct List: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List functions.")
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        let api = try client.client()
+        var all: [[String: Any]] = []
+        var marker: String?
+        repeat {
+            let response = try await api.send("GET", "/2015-03-31/functions/", query: marker.map { [("Marker", $0)] } ?? []).ok()
+            let object = response.json ?? [:]
+            all += object["Functions"] as? [[String: Any]] ?? []
+            marker = object["NextMarker"] as? String
+        } while marker != nil
+        if client.json { return printJSON(try JSONSerialization.data(withJSONObject: ["Functions": all])) }
+        let rows = all.map { f in ["FunctionName", "Runtime", "MemorySize", "Timeout", "LastModified"].map { "\(f[$0] ?? "")" } }
+        print(table(rows, header: ["NAME", "RUNTIME", "MEMORY", "TIMEOUT", "LAST MODIFIED"]), terminator: "")
+    }
+}
+
+struct Get: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show a function's configuration.")
+    @OptionGroup var client: ClientOptions
+    @Argument var name: String
+
+    func run() async throws {
+        let response = try await client.client().send("GET", functionPath(name) + "/configuration").ok()
+        try printConfiguration(response.body, json: client.json)
+    }
+}
+
+struct Publish: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Publish $LATEST as an immutable version.")
+    @OptionGroup var client: ClientOptions
+    @Argument var name: String
+    @Option var description: String?
+
+    func run() async throws {
+        let body: [String: Any] = description.map { ["Description": $0] } ?? [:]
+        let response = try await client.client().send("POST", functionPath(name) + "/versions", body: JSONSerialization.data(withJSONObject: body)).ok()
+        try printConfiguration(response.body, json: client.json)
+    }
+}
+
+struct Alias: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create, update, delete or list aliases.",
+        discussion: "hearth alias set NAME ALIAS --version 1 [--weight 2=0.1]; hearth alias delete NAME ALIAS; hearth alias list NAME")
+    @OptionGroup var client: ClientOptions
+    @Argument(help: "set, delete or list") var action: String
+    @Argument var name: String
+    @Argument var alias: String?
+    @Option var version: String?
+    @Option(help: "Additional version weight, VERSION=WEIGHT (0–1).") var weight: String?
+
+    func run() async throws {
+        let api = try client.client()
+        switch action {
+        case "list":
+            let response = try await api.send("GET", functionPath(name) + "/aliases").ok()
+            if client.json { return printJSON(response.body) }
+            let aliases = response.json?["Aliases"] as? [[String: Any]] ?? []
+            let rows = aliases.map { a in [a["Name"], a["FunctionVersion"], (a["RoutingConfig"] as? [String: Any])?["AdditionalVersionWeights"]].map { "\($0 ?? "")" } }
+            print(table(rows, header: ["ALIAS", "VERSION", "WEIGHTS"]), terminator: "")
+        case "set":
+            guard let alias else { throw ValidationError("give the alias name") }
+            var body: [String: Any] = [:]
+            if let version { body["FunctionVersion"] = version }
+            if let weight {
+                let parts = weight.split(separator: "=")
+                guard parts.count == 2, let w = Double(parts[1]) else { throw ValidationError("--weight must be VERSION=WEIGHT") }
+                body["RoutingConfig"] = ["AdditionalVersionWeights": [String(parts[0]): w]]
+            }
+            let existing = try await api.send("GET", functionPath(name) + "/aliases/" + APIClient.encode(alias))
+            let response: APIClient.Response
+            if existing.status == 404 {
+                body["Name"] = alias
+                response = try await api.send("POST", functionPath(name) + "/aliases", body: JSONSerialization.data(withJSONObject: body)).ok()
+            } else {
+                response = try await api.send("PUT", functionPath(name) + "/aliases/" + APIClient.encode(alias), body: JSONSerialization.data(withJSONObject: body)).ok()
+            }
+            printJSON(response.body)
+        case "delete":
+            guard let alias else { throw ValidationError("give the alias name") }
+            _ = try await api.send("DELETE", functionPath(name) + "/aliases/" + APIClient.encode(alias)).ok()
+        default:
+            throw ValidationError("action must be set, delete or list")
+        }
+    }
+}
+
+struct Invoke: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Invoke a function: the payload to stdout, with --log the log tail to stderr.")
+    @OptionGroup var client: ClientOptions
+    @Argument(help: "NAME[:QUALIFIER]") var name: String
+    @Option(help: "The event as JSON, or - for stdin.") var event: String = "{}"
+    @Flag(help: "Print the invocation's log tail to stderr.") var log = false
+
+    func run() async throws {
+        let payload = event == "-" ? FileHandle.standardInput.readDataToEndOfFile() : Data(event.utf8)
+        var headers: [(String, String)] = []
+        if log { headers.append(("X-Amz-Log-Type", "Tail")) }
+        let response = try await client.client().send("POST", functionPath(name) + "/invocations", headers: headers, body: payload).ok()
+        if let tail = response.header("X-Amz-Log-Result"), let data = Data(base64Encoded: tail) {
+            FileHandle.standardError.write(data)
+        }
+        FileHandle.standardOutput.write(response.body)
+        if response.header("X-Amz-Function-Error") != nil { throw ExitCode(1) }
+    }
+}
+
+struct Logs: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show a function's logs (START/END/REPORT and its output).")
+    @OptionGroup var client: ClientOptions
+    @Argument var name: String
+    @Flag(help: "Keep printing new logs.") var follow = false
+    @Option(help: "Only logs newer than this: 30s, 10m, 2h, 1d.") var since: String?
+    @Option(help: "Only this invocation.") var requestId: String?
+
+    static func parseDuration(_ s: String) throws -> Double {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        guard let unit = s.last, let scale = units[unit], let value = Double(s.dropLast()) else {
+            throw ValidationError("--since must look like 30s, 10m, 2h or 1d")
+        }
+        return value * scale
+    }
+
+    func run() async throws {
+        let api = try client.client()
+        var sinceMs = Int64(0)
+        if let since { sinceMs = Int64((Date().timeIntervalSince1970 - (try Self.parseDuration(since))) * 1000) }
+        var seen = Set<String>()
+        repeat {
+            var query = [("since", String(sinceMs))]
+            if let requestId { query.append(("requestId", requestId)) }
+            let response = try await api.send("GET", "/hearth/functions/" + APIClient.encode(name) + "/logs", query: query).ok()
+            for event in response.json?["events"] as? [[String: Any]] ?? [] {
+                guard let id = event["requestId"] as? String, !seen.contains(id) else { continue }
+                seen.insert(id)
+                if let ts = event["timestamp"] as? Int64 { sinceMs = max(sinceMs, ts) }
+                else if let ts = (event["timestamp"] as? NSNumber)?.int64Value { sinceMs = max(sinceMs, ts) }
+                print(event["message"] as? String ?? "", terminator: "")
+            }
+            if follow { try await Task.sleep(for: .seconds(1)) }
+        } while follow
+    }
+}

@@ -1,0 +1,100 @@
+import ArgumentParser
+import Foundation
+import HearthServer
+
+/// `hearth serve`: the supervisor daemon.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the supervisor: the Lambda API, warm instances, state in SQLite.")
+
+    @Option(help: "Address to listen on, HOST:PORT.")
+    var listen: String = "127.0.0.1:9001"
+
+    @Option(help: "State directory (default /var/lib/hearth as root, $XDG_STATE_HOME/hearth otherwise).")
+    var stateDir: String?
+
+    @Option(help: "sigv4 (verify AWS Signature V4 against STATE_DIR/credentials) or none (loopback only).")
+    var auth: String = "sigv4"
+
+    @Option(help: "Global cap on instances (default: memory / 128 MB).")
+    var maxInstances: Int?
+
+    @Option(help: "Seconds before an idle instance is reaped.")
+    var idleTimeout: Double = 600
+
+    @Option(help: "Seconds to wait for a free slot at the instance cap before 429.")
+    var queueTimeout: Double = 0
+
+    @Option(help: "Seconds in-flight invocations get on shutdown.")
+    var shutdownGrace: Double = 10
+
+    @Option(help: "Region reported in ARNs and AWS_REGION.")
+    var region: String = "us-east-1"
+
+    @Flag(help: "Run sandboxes in a new user namespace even as root.")
+    var userns = false
+
+    func validate() throws {
+        guard ["sigv4", "none"].contains(auth) else { throw ValidationError("--auth must be sigv4 or none") }
+        guard let colon = listen.lastIndex(of: ":"), Int(listen[listen.index(after: colon)...]) != nil else {
+            throw ValidationError("--listen must be HOST:PORT")
+        }
+    }
+
+    func run() async throws {
+        var options = Daemon.Options()
+        let colon = listen.lastIndex(of: ":")!
+        options.host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        options.port = Int(listen[listen.index(after: colon)...])!
+        if let stateDir { options.stateDirectory = stateDir }
+        options.auth = auth == "sigv4"
+        options.maxInstances = maxInstances
+        options.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
+        options.queueTimeout = .milliseconds(Int64(queueTimeout * 1000))
+        options.shutdownGrace = .milliseconds(Int64(shutdownGrace * 1000))
+        options.region = region
+        options.userNamespace = userns
+        let log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        let daemon: Daemon
+        do {
+            daemon = try await Daemon.start(options, log: log)
+        } catch {
+            log("hearth: \(error)")
+            throw ExitCode(2)
+        }
+        // Wait for SIGTERM or SIGINT, then stop gracefully.
+        let signal = await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
+            let once = OnceBox(continuation)
+            for sig in [SIGINT, SIGTERM] {
+                Foundation.signal(sig, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+                source.setEventHandler { once.resume(sig) }
+                source.resume()
+                SignalSources.keep(source)
+            }
+        }
+        log("hearth: received signal \(signal), shutting down")
+        await daemon.stop()
+        log("hearth: stopped")
+    }
+}
+
+final class OnceBox: @unchecked Sendable {
+    private var continuation: CheckedContinuation<Int32, Never>?
+    private let lock = NSLock()
+
+    init(_ continuation: CheckedContinuation<Int32, Never>) { self.continuation = continuation }
+
+    func resume(_ value: Int32) {
+        lock.lock()
+        let c = continuation
+        continuation = nil
+        lock.unlock()
+        c?.resume(returning: value)
+    }
+}
+
+enum SignalSources {
+    nonisolated(unsafe) static var sources: [any DispatchSourceSignal] = []
+    static func keep(_ source: any DispatchSourceSignal) { sources.append(source) }
+}

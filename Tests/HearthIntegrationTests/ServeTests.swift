@@ -1,0 +1,268 @@
+import Foundation
+import HearthServer
+import Testing
+
+/// `hearth serve` end to end: the real aws CLI and boto3 against the front door, the pool,
+/// SigV4, crash recovery.
+@Suite("hearth serve end to end", .serialized, .requiresRoot)
+struct ServeTests {
+    @Test("aws CLI: create from a zip, invoke with log tail, update code, publish, weighted alias, list, delete")
+    func awsCLI() throws {
+        let daemon = try ServeDaemon()
+        defer { daemon.stop(); daemon.removeState() }
+        let zip = Harness.fixtures + "/echo.zip"
+        let created = daemon.aws(["lambda", "create-function", "--function-name", "echo", "--runtime", "provided.al2023",
+                                  "--role", "arn:aws:iam::000000000000:role/lambda", "--handler", "bootstrap",
+                                  "--zip-file", "fileb://" + zip, "--memory-size", "256", "--timeout", "5",
+                                  "--environment", "Variables={GREETING=hello}"])
+        #expect(created.status == 0, "\(created.stderr)")
+        let config = try #require(created.stdoutJSON)
+        #expect(config["FunctionName"] as? String == "echo")
+        #expect(config["MemorySize"] as? Int == 256)
+        #expect(config["Version"] as? String == "$LATEST")
+        #expect((config["FunctionArn"] as? String)?.hasSuffix(":function:echo") == true)
+
+        let out = daemon.stateDirectory + "/out.json"
+        let invoked = daemon.aws(["lambda", "invoke", "--function-name", "echo", "--log-type", "Tail"] + daemon.payload(#"{"hello":"cli"}"#) + [out])
+        #expect(invoked.status == 0, "\(invoked.stderr)")
+        let meta = try #require(invoked.stdoutJSON)
+        #expect(meta["StatusCode"] as? Int == 200)
+        #expect(meta["ExecutedVersion"] as? String == "$LATEST")
+        let tail = String(decoding: Data(base64Encoded: meta["LogResult"] as? String ?? "") ?? Data(), as: UTF8.self)
+        #expect(tail.contains("START RequestId:") && tail.contains("REPORT RequestId:") && tail.contains("echo: handling"))
+        let response = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any]
+        #expect((response?["event"] as? [String: Any])?["hello"] as? String == "cli")
+        #expect(response?["memory_mb"] as? String == "256")
+
+        // A function error: 200 with FunctionError.
+        let failed = daemon.aws(["lambda", "invoke", "--function-name", "echo", ] + daemon.payload(#"{"fail":true}"#) + [out])
+        #expect(failed.stdoutJSON?["FunctionError"] as? String == "Unhandled")
+
+        // Update the code (the probe), publish version 1, alias with weights.
+        let updated = daemon.aws(["lambda", "update-function-code", "--function-name", "echo", "--zip-file",
+                                  "fileb://" + Harness.fixtures + "/probe.zip"])
+        #expect(updated.status == 0, "\(updated.stderr)")
+        let v1 = daemon.aws(["lambda", "publish-version", "--function-name", "echo", "--description", "probe"])
+        #expect(v1.stdoutJSON?["Version"] as? String == "1", "\(v1.stderr)")
+        _ = daemon.aws(["lambda", "update-function-code", "--function-name", "echo", "--zip-file", "fileb://" + zip])
+        let v2 = daemon.aws(["lambda", "publish-version", "--function-name", "echo"])
+        #expect(v2.stdoutJSON?["Version"] as? String == "2", "\(v2.stderr)")
+        let alias = daemon.aws(["lambda", "create-alias", "--function-name", "echo", "--name", "live", "--function-version", "1",
+                                "--routing-config", #"{"AdditionalVersionWeights":{"2":0.5}}"#])
+        #expect(alias.status == 0, "\(alias.stderr)")
+        #expect(((alias.stdoutJSON?["RoutingConfig"] as? [String: Any])?["AdditionalVersionWeights"] as? [String: Any])?["2"] as? Double == 0.5)
+        var executed: Set<String> = []
+        for _ in 0..<16 {
+            let r = daemon.aws(["lambda", "invoke", "--function-name", "echo:live", ] + daemon.payload(#"{"cmd":"echo"}"#) + [out])
+            if let v = r.stdoutJSON?["ExecutedVersion"] as? String { executed.insert(v) }
+        }
+        #expect(executed == ["1", "2"], "a 50% weight should route to both versions in 16 calls: \(executed)")
+
+        let listed = daemon.aws(["lambda", "list-functions"])
+        #expect((listed.stdoutJSON?["Functions"] as? [[String: Any]])?.map { $0["FunctionName"] as? String } == ["echo"])
+        let versions = daemon.aws(["lambda", "list-versions-by-function", "--function-name", "echo"])
+        #expect((versions.stdoutJSON?["Versions"] as? [Any])?.count == 3)
+        let got = daemon.aws(["lambda", "get-function", "--function-name", "echo", "--qualifier", "1"])
+        #expect((got.stdoutJSON?["Configuration"] as? [String: Any])?["Version"] as? String == "1")
+
+        // Error shapes.
+        let missing = daemon.aws(["lambda", "invoke", "--function-name", "nope", out])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("ResourceNotFoundException"), "\(missing.stderr)")
+        let bad = daemon.aws(["lambda", "create-function", "--function-name", "bad", "--runtime", "cobol85", "--role", "r",
+                              "--zip-file", "fileb://" + zip])
+        #expect(bad.stderr.contains("InvalidParameterValueException"), "\(bad.stderr)")
+
+        let deleted = daemon.aws(["lambda", "delete-function", "--function-name", "echo"])
+        #expect(deleted.status == 0)
+        #expect(daemon.aws(["lambda", "get-function", "--function-name", "echo"]).stderr.contains("ResourceNotFoundException"))
+    }
+
+    @Test("boto3: create, invoke, errors, concurrency API")
+    func boto3() throws {
+        let daemon = try ServeDaemon()
+        defer { daemon.stop(); daemon.removeState() }
+        let script = """
+        import boto3, json, os, base64
+        c = boto3.client("lambda", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1")
+        code = open("\(Harness.fixtures)/probe.zip", "rb").read()
+        r = c.create_function(FunctionName="p", Runtime="provided", Role="arn:aws:iam::000000000000:role/x",
+                              Handler="x", Code={"ZipFile": code}, MemorySize=128, Timeout=3)
+        assert r["FunctionName"] == "p", r
+        r = c.invoke(FunctionName="p", Payload=json.dumps({"cmd": "count"}), LogType="Tail")
+        assert r["StatusCode"] == 200 and json.loads(r["Payload"].read()) == {"count": 1}, r
+        assert "REPORT RequestId" in base64.b64decode(r["LogResult"]).decode()
+        r = c.invoke(FunctionName="p", Payload=json.dumps({"cmd": "count"}))
+        assert json.loads(r["Payload"].read()) == {"count": 2}, "warm instance keeps its state"
+        r = c.invoke(FunctionName="p", Payload=json.dumps({"cmd": "error"}))
+        assert r["FunctionError"] == "Unhandled"
+        body = json.loads(r["Payload"].read())
+        assert body["errorType"] == "Probe.Failure", body
+        r = c.invoke(FunctionName="p", Payload=json.dumps({"cmd": "sleep", "ms": 5000}))
+        body = json.loads(r["Payload"].read())
+        assert r["FunctionError"] == "Unhandled" and body["errorType"] == "Sandbox.Timedout", body
+        r = c.invoke(FunctionName="p", InvocationType="DryRun")
+        assert r["StatusCode"] == 204
+        try:
+            c.invoke(FunctionName="p", Payload=b"{not json")
+            raise SystemExit("invalid JSON accepted")
+        except c.exceptions.InvalidRequestContentException:
+            pass
+        try:
+            c.invoke(FunctionName="p", Payload=b"x" * (6 * 1024 * 1024 + 10))
+            raise SystemExit("oversized payload accepted")
+        except c.exceptions.RequestTooLargeException:
+            pass
+        try:
+            c.get_function(FunctionName="missing")
+            raise SystemExit("missing function found")
+        except c.exceptions.ResourceNotFoundException as e:
+            assert "Function not found" in str(e)
+        for bad in [b"not a zip", open("\(Harness.fixtures)/slip.zip", "rb").read()]:
+            try:
+                c.create_function(FunctionName="bad", Runtime="provided", Role="r", Code={"ZipFile": bad})
+                raise SystemExit("a bad zip was accepted")
+            except c.exceptions.InvalidParameterValueException as e:
+                assert "unzip" in str(e), e
+        c.put_function_concurrency(FunctionName="p", ReservedConcurrentExecutions=0)
+        try:
+            c.invoke(FunctionName="p", Payload=b"{}")
+            raise SystemExit("reserved concurrency 0 should throttle")
+        except c.exceptions.TooManyRequestsException as e:
+            assert e.response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded", e.response
+        c.delete_function_concurrency(FunctionName="p")
+        c.update_function_configuration(FunctionName="p", MemorySize=256)
+        assert c.get_function_configuration(FunctionName="p")["MemorySize"] == 256
+        r = c.invoke(FunctionName="p", Payload=json.dumps({"cmd": "count"}))
+        assert json.loads(r["Payload"].read()) == {"count": 1}, "a configuration change drains old instances"
+        c.delete_function(FunctionName="p")
+        print("boto3 ok")
+        """
+        let result = daemon.python(script)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdoutText.contains("boto3 ok"))
+    }
+
+    @Test("SigV4: unsigned, wrong secret, unknown key and stale requests get 403")
+    func sigv4Rejections() throws {
+        let daemon = try ServeDaemon()
+        defer { daemon.stop(); daemon.removeState() }
+        let script = """
+        import boto3, botocore, os, datetime, urllib.request, urllib.error
+        from botocore.config import Config
+        e = os.environ["ENDPOINT"]
+        def code(**kw):
+            c = boto3.client("lambda", endpoint_url=e, region_name="us-east-1", **kw)
+            try:
+                c.list_functions()
+                return "ok"
+            except botocore.exceptions.ClientError as err:
+                return err.response["Error"]["Code"] + ":" + str(err.response["ResponseMetadata"]["HTTPStatusCode"])
+        good = code()
+        wrong = code(aws_access_key_id=boto3.Session().get_credentials().access_key, aws_secret_access_key="x" * 40)
+        unknown = code(aws_access_key_id="AKIAUNKNOWNKEY000000", aws_secret_access_key="y" * 40)
+        try:
+            urllib.request.urlopen(e + "/2015-03-31/functions/")
+            unsigned = "ok"
+        except urllib.error.HTTPError as err:
+            unsigned = err.headers.get("x-amzn-ErrorType") + ":" + str(err.code)
+        import botocore.auth
+        real = botocore.auth.get_current_datetime
+        botocore.auth.get_current_datetime = lambda *a, **k: real(*a, **k) - datetime.timedelta(minutes=10)
+        stale = code()
+        botocore.auth.get_current_datetime = real
+        print(good, wrong, unknown, unsigned, stale)
+        """
+        let result = daemon.python(script)
+        #expect(result.status == 0, "\(result.stderr)")
+        let parts = result.stdoutText.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        #expect(parts.count == 5)
+        guard parts.count == 5 else { return }
+        #expect(parts[0] == "ok")
+        #expect(parts[1] == "InvalidSignatureException:403")
+        #expect(parts[2] == "UnrecognizedClientException:403")
+        #expect(parts[3].hasSuffix(":403") && parts[3] != "ok")
+        #expect(parts[4] == "InvalidSignatureException:403")
+    }
+
+    @Test("pool: 20 concurrent 200 ms invocations all succeed on several instances; reserved concurrency 1 throttles the second")
+    func pool() async throws {
+        let daemon = try ServeDaemon()
+        defer { daemon.stop(); daemon.removeState() }
+        try await daemon.createProbe("sleepy", extra: ["Timeout": 10])
+        let statuses = try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
+            for _ in 0..<20 {
+                group.addTask {
+                    let r = try await daemon.invoke("sleepy", #"{"cmd":"sleep","ms":200}"#)
+                    return (r.status, r.header("X-Amz-Function-Error") == nil)
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(statuses.count == 20)
+        #expect(statuses.allSatisfy { $0 == (200, true) }, "\(statuses)")
+        let metrics = try await daemon.metrics()
+        let cold = metrics.split(separator: "\n").first { $0.hasPrefix("hearth_cold_starts_total{function=\"sleepy\"}") }
+        let coldCount = Int(cold?.split(separator: " ").last ?? "") ?? 0
+        #expect(coldCount > 1 && coldCount <= 20, "cold starts: \(coldCount)")
+
+        // Reserved concurrency 1: of two concurrent calls one is throttled.
+        let client = try daemon.client()
+        let put = try await client.send("PUT", "/2017-10-31/functions/sleepy/concurrency",
+                                        body: Data(#"{"ReservedConcurrentExecutions":1}"#.utf8))
+        #expect(put.status == 200)
+        async let a = daemon.invoke("sleepy", #"{"cmd":"sleep","ms":500}"#)
+        async let b = daemon.invoke("sleepy", #"{"cmd":"sleep","ms":500}"#)
+        let pair = try await [a, b]
+        #expect(pair.map(\.status).sorted() == [200, 429], "\(pair.map(\.status))")
+        let throttled = try #require(pair.first { $0.status == 429 })
+        #expect(throttled.header("x-amzn-ErrorType") == "TooManyRequestsException")
+        #expect(throttled.json?["Reason"] as? String == "ReservedFunctionConcurrentInvocationLimitExceeded")
+    }
+
+    @Test("idle instances are reaped after --idle-timeout, leaving nothing behind")
+    func idleReaping() async throws {
+        let daemon = try ServeDaemon(extra: ["--idle-timeout", "1"])
+        defer { daemon.stop(); daemon.removeState() }
+        try await daemon.createProbe("reaped")
+        #expect(try await daemon.invoke("reaped", #"{"cmd":"count"}"#).status == 200)
+        #expect(try await daemon.metrics().contains("hearth_idle_instances{function=\"reaped\"} 1"))
+        try await Task.sleep(for: .seconds(3))
+        let metrics = try await daemon.metrics()
+        #expect(metrics.contains("hearth_instances 0"), "\(metrics)")
+        #expect(Harness.leftovers().filter { $0.hasPrefix("cgroup") || $0.hasPrefix("process") }.isEmpty)
+        // The next invocation is a cold one again: state is gone.
+        let again = try await daemon.invoke("reaped", #"{"cmd":"count"}"#)
+        #expect(again.json?["count"] as? Int == 1)
+    }
+
+    @Test("kill -9 of the supervisor, then a restart: no leftovers, every function kept")
+    func crashRecovery() async throws {
+        let first = try ServeDaemon()
+        defer { first.removeState() }
+        try await first.createProbe("survivor")
+        #expect(try await first.invoke("survivor", #"{"cmd":"count"}"#).status == 200)
+        let pid = first.process.processIdentifier
+        first.crash()
+        // The crashed supervisor's sandboxes die with it (their init watches the supervisor).
+        try await Task.sleep(for: .milliseconds(300))
+        let second = try ServeDaemon(stateDirectory: first.stateDirectory)
+        defer { second.stop() }
+        let left = Harness.leftovers().filter { $0.contains("hearth-\(pid)-") || $0.contains("/run/hearth/\(pid)") }
+        #expect(left.isEmpty, "\(left)")
+        let response = try await second.invoke("survivor", #"{"cmd":"count"}"#)
+        #expect(response.status == 200)
+        #expect(response.json?["count"] as? Int == 1)
+    }
+
+    @Test("graceful shutdown removes every instance, cgroup and run folder")
+    func gracefulShutdown() async throws {
+        let daemon = try ServeDaemon()
+        defer { daemon.removeState() }
+        try await daemon.createProbe("graceful")
+        #expect(try await daemon.invoke("graceful", #"{"cmd":"count"}"#).status == 200)
+        daemon.stop()
+        #expect(daemon.process.terminationStatus == 0)
+        #expect(Harness.leftovers().isEmpty, "\(Harness.leftovers())")
+    }
+}
