@@ -266,3 +266,42 @@ struct ServeTests {
         #expect(Harness.leftovers().isEmpty, "\(Harness.leftovers())")
     }
 }
+
+@Suite("hearth CLI against the daemon", .serialized, .requiresRoot)
+struct CLITests {
+    @Test("create, list, invoke --log, publish, alias, update, logs, get, delete")
+    func lifecycle() throws {
+        let daemon = try ServeDaemon()
+        defer { daemon.stop(); daemon.removeState() }
+        func hearth(_ args: [String], stdin: Data? = nil) -> Harness.Result {
+            Harness.run(Harness.hearth, args + ["--endpoint", daemon.endpoint, "--credentials", daemon.credentialsPath], stdin: stdin)
+        }
+        let created = hearth(["create", "echo", "--zip-file", Harness.echo, "--memory", "256", "--env", "A=b"])
+        #expect(created.status == 0, "\(created.stderr)")
+        #expect(created.stdoutText.contains("FunctionName: echo"))
+        #expect(hearth(["list"]).stdoutText.contains("echo  provided  256"))
+        let invoked = hearth(["invoke", "echo", "--event", #"{"x":1}"#, "--log"])
+        #expect(invoked.status == 0)
+        #expect((try invoked.json()["event"] as? [String: Any])?["x"] as? Int == 1)
+        #expect(invoked.stderr.contains("REPORT RequestId:") && invoked.stderr.contains("Init Duration"))
+        let fromStdin = hearth(["invoke", "echo", "--event", "-"], stdin: Data(#"{"fail":true}"#.utf8))
+        #expect(fromStdin.status == 1, "a function error exits 1")
+        #expect((try fromStdin.json())["errorType"] as? String == "Echo.Failure")
+        #expect(hearth(["publish", "echo"]).stdoutText.contains("Version: 1"))
+        #expect(hearth(["alias", "set", "echo", "live", "--version", "1"]).status == 0)
+        #expect(hearth(["alias", "list", "echo"]).stdoutText.contains("live"))
+        #expect(hearth(["invoke", "echo:live"]).status == 0)
+        #expect(hearth(["update", "echo", "--timeout", "9"]).stdoutText.contains("Timeout: 9"))
+        let logs = hearth(["logs", "echo", "--since", "5m"])
+        #expect(logs.stdoutText.components(separatedBy: "REPORT RequestId:").count - 1 == 3, "\(logs.stdoutText)")
+        let id = try #require(invoked.stderr.split(separator: "\n").first { $0.hasPrefix("START RequestId: ") }?
+            .split(separator: " ")[2])
+        let one = hearth(["logs", "echo", "--request-id", String(id)])
+        #expect(one.stdoutText.contains("echo: handling \(id)") && one.stdoutText.components(separatedBy: "START").count == 2)
+        #expect(hearth(["get", "echo", "--json"]).stdoutText.contains("\"Timeout\" : 9"))
+        let missing = hearth(["invoke", "nope"])
+        #expect(missing.status != 0 && missing.stderr.contains("ResourceNotFoundException"))
+        #expect(hearth(["delete", "echo"]).status == 0)
+        #expect(!hearth(["list"]).stdoutText.contains("echo"))
+    }
+}
