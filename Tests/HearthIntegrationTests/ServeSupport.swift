@@ -67,22 +67,32 @@ final class ServeDaemon: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: stderrPath)
     }
 
-    /// The aws CLI against this daemon, with its credentials.
-    func aws(_ arguments: [String], stdin: Data? = nil) -> Harness.Result {
+    /// The aws CLI against this daemon, with its credentials. `cli` is a path or `aws`.
+    func aws(cli: String = "aws", _ arguments: [String], stdin: Data? = nil) -> Harness.Result {
         Harness.run("/usr/bin/env", ["-u", "AWS_ACCESS_KEY_ID", "-u", "AWS_SECRET_ACCESS_KEY", "AWS_SHARED_CREDENTIALS_FILE=\(credentialsPath)", "AWS_CONFIG_FILE=/dev/null",
                                      "AWS_DEFAULT_REGION=us-east-1", "AWS_PAGER=",
-                                     "aws", "--endpoint-url", endpoint] + arguments, stdin: stdin, timeout: 120)
+                                     cli, "--endpoint-url", endpoint] + arguments, stdin: stdin, timeout: 120)
     }
 
-    /// `--payload JSON` for the installed aws CLI: v2 wants `--cli-binary-format raw-in-base64-out`.
-    static let awsMajorVersion: Int = {
-        let version = Harness.run("/usr/bin/env", ["aws", "--version"])
-        let text = version.stdoutText + version.stderr
-        return text.contains("aws-cli/2") ? 2 : 1
+    /// The aws CLIs on this machine: the one on PATH (pip's v1 here) and Debian's
+    /// `/usr/bin/aws` (v2, from the awscli package) when it is a different one.
+    static let awsCLIs: [String] = {
+        var clis = ["aws"]
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/aws"),
+           majorVersion(of: "aws") != majorVersion(of: "/usr/bin/aws") || Harness.run("/usr/bin/env", ["sh", "-c", "command -v aws"]).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) != "/usr/bin/aws" {
+            clis.append("/usr/bin/aws")
+        }
+        return clis
     }()
 
-    func payload(_ json: String) -> [String] {
-        Self.awsMajorVersion == 2 ? ["--payload", json, "--cli-binary-format", "raw-in-base64-out"] : ["--payload", json]
+    static func majorVersion(of cli: String) -> Int {
+        let version = Harness.run("/usr/bin/env", [cli, "--version"])
+        return (version.stdoutText + version.stderr).contains("aws-cli/2") ? 2 : 1
+    }
+
+    /// `--payload JSON` for an aws CLI: v2 wants `--cli-binary-format raw-in-base64-out`.
+    func payload(cli: String = "aws", _ json: String) -> [String] {
+        Self.majorVersion(of: cli) == 2 ? ["--payload", json, "--cli-binary-format", "raw-in-base64-out"] : ["--payload", json]
     }
 
     /// A Python script with boto3; `ENDPOINT` and `CREDENTIALS` are set in its environment.

@@ -6,12 +6,13 @@ import Testing
 /// SigV4, crash recovery.
 @Suite("hearth serve end to end", .serialized, .requiresRoot)
 struct ServeTests {
-    @Test("aws CLI: create from a zip, invoke with log tail, update code, publish, weighted alias, list, delete")
-    func awsCLI() throws {
+    @Test("aws CLI (v1 and v2): create from a zip, invoke with log tail, update code, publish, weighted alias, list, delete",
+          arguments: ServeDaemon.awsCLIs)
+    func awsCLI(cli: String) throws {
         let daemon = try ServeDaemon()
         defer { daemon.stop(); daemon.removeState() }
         let zip = Harness.fixtures + "/echo.zip"
-        let created = daemon.aws(["lambda", "create-function", "--function-name", "echo", "--runtime", "provided.al2023",
+        let created = daemon.aws(cli: cli, ["lambda", "create-function", "--function-name", "echo", "--runtime", "provided.al2023",
                                   "--role", "arn:aws:iam::000000000000:role/lambda", "--handler", "bootstrap",
                                   "--zip-file", "fileb://" + zip, "--memory-size", "256", "--timeout", "5",
                                   "--environment", "Variables={GREETING=hello}"])
@@ -23,7 +24,7 @@ struct ServeTests {
         #expect((config["FunctionArn"] as? String)?.hasSuffix(":function:echo") == true)
 
         let out = daemon.stateDirectory + "/out.json"
-        let invoked = daemon.aws(["lambda", "invoke", "--function-name", "echo", "--log-type", "Tail"] + daemon.payload(#"{"hello":"cli"}"#) + [out])
+        let invoked = daemon.aws(cli: cli, ["lambda", "invoke", "--function-name", "echo", "--log-type", "Tail"] + daemon.payload(cli: cli, #"{"hello":"cli"}"#) + [out])
         #expect(invoked.status == 0, "\(invoked.stderr)")
         let meta = try #require(invoked.stdoutJSON)
         #expect(meta["StatusCode"] as? Int == 200)
@@ -35,47 +36,47 @@ struct ServeTests {
         #expect(response?["memory_mb"] as? String == "256")
 
         // A function error: 200 with FunctionError.
-        let failed = daemon.aws(["lambda", "invoke", "--function-name", "echo", ] + daemon.payload(#"{"fail":true}"#) + [out])
+        let failed = daemon.aws(cli: cli, ["lambda", "invoke", "--function-name", "echo", ] + daemon.payload(cli: cli, #"{"fail":true}"#) + [out])
         #expect(failed.stdoutJSON?["FunctionError"] as? String == "Unhandled")
 
         // Update the code (the probe), publish version 1, alias with weights.
-        let updated = daemon.aws(["lambda", "update-function-code", "--function-name", "echo", "--zip-file",
+        let updated = daemon.aws(cli: cli, ["lambda", "update-function-code", "--function-name", "echo", "--zip-file",
                                   "fileb://" + Harness.fixtures + "/probe.zip"])
         #expect(updated.status == 0, "\(updated.stderr)")
-        let v1 = daemon.aws(["lambda", "publish-version", "--function-name", "echo", "--description", "probe"])
+        let v1 = daemon.aws(cli: cli, ["lambda", "publish-version", "--function-name", "echo", "--description", "probe"])
         #expect(v1.stdoutJSON?["Version"] as? String == "1", "\(v1.stderr)")
-        _ = daemon.aws(["lambda", "update-function-code", "--function-name", "echo", "--zip-file", "fileb://" + zip])
-        let v2 = daemon.aws(["lambda", "publish-version", "--function-name", "echo"])
+        _ = daemon.aws(cli: cli, ["lambda", "update-function-code", "--function-name", "echo", "--zip-file", "fileb://" + zip])
+        let v2 = daemon.aws(cli: cli, ["lambda", "publish-version", "--function-name", "echo"])
         #expect(v2.stdoutJSON?["Version"] as? String == "2", "\(v2.stderr)")
-        let alias = daemon.aws(["lambda", "create-alias", "--function-name", "echo", "--name", "live", "--function-version", "1",
+        let alias = daemon.aws(cli: cli, ["lambda", "create-alias", "--function-name", "echo", "--name", "live", "--function-version", "1",
                                 "--routing-config", #"{"AdditionalVersionWeights":{"2":0.5}}"#])
         #expect(alias.status == 0, "\(alias.stderr)")
         #expect(((alias.stdoutJSON?["RoutingConfig"] as? [String: Any])?["AdditionalVersionWeights"] as? [String: Any])?["2"] as? Double == 0.5)
         var executed: Set<String> = []
         for _ in 0..<16 {
-            let r = daemon.aws(["lambda", "invoke", "--function-name", "echo:live", ] + daemon.payload(#"{"cmd":"echo"}"#) + [out])
+            let r = daemon.aws(cli: cli, ["lambda", "invoke", "--function-name", "echo:live", ] + daemon.payload(cli: cli, #"{"cmd":"echo"}"#) + [out])
             if let v = r.stdoutJSON?["ExecutedVersion"] as? String { executed.insert(v) }
         }
         #expect(executed == ["1", "2"], "a 50% weight should route to both versions in 16 calls: \(executed)")
 
-        let listed = daemon.aws(["lambda", "list-functions"])
+        let listed = daemon.aws(cli: cli, ["lambda", "list-functions"])
         #expect((listed.stdoutJSON?["Functions"] as? [[String: Any]])?.map { $0["FunctionName"] as? String } == ["echo"])
-        let versions = daemon.aws(["lambda", "list-versions-by-function", "--function-name", "echo"])
+        let versions = daemon.aws(cli: cli, ["lambda", "list-versions-by-function", "--function-name", "echo"])
         #expect((versions.stdoutJSON?["Versions"] as? [Any])?.count == 3)
-        let got = daemon.aws(["lambda", "get-function", "--function-name", "echo", "--qualifier", "1"])
+        let got = daemon.aws(cli: cli, ["lambda", "get-function", "--function-name", "echo", "--qualifier", "1"])
         #expect((got.stdoutJSON?["Configuration"] as? [String: Any])?["Version"] as? String == "1")
 
         // Error shapes.
-        let missing = daemon.aws(["lambda", "invoke", "--function-name", "nope", out])
+        let missing = daemon.aws(cli: cli, ["lambda", "invoke", "--function-name", "nope", out])
         #expect(missing.status != 0)
         #expect(missing.stderr.contains("ResourceNotFoundException"), "\(missing.stderr)")
-        let bad = daemon.aws(["lambda", "create-function", "--function-name", "bad", "--runtime", "cobol85", "--role", "r",
+        let bad = daemon.aws(cli: cli, ["lambda", "create-function", "--function-name", "bad", "--runtime", "cobol85", "--role", "r",
                               "--zip-file", "fileb://" + zip])
         #expect(bad.stderr.contains("InvalidParameterValueException"), "\(bad.stderr)")
 
-        let deleted = daemon.aws(["lambda", "delete-function", "--function-name", "echo"])
+        let deleted = daemon.aws(cli: cli, ["lambda", "delete-function", "--function-name", "echo"])
         #expect(deleted.status == 0)
-        #expect(daemon.aws(["lambda", "get-function", "--function-name", "echo"]).stderr.contains("ResourceNotFoundException"))
+        #expect(daemon.aws(cli: cli, ["lambda", "get-function", "--function-name", "echo"]).stderr.contains("ResourceNotFoundException"))
     }
 
     @Test("boto3: create, invoke, errors, concurrency API")
