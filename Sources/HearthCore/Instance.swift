@@ -198,6 +198,31 @@ public final class Instance: Sendable {
         }
     }
 
+    /// Waits for the runtime's first `/next` (or its failure, or the init timeout). Returns the
+    /// event that ended the wait when it was not a successful initialisation, and the init time.
+    private func awaitInitialization() async -> (Event?, Double) {
+        let server = self.server
+        let event = await race(deadline: startedAt + .seconds(Self.initTimeoutSeconds)) { finish in
+            server.initialized.whenSuccess { finish(.initialized) }
+            server.initFailed.whenSuccess { finish(.outcome($0)) }
+        }
+        let initMs = Self.milliseconds(startedAt.duration(to: .now))
+        if case .initialized = event { return (nil, initMs) }
+        return (event, initMs)
+    }
+
+    /// Initialises the runtime ahead of any invocation (provisioned concurrency): afterwards the
+    /// instance is warm and its first REPORT has no Init Duration. False if the runtime failed.
+    public func initialize() async -> Bool {
+        let first = usedOnce.withLock { used in
+            defer { used = true }
+            return !used
+        }
+        guard first else { return true }
+        let (event, _) = await awaitInitialization()
+        return event == nil
+    }
+
     /// Sends one event to the runtime and waits for its answer, the deadline or its death.
     public func invoke(payload: [UInt8], requestID: String, traceID: String? = nil,
                        clientContext: String? = nil, cognitoIdentity: String? = nil) async -> InvocationRecord {
@@ -215,14 +240,9 @@ public final class Instance: Sendable {
         // Init phase (cold start only): until the runtime's first /next.
         var early: Event?
         if coldStart {
-            let server = self.server
-            let event = await race(deadline: startedAt + .seconds(Self.initTimeoutSeconds)) { finish in
-                server.initialized.whenSuccess { finish(.initialized) }
-                server.initFailed.whenSuccess { finish(.outcome($0)) }
-            }
-            let initMs = Self.milliseconds(startedAt.duration(to: .now))
+            let (event, initMs) = await awaitInitialization()
             record.initDurationMs = initMs
-            if case .initialized = event {} else { early = event }
+            early = event
         }
 
         let invokeStart = ContinuousClock.now

@@ -84,6 +84,10 @@ public actor InstancePool {
     private var closing = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
     private var busyInstances: [ObjectIdentifier: Instance] = [:]
+    /// Instances alive or starting, per function version.
+    private var aliveByKey: [Key: Int] = [:]
+    /// Provisioned concurrency: instances kept initialised per function version.
+    private var provisioned: [Key: (count: Int, version: DeployedVersion)] = [:]
     private var reaper: Task<Void, Never>?
 
     public init(host: SandboxHost, limits: Limits) {
@@ -120,16 +124,17 @@ public actor InstancePool {
                     markBusy(key)
                     return .warm(top.instance, top.started)
                 }
-                retire(top.instance)
+                retire(top.instance, key: key)
             }
             if total < limits.maxInstances {
                 total += 1
+                aliveByKey[key, default: 0] += 1
                 markBusy(key)
                 return .cold
             }
             // At the cap: give up an idle instance of another function, the least recently used.
-            if let victim = leastRecentlyUsedIdle() {
-                retire(victim)
+            if let (victimKey, victim) = leastRecentlyUsedIdle() {
+                retire(victim, key: victimKey)
                 continue
             }
             if ContinuousClock.now >= deadline { throw .concurrencyLimitExceeded }
@@ -148,7 +153,7 @@ public actor InstancePool {
         busyByKey[key, default: 0] -= 1
     }
 
-    private func leastRecentlyUsedIdle() -> Instance? {
+    private func leastRecentlyUsedIdle() -> (Key, Instance)? {
         var best: (Key, Int, ContinuousClock.Instant)?
         for (key, stack) in idle {
             for (i, entry) in stack.enumerated() where best == nil || entry.lastUsed < best!.2 {
@@ -156,19 +161,21 @@ public actor InstancePool {
             }
         }
         guard let (key, index, _) = best else { return nil }
-        return idle[key]!.remove(at: index).instance
+        return (key, idle[key]!.remove(at: index).instance)
     }
 
     /// Destroys an instance in the background and frees its slot.
-    private func retire(_ instance: Instance) {
+    private func retire(_ instance: Instance, key: Key) {
         Task {
             await instance.destroy()
-            self.instanceGone()
+            self.instanceGone(key)
         }
     }
 
-    private func instanceGone() {
+    private func instanceGone(_ key: Key) {
         total -= 1
+        aliveByKey[key, default: 1] -= 1
+        if aliveByKey[key] == 0 { aliveByKey[key] = nil }
         wakeWaiters()
     }
 
@@ -207,7 +214,7 @@ public actor InstancePool {
                 startedAt = .now
             } catch {
                 markIdle(key)
-                instanceGone()
+                instanceGone(key)
                 return Self.failedStart(error, requestID: requestID, config: version.config)
             }
         }
@@ -225,7 +232,7 @@ public actor InstancePool {
             idle[key, default: []].append(Idle(instance: instance, generation: generation, lastUsed: .now, started: started))
             wakeWaiters()
         } else {
-            retire(instance)
+            retire(instance, key: key)
         }
     }
 
@@ -249,19 +256,83 @@ public actor InstancePool {
     /// when they finish: after a code or configuration change, or a delete.
     public func drain(function: String, version: String? = nil) {
         for key in idle.keys where key.function == function && (version == nil || key.version == version) {
-            for entry in idle.removeValue(forKey: key) ?? [] { retire(entry.instance) }
+            for entry in idle.removeValue(forKey: key) ?? [] { retire(entry.instance, key: key) }
+        }
+        for key in provisioned.keys where key.function == function && (version == nil || key.version == version) {
+            provisioned[key] = nil
         }
     }
 
-    /// Reaps instances idle for longer than the idle timeout.
+    // MARK: provisioned concurrency
+
+    /// Keeps `count` instances of a published version initialised (0 removes the setting).
+    public func setProvisioned(function: String, versionName: String, version: DeployedVersion, count: Int) {
+        let key = Key(function: function, version: versionName)
+        provisioned[key] = count > 0 ? (count, version) : nil
+        fillProvisioned()
+    }
+
+    /// (requested, ready) for a version's provisioned concurrency.
+    public func provisionedStatus(function: String, versionName: String) -> (requested: Int, ready: Int) {
+        let key = Key(function: function, version: versionName)
+        let requested = provisioned[key]?.count ?? 0
+        let ready = (idle[key]?.count ?? 0) + busyByKey[key, default: 0]
+        return (requested, min(requested, ready))
+    }
+
+    /// Starts instances for every provisioned version below its count, initialising each
+    /// before it joins the idle stack.
+    private func fillProvisioned() {
+        guard !closing else { return }
+        for (key, target) in provisioned {
+            while aliveByKey[key, default: 0] < target.count && total < limits.maxInstances {
+                total += 1
+                aliveByKey[key, default: 0] += 1
+                let version = target.version
+                let host = self.host
+                Task {
+                    do {
+                        let instance = try await Instance.start(config: version.config, code: version.code, opt: version.opt,
+                                                                image: version.image, host: host, logSink: nil)
+                        if await instance.initialize() {
+                            self.addProvisioned(instance, key: key, generation: version.generation)
+                        } else {
+                            self.retire(instance, key: key)
+                        }
+                    } catch {
+                        self.instanceGone(key)
+                    }
+                }
+            }
+        }
+    }
+
+    private func addProvisioned(_ instance: Instance, key: Key, generation: String) {
+        if closing {
+            retire(instance, key: key)
+            return
+        }
+        idle[key, default: []].append(Idle(instance: instance, generation: generation, lastUsed: .now, started: .now))
+        wakeWaiters()
+    }
+
+    /// Reaps instances idle for longer than the idle timeout (keeping provisioned ones), and
+    /// tops provisioned versions back up.
     public func reapIdle() {
         let now = ContinuousClock.now
         for (key, stack) in idle {
-            let (keep, old) = (stack.filter { $0.lastUsed.duration(to: now) < limits.idleTimeout },
-                               stack.filter { $0.lastUsed.duration(to: now) >= limits.idleTimeout })
+            var keep = stack.filter { $0.lastUsed.duration(to: now) < limits.idleTimeout }
+            var old = stack.filter { $0.lastUsed.duration(to: now) >= limits.idleTimeout }
+            // Provisioned concurrency: never reap below the provisioned count.
+            let floor = (provisioned[key]?.count ?? 0) - busyByKey[key, default: 0] - keep.count
+            if floor > 0 {
+                keep += old.suffix(floor)
+                old.removeLast(min(floor, old.count))
+            }
             idle[key] = keep.isEmpty ? nil : keep
-            old.forEach { retire($0.instance) }
+            old.forEach { retire($0.instance, key: key) }
         }
+        fillProvisioned()
     }
 
     public func stats() -> PoolStats {

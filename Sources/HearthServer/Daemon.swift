@@ -84,6 +84,7 @@ public final class Daemon: Sendable {
         await pool.start()
         let api = LambdaAPI(store: store, code: code, pool: pool, images: host.images, logs: logs, metrics: Metrics(),
                             verifier: verifier, region: options.region, userNamespace: options.userNamespace)
+        await api.restoreProvisionedConcurrency()
         let server = try await HTTPServer.start(host: options.host, port: options.port, group: MultiThreadedEventLoopGroup.singleton,
                                                 maxBody: HearthServerLimits.maxRequestBytes) { request in
             await api.handle(request)

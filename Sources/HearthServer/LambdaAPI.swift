@@ -112,6 +112,8 @@ public final class LambdaAPI: Sendable {
             return try await deleteConcurrency(segments[2], requestID: requestID)
         case ("GET", 4, "2019-09-30") where segments[1] == "functions" && segments[3] == "concurrency":
             return try getConcurrency(segments[2], requestID: requestID)
+        case (_, 4, "2019-09-30") where segments[1] == "functions" && segments[3] == "provisioned-concurrency":
+            return try await provisionedConcurrency(segments[2], request, requestID: requestID)
         case ("GET", 4, "hearth") where segments[1] == "functions" && segments[3] == "logs":
             return try getLogs(segments[2], request, requestID: requestID)
         default: break
@@ -352,6 +354,7 @@ public final class LambdaAPI: Sendable {
         if let qualifier = ref.qualifier, qualifier != "$LATEST" {
             guard let number = Int(qualifier) else { throw LambdaError.invalidParameter("Deletion of aliases is not supported through DeleteFunction; use DeleteAlias") }
             try store.deleteVersion(function: ref.name, number: number)
+            try store.setProvisionedConcurrency(function: ref.name, qualifier: qualifier, value: nil)
             await pool.drain(function: ref.name, version: qualifier)
         } else {
             try store.deleteFunction(named: ref.name)
@@ -524,6 +527,86 @@ public final class LambdaAPI: Sendable {
         _ = try requireFunction(ref.name)
         try store.setReservedConcurrency(function: ref.name, value: nil)
         return HTTPResponse(status: 204, headers: [("x-amzn-RequestId", requestID)])
+    }
+
+    // MARK: provisioned concurrency
+
+    /// The published version a provisioned-concurrency qualifier (version or alias) runs.
+    func provisionedTarget(_ function: String, _ qualifier: String?) throws -> (qualifier: String, config: FunctionConfiguration, version: String) {
+        guard let qualifier, !qualifier.isEmpty else { throw LambdaError.invalidParameter("Qualifier is required (a version or an alias)") }
+        if qualifier == "$LATEST" {
+            throw LambdaError.invalidParameter("Provisioned Concurrency Configs cannot be applied to unpublished function versions.")
+        }
+        let (config, version) = try resolve(FunctionRef(name: function, qualifier: qualifier))
+        if version == "$LATEST" {
+            throw LambdaError.invalidParameter("Provisioned Concurrency Configs cannot be applied to unpublished function versions.")
+        }
+        return (qualifier, config, version)
+    }
+
+    func provisionedShape(function: String, qualifier: String, version: String) async -> [String: Any] {
+        let status = await pool.provisionedStatus(function: function, versionName: version)
+        return [
+            "FunctionArn": arn(function, qualifier),
+            "RequestedProvisionedConcurrentExecutions": status.requested,
+            "AllocatedProvisionedConcurrentExecutions": status.ready,
+            "AvailableProvisionedConcurrentExecutions": status.ready,
+            "Status": status.ready >= status.requested ? "READY" : "IN_PROGRESS",
+            "LastModified": LambdaShapes.timestamp(Date()),
+        ]
+    }
+
+    func provisionedConcurrency(_ raw: String, _ request: HTTPRequest, requestID: String) async throws -> HTTPResponse {
+        let ref = try parseRef(raw, qualifier: nil)
+        _ = try requireFunction(ref.name)
+        let query = request.query
+        if request.method == "GET" && query["List"] == "ALL" {
+            var configs: [[String: Any]] = []
+            for entry in try store.allProvisionedConcurrency() where entry.function == ref.name {
+                if let target = try? provisionedTarget(ref.name, entry.qualifier) {
+                    configs.append(await provisionedShape(function: ref.name, qualifier: entry.qualifier, version: target.version))
+                }
+            }
+            return LambdaShapes.json(["ProvisionedConcurrencyConfigs": configs], requestID: requestID)
+        }
+        let target = try provisionedTarget(ref.name, query["Qualifier"])
+        switch request.method {
+        case "PUT":
+            let body = try jsonBody(request)
+            guard let count = try Self.int(body, "ProvisionedConcurrentExecutions"), count >= 1 else {
+                throw LambdaError.invalidParameter("ProvisionedConcurrentExecutions must be at least 1")
+            }
+            try store.setProvisionedConcurrency(function: ref.name, qualifier: target.qualifier, value: count)
+            await pool.setProvisioned(function: ref.name, versionName: target.version,
+                                      version: try deployedVersion(target.config, version: target.version), count: count)
+            var shape = await provisionedShape(function: ref.name, qualifier: target.qualifier, version: target.version)
+            shape["FunctionArn"] = nil
+            return LambdaShapes.json(shape, status: 202, requestID: requestID)
+        case "GET":
+            guard try store.provisionedConcurrency(function: ref.name, qualifier: target.qualifier) != nil else {
+                throw LambdaError(status: 404, type: "ProvisionedConcurrencyConfigNotFoundException",
+                                  message: "No Provisioned Concurrency Config found for this function")
+            }
+            var shape = await provisionedShape(function: ref.name, qualifier: target.qualifier, version: target.version)
+            shape["FunctionArn"] = nil
+            return LambdaShapes.json(shape, requestID: requestID)
+        case "DELETE":
+            try store.setProvisionedConcurrency(function: ref.name, qualifier: target.qualifier, value: nil)
+            await pool.setProvisioned(function: ref.name, versionName: target.version,
+                                      version: try deployedVersion(target.config, version: target.version), count: 0)
+            return HTTPResponse(status: 204, headers: [("x-amzn-RequestId", requestID)])
+        default:
+            throw LambdaError(status: 405, type: "UnknownOperationException", message: "Unknown operation \(request.method) \(request.rawPath)")
+        }
+    }
+
+    /// Re-applies stored provisioned concurrency (at daemon start).
+    public func restoreProvisionedConcurrency() async {
+        for entry in (try? store.allProvisionedConcurrency()) ?? [] {
+            guard let target = try? provisionedTarget(entry.function, entry.qualifier),
+                  let deployed = try? deployedVersion(target.config, version: target.version) else { continue }
+            await pool.setProvisioned(function: entry.function, versionName: target.version, version: deployed, count: entry.value)
+        }
     }
 
     // MARK: logs (Hearth's own endpoint; Lambda keeps logs in CloudWatch)

@@ -80,6 +80,18 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v2-provisioned-concurrency") { db in
+            // Provisioned concurrency per published version or alias (never $LATEST).
+            try db.execute(sql: """
+                CREATE TABLE provisioned_concurrency (
+                    function  TEXT    NOT NULL
+                              REFERENCES functions(name) ON DELETE CASCADE ON UPDATE CASCADE,
+                    qualifier TEXT    NOT NULL,
+                    value     INTEGER NOT NULL CHECK (value >= 1),
+                    PRIMARY KEY (function, qualifier)
+                );
+                """)
+        }
         return migrator
     }
 

@@ -302,6 +302,39 @@ public final class Store: Sendable {
         }
     }
 
+    // MARK: - Provisioned concurrency
+
+    /// Sets (or with nil removes) the provisioned concurrency of a version or alias.
+    public func setProvisionedConcurrency(function: String, qualifier: String, value: Int?) throws {
+        if let value, value < 1 { throw StoreError.invalid("provisioned concurrency must be >= 1") }
+        try dbWriter.write { db in
+            try Self.requireFunction(db, function)
+            if let value {
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO provisioned_concurrency (function, qualifier, value) VALUES (?, ?, ?)",
+                    arguments: [function, qualifier, value])
+            } else {
+                try db.execute(sql: "DELETE FROM provisioned_concurrency WHERE function = ? AND qualifier = ?",
+                               arguments: [function, qualifier])
+            }
+        }
+    }
+
+    public func provisionedConcurrency(function: String, qualifier: String) throws -> Int? {
+        try dbWriter.read { db in
+            try Int.fetchOne(db, sql: "SELECT value FROM provisioned_concurrency WHERE function = ? AND qualifier = ?",
+                             arguments: [function, qualifier])
+        }
+    }
+
+    /// Every provisioned-concurrency setting: (function, qualifier, value).
+    public func allProvisionedConcurrency() throws -> [(function: String, qualifier: String, value: Int)] {
+        try dbWriter.read { db in
+            try Row.fetchAll(db, sql: "SELECT function, qualifier, value FROM provisioned_concurrency ORDER BY function, qualifier")
+                .map { ($0["function"], $0["qualifier"], $0["value"]) }
+        }
+    }
+
     // MARK: - Code references
 
     /// Every code hash still referenced by a function's `$LATEST` or a published version.

@@ -237,6 +237,40 @@ struct ServeTests {
         #expect(again.json?["count"] as? Int == 1)
     }
 
+    @Test("provisioned concurrency keeps N instances initialised: no Init Duration, not reaped while idle")
+    func provisionedConcurrency() async throws {
+        let daemon = try ServeDaemon(extra: ["--idle-timeout", "1"])
+        defer { daemon.stop(); daemon.removeState() }
+        try await daemon.createProbe("warmed")
+        let client = try daemon.client()
+        #expect(try await client.send("POST", "/2015-03-31/functions/warmed/versions").status == 201)
+        let latest = try await client.send("PUT", "/2019-09-30/functions/warmed/provisioned-concurrency", query: [("Qualifier", "$LATEST")],
+                                           body: Data(#"{"ProvisionedConcurrentExecutions":2}"#.utf8))
+        #expect(latest.status == 400, "$LATEST cannot be provisioned")
+        let put = try await client.send("PUT", "/2019-09-30/functions/warmed/provisioned-concurrency", query: [("Qualifier", "1")],
+                                        body: Data(#"{"ProvisionedConcurrentExecutions":2}"#.utf8))
+        #expect(put.status == 202, "\(put.errorDescription)")
+        var status = ""
+        for _ in 0..<100 where status != "READY" {
+            let got = try await client.send("GET", "/2019-09-30/functions/warmed/provisioned-concurrency", query: [("Qualifier", "1")])
+            status = got.json?["Status"] as? String ?? ""
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(status == "READY")
+        // Idle for longer than the idle timeout: still there.
+        try await Task.sleep(for: .seconds(2.5))
+        #expect(try await daemon.metrics().contains("hearth_idle_instances{function=\"warmed\"} 2"))
+        let invoked = try await client.send("POST", "/2015-03-31/functions/warmed/invocations", query: [("Qualifier", "1")],
+                                            headers: [("X-Amz-Log-Type", "Tail")], body: Data(#"{"cmd":"count"}"#.utf8))
+        #expect(invoked.status == 200)
+        let tail = String(decoding: Data(base64Encoded: invoked.header("X-Amz-Log-Result") ?? "") ?? Data(), as: UTF8.self)
+        #expect(tail.contains("REPORT RequestId:") && !tail.contains("Init Duration"), "\(tail)")
+        // Removing the setting lets the reaper take them.
+        #expect(try await client.send("DELETE", "/2019-09-30/functions/warmed/provisioned-concurrency", query: [("Qualifier", "1")]).status == 204)
+        try await Task.sleep(for: .seconds(2.5))
+        #expect(try await daemon.metrics().contains("hearth_instances 0"))
+    }
+
     @Test("kill -9 of the supervisor, then a restart: no leftovers, every function kept")
     func crashRecovery() async throws {
         let first = try ServeDaemon()
