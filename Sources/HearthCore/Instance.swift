@@ -313,6 +313,18 @@ public final class Instance: Sendable {
         return record
     }
 
+    /// Freezes an idle instance (cgroup freezer) so it uses no CPU; `thaw()` before use.
+    /// Returns false where the host cannot freeze.
+    @discardableResult
+    public func freeze() -> Bool {
+        guard sandbox.cgroup.canFreeze else { return false }
+        return (try? sandbox.cgroup.setFrozen(true)) != nil
+    }
+
+    public func thaw() {
+        try? sandbox.cgroup.setFrozen(false)
+    }
+
     /// Kills the sandbox and removes everything the instance made: cgroup, sockets, folders.
     public func destroy() async {
         sandbox.kill()

@@ -52,13 +52,16 @@ public actor InstancePool {
         public var idleTimeout: Duration
         public var maxAge: Duration
         public var queueTimeout: Duration
+        /// Freeze idle instances with the cgroup freezer (no CPU while idle); thawed on reuse.
+        public var freezeIdle: Bool
 
         public init(maxInstances: Int, idleTimeout: Duration = .seconds(600), maxAge: Duration = .seconds(7200),
-                    queueTimeout: Duration = .zero) {
+                    queueTimeout: Duration = .zero, freezeIdle: Bool = false) {
             self.maxInstances = maxInstances
             self.idleTimeout = idleTimeout
             self.maxAge = maxAge
             self.queueTimeout = queueTimeout
+            self.freezeIdle = freezeIdle
         }
     }
 
@@ -122,6 +125,7 @@ public actor InstancePool {
                 idle[key] = stack
                 if top.generation == version.generation {
                     markBusy(key)
+                    if limits.freezeIdle { top.instance.thaw() }
                     return .warm(top.instance, top.started)
                 }
                 retire(top.instance, key: key)
@@ -229,6 +233,7 @@ public actor InstancePool {
         markIdle(key)
         let tooOld = started.duration(to: .now) > limits.maxAge
         if reusable && !closing && !tooOld {
+            if limits.freezeIdle { instance.freeze() }
             idle[key, default: []].append(Idle(instance: instance, generation: generation, lastUsed: .now, started: started))
             wakeWaiters()
         } else {
@@ -312,6 +317,7 @@ public actor InstancePool {
             retire(instance, key: key)
             return
         }
+        if limits.freezeIdle { instance.freeze() }
         idle[key, default: []].append(Idle(instance: instance, generation: generation, lastUsed: .now, started: .now))
         wakeWaiters()
     }

@@ -35,6 +35,11 @@ public protocol CgroupInstance: AnyObject, Sendable {
     func processes() -> [pid_t]
     /// SIGKILLs every process in the cgroup.
     func killAll()
+    /// Whether the cgroup can be frozen (v1 freezer controller mounted, or v2).
+    var canFreeze: Bool { get }
+    /// Freezes (true) or thaws (false) every process in the cgroup; returns once the kernel
+    /// reports the new state (or after ~1 s).
+    func setFrozen(_ frozen: Bool) throws
     /// Kills what is left and removes the cgroup directories. Idempotent.
     func remove() throws
 }

@@ -102,6 +102,19 @@ final class CgroupV1Instance: CgroupInstance {
         dirs["pids"].map { CgroupFiles.pids($0 + "/cgroup.procs") } ?? []
     }
 
+    var canFreeze: Bool { dirs["freezer"] != nil }
+
+    func setFrozen(_ frozen: Bool) throws {
+        guard let freezer = dirs["freezer"] else { throw SystemError("freeze: no cgroup v1 freezer", errno: ENOTSUP) }
+        let want = frozen ? "FROZEN" : "THAWED"
+        try FileIO.write(want, to: freezer + "/freezer.state", create: false)
+        // FREEZING is transient; wait until the kernel settles.
+        for _ in 0..<1000 {
+            if (try? FileIO.read(freezer + "/freezer.state"))?.trimmingWhitespace() == want { return }
+            usleep(1000)
+        }
+    }
+
     func killAll() {
         // Freeze first where the freezer exists so nothing forks between listing and killing.
         let freezer = dirs["freezer"]

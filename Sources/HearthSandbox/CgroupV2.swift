@@ -111,6 +111,16 @@ final class CgroupV2Instance: CgroupInstance {
         CgroupFiles.pids(dir + "/cgroup.procs")
     }
 
+    var canFreeze: Bool { FileIO.exists(dir + "/cgroup.freeze") }
+
+    func setFrozen(_ frozen: Bool) throws {
+        try FileIO.write(frozen ? "1" : "0", to: dir + "/cgroup.freeze", create: false)
+        for _ in 0..<1000 {
+            if CgroupFiles.keyed(dir + "/cgroup.events", "frozen") == (frozen ? 1 : 0) { return }
+            usleep(1000)
+        }
+    }
+
     func killAll() {
         if FileIO.exists(dir + "/cgroup.kill"), (try? FileIO.write("1", to: dir + "/cgroup.kill", create: false)) != nil {
             return

@@ -21,6 +21,7 @@ public final class Daemon: Sendable {
         public var shutdownGrace: Duration = .seconds(10)
         public var region = "us-east-1"
         public var userNamespace = false
+        public var freezeIdle = false
 
         public init() {}
     }
@@ -79,7 +80,7 @@ public final class Daemon: Sendable {
         code.collectGarbage(keep: try store.referencedCodeHashes())
         let logs = try FunctionLogs(root: state + "/logs")
         let limits = InstancePool.Limits(maxInstances: options.maxInstances ?? defaultMaxInstances(), idleTimeout: options.idleTimeout,
-                                         maxAge: options.maxAge, queueTimeout: options.queueTimeout)
+                                         maxAge: options.maxAge, queueTimeout: options.queueTimeout, freezeIdle: options.freezeIdle)
         let pool = InstancePool(host: host, limits: limits)
         await pool.start()
         let api = LambdaAPI(store: store, code: code, pool: pool, images: host.images, logs: logs, metrics: Metrics(),

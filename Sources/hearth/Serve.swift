@@ -34,6 +34,9 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Run sandboxes in a new user namespace even as root.")
     var userns = false
 
+    @Flag(help: "Freeze idle instances with the cgroup freezer (no CPU while idle; thawed on reuse).")
+    var freezeIdle = false
+
     func validate() throws {
         guard ["sigv4", "none"].contains(auth) else { throw ValidationError("--auth must be sigv4 or none") }
         guard let colon = listen.lastIndex(of: ":"), Int(listen[listen.index(after: colon)...]) != nil else {
@@ -54,6 +57,7 @@ struct Serve: AsyncParsableCommand {
         options.shutdownGrace = .milliseconds(Int64(shutdownGrace * 1000))
         options.region = region
         options.userNamespace = userns
+        options.freezeIdle = freezeIdle
         let log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         let daemon: Daemon
         do {

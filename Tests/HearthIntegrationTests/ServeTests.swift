@@ -271,6 +271,22 @@ struct ServeTests {
         #expect(try await daemon.metrics().contains("hearth_instances 0"))
     }
 
+    @Test("--freeze-idle: idle instances are frozen, thawed on reuse with their state",
+          .enabled(if: FileManager.default.fileExists(atPath: "/sys/fs/cgroup/freezer/freezer.state") || FileManager.default.fileExists(atPath: "/sys/fs/cgroup/freezer/tasks"),
+                   "reads the cgroup v1 freezer's state; on cgroup v2 hosts the driver uses cgroup.freeze, untested here"))
+    func freezeIdle() async throws {
+        let daemon = try ServeDaemon(extra: ["--freeze-idle"])
+        defer { daemon.stop(); daemon.removeState() }
+        try await daemon.createProbe("frozen")
+        #expect(try await daemon.invoke("frozen", #"{"cmd":"count"}"#).json?["count"] as? Int == 1)
+        let pid = daemon.process.processIdentifier
+        let freezer = "/sys/fs/cgroup/freezer"
+        let group = try #require(try FileManager.default.contentsOfDirectory(atPath: freezer).first { $0.hasPrefix("hearth-\(pid)-") })
+        let state = try String(contentsOfFile: "\(freezer)/\(group)/freezer.state", encoding: .utf8)
+        #expect(state.trimmingCharacters(in: .whitespacesAndNewlines) == "FROZEN")
+        #expect(try await daemon.invoke("frozen", #"{"cmd":"count"}"#).json?["count"] as? Int == 2)
+    }
+
     @Test("kill -9 of the supervisor, then a restart: no leftovers, every function kept")
     func crashRecovery() async throws {
         let first = try ServeDaemon()
