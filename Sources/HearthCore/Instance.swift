@@ -40,6 +40,19 @@ public struct InvocationRecord: Sendable {
     }
 }
 
+extension InvocationRecord {
+    /// The record of an invocation whose instance could not be started: the bootstrap could not
+    /// be executed (`Runtime.InvalidEntrypoint`) or the sandbox failed (`Runtime.Unknown`).
+    init(failedStart error: any Error, requestID: String, config: FunctionConfig) {
+        var type = "Runtime.Unknown"
+        if case .invalidEntrypoint? = error as? Instance.StartFailure { type = "Runtime.InvalidEntrypoint" }
+        self.init(requestID: requestID,
+                  payload: Instance.errorDocument(type: type, message: "RequestId: \(requestID) Error: \(error)"),
+                  errorType: type, durationMs: 0, initDurationMs: 0, memorySizeMB: config.memoryMB, maxMemoryUsedMB: 0,
+                  status: "error", log: [], instanceReusable: false)
+    }
+}
+
 /// One sandbox running one function's runtime, with its Runtime API server and log capture.
 /// Takes one invocation at a time (the caller serialises). `destroy()` must be called.
 public final class Instance: Sendable {
@@ -58,6 +71,8 @@ public final class Instance: Sendable {
     private let startedAt: ContinuousClock.Instant
     private let initDuration = Mutex<Double?>(nil)
     private let usedOnce = Mutex(false)
+    /// The waiting race's completion, told when the sandbox exits (one watcher per instance).
+    private let onExit = Mutex<(@Sendable (SandboxExit) -> Void)?>(nil)
 
     private init(id: String, config: FunctionConfig, sandbox: Sandbox, server: RuntimeAPIServer, logs: LogCapture,
                  workspace: String, host: SandboxHost, startedAt: ContinuousClock.Instant) {
@@ -148,8 +163,10 @@ public final class Instance: Sendable {
                     throw error
                 }
             }
-            return Instance(id: id, config: config, sandbox: sandbox, server: server!, logs: capture,
-                            workspace: workspace, host: host, startedAt: startedAt)
+            let instance = Instance(id: id, config: config, sandbox: sandbox, server: server!, logs: capture,
+                                    workspace: workspace, host: host, startedAt: startedAt)
+            instance.watchExit()
+            return instance
         } catch {
             logs?.closeWriteEnd()
             if let server { await server.close() }
@@ -177,7 +194,7 @@ public final class Instance: Sendable {
 
     /// Waits for the first of: `register`'s sources, the sandbox's exit, or `deadline`.
     private func race(deadline: ContinuousClock.Instant, _ register: (@escaping @Sendable (Event) -> Void) -> Void) async -> Event {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Event, Never>) in
+        let event = await withCheckedContinuation { (continuation: CheckedContinuation<Event, Never>) in
             let once = Mutex<CheckedContinuation<Event, Never>?>(continuation)
             let finish: @Sendable (Event) -> Void = { event in
                 once.withLock { c in
@@ -189,12 +206,23 @@ public final class Instance: Sendable {
             let delay = now < deadline ? now.duration(to: deadline) : .zero
             let nanos = delay.components.seconds * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000
             let timer = server.eventLoop.scheduleTask(in: .nanoseconds(nanos)) { finish(.timedOut) }
-            let sandbox = self.sandbox
-            Task { finish(.exited(await sandbox.waitForExit())) }
+            onExit.withLock { $0 = { finish(.exited($0)) } }
+            if let exit = sandbox.exitStatus { finish(.exited(exit)) }
             register { event in
                 timer.cancel()
                 finish(event)
             }
+        }
+        onExit.withLock { $0 = nil }
+        return event
+    }
+
+    /// Starts the instance's single exit watcher, which ends whatever race is waiting.
+    private func watchExit() {
+        let sandbox = self.sandbox
+        Task { [weak self] in
+            let exit = await sandbox.waitForExit()
+            self?.onExit.withLock { $0 }?(exit)
         }
     }
 

@@ -219,7 +219,7 @@ public actor InstancePool {
             } catch {
                 markIdle(key)
                 instanceGone(key)
-                return Self.failedStart(error, requestID: requestID, config: version.config)
+                return InvocationRecord(failedStart: error, requestID: requestID, config: version.config)
             }
         }
         busyInstances[ObjectIdentifier(instance)] = instance
@@ -239,22 +239,6 @@ public actor InstancePool {
         } else {
             retire(instance, key: key)
         }
-    }
-
-    static func failedStart(_ error: any Error, requestID: String, config: FunctionConfig) -> InvocationRecord {
-        let type: String
-        let message: String
-        if let failure = error as? Instance.StartFailure {
-            if case .invalidEntrypoint = failure { type = "Runtime.InvalidEntrypoint" } else { type = "Runtime.Unknown" }
-            message = "\(failure)"
-        } else {
-            type = "Runtime.Unknown"
-            message = "\(error)"
-        }
-        return InvocationRecord(
-            requestID: requestID, payload: Instance.errorDocument(type: type, message: "RequestId: \(requestID) Error: \(message)"),
-            errorType: type, durationMs: 0, initDurationMs: 0, memorySizeMB: config.memoryMB, maxMemoryUsedMB: 0,
-            status: "error", log: [], instanceReusable: false)
     }
 
     /// Destroys idle instances of `function` (all versions, or one) and makes busy ones retire

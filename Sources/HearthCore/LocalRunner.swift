@@ -75,7 +75,7 @@ public struct LocalRunner: Sendable {
                                                         logSink: { FileHandle.standardError.write(Data($0)) })
                     await current.set(instance)
                 } catch let failure as Instance.StartFailure {
-                    record = Self.failedStart(failure, requestID: requestID, config: config)
+                    record = InvocationRecord(failedStart: failure, requestID: requestID, config: config)
                     Self.finish(record, index: i, times: times)
                     status = 1
                     continue
@@ -97,19 +97,6 @@ public struct LocalRunner: Sendable {
         opt?.remove()
         host.close()
         return status
-    }
-
-    static func failedStart(_ failure: Instance.StartFailure, requestID: String, config: FunctionConfig) -> InvocationRecord {
-        let type: String
-        switch failure {
-        case .invalidEntrypoint: type = "Runtime.InvalidEntrypoint"
-        case .setup: type = "Runtime.Unknown"
-        }
-        return InvocationRecord(
-            requestID: requestID,
-            payload: Instance.errorDocument(type: type, message: "RequestId: \(requestID) Error: \(failure)"),
-            errorType: type, durationMs: 0, initDurationMs: 0, memorySizeMB: config.memoryMB, maxMemoryUsedMB: 0,
-            status: "error", log: [], instanceReusable: false)
     }
 
     static func finish(_ record: InvocationRecord, index: Int, times: Int) {
