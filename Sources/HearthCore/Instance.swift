@@ -337,7 +337,7 @@ public final class Instance: Sendable {
         }
         record.maxMemoryUsedMB = Int(((sandbox.cgroup.peakMemoryBytes() ?? 0) + (1 << 20) - 1) >> 20)
         logs.drain()
-        record.log = logs.current().bytes
+        record.log = logs.current()
         return record
     }
 

@@ -12,7 +12,7 @@ public final class LogCapture: Sendable {
     /// The pipe's write end, to hand to the sandbox; closed by `closeWriteEnd()`.
     public let writeFD: Int32
     private let readFD: Int32
-    private let state = Mutex<(buffer: [UInt8], truncated: Bool, busy: Bool, finished: Bool)>(([], false, false, false))
+    private let state = Mutex<(buffer: [UInt8], dropped: Int, busy: Bool, finished: Bool)>(([], 0, false, false))
     private let sink: Sink?
     private let closedWrite = Mutex(false)
 
@@ -36,8 +36,9 @@ public final class LogCapture: Sendable {
             state.withLock { s in
                 s.buffer.append(contentsOf: bytes)
                 if s.buffer.count > Self.keepBytes {
-                    s.buffer.removeFirst(s.buffer.count - Self.keepBytes)
-                    s.truncated = true
+                    let excess = s.buffer.count - Self.keepBytes
+                    s.buffer.removeFirst(excess)
+                    s.dropped += excess
                 }
                 s.busy = false
             }
@@ -60,12 +61,16 @@ public final class LogCapture: Sendable {
 
     /// Starts a new invocation's log.
     public func begin() {
-        state.withLock { $0.buffer = []; $0.truncated = false }
+        state.withLock { $0.buffer = []; $0.dropped = 0 }
     }
 
-    /// The current invocation's output so far.
-    public func current() -> (bytes: [UInt8], truncated: Bool) {
-        state.withLock { ($0.buffer, $0.truncated) }
+    /// The current invocation's output so far: the last `keepBytes` bytes, after a marker line
+    /// saying how much was dropped when the function wrote more.
+    public func current() -> [UInt8] {
+        state.withLock { s in
+            guard s.dropped > 0 else { return s.buffer }
+            return Array("[hearth: log truncated, \(s.dropped) earlier bytes of this invocation dropped]\n".utf8) + s.buffer
+        }
     }
 
     /// Closes our copy of the write end; the reader ends once the sandbox's copies are gone.

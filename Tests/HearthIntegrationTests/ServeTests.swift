@@ -287,6 +287,22 @@ struct ServeTests {
         #expect(try await daemon.invoke("frozen", #"{"cmd":"count"}"#).json?["count"] as? Int == 2)
     }
 
+    @Test("a log flood is stored bounded, with a truncation marker, keeping the end")
+    func logFlood() async throws {
+        let daemon = try ServeDaemon()
+        defer { daemon.stop(); daemon.removeState() }
+        try await daemon.createProbe("noisy", extra: ["Timeout": 30])
+        let response = try await daemon.invoke("noisy", #"{"cmd":"log","lines":20000}"#)
+        #expect(response.status == 200)
+        let id = try #require(response.header("x-amzn-RequestId"))
+        let logs = try await daemon.client().send("GET", "/hearth/functions/noisy/logs", query: [("requestId", id)])
+        let events = logs.json?["events"] as? [[String: Any]] ?? []
+        let message = try #require(events.first?["message"] as? String)
+        #expect(message.contains("[hearth: log truncated,"))
+        #expect(message.contains("probe err line 19999"))
+        #expect(message.utf8.count < 300 * 1024, "stored log is bounded: \(message.utf8.count) bytes")
+    }
+
     @Test("kill -9 of the supervisor, then a restart: no leftovers, every function kept")
     func crashRecovery() async throws {
         let first = try ServeDaemon()
