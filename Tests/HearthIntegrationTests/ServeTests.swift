@@ -287,6 +287,27 @@ struct ServeTests {
         #expect(try await daemon.invoke("frozen", #"{"cmd":"count"}"#).json?["count"] as? Int == 2)
     }
 
+    @Test("cross-instance: another instance's socket is unreachable and foreign request ids get 400")
+    func crossInstance() async throws {
+        let daemon = try ServeDaemon()
+        defer { daemon.stop(); daemon.removeState() }
+        try await daemon.createProbe("alpha")
+        try await daemon.createProbe("beta")
+        #expect(try await daemon.invoke("beta", #"{"cmd":"count"}"#).status == 200)
+        let run = "/run/hearth/\(daemon.process.processIdentifier)"
+        let instances = try FileManager.default.contentsOfDirectory(atPath: run)
+        let betaSocket = try #require(instances.map { "\(run)/\($0)/sock/runtime.sock" }.first { FileManager.default.fileExists(atPath: $0) })
+        let foreign = try await daemon.invoke("alpha", #"{"cmd":"connect","path":"\#(betaSocket)"}"#)
+        #expect(foreign.json?["errno"] as? Int == Int(ENOENT), "\(String(decoding: foreign.body, as: UTF8.self))")
+        let own = try await daemon.invoke("alpha", #"{"cmd":"connect","path":"/run/hearth/runtime.sock"}"#)
+        #expect(own.json?["errno"] as? Int == 0)
+        let forged = try await daemon.invoke("alpha", #"{"cmd":"foreign","id":"00000000-0000-0000-0000-000000000000"}"#)
+        #expect(forged.json?["status"] as? Int == 400)
+        // The instance itself is unharmed and still the same one.
+        #expect(try await daemon.invoke("alpha", #"{"cmd":"count"}"#).json?["count"] as? Int == 1)
+        #expect(try await daemon.invoke("alpha", #"{"cmd":"count"}"#).json?["count"] as? Int == 2)
+    }
+
     @Test("a log flood is stored bounded, with a truncation marker, keeping the end")
     func logFlood() async throws {
         let daemon = try ServeDaemon()

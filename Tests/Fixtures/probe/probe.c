@@ -1054,6 +1054,13 @@ static void handle(const lc_invocation *inv) {
         cmd_log(id, v);
     } else if (!strcmp(cmd, "net")) {
         cmd_net(id);
+    } else if (!strcmp(cmd, "foreign")) {
+        /* Answer an invocation this instance was never given: must get 400 InvalidRequestID. */
+        char other[256] = "", path[512];
+        json_get_str(body, len, "id", other, sizeof other);
+        snprintf(path, sizeof path, "/2018-06-01/runtime/invocation/%s/response", other);
+        int st = lc_post_raw(path, NULL, "{}", 2);
+        respond_int(id, "status", st);
     } else if (!strcmp(cmd, "count")) {
         /* State kept in memory between invocations: proves warm reuse. */
         static long long invocations = 0;
