@@ -43,6 +43,9 @@ public struct CodeBundle: Sendable {
             throw HearthError.usage("\(zipPath): not a readable zip archive (\(error))")
         }
         try FileIO.makeDirectories(target, mode: 0o755)
+        // Symlinks are created last, after every file and folder: nothing is ever written
+        // through a link, so a link cannot redirect a later entry outside the folder.
+        var links: [(destination: String, link: String, name: String)] = []
         var total: UInt64 = 0
         for entry in archive {
             let name = entry.path
@@ -50,38 +53,78 @@ public struct CodeBundle: Sendable {
             if name.hasPrefix("/") || name.hasPrefix("\\") || components.contains("..") || name.contains("\0") {
                 throw HearthError.usage("\(zipPath): entry escapes the code folder: \(name)")
             }
-            if components.isEmpty { continue }
-            total += entry.uncompressedSize
-            if total > maxUnzippedBytes {
-                throw HearthError.usage("\(zipPath): unzipped size is over the 250 MB limit")
-            }
+            if components.isEmpty || components == ["."] { continue }
             let destination = target + "/" + components.joined(separator: "/")
-            try ensureInside(target: target, path: parentPath(destination), zip: zipPath, entry: name)
             switch entry.type {
             case .directory:
-                try FileIO.makeDirectories(destination, mode: 0o755)
+                try makeRealDirectories(target: target, relative: components.map(String.init), zip: zipPath, entry: name)
             case .symlink:
                 var linkTarget = Data()
                 _ = try archive.extract(entry, skipCRC32: false) { linkTarget.append($0) }
                 let link = String(decoding: linkTarget, as: UTF8.self)
-                let resolvedBase = link.hasPrefix("/") ? "" : parentPath(destination) + "/"
-                if link.hasPrefix("/") || !normalized(resolvedBase + link).hasPrefix(target + "/") {
+                if link.hasPrefix("/") || link.contains("\0") || !normalized(parentPath(destination) + "/" + link).hasPrefix(target + "/") {
                     throw HearthError.usage("\(zipPath): symlink \(name) points outside the code folder: \(link)")
                 }
-                try FileIO.makeDirectories(parentPath(destination))
-                try FileManager.default.createSymbolicLink(atPath: destination, withDestinationPath: link)
+                links.append((destination, link, name))
             case .file:
-                try FileIO.makeDirectories(parentPath(destination))
-                if FileManager.default.fileExists(atPath: destination) {
-                    throw HearthError.usage("\(zipPath): duplicate entry \(name)")
+                try makeRealDirectories(target: target, relative: components.dropLast().map(String.init), zip: zipPath, entry: name)
+                // O_EXCL|O_NOFOLLOW: never overwrite, never follow a link.
+                let fd = Glibc.open(destination, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+                if fd < 0 {
+                    throw HearthError.usage("\(zipPath): cannot create \(name) (duplicate entry?): \(String(cString: strerror(errno)))")
                 }
-                _ = try archive.extract(entry, to: URL(fileURLWithPath: destination), skipCRC32: false)
+                var failure: (any Error)?
+                do {
+                    // Count what is really inflated: declared sizes can lie (zip bombs).
+                    _ = try archive.extract(entry, skipCRC32: false) { chunk in
+                        total += UInt64(chunk.count)
+                        if total > maxUnzippedBytes { throw HearthError.usage("\(zipPath): unzipped size is over the 250 MB limit") }
+                        try chunk.withUnsafeBytes { raw in
+                            var offset = 0
+                            while offset < raw.count {
+                                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                                if n < 0 { if errno == EINTR { continue }; throw SystemError("write \(destination)") }
+                                offset += n
+                            }
+                        }
+                    }
+                } catch {
+                    failure = error
+                }
                 // Keep the owner's execute bit (bootstrap!) but make everything world-readable,
                 // so the unprivileged sandbox user can read it.
                 let mode = (entry.fileAttributes[.posixPermissions] as? NSNumber)?.uint16Value ?? 0o644
-                let executable = mode & 0o100 != 0
-                chmod(destination, executable ? 0o755 : 0o644)
+                fchmod(fd, mode & 0o100 != 0 ? 0o755 : 0o644)
+                close(fd)
+                if let failure {
+                    if failure is HearthError { throw failure }
+                    throw HearthError.usage("\(zipPath): entry \(name) is corrupt (\(failure))")
+                }
             }
+        }
+        for (destination, link, name) in links {
+            let relative = destination.dropFirst(target.count + 1).split(separator: "/").map(String.init)
+            try makeRealDirectories(target: target, relative: Array(relative.dropLast()), zip: zipPath, entry: name)
+            if symlink(link, destination) < 0 {
+                throw HearthError.usage("\(zipPath): cannot create symlink \(name) (duplicate entry?): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    /// Creates `target/relative…` one component at a time, refusing any component that exists
+    /// and is not a real directory (a symlink in particular).
+    private static func makeRealDirectories(target: String, relative: [String], zip: String, entry: String) throws {
+        var path = target
+        for component in relative {
+            path += "/" + component
+            var st = stat()
+            if lstat(path, &st) == 0 {
+                if st.st_mode & S_IFMT != S_IFDIR {
+                    throw HearthError.usage("\(zip): entry \(entry) goes through \(component), which is not a folder")
+                }
+                continue
+            }
+            if mkdir(path, 0o755) < 0 && errno != EEXIST { throw SystemError("mkdir \(path)") }
         }
     }
 
@@ -116,21 +159,13 @@ public struct CodeBundle: Sendable {
             _ = fm.fileExists(atPath: from, isDirectory: &fromIsDir)
             let attrs = try? fm.attributesOfItem(atPath: from)
             let isLink = (attrs?[.type] as? FileAttributeType) == .typeSymbolicLink
-            if fromIsDir.boolValue && !isLink && fm.fileExists(atPath: to, isDirectory: &toIsDir) && toIsDir.boolValue {
+            let toIsLink = ((try? fm.attributesOfItem(atPath: to))?[.type] as? FileAttributeType) == .typeSymbolicLink
+            if fromIsDir.boolValue && !isLink && !toIsLink && fm.fileExists(atPath: to, isDirectory: &toIsDir) && toIsDir.boolValue {
                 try merge(from: from, into: to)
             } else {
                 if (try? fm.attributesOfItem(atPath: to)) != nil { try FileIO.removeTree(to) }
                 try fm.copyItem(atPath: from, toPath: to)
             }
-        }
-    }
-
-    private static func ensureInside(target: String, path: String, zip: String, entry: String) throws {
-        // A symlinked parent created by an earlier entry must not lead outside.
-        let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-        let root = URL(fileURLWithPath: target).resolvingSymlinksInPath().path
-        if resolved != root && !resolved.hasPrefix(root + "/") && FileManager.default.fileExists(atPath: path) {
-            throw HearthError.usage("\(zip): entry escapes the code folder through a symlink: \(entry)")
         }
     }
 

@@ -237,6 +237,37 @@ struct LambdaSemanticsTests {
         #expect(Harness.leftovers().isEmpty, "\(Harness.leftovers())")
     }
 
+    @Test("a zip that chains symlinks to write outside the code folder writes nothing outside")
+    func zipSymlinkChain() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hearth-tests-zipchain-\(getpid())").path
+        let victim = "/tmp/hearth-tests-pwned-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir); unlink(victim) }
+        // a1/…/a20/s -> ../×20 + f (lands on f); a1/…/a20/t -> s/ + ../×21 + victim, which reads as
+        // inside the folder but resolves outside through s; then a regular file named a1/…/a20/t.
+        let script = """
+        import zipfile, stat
+        deep = "/".join("a%d" % i for i in range(1, 21))
+        def link(z, name, target):
+            info = zipfile.ZipInfo(name)
+            info.create_system = 3
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            z.writestr(info, target)
+        with zipfile.ZipFile("\(dir)/chain.zip", "w") as z:
+            z.writestr("f/", "")
+            link(z, deep + "/s", "../" * 20 + "f")
+            link(z, deep + "/t", "s/" + "../" * 21 + "\(victim.dropFirst())")
+            z.writestr(deep + "/t", "owned")
+            z.writestr("bootstrap", "#!/bin/sh")
+        """
+        let made = Harness.run("/usr/bin/env", ["python3", "-c", script])
+        #expect(made.status == 0, "\(made.stderr)")
+        let result = Harness.hearthRun(dir + "/chain.zip", event: "{}")
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: victim), "the zip wrote \(victim)")
+        #expect(Harness.leftovers().isEmpty)
+    }
+
     @Test("a zip entry escaping the code folder is refused")
     func zipSlip() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hearth-tests-zipslip-\(getpid())").path
