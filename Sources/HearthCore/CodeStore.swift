@@ -8,6 +8,8 @@ import HearthSandbox
 public final class CodeStore: Sendable {
     public let root: String
     private let lock = NSLock()
+    /// Hashes stored by `put` but not yet recorded by the caller: garbage collection keeps them.
+    nonisolated(unsafe) private var pending: [String: Int] = [:]
 
     public init(root: String) throws {
         self.root = root
@@ -33,6 +35,7 @@ public final class CodeStore: Sendable {
         let sha = Self.sha256Hex(data)
         lock.lock()
         defer { lock.unlock() }
+        pending[sha, default: 0] += 1
         let blob = root + "/blobs/" + sha + ".zip"
         if !FileManager.default.fileExists(atPath: blob) {
             let tmp = blob + ".tmp-\(getpid())"
@@ -43,9 +46,20 @@ public final class CodeStore: Sendable {
             _ = try unpackedLocked(sha)
         } catch {
             unlink(blob)
+            pending[sha, default: 1] -= 1
+            if pending[sha] == 0 { pending[sha] = nil }
             throw error
         }
         return (sha, data.count)
+    }
+
+    /// Ends the protection `put` gave `sha` against garbage collection (once the caller has
+    /// recorded it in the store, or given up).
+    public func release(_ sha: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        pending[sha, default: 1] -= 1
+        if pending[sha] == 0 { pending[sha] = nil }
     }
 
     /// The stored zip's bytes.
@@ -93,9 +107,10 @@ public final class CodeStore: Sendable {
     }
 
     /// Deletes blobs and trees whose hash is not in `keep`.
-    public func collectGarbage(keep: Set<String>) {
+    public func collectGarbage(keep referenced: Set<String>) {
         lock.lock()
         defer { lock.unlock() }
+        let keep = referenced.union(pending.keys)
         for name in FileIO.entries(root + "/blobs") where name.hasSuffix(".zip") {
             let sha = String(name.dropLast(4))
             if !keep.contains(sha) { unlink(root + "/blobs/" + name) }

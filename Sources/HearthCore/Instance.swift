@@ -236,6 +236,9 @@ public final class Instance: Sendable {
         }
         let initMs = Self.milliseconds(startedAt.duration(to: .now))
         if case .initialized = event { return (nil, initMs) }
+        if case .exited = event, let initError = await server.reportedInitError() {
+            return (.outcome(initError), initMs)
+        }
         return (event, initMs)
     }
 
@@ -340,6 +343,9 @@ public final class Instance: Sendable {
         record.log = logs.current()
         return record
     }
+
+    /// False once the sandbox has exited (a warm instance whose runtime died while idle).
+    public var isAlive: Bool { sandbox.exitStatus == nil }
 
     /// Freezes an idle instance (cgroup freezer) so it uses no CPU; `thaw()` before use.
     /// Returns false where the host cannot freeze.

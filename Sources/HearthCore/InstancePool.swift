@@ -87,6 +87,8 @@ public actor InstancePool {
     private var closing = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
     private var busyInstances: [ObjectIdentifier: Instance] = [:]
+    /// Retired instances still being destroyed.
+    private var destroying = 0
     /// Instances alive or starting, per function version.
     private var aliveByKey: [Key: Int] = [:]
     /// Provisioned concurrency: instances kept initialised per function version.
@@ -117,13 +119,13 @@ public actor InstancePool {
 
     private func acquire(_ key: Key, version: DeployedVersion, reserved: Int?) async throws(PoolThrottle) -> Lease {
         if closing { throw .shuttingDown }
-        if let reserved, busyByFunction[key.function, default: 0] >= reserved { throw .reservedConcurrencyExceeded }
         let deadline = ContinuousClock.now + limits.queueTimeout
         while true {
+            if let reserved, busyByFunction[key.function, default: 0] >= reserved { throw .reservedConcurrencyExceeded }
             // Most recently used first; instances of an old generation are drained.
             while var stack = idle[key], let top = stack.popLast() {
                 idle[key] = stack
-                if top.generation == version.generation {
+                if top.generation == version.generation && top.instance.isAlive {
                     markBusy(key)
                     if limits.freezeIdle { top.instance.thaw() }
                     return .warm(top.instance, top.started)
@@ -168,12 +170,19 @@ public actor InstancePool {
         return (key, idle[key]!.remove(at: index).instance)
     }
 
-    /// Destroys an instance in the background and frees its slot.
+    /// Frees an instance's slot at once and destroys it in the background (shutdown waits
+    /// for those destructions).
     private func retire(_ instance: Instance, key: Key) {
+        instanceGone(key)
+        destroying += 1
         Task {
             await instance.destroy()
-            self.instanceGone(key)
+            self.destroyed()
         }
+    }
+
+    private func destroyed() {
+        destroying -= 1
     }
 
     private func instanceGone(_ key: Key) {
@@ -346,10 +355,11 @@ public actor InstancePool {
             await instance.destroy()
             total -= 1
         }
+
         // Busy instances that outlived the grace period are killed; their invocations end with
         // an error and release them, which retires them.
         for instance in busyInstances.values { await instance.destroy() }
-        while total > 0 && ContinuousClock.now < deadline + .seconds(5) {
+        while (total > 0 || destroying > 0) && ContinuousClock.now < deadline + .seconds(5) {
             try? await Task.sleep(for: .milliseconds(20))
         }
     }

@@ -29,7 +29,11 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        connectionID = server.register(context.channel)
+        guard let id = server.register(context.channel) else {
+            context.close(promise: nil)
+            return
+        }
+        connectionID = id
         context.fireChannelActive()
     }
 

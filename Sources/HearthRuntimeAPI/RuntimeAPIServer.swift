@@ -97,6 +97,12 @@ public final class RuntimeAPIServer: @unchecked Sendable {
         }
     }
 
+    /// The `/init/error` the runtime reported, if it did (asked after the runtime exited, so that
+    /// an init error posted just before the exit is not mistaken for a plain exit).
+    public func reportedInitError() async -> RuntimeOutcome? {
+        try? await eventLoop.submit { self.machine.reportedInitError }.get()
+    }
+
     /// Gives up on the current invocation: later posts for it are rejected.
     public func abandon() {
         eventLoop.execute {
@@ -122,8 +128,13 @@ public final class RuntimeAPIServer: @unchecked Sendable {
 
     // MARK: called by RuntimeAPIHandler on the event loop
 
-    func register(_ channel: any Channel) -> RuntimeStateMachine.ConnectionID {
+    /// A runtime needs one or two connections; more is a function trying to exhaust the
+    /// supervisor's descriptors or memory (each connection may buffer a response).
+    public static let maxConnections = 8
+
+    func register(_ channel: any Channel) -> RuntimeStateMachine.ConnectionID? {
         eventLoop.preconditionInEventLoop()
+        if connections.count >= Self.maxConnections || closed { return nil }
         nextConnectionID += 1
         connections[nextConnectionID] = channel
         return nextConnectionID
@@ -151,14 +162,15 @@ public final class RuntimeAPIServer: @unchecked Sendable {
         eventLoop.preconditionInEventLoop()
         switch machine.post(requestID: requestID, outcome: outcome) {
         case .accept(let outcome):
+            // Record the outcome before answering: a runtime may exit as soon as it has its 202.
+            let promise = pending
+            pending = nil
+            promise?.succeed(outcome)
             if case .responseTooLarge(let limit) = outcome {
                 Self.write(error: .entityTooLarge(limit: limit), to: channel)
             } else {
                 Self.writeAccepted(to: channel)
             }
-            let promise = pending
-            pending = nil
-            promise?.succeed(outcome)
         case .reject(let error):
             Self.write(error: error, to: channel)
         }
@@ -168,11 +180,11 @@ public final class RuntimeAPIServer: @unchecked Sendable {
         eventLoop.preconditionInEventLoop()
         switch machine.initError(type: type, body: body) {
         case .accept(let outcome):
-            Self.writeAccepted(to: channel)
             initErrorPromise.succeed(outcome)
             let promise = pending
             pending = nil
             promise?.succeed(outcome)
+            Self.writeAccepted(to: channel)
         case .reject(let error):
             Self.write(error: error, to: channel)
         }

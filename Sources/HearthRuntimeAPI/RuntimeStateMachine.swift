@@ -47,6 +47,9 @@ public struct RuntimeStateMachine: Sendable {
         return nil
     }
 
+    /// The outcome of `/init/error`, once posted.
+    public var reportedInitError: RuntimeOutcome? { initError }
+
     public var hasInitialized: Bool {
         switch state {
         case .initializing, .failed: return false

@@ -297,8 +297,10 @@ public final class Sandbox: @unchecked Sendable {
     /// SIGKILLs the sandbox's init (the kernel then kills every process in its pid namespace)
     /// and everything in its cgroup.
     public func kill() {
-        let gone = destroyed.withLock { $0 }
-        if !gone { _ = hearth_pidfd_kill(pidfd, pid, SIGKILL) }
+        // Signal under the lock: destroy() closes the pidfd, whose number could be reused.
+        destroyed.withLock { gone in
+            if !gone { _ = hearth_pidfd_kill(pidfd, pid, SIGKILL) }
+        }
         cgroup.killAll()
     }
 

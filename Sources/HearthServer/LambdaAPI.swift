@@ -58,7 +58,7 @@ public final class LambdaAPI: Sendable {
                     _ = try verifier.verify(method: request.method, path: request.rawPath, query: request.rawQuery,
                                             headers: request.headers, body: request.body)
                 } catch {
-                    throw LambdaError(status: 403, type: error.errorType, message: error.message)
+                    throw LambdaError(status: error.httpStatus, type: error.errorType, message: error.message)
                 }
             }
             return try await route(request, segments: segments, requestID: requestID)
@@ -251,6 +251,11 @@ public final class LambdaAPI: Sendable {
             var env: [String: String] = [:]
             for (key, value) in variables {
                 guard let value = value as? String else { throw LambdaError.invalidParameter("Environment variable \(key) must be a string") }
+                if key.isEmpty || !(key.first!.isLetter || key.first == "_")
+                    || !key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) {
+                    throw LambdaError.invalidParameter("Environment variable name \(key) is not valid: use letters, digits and underscores, not starting with a digit")
+                }
+                if value.contains("\0") { throw LambdaError.invalidParameter("Environment variable \(key) contains a NUL byte") }
                 if FunctionConfig.reservedEnvironment.contains(key) {
                     throw LambdaError.invalidParameter("Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: \(key)")
                 }
@@ -304,6 +309,7 @@ public final class LambdaAPI: Sendable {
         guard body["Runtime"] != nil else { throw LambdaError.invalidParameter("Runtime is required for a .zip deployment package") }
         try apply(body, to: &config)
         let (sha, size) = try storeZip(codeObject)
+        defer { code.release(sha) }
         config.codeSHA256 = sha
         config.codeSize = size
         config = try store.createFunction(config)
@@ -389,6 +395,7 @@ public final class LambdaAPI: Sendable {
         let body = try jsonBody(request)
         try checkRevision(body, config.revisionID)
         let (sha, size) = try storeZip(body)
+        defer { code.release(sha) }
         config.codeSHA256 = sha
         config.codeSize = size
         config = try store.updateFunction(config)
@@ -697,8 +704,10 @@ public final class LambdaAPI: Sendable {
         } catch {
             throw LambdaError.service("runtime image \(config.runtime): \(error)")
         }
+        // A version's generation includes its snapshot's revision: a function deleted and created
+        // again publishes "1" again, and must not meet the old "1"'s instances.
         return DeployedVersion(config: fc, code: try code.unpacked(config.codeSHA256), image: image,
-                               generation: version == "$LATEST" ? config.revisionID : "v" + version)
+                               generation: version == "$LATEST" ? config.revisionID : "v\(version)-\(config.revisionID)")
     }
 }
 
