@@ -288,7 +288,9 @@ static void close_other_fds(const int *keep, int nkeep) {
     unsigned int from = 3;
     for (int i = 0; i < nkeep; i++) {
         if (keep[i] < 3) continue;
-        if ((unsigned int)keep[i] > from) syscall(SYS_close_range, from, (unsigned int)keep[i] - 1, 0);
+        if ((unsigned int)keep[i] > from && syscall(SYS_close_range, from, (unsigned int)keep[i] - 1, 0) < 0) {
+            for (int fd = (int)from; fd < keep[i]; fd++) close(fd);  // kernels before 5.9
+        }
         from = (unsigned int)keep[i] + 1;
     }
     if (syscall(SYS_close_range, from, ~0U, 0) < 0) {
