@@ -40,11 +40,7 @@ public final class Store: Sendable {
     /// Stores a new function. Sets `revisionID` and `lastModified`; returns the stored configuration.
     /// Throws `conflict` if a function with that name exists, `invalid` for out-of-range settings.
     public func createFunction(_ config: FunctionConfiguration) throws -> FunctionConfiguration {
-        try Self.validate(config)
-        var stored = config
-        stored.lastModified = Schema.now()
-        stored.revisionID = Schema.newRevisionID()
-        let row = stored
+        let row = try Self.stamped(config)
         return try dbWriter.write { db in
             if try Self.fetchFunction(db, row.name) != nil {
                 throw StoreError.conflict("function \(row.name) already exists")
@@ -86,11 +82,7 @@ public final class Store: Sendable {
     /// Replaces `$LATEST` of `config.name` with `config`, setting a new `revisionID` and `lastModified`.
     /// Throws `notFound` if missing; `preconditionFailed` if `expectedRevisionID` is given and differs.
     public func updateFunction(_ config: FunctionConfiguration, expectedRevisionID: String? = nil) throws -> FunctionConfiguration {
-        try Self.validate(config)
-        var stored = config
-        stored.lastModified = Schema.now()
-        stored.revisionID = Schema.newRevisionID()
-        let row = stored
+        let row = try Self.stamped(config)
         return try dbWriter.write { db in
             guard let current = try Self.fetchFunction(db, row.name) else {
                 throw StoreError.notFound("function \(row.name)")
@@ -360,6 +352,15 @@ public final class Store: Sendable {
     private static func fetchFunction(_ db: Database, _ name: String) throws -> FunctionConfiguration? {
         try Row.fetchOne(db, sql: "SELECT * FROM functions WHERE name = ?", arguments: [name])
             .map { try Schema.decodeConfig($0, nameColumn: "name") }
+    }
+
+    /// `config`, validated, with a fresh `lastModified` and `revisionID` (every create and update).
+    private static func stamped(_ config: FunctionConfiguration) throws -> FunctionConfiguration {
+        try validate(config)
+        var stored = config
+        stored.lastModified = Schema.now()
+        stored.revisionID = Schema.newRevisionID()
+        return stored
     }
 
     private static func requireFunction(_ db: Database, _ name: String) throws {
