@@ -148,8 +148,11 @@ public final class Instance: Sendable {
             logs = capture
             let sandbox: Sandbox
             do {
-                sandbox = try Sandbox.spawn(spec: spec, cgroups: host.cgroups, cgroupName: host.cgroupName(instanceID: id),
-                                            seccomp: host.seccomp, stdoutFD: capture.writeFD, stderrFD: capture.writeFD)
+                let (cgroups, cgroupName, seccomp, logFD) = (host.cgroups, host.cgroupName(instanceID: id), host.seccomp, capture.writeFD)
+                sandbox = try await host.blocking.runIfActive { [spec] in
+                    try Sandbox.spawn(spec: spec, cgroups: cgroups, cgroupName: cgroupName,
+                                      seccomp: seccomp, stdoutFD: logFD, stderrFD: logFD)
+                }
             } catch let error as SandboxSetupError where error.isExec {
                 throw StartFailure.invalidEntrypoint(path: spec.executable, errno: error.errno)
             }

@@ -12,6 +12,9 @@ public final class SandboxHost: Sendable {
     public let cgroups: any CgroupDriver
     public let seccomp: SeccompProgram
     public let group: MultiThreadedEventLoopGroup
+    /// Threads for the blocking parts of starting and removing sandboxes (waiting for the child's
+    /// setup, cgroup writes and removal), so they never hold Swift's cooperative threads.
+    public let blocking: NIOThreadPool
     public let images: RuntimeImages
     /// This process's folder for instance workspaces (`<run>/<pid>`).
     public let runDirectory: String
@@ -41,6 +44,8 @@ public final class SandboxHost: Sendable {
         }
         seccomp = try SeccompPolicy.compiledDefault.get()
         group = MultiThreadedEventLoopGroup.singleton
+        blocking = NIOThreadPool(numberOfThreads: 8)
+        blocking.start()
         self.userNamespace = userNamespace || getuid() != 0
         try FileIO.makeDirectories(runBase, mode: 0o711)
         chmod(runBase, 0o711)
