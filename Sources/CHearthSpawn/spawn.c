@@ -487,6 +487,17 @@ pid_t hearth_spawn_clone(const hearth_spawn_spec *spec, int *pidfd, int *used_cl
         args.cgroup = (uint64_t)spec->cgroup_fd;
     }
     long rc = syscall(SYS_clone3, &args, sizeof args);
+    if (rc < 0 && errno == EINVAL && spec->cgroup_fd >= 0) {
+        // Kernels 5.3–5.6 have clone3 but not CLONE_INTO_CGROUP: the supervisor attaches instead.
+        args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+        args.cgroup = 0;
+        rc = syscall(SYS_clone3, &args, sizeof args);
+        if (rc >= 0 || errno != ENOSYS) {
+            if (rc < 0) return -1;
+            if (rc == 0) child_main(spec);
+            return (pid_t)rc;
+        }
+    }
     if (rc < 0 && (errno == ENOSYS || errno == E2BIG) ) {
         // Kernels before 5.3 (or without clone3): plain clone; CLONE_PIDFD stores the pidfd
         // in parent_tid. No CLONE_INTO_CGROUP: the supervisor attaches the child instead.
