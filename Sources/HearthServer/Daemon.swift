@@ -87,7 +87,8 @@ public final class Daemon: Sendable {
                             verifier: verifier, region: options.region, userNamespace: options.userNamespace)
         await api.restoreProvisionedConcurrency()
         let server = try await HTTPServer.start(host: options.host, port: options.port, group: MultiThreadedEventLoopGroup.singleton,
-                                                maxBody: HearthServerLimits.maxRequestBytes) { request in
+                                                maxBody: HearthServerLimits.maxRequestBytes,
+                                                preflight: { api.preflight($0) }) { request in
             await api.handle(request)
         }
         let daemon = Daemon(options: options, api: api, server: server, pool: pool, host: host, credentialsPath: credentialsPath)

@@ -57,6 +57,9 @@ public struct HTTPResponse: Sendable {
 /// and answering with what `handler` returns. Handlers run as Swift tasks.
 public final class HTTPServer: Sendable {
     public typealias Handler = @Sendable (HTTPRequest) async -> HTTPResponse
+    /// Looks at a request's head (body empty) and may answer it at once, before its body is
+    /// read and buffered: e.g. an unsigned request to an authenticated server.
+    public typealias Preflight = @Sendable (HTTPRequest) -> HTTPResponse?
     private let channel: any Channel
 
     private init(channel: any Channel) {
@@ -67,14 +70,14 @@ public final class HTTPServer: Sendable {
     public var localAddress: SocketAddress? { channel.localAddress }
 
     public static func start(host: String, port: Int, group: any EventLoopGroup, maxBody: Int,
-                             handler: @escaping Handler) async throws -> HTTPServer {
+                             preflight: Preflight? = nil, handler: @escaping Handler) async throws -> HTTPServer {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(RequestCollector(maxBody: maxBody, handler: handler))
+                    try channel.pipeline.syncOperations.addHandler(RequestCollector(maxBody: maxBody, preflight: preflight, handler: handler))
                 }
             }
             .bind(host: host, port: port).get()
@@ -92,14 +95,23 @@ final class RequestCollector: ChannelInboundHandler, @unchecked Sendable {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let maxBody: Int
+    private let preflight: HTTPServer.Preflight?
     private let handler: HTTPServer.Handler
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
     private var tooLarge = false
+    /// The preflight's answer: the body is skipped and this is sent at the end of the request.
+    private var earlyResponse: HTTPResponse?
 
-    init(maxBody: Int, handler: @escaping HTTPServer.Handler) {
+    init(maxBody: Int, preflight: HTTPServer.Preflight?, handler: @escaping HTTPServer.Handler) {
         self.maxBody = maxBody
+        self.preflight = preflight
         self.handler = handler
+    }
+
+    static func split(_ target: String) -> (path: String, query: String) {
+        guard let q = target.firstIndex(of: "?") else { return (target, "") }
+        return (String(target[..<q]), String(target[target.index(after: q)...]))
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -109,8 +121,11 @@ final class RequestCollector: ChannelInboundHandler, @unchecked Sendable {
             body = []
             tooLarge = false
             if let length = head.headers["Content-Length"].first.flatMap(Int.init), length > maxBody { tooLarge = true }
+            let (path, query) = Self.split(head.uri)
+            earlyResponse = preflight?(HTTPRequest(method: head.method.rawValue, rawPath: path, rawQuery: query,
+                                                   headers: head.headers.map { ($0.name, $0.value) }, body: []))
         case .body(var chunk):
-            if tooLarge { return }
+            if tooLarge || earlyResponse != nil { return }
             if body.count + chunk.readableBytes > maxBody {
                 tooLarge = true
                 body = []
@@ -120,15 +135,12 @@ final class RequestCollector: ChannelInboundHandler, @unchecked Sendable {
         case .end:
             guard let head else { return }
             self.head = nil
-            let target = head.uri
-            let (path, query): (String, String)
-            if let q = target.firstIndex(of: "?") {
-                path = String(target[..<q])
-                query = String(target[target.index(after: q)...])
-            } else {
-                path = target
-                query = ""
+            if let early = earlyResponse {
+                earlyResponse = nil
+                Self.write(early, keepAlive: head.isKeepAlive, version: head.version, context: context)
+                return
             }
+            let (path, query) = Self.split(head.uri)
             let request = HTTPRequest(method: head.method.rawValue, rawPath: path, rawQuery: query,
                                       headers: head.headers.map { ($0.name, $0.value) }, body: body, bodyTooLarge: tooLarge)
             body = []

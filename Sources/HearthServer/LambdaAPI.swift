@@ -36,6 +36,16 @@ public final class LambdaAPI: Sendable {
 
     // MARK: entry point
 
+    /// Answers unsigned requests before their bodies are buffered (when auth is on).
+    public func preflight(_ request: HTTPRequest) -> HTTPResponse? {
+        guard verifier != nil, request.method != "GET" || (request.rawPath != "/" && request.rawPath != "/metrics") else { return nil }
+        let signed = request.header("Authorization") != nil || request.rawQuery.contains("X-Amz-Algorithm=")
+        if signed { return nil }
+        let error = SigV4Error.missingAuthentication
+        return LambdaError(status: error.httpStatus, type: error.errorType, message: error.message)
+            .response(requestID: UUID().uuidString.lowercased())
+    }
+
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
         let requestID = UUID().uuidString.lowercased()
         let segments = request.rawPath.split(separator: "/", omittingEmptySubsequences: false).dropFirst()

@@ -167,6 +167,13 @@ struct ServeTests {
             unsigned = "ok"
         except urllib.error.HTTPError as err:
             unsigned = err.headers.get("x-amzn-ErrorType") + ":" + str(err.code)
+        try:
+            req = urllib.request.Request(e + "/2015-03-31/functions", data=b"x" * (10 * 1024 * 1024), method="POST")
+            urllib.request.urlopen(req)
+            unsigned_big = "ok"
+        except urllib.error.HTTPError as err:
+            unsigned_big = err.headers.get("x-amzn-ErrorType") + ":" + str(err.code)
+        assert unsigned_big == "MissingAuthenticationTokenException:403", unsigned_big
         import botocore.auth
         real = botocore.auth.get_current_datetime
         botocore.auth.get_current_datetime = lambda *a, **k: real(*a, **k) - datetime.timedelta(minutes=10)
