@@ -196,6 +196,22 @@ struct LambdaSemanticsTests {
         #expect(Harness.leftovers().isEmpty)
     }
 
+    @Test("hearth bench prints one JSON object with the percentiles and the machine", arguments: ["cold-start", "warm", "burst"])
+    func bench(kind: String) throws {
+        let result = Harness.run(Harness.hearth, ["bench", kind, "--runs", "4", "--concurrency", "2", "--json",
+                                                  "--function", Harness.echo, "--state-dir", Harness.stateDirectory])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try result.json()
+        #expect(object["benchmark"] as? String == kind)
+        #expect(object["unit"] as? String == "ms")
+        for key in ["runs", "p50", "p90", "p99", "max"] { #expect(object[key] != nil, "missing \(key)") }
+        let p50 = object["p50"] as? Double ?? 0, max = object["max"] as? Double ?? 0
+        #expect(p50 > 0 && p50 <= max)
+        let machine = try #require(object["machine"] as? [String: Any])
+        #expect(machine["kernel"] != nil && machine["cgroup"] != nil && machine["cpu"] != nil)
+        #expect(Harness.leftovers().isEmpty)
+    }
+
     @Test("the function's logs reach stderr, before END")
     func logs() throws {
         let result = Harness.hearthRun(Harness.probe, event: #"{"cmd":"log","lines":3}"#)

@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import HearthCore
+import HearthSandbox
+
+/// `hearth bench`: cold-start, warm and burst numbers for real sandboxes on this machine.
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure cold starts, warm invocations and bursts of real sandboxes.",
+        discussion: """
+            cold-start: sandbox start → the runtime's first /next, and → the first response.
+            warm: invocation → response on a warm instance, with --concurrency callers.
+            burst: --runs simultaneous first invocations (time until each is answered).
+            Uses a folder or zip with a bootstrap (--function; default: the C echo example).
+            """)
+
+    @Argument(help: "cold-start, warm or burst") var kind: String
+    @Option var runs = 50
+    @Option var concurrency = 1
+    @Option(help: "Idle milliseconds between cold starts (a low start rate).") var gapMs = 0
+    @Option(help: "Function folder or zip.") var function: String?
+    @Option var memory = 128
+    @Option var stateDir: String?
+    @Flag(help: "Print one JSON object on stdout.") var json = false
+
+    func validate() throws {
+        guard Benchmark.Kind(rawValue: kind) != nil else { throw ValidationError("kind must be cold-start, warm or burst") }
+        if runs < 1 || concurrency < 1 { throw ValidationError("--runs and --concurrency must be at least 1") }
+        if kind == "burst" && runs > 100 { throw ValidationError("burst is limited to 100 simultaneous invocations") }
+    }
+
+    func run() async throws {
+        let fallback = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("../fixtures/echo").standardizedFileURL.path
+        let code = function ?? fallback
+        guard FileManager.default.fileExists(atPath: code) else {
+            throw ValidationError("no function at \(code): give --function (scripts/build-fixtures builds the echo example)")
+        }
+        let benchmark = Benchmark(kind: Benchmark.Kind(rawValue: kind)!, runs: runs, concurrency: concurrency, gapMs: gapMs,
+                                  code: code, memoryMB: memory, stateDirectory: stateDir ?? SandboxHost.defaultStateDirectory)
+        let result = try await benchmark.run()
+        if json {
+            let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
+            FileHandle.standardOutput.write(data + Data("\n".utf8))
+            return
+        }
+        let machine = result["machine"] as? [String: Any] ?? [:]
+        print("\(kind): \(result["runs"] ?? 0) runs, \(memory) MB, kernel \(machine["kernel"] ?? "?"), cgroup \(machine["cgroup"] ?? "?")")
+        for (name, summary) in (result["series"] as? [String: [String: Any]] ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let f = { (k: String) in String(format: "%.2f", summary[k] as? Double ?? 0) }
+            print("  \(name): p50 \(f("p50")) ms  p90 \(f("p90")) ms  p99 \(f("p99")) ms  max \(f("max")) ms")
+        }
+        if let t = result["throughput_per_second"] as? Double { print(String(format: "  throughput: %.0f invocations/s", t)) }
+    }
+}
