@@ -31,11 +31,22 @@ public struct FunctionConfig: Sendable {
         self.name = name
     }
 
+    /// Lambda's function names: 1–64 ASCII letters, digits, hyphens or underscores.
+    public static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 64
+            && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+    }
+
+    /// Environment variable names: ASCII letters, digits and underscores, not starting with a digit.
+    public static func isValidEnvironmentName(_ key: String) -> Bool {
+        guard let first = key.first, first.isLetter || first == "_" else { return false }
+        return key.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
+    }
+
     public var arn: String { "arn:aws:lambda:\(region):\(accountID):function:\(name)" }
 
     public func validate() throws {
-        if name.isEmpty || name.utf8.count > 64
-            || !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
+        if !Self.isValidName(name) {
             throw HearthError.usage("function name must be 1–64 letters, digits, hyphens or underscores: \(name)")
         }
         if !SandboxSpec.memoryRange.contains(memoryMB) {
@@ -52,8 +63,7 @@ public struct FunctionConfig: Sendable {
             if Self.reservedEnvironment.contains(key) {
                 throw HearthError.usage("environment variable \(key) is reserved by Lambda and cannot be set")
             }
-            if key.isEmpty || key.contains("=") || !(key.first!.isLetter || key.first == "_")
-                || !key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) {
+            if !Self.isValidEnvironmentName(key) {
                 throw HearthError.usage("environment variable name is not valid: \(key)")
             }
         }

@@ -160,14 +160,10 @@ public final class LambdaAPI: Sendable {
             }
             qualifier = query
         }
-        guard Self.validName(name) else {
+        guard FunctionConfig.isValidName(name) else {
             throw LambdaError.invalidParameter("1 validation error detected: Value '\(name)' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9-_]{1,64}")
         }
         return FunctionRef(name: name, qualifier: qualifier?.isEmpty == true ? nil : qualifier)
-    }
-
-    static func validName(_ name: String) -> Bool {
-        !name.isEmpty && name.utf8.count <= 64 && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
     }
 
     func arn(_ name: String, _ qualifier: String? = nil) -> String {
@@ -261,8 +257,7 @@ public final class LambdaAPI: Sendable {
             var env: [String: String] = [:]
             for (key, value) in variables {
                 guard let value = value as? String else { throw LambdaError.invalidParameter("Environment variable \(key) must be a string") }
-                if key.isEmpty || !(key.first!.isLetter || key.first == "_")
-                    || !key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) {
+                if !FunctionConfig.isValidEnvironmentName(key) {
                     throw LambdaError.invalidParameter("Environment variable name \(key) is not valid: use letters, digits and underscores, not starting with a digit")
                 }
                 if value.contains("\0") { throw LambdaError.invalidParameter("Environment variable \(key) contains a NUL byte") }
