@@ -3,31 +3,32 @@
 # never needs Docker; this image is for people who deploy with it. Details: docs/docker.md.
 #
 #   docker build -t hearth .
-#   docker run -d --name hearth --privileged --cgroupns=private \
+#   docker run -d --name hearth \
+#       --cap-add SYS_ADMIN --cap-add NET_ADMIN --security-opt seccomp=unconfined \
+#       --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
 #       -p 127.0.0.1:9001:9001 -v hearth-state:/var/lib/hearth hearth
 #   docker exec hearth cat /var/lib/hearth/credentials > hearth-credentials   # for the aws CLI
 #
-# Why each flag (every sandbox is a nested container: namespaces, mounts, cgroups, seccomp):
-#   --privileged       Hearth clones into new pid/mount/net/ipc/uts/cgroup namespaces, mounts
-#                      the sandbox root, /proc, /dev and /tmp, pivot_roots, and writes
-#                      cgroup limits. That needs CAP_SYS_ADMIN (and NET_ADMIN for the
-#                      sandbox's loopback), Docker's seccomp profile off (it refuses the
-#                      namespace clone flags and mount calls Hearth's supervisor makes; each
-#                      sandbox gets Hearth's own seccomp filter instead), no AppArmor
-#                      profile on hosts that have one, and a writable cgroup filesystem:
-#                      Docker mounts /sys/fs/cgroup read-only unless the container is
-#                      privileged.
-#   --cgroupns=private The container sees its own cgroup as "/" in /proc/self/cgroup and at
-#                      the root of its /sys/fs/cgroup mounts, so Hearth creates its instance
-#                      cgroups under the container's cgroup (and they go away with it).
-#                      Docker's default on cgroup v1 hosts is the host namespace, where
-#                      /proc/self/cgroup shows the host path while /sys/fs/cgroup/* shows
-#                      only the container's subtree: Hearth would look for its cgroup at a
-#                      path that does not exist there. With --cgroupns=host instead, bind
-#                      the host tree too: -v /sys/fs/cgroup:/sys/fs/cgroup:rw.
-#   -p 127.0.0.1:9001:9001  the Lambda API; publish on loopback unless you mean otherwise.
-#   -v hearth-state:/var/lib/hearth  functions, code, logs, built runtime images, credentials.
-# The smallest non-privileged set, and what was measured: docs/docker.md.
+# Each sandbox is a nested container, so the container needs (measured: docs/docker.md):
+#   --cap-add SYS_ADMIN   clone into new pid/mount/ipc/uts/net/cgroup namespaces, mount the
+#                         sandbox's root, /proc, /dev and /tmp, pivot_root.
+#   --cap-add NET_ADMIN   bring up the loopback interface in each sandbox's network namespace.
+#   --security-opt seccomp=unconfined  Docker's default profile refuses pivot_root even with
+#                         CAP_SYS_ADMIN; every sandbox still gets Hearth's own seccomp filter.
+#   --cgroupns=host and -v /sys/fs/cgroup:/sys/fs/cgroup:rw  Hearth creates each instance's
+#                         cgroup under its own, found from /proc/self/cgroup; that path must
+#                         resolve under /sys/fs/cgroup, which Docker mounts read-only and
+#                         shows only the container's own subtree of. In the host namespace
+#                         with the host's tree mounted, the paths agree and the instance
+#                         cgroups land under the container's cgroup. (Never combine the bind
+#                         with --cgroupns=private: "/" would then be the host's root cgroup.)
+#   --security-opt apparmor=unconfined  on hosts with AppArmor (its docker-default profile
+#                         forbids mount).
+#   --privileged in place of the capability, seccomp and AppArmor flags (keep the two cgroup
+#   flags) grants a superset, where the host's capability bounding set is complete; runc
+#   refuses it where it is not (as on the machine the set above was measured on).
+#   -p 127.0.0.1:9001:9001  the Lambda API; -v ...:/var/lib/hearth the state: functions, code,
+#   logs, built runtime images and the credentials file.
 #
 # The base images are the usual public ones. Without a registry, pass locally produced ones
 # (scripts/docker-smoke does: a debootstrap bookworm root, and the same root plus a Swift
@@ -47,10 +48,14 @@ RUN set -eu; pkgs="libseccomp-dev libsqlite3-dev gcc libc6-dev zip"; \
         && rm -rf /var/lib/apt/lists/*; \
     fi
 WORKDIR /src
-# Manifests first, so a source change does not resolve the packages again.
+# The manifest first, so a source change does not resolve the packages again; then only what
+# the build reads (test targets' folders must exist for the manifest to load).
 COPY Package.swift ./
 RUN swift package resolve
-COPY . .
+COPY Sources Sources/
+COPY Tests Tests/
+COPY Examples Examples/
+COPY scripts/build-fixtures scripts/
 RUN swift build -c release --product hearth --static-swift-stdlib -j "$(nproc)" \
     && scripts/build-fixtures /out/fixtures \
     && install -D -m 0755 .build/release/hearth /out/bin/hearth
@@ -65,7 +70,7 @@ RUN set -eu; pkgs="libseccomp2 libsqlite3-0 libc-bin bash dash"; \
         && rm -rf /var/lib/apt/lists/*; \
     fi
 COPY --from=build /out/bin/hearth /usr/local/bin/hearth
-COPY --from=build /src/runtime-images /usr/local/share/hearth/runtime-images
+COPY runtime-images /usr/local/share/hearth/runtime-images
 COPY --from=build /out/fixtures/echo.zip /usr/local/share/hearth/examples/echo.zip
 # Fails the build here, not at run time, when a shared library is missing.
 RUN hearth --help >/dev/null
