@@ -20,6 +20,8 @@ let package = Package(
             name: "CHearthSpawn",
             linkerSettings: [.linkedLibrary("seccomp")]
         ),
+        // zlib, for gzip-compressed container image layers.
+        .systemLibrary(name: "CHearthZlib", path: "Sources/CHearthZlib"),
         .target(
             name: "HearthSandbox",
             dependencies: ["CHearthSpawn"]
@@ -37,6 +39,7 @@ let package = Package(
             dependencies: [
                 "HearthSandbox",
                 "HearthRuntimeAPI",
+                "CHearthZlib",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -110,7 +110,8 @@ public final class Instance: Sendable {
         let workspace = host.runDirectory + "/" + id
         let socketDir = workspace + "/sock"
         let userNamespace = config.userNamespace || host.userNamespace
-        var spec = SandboxSpec(image: image.rootfs, code: code, runtimeSocketDirectory: socketDir, rootMountPoint: workspace + "/root")
+        let taskRoot = image.taskRootInImage ? image.rootfs + "/var/task" : code
+        var spec = SandboxSpec(image: image.rootfs, code: taskRoot, runtimeSocketDirectory: socketDir, rootMountPoint: workspace + "/root")
         spec.opt = opt
         spec.memoryMB = config.memoryMB
         spec.cpus = config.cpus
@@ -118,6 +119,8 @@ public final class Instance: Sendable {
         spec.hostname = "hearth-" + String(id.prefix(8))
         spec.userNamespace = userNamespace
         spec.executable = image.manifest.entrypoint
+        spec.arguments = image.manifest.arguments
+        if let dir = image.manifest.workingDirectory { spec.workingDirectory = dir }
         let logStream = Self.logStreamName(version: config.version, id: id)
         spec.environment = config.lambdaEnvironment(image: image.manifest, logStream: logStream)
         do {

@@ -77,7 +77,7 @@ public actor InstancePool {
         var started: ContinuousClock.Instant
     }
 
-    private let host: SandboxHost
+    public let host: SandboxHost
     private let limits: Limits
     private var idle: [Key: [Idle]] = [:]
     private var busyByFunction: [String: Int] = [:]

@@ -6,14 +6,21 @@ import HearthSandbox
 /// stdout, logs and START/END/REPORT to stderr.
 public struct LocalRunner: Sendable {
     public var config: FunctionConfig
-    public var codePath: String
+    /// The function's code (folder or zip); nil for a container image.
+    public var codePath: String?
+    /// A container image (`docker save` archive or OCI layout), instead of code on a runtime.
+    public var imagePath: String?
+    /// Lambda's `ImageConfig` overrides for a container image.
+    public var imageOverrides: (entrypoint: [String]?, command: [String]?, workingDirectory: String?)
     public var stateDirectory: String?
     /// Layer folders or zips, mounted merged and read-only at `/opt`.
     public var layers: [String]
 
-    public init(config: FunctionConfig, codePath: String, stateDirectory: String?, layers: [String] = []) {
+    public init(config: FunctionConfig, codePath: String?, imagePath: String? = nil, stateDirectory: String?, layers: [String] = []) {
         self.config = config
         self.codePath = codePath
+        self.imagePath = imagePath
+        self.imageOverrides = (nil, nil, nil)
         self.stateDirectory = stateDirectory
         self.layers = layers
     }
@@ -41,11 +48,23 @@ public struct LocalRunner: Sendable {
         let opt: CodeBundle?
         let image: RuntimeImage
         do {
-            code = try CodeBundle.open(codePath, scratch: host.runDirectory)
+            if imagePath != nil {
+                // A container image brings its own /var/task; an empty code bundle stands in.
+                code = CodeBundle(directory: "/nonexistent", isTemporary: false)
+            } else {
+                code = try CodeBundle.open(codePath ?? ".", scratch: host.runDirectory)
+            }
             do {
                 opt = try CodeBundle.mergeLayers(layers, scratch: host.runDirectory)
                 do {
-                    image = try host.images.image(for: config.runtime)
+                    if let imagePath {
+                        let imported = try host.containerImages.importImage(imagePath, progress: true)
+                        image = try imported.runtimeImage(config: imported.config.overridden(
+                            entrypoint: imageOverrides.entrypoint, command: imageOverrides.command,
+                            workingDirectory: imageOverrides.workingDirectory))
+                    } else {
+                        image = try host.images.image(for: config.runtime)
+                    }
                 } catch {
                     opt?.remove()
                     throw error

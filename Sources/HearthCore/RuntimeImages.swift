@@ -9,10 +9,26 @@ public struct RuntimeImageManifest: Sendable, Equatable {
     public var entrypoint: String
     public var environment: [(String, String)]
     public var version: String
+    /// Arguments after the entrypoint (container images: the rest of ENTRYPOINT + CMD).
+    public var arguments: [String] = []
+    /// The runtime's working folder; nil means `/var/task`.
+    public var workingDirectory: String?
+    /// `_HANDLER` when the function sets none (container images: CMD's first word).
+    public var defaultHandler: String?
+
+    public init(name: String, entrypoint: String, environment: [(String, String)]) {
+        self.name = name
+        aliases = []
+        buildScript = ""
+        self.entrypoint = entrypoint
+        self.environment = environment
+        version = "1"
+    }
 
     public static func == (a: Self, b: Self) -> Bool {
         a.name == b.name && a.aliases == b.aliases && a.buildScript == b.buildScript && a.entrypoint == b.entrypoint
-            && a.version == b.version && a.environment.map { $0.0 + "=" + $0.1 } == b.environment.map { $0.0 + "=" + $0.1 }
+            && a.version == b.version && a.arguments == b.arguments && a.workingDirectory == b.workingDirectory
+            && a.defaultHandler == b.defaultHandler && a.environment.map { $0.0 + "=" + $0.1 } == b.environment.map { $0.0 + "=" + $0.1 }
     }
 
     public init(parsing text: String) throws {
@@ -38,6 +54,14 @@ public struct RuntimeImageManifest: Sendable, Equatable {
 public struct RuntimeImage: Sendable {
     public var manifest: RuntimeImageManifest
     public var rootfs: String
+    /// Container images bring their own `/var/task`; the function has no separate code.
+    public var taskRootInImage: Bool = false
+
+    public init(manifest: RuntimeImageManifest, rootfs: String, taskRootInImage: Bool = false) {
+        self.manifest = manifest
+        self.rootfs = rootfs
+        self.taskRootInImage = taskRootInImage
+    }
 }
 
 /// Finds runtime image definitions and builds them on first use into the state directory.
@@ -82,6 +106,11 @@ public final class RuntimeImages: Sendable {
             }
         }
         throw HearthError.usage("unknown runtime \(runtime) (known: \(names.sorted().joined(separator: ", ")))")
+    }
+
+    /// The names of the defined runtime images.
+    public func names() -> [String] {
+        FileIO.entries(definitions).filter { FileIO.exists(definitions + "/" + $0 + "/manifest") }.sorted()
     }
 
     private static let buildLock = NSLock()

@@ -83,7 +83,7 @@ public final class Daemon: Sendable {
                                          maxAge: options.maxAge, queueTimeout: options.queueTimeout, freezeIdle: options.freezeIdle)
         let pool = InstancePool(host: host, limits: limits)
         await pool.start()
-        let api = LambdaAPI(store: store, code: code, pool: pool, images: host.images, logs: logs, metrics: Metrics(),
+        let api = LambdaAPI(store: store, code: code, pool: pool, images: host.images, containerImages: host.containerImages, logs: logs, metrics: Metrics(),
                             verifier: verifier, region: options.region, userNamespace: options.userNamespace)
         await api.restoreProvisionedConcurrency()
         let server = try await HTTPServer.start(host: options.host, port: options.port, group: MultiThreadedEventLoopGroup.singleton,

@@ -329,13 +329,96 @@ public final class Store: Sendable {
 
     // MARK: - Code references
 
-    /// Every code hash still referenced by a function's `$LATEST` or a published version.
+    /// Every code hash still referenced by a function's `$LATEST`, a published version or a layer version.
     public func referencedCodeHashes() throws -> Set<String> {
         try dbWriter.read { db in
             Set(try String.fetchAll(
-                db, sql: "SELECT code_sha256 FROM functions UNION SELECT code_sha256 FROM function_versions"
+                db, sql: """
+                    SELECT code_sha256 FROM functions UNION SELECT code_sha256 FROM function_versions
+                    UNION SELECT code_sha256 FROM layer_versions
+                    """
             ))
         }
+    }
+
+    // MARK: - Layers
+
+    /// Publishes a new version of layer `name` (created on first publish). Numbers are never reused.
+    public func publishLayerVersion(name: String, codeSHA256: String, codeSize: Int, description: String,
+                                    compatibleRuntimes: [String], licenseInfo: String) throws -> LayerVersion {
+        guard Self.isValidName(name, maxLength: 140) else {
+            throw StoreError.invalid("layer name must be 1-140 characters of [A-Za-z0-9_-]")
+        }
+        return try dbWriter.write { db in
+            let last = try Int.fetchOne(db, sql: "SELECT last_version FROM layer_version_counters WHERE name = ?", arguments: [name]) ?? 0
+            let layer = LayerVersion(name: name, version: last + 1, codeSHA256: codeSHA256, codeSize: codeSize,
+                                     description: description, compatibleRuntimes: compatibleRuntimes,
+                                     licenseInfo: licenseInfo, created: Schema.now())
+            try db.execute(sql: "INSERT OR REPLACE INTO layer_version_counters (name, last_version) VALUES (?, ?)",
+                           arguments: [name, layer.version])
+            try db.execute(
+                sql: """
+                    INSERT INTO layer_versions (name, version, code_sha256, code_size, description, compatible_runtimes,
+                                                license_info, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [name, layer.version, codeSHA256, codeSize, description, try Schema.json(compatibleRuntimes),
+                            licenseInfo, Schema.millis(layer.created)])
+            return layer
+        }
+    }
+
+    /// A layer version; with `includingDeleted`, also one deleted while functions still use it
+    /// (Lambda keeps those working).
+    public func layerVersion(name: String, version: Int, includingDeleted: Bool = false) throws -> LayerVersion? {
+        try dbWriter.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM layer_versions WHERE name = ? AND version = ?"
+                                 + (includingDeleted ? "" : " AND deleted = 0"), arguments: [name, version])
+                .map(Schema.decodeLayer)
+        }
+    }
+
+    /// Versions of one layer, newest first.
+    public func layerVersions(name: String) throws -> [LayerVersion] {
+        try dbWriter.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM layer_versions WHERE name = ? AND deleted = 0 ORDER BY version DESC", arguments: [name])
+                .map(Schema.decodeLayer)
+        }
+    }
+
+    /// The latest version of every layer, by name.
+    public func latestLayerVersions() throws -> [LayerVersion] {
+        try dbWriter.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT l.* FROM layer_versions l
+                JOIN (SELECT name, MAX(version) AS v FROM layer_versions WHERE deleted = 0 GROUP BY name) m ON l.name = m.name AND l.version = m.v
+                ORDER BY l.name
+                """).map(Schema.decodeLayer)
+        }
+    }
+
+    /// Deletes a layer version. As on Lambda, functions already using it keep working: while a
+    /// function's `$LATEST` or a version names it, the row is only marked deleted (hidden from
+    /// the API, its zip kept); `purgeDeletedLayers` removes it once nothing uses it.
+    public func deleteLayerVersion(name: String, version: Int) throws {
+        try dbWriter.write { db in
+            try db.execute(sql: "UPDATE layer_versions SET deleted = 1 WHERE name = ? AND version = ?", arguments: [name, version])
+            try Self.purgeDeletedLayers(db)
+        }
+    }
+
+    /// Removes deleted layer versions no function uses any more (after configuration changes).
+    public func purgeDeletedLayers() throws {
+        try dbWriter.write { db in try Self.purgeDeletedLayers(db) }
+    }
+
+    private static func purgeDeletedLayers(_ db: Database) throws {
+        // Functions store layer ARNs as JSON strings: "...:layer:NAME:VERSION".
+        try db.execute(sql: """
+            DELETE FROM layer_versions WHERE deleted = 1 AND NOT EXISTS (
+                SELECT 1 FROM functions f WHERE f.layers LIKE '%:layer:' || layer_versions.name || ':' || layer_versions.version || '"%'
+                UNION ALL
+                SELECT 1 FROM function_versions v WHERE v.layers LIKE '%:layer:' || layer_versions.name || ':' || layer_versions.version || '"%')
+            """)
     }
 
     /// SQLite's journal mode ("wal" for file-backed stores). For diagnostics and tests.
