@@ -40,9 +40,9 @@ ARG BUILD_IMAGE=swift:6.3-bookworm
 ARG RUN_IMAGE=debian:bookworm-slim
 
 FROM ${BUILD_IMAGE} AS build
-# libseccomp-dev: Hearth's seccomp compiler; libsqlite3-dev: GRDB's system SQLite; gcc, zip:
-# the C example functions (scripts/build-fixtures).
-RUN set -eu; pkgs="libseccomp-dev libsqlite3-dev gcc libc6-dev zip"; \
+# libseccomp-dev: Hearth's seccomp compiler; libsqlite3-dev: GRDB's system SQLite; zlib1g-dev:
+# gzip'd image layers; gcc, zip: the C echo example.
+RUN set -eu; pkgs="libseccomp-dev libsqlite3-dev zlib1g-dev gcc libc6-dev zip"; \
     if ! dpkg -s $pkgs >/dev/null 2>&1; then \
         apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $pkgs \
         && rm -rf /var/lib/apt/lists/*; \
@@ -55,23 +55,25 @@ RUN swift package resolve
 COPY Sources Sources/
 COPY Tests Tests/
 COPY Examples Examples/
-COPY scripts/build-fixtures scripts/
 RUN swift build -c release --product hearth --static-swift-stdlib -j "$(nproc)" \
-    && scripts/build-fixtures /out/fixtures \
     && install -D -m 0755 .build/release/hearth /out/bin/hearth
+# The C echo example (libc only, so it runs on the `provided` image), for a first `hearth run`.
+RUN mkdir -p /out/echo && cc -std=gnu11 -O2 -IExamples/lambda-c -o /out/echo/bootstrap \
+        Examples/lambda-c/lambda_client.c Examples/echo-c/main.c \
+    && cd /out/echo && zip -q ../echo.zip bootstrap
 
 FROM ${RUN_IMAGE}
-# libseccomp2 and libsqlite3-0: what hearth links dynamically besides libc and libstdc++.
+# libseccomp2, libsqlite3-0, zlib1g: what hearth links dynamically besides libc and libstdc++.
 # libc-bin (ldd, ldconfig), bash, dash: the `provided` runtime image is built on first use
 # from this image's own C library by runtime-images/provided/build.
-RUN set -eu; pkgs="libseccomp2 libsqlite3-0 libc-bin bash dash"; \
+RUN set -eu; pkgs="libseccomp2 libsqlite3-0 zlib1g libc-bin bash dash"; \
     if ! dpkg -s $pkgs >/dev/null 2>&1; then \
         apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $pkgs \
         && rm -rf /var/lib/apt/lists/*; \
     fi
 COPY --from=build /out/bin/hearth /usr/local/bin/hearth
 COPY runtime-images /usr/local/share/hearth/runtime-images
-COPY --from=build /out/fixtures/echo.zip /usr/local/share/hearth/examples/echo.zip
+COPY --from=build /out/echo.zip /usr/local/share/hearth/examples/echo.zip
 # Fails the build here, not at run time, when a shared library is missing.
 RUN hearth --help >/dev/null
 VOLUME /var/lib/hearth
