@@ -135,6 +135,14 @@ def check_timeout(r):
     expect(doc["errorMessage"].endswith("Task timed out after 1.00 seconds"), "errorMessage %r" % doc["errorMessage"])
 
 
+def check_wrapper_missing(r):
+    expect(r.returncode == 1, "exit status %d" % r.returncode)
+    doc = json.loads(r.stdout)
+    expect(doc["errorType"] == "Runtime.ExitError", "errorType %r" % doc["errorType"])
+    expect(doc["errorMessage"].endswith("Runtime exited with error: exit status 127"), "errorMessage %r" % doc["errorMessage"])
+    expect(b"/opt/missing: does not exist" in r.stderr, "the bootstrap's message is missing from the log")
+
+
 LAYER = os.path.join(HERE, "layer")
 CASES = [
     # name, folder, handler, event, extra arguments, check
@@ -150,6 +158,11 @@ CASES = [
     ("logs", "handlers", "app.logs", "{}", [], check_logs),
     ("layer", "handlers", "app.uses_layer", '{"name":"hearth"}', ["--layer", LAYER],
      exact(b'"hello hearth, from /opt/python/greeting_layer.py"')),
+    ("exec-wrapper", "handlers", "app.exec_wrapper", "{}",
+     ["--layer", os.path.join(HERE, "wrapper-layer"), "--env", "AWS_LAMBDA_EXEC_WRAPPER=/opt/wrapper"],
+     exact(b'{"wrapped": "yes", "argv0": "/var/runtime/bootstrap.py"}')),
+    ("exec-wrapper-missing", "handlers", "app.handler", "{}", ["--env", "AWS_LAMBDA_EXEC_WRAPPER=/opt/missing"],
+     check_wrapper_missing),
     ("package-dotted", "handlers", "pkg.nested.handler", '{"n":2}', [], exact(b'{"module": "pkg.nested", "event": {"n": 2}}')),
     ("package-slash", "handlers", "pkg/nested.handler", '{"n":3}', [], exact(b'{"module": "pkg.nested", "event": {"n": 3}}')),
     ("import-error", "import-error", "app.handler", "{}", [],

@@ -143,3 +143,8 @@ def uses_layer(event, context):
     import greeting_layer
 
     return greeting_layer.greet(event.get("name", "world"))
+
+
+def exec_wrapper(event, context):
+    """Run with --layer .../wrapper-layer --env AWS_LAMBDA_EXEC_WRAPPER=/opt/wrapper."""
+    return {"wrapped": os.environ.get("HEARTH_FIXTURE_WRAPPED"), "argv0": sys.argv[0]}
