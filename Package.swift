@@ -22,7 +22,9 @@ let package = Package(
         ),
         .target(
             name: "HearthSandbox",
-            dependencies: ["CHearthSpawn"]
+            dependencies: ["CHearthSpawn"],
+            // The policy data files, embedded by scripts/embed-seccomp (ADR 0003).
+            exclude: ["seccomp"]
         ),
         .target(
             name: "HearthRuntimeAPI",
