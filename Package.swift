@@ -70,6 +70,28 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Fuzz targets: the per-input logic, shared by the libFuzzer executables below and the
+        // replay tests (HearthFuzzTests). scripts/fuzz builds the executables with
+        // -sanitize=fuzzer into .build-fuzz; an ordinary build makes them corpus replayers.
+        .target(
+            name: "HearthFuzzing",
+            dependencies: [
+                "HearthRuntimeAPI",
+                "HearthServer",
+                "HearthCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(name: "FuzzRuntimeAPI", dependencies: ["HearthFuzzing"], path: "Sources/Fuzz/RuntimeAPI"),
+        .executableTarget(name: "FuzzInvokeAPI", dependencies: ["HearthFuzzing"], path: "Sources/Fuzz/InvokeAPI"),
+        .executableTarget(name: "FuzzSigV4", dependencies: ["HearthFuzzing"], path: "Sources/Fuzz/SigV4"),
+        .executableTarget(name: "FuzzZip", dependencies: ["HearthFuzzing"], path: "Sources/Fuzz/Zip"),
+        .testTarget(
+            name: "HearthFuzzTests",
+            dependencies: ["HearthFuzzing"]
+        ),
         .testTarget(
             name: "HearthSandboxTests",
             dependencies: ["HearthSandbox"]
