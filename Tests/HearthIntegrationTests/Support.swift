@@ -99,7 +99,10 @@ enum Harness {
             found += driver.leftovers(prefix: "hearth-").map { "cgroup \($0)" }
         }
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int32(entry) != nil {
-            if let cgroup = try? String(contentsOfFile: "/proc/\(entry)/cgroup", encoding: .utf8), cgroup.contains("/hearth-") {
+            // Instance cgroups are hearth-<supervisor pid>-<id>; other cgroups may start with
+            // "hearth-" too (a docker build named hearth-docker-smoke, for one).
+            if let cgroup = try? String(contentsOfFile: "/proc/\(entry)/cgroup", encoding: .utf8),
+               cgroup.contains(/\/hearth-[0-9]+-/) {
                 found.append("process \(entry)")
             }
         }
