@@ -84,10 +84,11 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        .executableTarget(name: "FuzzRuntimeAPI", dependencies: ["HearthFuzzing"], path: "Sources/Fuzz/RuntimeAPI"),
-        .executableTarget(name: "FuzzInvokeAPI", dependencies: ["HearthFuzzing"], path: "Sources/Fuzz/InvokeAPI"),
-        .executableTarget(name: "FuzzSigV4", dependencies: ["HearthFuzzing"], path: "Sources/Fuzz/SigV4"),
-        .executableTarget(name: "FuzzZip", dependencies: ["HearthFuzzing"], path: "Sources/Fuzz/Zip"),
+        .target(name: "CHearthFuzzDriver"),
+        .executableTarget(name: "FuzzRuntimeAPI", dependencies: ["HearthFuzzing", "CHearthFuzzDriver"], path: "Sources/Fuzz/RuntimeAPI"),
+        .executableTarget(name: "FuzzInvokeAPI", dependencies: ["HearthFuzzing", "CHearthFuzzDriver"], path: "Sources/Fuzz/InvokeAPI"),
+        .executableTarget(name: "FuzzSigV4", dependencies: ["HearthFuzzing", "CHearthFuzzDriver"], path: "Sources/Fuzz/SigV4"),
+        .executableTarget(name: "FuzzZip", dependencies: ["HearthFuzzing", "CHearthFuzzDriver"], path: "Sources/Fuzz/Zip"),
         .testTarget(
             name: "HearthFuzzTests",
             dependencies: ["HearthFuzzing"]

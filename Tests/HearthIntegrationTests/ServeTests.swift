@@ -360,24 +360,42 @@ struct ServeTests {
         return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
     }
 
-    @Test("kill -9 of the supervisor, then a restart: no leftovers, every function kept")
+    @Test("kill -9 of the supervisor with instances running, one mid-invocation: every sandbox dies with it; the restart cleans up and keeps every function")
     func crashRecovery() async throws {
         let first = try ServeDaemon()
         defer { first.removeState() }
-        try await first.createProbe("survivor")
+        for name in ["survivor", "second", "busy"] { try await first.createProbe(name, extra: ["Timeout": 60]) }
         #expect(try await first.invoke("survivor", #"{"cmd":"count"}"#).status == 200)
+        #expect(try await first.invoke("second", #"{"cmd":"count"}"#).status == 200)
+        let busy = Task { try? await first.invoke("busy", #"{"cmd":"sleep","ms":30000}"#) }
         let pid = first.process.processIdentifier
+        var running = 0
+        for _ in 0..<100 where running < 3 {
+            try await Task.sleep(for: .milliseconds(50))
+            running = LifecycleLeakTests.Usage.of(pid).cgroups
+        }
+        #expect(running == 3, "instances before the crash: \(running)")
         first.crash()
-        // The crashed supervisor's sandboxes die with it (their init watches the supervisor).
-        try await Task.sleep(for: .milliseconds(300))
+        _ = await busy.value
+        // The crashed supervisor's sandboxes die with it (their init has a parent-death signal),
+        // before anything restarts.
+        var processes = LifecycleLeakTests.Usage.of(pid).processes
+        for _ in 0..<40 where processes > 0 {
+            try await Task.sleep(for: .milliseconds(50))
+            processes = LifecycleLeakTests.Usage.of(pid).processes
+        }
         let second = try ServeDaemon(stateDirectory: first.stateDirectory)
         defer { second.stop() }
         let left = Harness.leftovers().filter { $0.contains("hearth-\(pid)-") || $0.contains("/run/hearth/\(pid)") }
-        let response = try await second.invoke("survivor", #"{"cmd":"count"}"#)
-        SecurityLedger.check("supervisor.kill9", "kill -9 of the supervisor with an instance running, then a restart",
-                             expected: "sandboxes die with it; the restart leaves nothing behind and keeps the function",
-                             observed: "\(left.isEmpty ? "no leftovers" : "leftovers: \(left)"); after restart \(response.status), count \(response.json?["count"] ?? "?")",
-                             left.isEmpty && response.status == 200 && response.json?["count"] as? Int == 1)
+        var answers: [String] = []
+        for name in ["survivor", "second", "busy"] {
+            let response = try await second.invoke(name, #"{"cmd":"count"}"#)
+            answers.append("\(name) \(response.status)/\(response.json?["count"] ?? "?")")
+        }
+        SecurityLedger.check("supervisor.kill9", "kill -9 of the supervisor with 3 instances, one mid-invocation, then a restart",
+                             expected: "sandbox processes gone before the restart; the restart leaves no cgroup or run folder; all 3 functions answer from fresh instances",
+                             observed: "\(running) instances; \(processes) sandbox processes left within 2 s of the kill; \(left.isEmpty ? "no leftovers" : "leftovers: \(left)") after restart; \(answers.joined(separator: ", "))",
+                             running == 3 && processes == 0 && left.isEmpty && answers.allSatisfy { $0.hasSuffix(" 200/1") })
     }
 
     @Test("graceful shutdown removes every instance, cgroup and run folder")
