@@ -9,6 +9,13 @@ import HearthServer
 /// signature; a request signed by `SigV4Signer` for any path, query and headers the URL type
 /// accepts verifies (the signer and the verifier canonicalise alike).
 enum FuzzSigV4 {
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+        default: Array("!#$%&'*+-.^_`|~".utf8).contains(byte)
+        }
+    }
+
     static let credentials = AWSCredentials(accessKeyID: "AKIDFUZZ", secretAccessKey: "fuzz-secret")
     static let verifier = SigV4Verifier(credentials: [credentials])
     static let now = Date(timeIntervalSince1970: 1_700_000_000)
@@ -41,7 +48,8 @@ enum FuzzSigV4 {
         else { return }
         let plain = headers.filter { name, value in
             let lower = name.lowercased()
-            return !name.isEmpty && name.utf8.allSatisfy { $0 > 32 && $0 < 127 && $0 != UInt8(ascii: ":") }
+            // HTTP header names are tokens (RFC 9110 tchar); NIO's parser refuses anything else.
+            return !name.isEmpty && name.utf8.allSatisfy { isTokenByte($0) }
                 && value.utf8.allSatisfy { $0 >= 32 && $0 < 127 }
                 && !["authorization", "x-amz-date", "x-amz-content-sha256", "host", "x-amz-security-token"].contains(lower)
         }
