@@ -24,7 +24,9 @@ let package = Package(
         .systemLibrary(name: "CHearthZlib", path: "Sources/CHearthZlib"),
         .target(
             name: "HearthSandbox",
-            dependencies: ["CHearthSpawn"]
+            dependencies: ["CHearthSpawn"],
+            // The policy data files, embedded by scripts/embed-seccomp (ADR 0003).
+            exclude: ["seccomp"]
         ),
         .target(
             name: "HearthRuntimeAPI",
@@ -70,6 +72,29 @@ let package = Package(
                 "HearthServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        // Fuzz targets: the per-input logic, shared by the libFuzzer executables below and the
+        // replay tests (HearthFuzzTests). scripts/fuzz builds the executables with
+        // -sanitize=fuzzer into .build-fuzz; an ordinary build makes them corpus replayers.
+        .target(
+            name: "HearthFuzzing",
+            dependencies: [
+                "HearthRuntimeAPI",
+                "HearthServer",
+                "HearthCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .target(name: "CHearthFuzzDriver"),
+        .executableTarget(name: "FuzzRuntimeAPI", dependencies: ["HearthFuzzing", "CHearthFuzzDriver"], path: "Sources/Fuzz/RuntimeAPI"),
+        .executableTarget(name: "FuzzInvokeAPI", dependencies: ["HearthFuzzing", "CHearthFuzzDriver"], path: "Sources/Fuzz/InvokeAPI"),
+        .executableTarget(name: "FuzzSigV4", dependencies: ["HearthFuzzing", "CHearthFuzzDriver"], path: "Sources/Fuzz/SigV4"),
+        .executableTarget(name: "FuzzZip", dependencies: ["HearthFuzzing", "CHearthFuzzDriver"], path: "Sources/Fuzz/Zip"),
+        .testTarget(
+            name: "HearthFuzzTests",
+            dependencies: ["HearthFuzzing"]
         ),
         .testTarget(
             name: "HearthSandboxTests",
