@@ -61,6 +61,9 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Run the sandbox in a new user namespace even as root.")
     var userns = false
 
+    @Flag(help: "Start instances from pre-forked shells (set up before the invocation; Init Duration then counts only exec + runtime init).")
+    var prefork = false
+
     func validate() throws {
         if let stdinMarker, stdinMarker != "-" { throw ValidationError("unexpected argument \(stdinMarker); use - to read the event from stdin") }
         let sources = [event != nil, eventFile != nil, stdinMarker != nil].filter { $0 }.count
@@ -97,7 +100,8 @@ struct Run: AsyncParsableCommand {
             let eq = pair.firstIndex(of: "=")!
             return (String(pair[..<eq]), String(pair[pair.index(after: eq)...]))
         }
-        let runner = LocalRunner(config: config, codePath: path, stateDirectory: stateDir, layers: layers)
+        var runner = LocalRunner(config: config, codePath: path, stateDirectory: stateDir, layers: layers)
+        runner.prefork = prefork
         let status = await runner.run(payload: payload, times: `repeat`)
         throw ExitCode(status)
     }
