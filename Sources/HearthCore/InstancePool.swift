@@ -40,6 +40,8 @@ public struct PoolStats: Sendable {
     public var busy: [String: Int]
     public var idle: [String: Int]
     public var total: Int
+    /// Pre-forked shells ready, per function.
+    public var shells: [String: Int] = [:]
 }
 
 /// Warm instances per function version: the most recently used idle instance first, a cold
@@ -429,7 +431,8 @@ public actor InstancePool {
     public func stats() -> PoolStats {
         PoolStats(busy: busyByFunction.filter { $0.value > 0 },
                   idle: idle.reduce(into: [:]) { $0[$1.key.function, default: 0] += $1.value.count },
-                  total: total)
+                  total: total,
+                  shells: shells.reduce(into: [:]) { $0[$1.key.function, default: 0] += $1.value.count })
     }
 
     /// Stops taking invocations, waits up to `grace` for busy ones, destroys every instance.

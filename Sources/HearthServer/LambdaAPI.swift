@@ -56,7 +56,7 @@ public final class LambdaAPI: Sendable {
         }
         if request.method == "GET" && request.rawPath == "/metrics" {
             let stats = await pool.stats()
-            let text = metrics.render(concurrent: stats.busy, idle: stats.idle, instances: stats.total)
+            let text = metrics.render(concurrent: stats.busy, idle: stats.idle, instances: stats.total, shells: stats.shells)
             return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")], body: Array(text.utf8))
         }
         do {
