@@ -61,7 +61,7 @@ public struct Benchmark: Sendable {
     }
 
     /// One progress line on stderr (overwritten in place).
-    static func progress(_ text: String) {
+    public static func progress(_ text: String) {
         FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))
     }
 

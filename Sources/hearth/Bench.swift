@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HearthCore
 import HearthSandbox
+import HearthServer
 
 /// `hearth bench`: cold-start, warm and burst numbers for real sandboxes on this machine.
 struct Bench: AsyncParsableCommand {
@@ -10,7 +11,9 @@ struct Bench: AsyncParsableCommand {
         discussion: """
             cold-start: sandbox start → the runtime's first /next, and → the first response; the same
               from pre-forked shells (set up before the timer starts) unless --no-prefork.
-            warm: invocation → response on warm instances, with --concurrency callers (and throughput).
+            warm: Invoke through the front door (HTTP on loopback, keep-alive) → response from warm
+              instances, with --concurrency clients (and throughput); --in-process skips HTTP
+              and calls the pool directly.
             burst: --runs simultaneous first invocations (time until each is answered, and until all are).
             Latencies go into HDR histograms; progress goes to stderr; --json prints one object on stdout.
             Uses a folder or zip with a bootstrap (--function; default: the C echo example).
@@ -26,6 +29,7 @@ struct Bench: AsyncParsableCommand {
     @Option var memory = 128
     @Option var stateDir: String?
     @Flag(help: "Print one JSON object on stdout.") var json = false
+    @Flag(help: "warm: call the instance pool directly instead of going through the front door.") var inProcess = false
     @Flag(help: .hidden) var lockstep = false
 
     func validate() throws {
@@ -50,7 +54,14 @@ struct Bench: AsyncParsableCommand {
             try await benchmark.lockstep()
             return
         }
-        let result = try await benchmark.run()
+        let result: [String: Any]
+        if kind == "warm" && !inProcess {
+            let frontDoor = FrontDoorBenchmark(zip: try zipData(code), runs: runs, concurrency: concurrency,
+                                               duration: benchmark.duration, memoryMB: memory, stateDirectory: benchmark.stateDirectory)
+            result = try await frontDoor.run()
+        } else {
+            result = try await benchmark.run()
+        }
         if json {
             let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
             FileHandle.standardOutput.write(data + Data("\n".utf8))
