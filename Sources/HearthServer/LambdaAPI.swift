@@ -47,7 +47,7 @@ public final class LambdaAPI: Sendable {
     }
 
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
-        let requestID = UUID().uuidString.lowercased()
+        let requestID = RequestID.make()
         let segments = request.rawPath.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
             .map { String($0).removingPercentEncoding ?? String($0) }
         // Unauthenticated: the health document and Prometheus metrics.
