@@ -49,7 +49,7 @@ public final class LambdaAPI: Sendable {
     }
 
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
-        let requestID = UUID().uuidString.lowercased()
+        let requestID = RequestID.make()
         let segments = request.rawPath.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
             .map { String($0).removingPercentEncoding ?? String($0) }
         // Unauthenticated: the health document and Prometheus metrics.
@@ -58,7 +58,7 @@ public final class LambdaAPI: Sendable {
         }
         if request.method == "GET" && request.rawPath == "/metrics" {
             let stats = await pool.stats()
-            let text = metrics.render(concurrent: stats.busy, idle: stats.idle, instances: stats.total)
+            let text = metrics.render(concurrent: stats.busy, idle: stats.idle, instances: stats.total, shells: stats.shells)
             return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")], body: Array(text.utf8))
         }
         do {
