@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", exact: "0.2.0"),
     ],
     targets: [
         // The only code that runs between clone3 and execve, plus the libseccomp compiler shim.
@@ -24,7 +25,9 @@ let package = Package(
         .systemLibrary(name: "CHearthZlib", path: "Sources/CHearthZlib"),
         .target(
             name: "HearthSandbox",
-            dependencies: ["CHearthSpawn"]
+            dependencies: ["CHearthSpawn"],
+            // The policy data files, embedded by scripts/embed-seccomp (ADR 0003).
+            exclude: ["seccomp"]
         ),
         .target(
             name: "HearthRuntimeAPI",
@@ -44,6 +47,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
         // Embedded state: functions, versions, aliases (SQLite through GRDB).
@@ -70,6 +74,29 @@ let package = Package(
                 "HearthServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        // Fuzz targets: the per-input logic, shared by the libFuzzer executables below and the
+        // replay tests (HearthFuzzTests). scripts/fuzz builds the executables with
+        // -sanitize=fuzzer into .build-fuzz; an ordinary build makes them corpus replayers.
+        .target(
+            name: "HearthFuzzing",
+            dependencies: [
+                "HearthRuntimeAPI",
+                "HearthServer",
+                "HearthCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .target(name: "CHearthFuzzDriver"),
+        .executableTarget(name: "FuzzRuntimeAPI", dependencies: ["HearthFuzzing", "CHearthFuzzDriver"], path: "Sources/Fuzz/RuntimeAPI"),
+        .executableTarget(name: "FuzzInvokeAPI", dependencies: ["HearthFuzzing", "CHearthFuzzDriver"], path: "Sources/Fuzz/InvokeAPI"),
+        .executableTarget(name: "FuzzSigV4", dependencies: ["HearthFuzzing", "CHearthFuzzDriver"], path: "Sources/Fuzz/SigV4"),
+        .executableTarget(name: "FuzzZip", dependencies: ["HearthFuzzing", "CHearthFuzzDriver"], path: "Sources/Fuzz/Zip"),
+        .testTarget(
+            name: "HearthFuzzTests",
+            dependencies: ["HearthFuzzing"]
         ),
         .testTarget(
             name: "HearthSandboxTests",

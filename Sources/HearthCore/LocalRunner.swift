@@ -15,6 +15,8 @@ public struct LocalRunner: Sendable {
     public var stateDirectory: String?
     /// Layer folders or zips, mounted merged and read-only at `/opt`.
     public var layers: [String]
+    /// Start instances from pre-forked shells, set up before the invocation that needs one.
+    public var prefork = false
 
     public init(config: FunctionConfig, codePath: String?, imagePath: String? = nil, stateDirectory: String?, layers: [String] = []) {
         self.config = config
@@ -82,16 +84,34 @@ public struct LocalRunner: Sendable {
         let signals = SignalCleanup { await current.destroy(); code.remove(); opt?.remove(); host.close() }
         defer { signals.cancel() }
 
+        let logSink: LogCapture.Sink = { FileHandle.standardError.write(Data($0)) }
+        /// Sets up the shell the next cold start will launch.
+        func prepareShell() async throws {
+            await current.setShell(try await Instance.Shell.prepare(config: config, code: code.directory, opt: opt?.directory,
+                                                                    image: image, host: host, logSink: logSink))
+        }
         var status: Int32 = 0
-        for i in 0..<times {
+        if prefork {
+            do {
+                try await prepareShell()
+            } catch {
+                Self.stderr("hearth: \(error)\n")
+                status = 2
+            }
+        }
+        for i in 0..<times where status != 2 {
             let requestID = UUID().uuidString.lowercased()
             Self.stderr("START RequestId: \(requestID) Version: \(config.version)\n")
             var record: InvocationRecord
             var instance = await current.get()
             if instance == nil {
                 do {
-                    instance = try await Instance.start(config: config, code: code.directory, opt: opt?.directory, image: image, host: host,
-                                                        logSink: { FileHandle.standardError.write(Data($0)) })
+                    if let shell = await current.takeShell() {
+                        instance = try await shell.launch()
+                    } else {
+                        instance = try await Instance.start(config: config, code: code.directory, opt: opt?.directory, image: image,
+                                                            host: host, logSink: logSink)
+                    }
                     await current.set(instance)
                 } catch let failure as Instance.StartFailure {
                     record = InvocationRecord(failedStart: failure, requestID: requestID, config: config)
@@ -107,6 +127,7 @@ public struct LocalRunner: Sendable {
             record = await instance!.invoke(payload: payload, requestID: requestID)
             if !record.instanceReusable {
                 await current.destroy()
+                if prefork && i < times - 1 { try? await prepareShell() }
             }
             Self.finish(record, index: i, times: times)
             if record.errorType != nil { status = 1 }
@@ -129,14 +150,25 @@ public struct LocalRunner: Sendable {
 /// The runner's current warm instance, shared with the signal handler.
 actor CurrentInstance {
     private var instance: Instance?
+    /// The pre-forked shell for the next cold start (`--prefork`).
+    private var shell: Instance.Shell?
 
     func get() -> Instance? { instance }
     func set(_ new: Instance?) { instance = new }
+    func setShell(_ new: Instance.Shell) { shell = new }
 
+    func takeShell() -> Instance.Shell? {
+        defer { shell = nil }
+        return shell
+    }
+
+    /// Destroys the instance and discards the shell, if any.
     func destroy() async {
-        let old = instance
+        let (old, oldShell) = (instance, shell)
         instance = nil
+        shell = nil
         await old?.destroy()
+        await oldShell?.discard()
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import HearthSandbox
+import Synchronization
 
 /// A runtime image's manifest (`runtime-images/NAME/manifest`, `key=value` lines).
 public struct RuntimeImageManifest: Sendable, Equatable {
@@ -96,6 +97,17 @@ public final class RuntimeImages: Sendable {
 
     /// The manifest for `runtime` (a name or an alias such as `provided.al2023`).
     public func manifest(for runtime: String) throws -> (folder: String, manifest: RuntimeImageManifest) {
+        // Every invocation asks (through the deployed version): the definitions ship with
+        // hearth and do not change while it runs, so each runtime name is looked up once.
+        if let known = known.withLock({ $0[runtime] }) { return known }
+        let found = try lookUpManifest(for: runtime)
+        known.withLock { $0[runtime] = found }
+        return found
+    }
+
+    private let known = Mutex<[String: (folder: String, manifest: RuntimeImageManifest)]>([:])
+
+    private func lookUpManifest(for runtime: String) throws -> (folder: String, manifest: RuntimeImageManifest) {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: definitions)) ?? []
         for name in names.sorted() {
             let path = definitions + "/" + name + "/manifest"

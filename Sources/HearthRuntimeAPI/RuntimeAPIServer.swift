@@ -28,11 +28,15 @@ public final class RuntimeAPIServer: @unchecked Sendable {
     /// Completes if the runtime reports `/init/error`.
     public var initFailed: EventLoopFuture<RuntimeOutcome> { initErrorPromise.futureResult }
 
-    init(eventLoop: any EventLoop) {
+    package init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
         firstNextPromise = eventLoop.makePromise()
         initErrorPromise = eventLoop.makePromise()
     }
+
+    /// A handler for one runtime connection to this server, after an HTTP server pipeline (for
+    /// fuzzing the request handling on an EmbeddedChannel).
+    package func makeConnectionHandler() -> any ChannelHandler { RuntimeAPIHandler(server: self) }
 
     /// Starts listening on `unixSocketPath` and, if given, on the already bound and listening
     /// TCP socket `tcpListener` (ownership passes to the server).
@@ -114,16 +118,25 @@ public final class RuntimeAPIServer: @unchecked Sendable {
 
     /// Closes the listeners and every open connection.
     public func close() async {
-        let channels: [any Channel] = (try? await eventLoop.submit { () -> [any Channel] in
-            self.closed = true
-            self.machine.abandon()
-            self.pending?.fail(ChannelError.ioOnClosedChannel)
-            self.pending = nil
-            self.firstNextPromise.fail(ChannelError.ioOnClosedChannel)
-            self.initErrorPromise.fail(ChannelError.ioOnClosedChannel)
-            return self.listeners + Array(self.connections.values)
-        }.get()) ?? []
+        let channels: [any Channel] = (try? await eventLoop.submit { self.shutDownOnLoop() }.get()) ?? []
         for channel in channels { try? await channel.close() }
+    }
+
+    /// `close()` for a caller already on the event loop (fuzzing on an EmbeddedEventLoop).
+    package func closeOnLoop() {
+        for channel in shutDownOnLoop() { channel.close(promise: nil) }
+    }
+
+    /// Fails everything pending; returns the channels to close.
+    private func shutDownOnLoop() -> [any Channel] {
+        eventLoop.preconditionInEventLoop()
+        closed = true
+        machine.abandon()
+        pending?.fail(ChannelError.ioOnClosedChannel)
+        pending = nil
+        firstNextPromise.fail(ChannelError.ioOnClosedChannel)
+        initErrorPromise.fail(ChannelError.ioOnClosedChannel)
+        return listeners + Array(connections.values)
     }
 
     // MARK: called by RuntimeAPIHandler on the event loop

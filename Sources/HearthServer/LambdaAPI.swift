@@ -49,7 +49,7 @@ public final class LambdaAPI: Sendable {
     }
 
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
-        let requestID = UUID().uuidString.lowercased()
+        let requestID = RequestID.make()
         let segments = request.rawPath.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
             .map { String($0).removingPercentEncoding ?? String($0) }
         // Unauthenticated: the health document and Prometheus metrics.
@@ -58,7 +58,7 @@ public final class LambdaAPI: Sendable {
         }
         if request.method == "GET" && request.rawPath == "/metrics" {
             let stats = await pool.stats()
-            let text = metrics.render(concurrent: stats.busy, idle: stats.idle, instances: stats.total)
+            let text = metrics.render(concurrent: stats.busy, idle: stats.idle, instances: stats.total, shells: stats.shells)
             return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")], body: Array(text.utf8))
         }
         do {
@@ -145,37 +145,8 @@ public final class LambdaAPI: Sendable {
 
     // MARK: function references
 
-    /// A function reference as Lambda accepts it: `name`, `name:qualifier`, or an ARN
-    /// (`arn:aws:lambda:REGION:ACCOUNT:function:name[:qualifier]`).
-    struct FunctionRef {
-        var name: String
-        var qualifier: String?
-    }
-
     func parseRef(_ raw: String, qualifier query: String?) throws -> FunctionRef {
-        var name = raw
-        var qualifier: String?
-        if raw.hasPrefix("arn:") {
-            let parts = raw.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-            guard parts.count >= 7, parts[2] == "lambda", parts[5] == "function" else {
-                throw LambdaError.invalidParameter("Invalid function ARN: \(raw)")
-            }
-            name = parts[6]
-            qualifier = parts.count > 7 ? parts[7] : nil
-        } else if let colon = raw.firstIndex(of: ":") {
-            name = String(raw[..<colon])
-            qualifier = String(raw[raw.index(after: colon)...])
-        }
-        if let query, !query.isEmpty {
-            if let qualifier, qualifier != query {
-                throw LambdaError.invalidParameter("The derived qualifier from the function name does not match the specified qualifier.")
-            }
-            qualifier = query
-        }
-        guard FunctionConfig.isValidName(name) else {
-            throw LambdaError.invalidParameter("1 validation error detected: Value '\(name)' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9-_]{1,64}")
-        }
-        return FunctionRef(name: name, qualifier: qualifier?.isEmpty == true ? nil : qualifier)
+        try FunctionRef(parsing: raw, qualifier: query)
     }
 
     func arn(_ name: String, _ qualifier: String? = nil) -> String {
@@ -735,32 +706,13 @@ public final class LambdaAPI: Sendable {
     // MARK: invoke
 
     func invoke(_ raw: String, _ request: HTTPRequest, requestID: String) async throws -> HTTPResponse {
-        let ref = try parseRef(raw, qualifier: request.query["Qualifier"])
-        if request.body.count > Self.maxInvokePayload {
-            throw LambdaError.requestTooLarge("Request must be smaller than \(Self.maxInvokePayload) bytes for the InvokeFunction operation")
+        let invocation = try InvokeRequest(path: raw, request: request)
+        let (config, version) = try resolve(invocation.function, weighted: true)
+        if invocation.dryRun {
+            return HTTPResponse(status: 204, headers: [("x-amzn-RequestId", requestID), ("X-Amz-Executed-Version", version)])
         }
-        let invocationType = request.header("X-Amz-Invocation-Type") ?? "RequestResponse"
-        let (config, version) = try resolve(ref, weighted: true)
-        switch invocationType {
-        case "RequestResponse": break
-        case "DryRun": return HTTPResponse(status: 204, headers: [("x-amzn-RequestId", requestID), ("X-Amz-Executed-Version", version)])
-        case "Event":
-            throw LambdaError.invalidParameter("InvocationType Event (asynchronous invocation) is not supported by this Hearth version yet; use RequestResponse")
-        default:
-            throw LambdaError.invalidParameter("1 validation error detected: Value '\(invocationType)' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]")
-        }
-        var payload = request.body
-        if payload.isEmpty { payload = Array("{}".utf8) }
-        if (try? JSONSerialization.jsonObject(with: Data(payload), options: [.fragmentsAllowed])) == nil {
-            throw LambdaError.invalidContent("Could not parse request body into json: Could not parse payload into json")
-        }
-        var clientContext: String?
-        if let encoded = request.header("X-Amz-Client-Context") {
-            guard let data = Data(base64Encoded: encoded) else {
-                throw LambdaError.invalidParameter("Client context must be a valid Base64-encoded JSON object.")
-            }
-            clientContext = String(decoding: data, as: UTF8.self)
-        }
+        let payload = try InvokeRequest.validatedPayload(request.body)
+        let clientContext = invocation.clientContext
         let deployed = try deployedVersion(config, version: version)
         let reserved = try store.reservedConcurrency(function: config.name)
         if reserved == 0 {
@@ -784,7 +736,7 @@ public final class LambdaAPI: Sendable {
             ("X-Amz-Executed-Version", version),
         ]
         if record.errorType != nil { headers.append(("X-Amz-Function-Error", "Unhandled")) }
-        if request.header("X-Amz-Log-Type") == "Tail" {
+        if invocation.tailLog {
             let text = Array(FunctionLogs.text(for: record, version: version).utf8)
             headers.append(("X-Amz-Log-Result", Data(text.suffix(4096)).base64EncodedString()))
         }

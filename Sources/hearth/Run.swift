@@ -74,6 +74,9 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Run the sandbox in a new user namespace even as root.")
     var userns = false
 
+    @Flag(help: "Start instances from pre-forked shells (set up before the invocation; Init Duration then counts only exec + runtime init).")
+    var prefork = false
+
     /// `hearth run --image X -`: the lone `-` lands in PATH.
     var eventFromStdin: Bool { stdinMarker != nil || (image != nil && path == "-") }
 
@@ -121,6 +124,7 @@ struct Run: AsyncParsableCommand {
         var runner = LocalRunner(config: config, codePath: image == nil ? path : nil, imagePath: image,
                                  stateDirectory: stateDir, layers: layers)
         runner.imageOverrides = (imageEntrypoint.isEmpty ? nil : imageEntrypoint, imageCommand.isEmpty ? nil : imageCommand, imageWorkdir)
+        runner.prefork = prefork
         let status = await runner.run(payload: payload, times: `repeat`)
         throw ExitCode(status)
     }

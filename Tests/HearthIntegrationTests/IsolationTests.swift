@@ -45,41 +45,19 @@ struct IsolationTests {
         #expect(facts["cwd"] as? String == "/var/task")
     }
 
-    @Test("/tmp is a tmpfs of the ephemeral-storage size, and fills up at that size")
+    @Test("/tmp is a tmpfs of the ephemeral-storage size (filling it: HostileFunctionTests)")
     func tmpSize() throws {
         let facts = try Harness.probe("facts")
         #expect(facts["tmp_size_kb"] as? Int == 512 * 1024)
         let bigger = try Harness.probe("facts", ["--ephemeral-storage", "1024"])
         #expect(bigger["tmp_size_kb"] as? Int == 1024 * 1024)
-        let fill = try Harness.probe("tmpfill", ["--memory", "1024"])
-        #expect(fill["errno"] as? Int == Int(ENOSPC))
-        #expect((fill["written_mb"] as? Int ?? 0) <= 512)
     }
 
-    @Test("minimal /dev and masked /proc")
-    func devAndProc() throws {
+    @Test("rlimits: 1024 descriptors, no core dumps (/dev and /proc: HostileFunctionTests)")
+    func rlimits() throws {
         let facts = try Harness.probe("facts")
-        #expect(Set(facts["dev_entries"] as? [String] ?? []) == ["fd", "full", "null", "random", "stderr", "stdin", "stdout", "urandom", "zero"])
-        #expect((facts["kcore_read"] as? Int ?? 1) <= 0, "/proc/kcore must not be readable")
-        #expect((facts["keys_read"] as? Int ?? 1) <= 0, "/proc/keys must be masked")
-        #expect(facts["proc_sys_write_errno"] as? Int != 0)
         #expect(facts["rlimit_nofile"] as? Int == 1024)
         #expect(facts["rlimit_core"] as? Int == 0)
-    }
-
-    @Test("dangerous syscalls fail with EPERM; clone3 with ENOSYS")
-    func blockedSyscalls() throws {
-        let results = try Harness.probe("syscalls")
-        let mustBeEPERM = ["mount", "umount2", "pivot_root", "unshare", "unshare_user", "setns", "keyctl", "add_key",
-                           "request_key", "bpf", "perf_event_open", "kexec_load", "kexec_file_load", "init_module",
-                           "finit_module", "delete_module", "open_by_handle_at", "settimeofday", "clock_settime",
-                           "swapon", "swapoff", "reboot", "acct", "quotactl", "clone_newuser", "chroot", "mknod",
-                           "socket_packet", "socket_netlink_audit"]
-        for name in mustBeEPERM {
-            #expect(results[name] as? Int == Int(EPERM), "\(name) gave \(results[name] ?? "nothing")")
-        }
-        #expect(results["clone3"] as? Int == Int(ENOSYS))
-        #expect(results["ptrace_attach_init"] as? Int != 0)
     }
 
     @Test("only stdin, stdout, stderr and the runtime client's own socket are open")
@@ -93,21 +71,6 @@ struct IsolationTests {
         }
     }
 
-    @Test("the host's files are out of reach", arguments: ["/etc/shadow", "/var/lib/hearth/images", "/root/.bash_history"])
-    func hostFiles(path: String) throws {
-        let result = Harness.hearthRun(Harness.probe, event: #"{"cmd":"cat","path":"\#(path)"}"#)
-        let answer = try result.json()
-        #expect(answer["errno"] as? Int != 0, "\(path) readable: \(answer)")
-    }
-
-    @Test("no network beyond loopback")
-    func noEgress() throws {
-        let net = try Harness.probe("net")
-        for (key, value) in net {
-            #expect(value as? Int == Int(ENETUNREACH), "\(key) gave \(value)")
-        }
-    }
-
     @Test("user namespace mode keeps every property")
     func userNamespace() throws {
         let facts = try Harness.probe("facts", ["--userns"])
@@ -118,35 +81,12 @@ struct IsolationTests {
         #expect(facts["interfaces"] as? [String] == ["lo"])
     }
 
-    @Test("memory limit: a memory bomb ends in Runtime.OutOfMemory")
-    func memoryLimit() throws {
-        let result = Harness.hearthRun(Harness.probe, event: #"{"cmd":"memhog","mb":400}"#, ["--memory", "128"])
-        #expect(result.status == 1)
-        let error = try result.json()
-        #expect(error["errorType"] as? String == "Runtime.OutOfMemory")
-        #expect((error["errorMessage"] as? String ?? "").contains("Runtime exited with error: signal: killed"))
-        #expect(result.reports.first?["Max Memory Used"].map { $0.hasPrefix("12") || $0.hasPrefix("13") } == true,
-                "peak memory \(result.reports.first?["Max Memory Used"] ?? "?") should be at the 128 MB limit")
-        #expect(Harness.leftovers().isEmpty)
-    }
-
     @Test("memory under the limit is fine and reported")
     func memoryWithinLimit() throws {
         let result = Harness.hearthRun(Harness.probe, event: #"{"cmd":"memhog","mb":64}"#, ["--memory", "256"])
         #expect(result.status == 0, "\(result.stderr)")
         let used = Int(result.reports.first?["Max Memory Used"]?.split(separator: " ").first ?? "") ?? 0
         #expect(used >= 64 && used < 256, "Max Memory Used \(used) MB")
-    }
-
-    @Test("fork bomb is stopped by pids.max and the host is unaffected")
-    func forkBomb() throws {
-        let result = try Harness.probe("forkbomb", ["--timeout", "60", "--cpu", "1"])
-        let forked = result["forked"] as? Int ?? 0
-        #expect(forked > 10 && forked < 1024, "forked \(forked)")
-        #expect(result["errno"] as? Int == Int(EAGAIN))
-        // The host can still start processes, and nothing is left over.
-        #expect(Harness.run("/bin/true", []).status == 0)
-        #expect(Harness.leftovers().isEmpty)
     }
 
     @Test("CPU quota follows memory (1769 MB = 1 vCPU); --cpu overrides it, --cpu 0 lifts it",

@@ -172,6 +172,10 @@ struct LambdaSemanticsTests {
         let ok = Harness.hearthRun(Harness.probe, event: #"{"cmd":"big","bytes":6000000}"#)
         #expect(ok.status == 0)
         #expect(ok.stdout.count == 6_000_000)
+        SecurityLedger.check("api.response_over_6mb", "a function answers with a 7,000,000-byte response",
+                             expected: "Function.ResponseSizeTooLarge (the runtime gets 413); 6,000,000 bytes still pass",
+                             observed: "\(error["errorType"] ?? "no error"); 6 MB response \(ok.stdout.count) bytes",
+                             result.status == 1 && error["errorType"] as? String == "Function.ResponseSizeTooLarge" && ok.stdout.count == 6_000_000)
     }
 
     @Test("layers are merged in order, read-only, at /opt")

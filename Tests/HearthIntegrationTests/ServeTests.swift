@@ -305,14 +305,27 @@ struct ServeTests {
         let instances = try FileManager.default.contentsOfDirectory(atPath: run)
         let betaSocket = try #require(instances.map { "\(run)/\($0)/sock/runtime.sock" }.first { FileManager.default.fileExists(atPath: $0) })
         let foreign = try await daemon.invoke("alpha", #"{"cmd":"connect","path":"\#(betaSocket)"}"#)
-        #expect(foreign.json?["errno"] as? Int == Int(ENOENT), "\(String(decoding: foreign.body, as: UTF8.self))")
+        let foreignErrno = foreign.json?["errno"] as? Int
+        SecurityLedger.check("api.other_instance_socket", "connect to another function's Runtime API socket (its host path)",
+                             expected: "ENOENT (2): not in the sandbox's mount namespace", observed: SecurityLedger.errnoName(foreignErrno),
+                             foreignErrno == Int(ENOENT))
         let own = try await daemon.invoke("alpha", #"{"cmd":"connect","path":"/run/hearth/runtime.sock"}"#)
         #expect(own.json?["errno"] as? Int == 0)
         let forged = try await daemon.invoke("alpha", #"{"cmd":"foreign","id":"00000000-0000-0000-0000-000000000000"}"#)
-        #expect(forged.json?["status"] as? Int == 400)
+        let forgedStatus = forged.json?["status"] as? Int
+        SecurityLedger.check("api.foreign_request_id", "answer an invocation id this instance was not given",
+                             expected: "400 from its own Runtime API", observed: forgedStatus.map { "\($0)" } ?? "nothing", forgedStatus == 400)
         // The instance itself is unharmed and still the same one.
         #expect(try await daemon.invoke("alpha", #"{"cmd":"count"}"#).json?["count"] as? Int == 1)
         #expect(try await daemon.invoke("alpha", #"{"cmd":"count"}"#).json?["count"] as? Int == 2)
+        // Two functions never share a sandbox: different hostnames and cgroups.
+        let alphaFacts = try await daemon.invoke("alpha", #"{"cmd":"facts"}"#).json ?? [:]
+        let betaFacts = try await daemon.invoke("beta", #"{"cmd":"facts"}"#).json ?? [:]
+        let alphaHost = alphaFacts["hostname"] as? String ?? "?", betaHost = betaFacts["hostname"] as? String ?? "?"
+        let alphaGroup = alphaFacts["cgroup"] as? String ?? "", betaGroup = betaFacts["cgroup"] as? String ?? ""
+        SecurityLedger.check("iso.separate_sandboxes", "two functions on one supervisor", expected: "separate sandboxes (hostname, cgroup)",
+                             observed: "\(alphaHost) vs \(betaHost); cgroups \(alphaGroup == betaGroup ? "shared" : "separate")",
+                             alphaHost != betaHost && !alphaGroup.isEmpty && alphaGroup != betaGroup)
     }
 
     @Test("a log flood is stored bounded, with a truncation marker, keeping the end")
@@ -320,7 +333,10 @@ struct ServeTests {
         let daemon = try ServeDaemon()
         defer { daemon.stop(); daemon.removeState() }
         try await daemon.createProbe("noisy", extra: ["Timeout": 30])
+        #expect(try await daemon.invoke("noisy", #"{"cmd":"count"}"#).status == 200)
+        let rssBefore = Self.residentKB(daemon.process.processIdentifier)
         let response = try await daemon.invoke("noisy", #"{"cmd":"log","lines":20000}"#)
+        let rssAfter = Self.residentKB(daemon.process.processIdentifier)
         #expect(response.status == 200)
         let id = try #require(response.header("x-amzn-RequestId"))
         let logs = try await daemon.client().send("GET", "/hearth/functions/noisy/logs", query: [("requestId", id)])
@@ -329,25 +345,57 @@ struct ServeTests {
         #expect(message.contains("[hearth: log truncated,"))
         #expect(message.contains("probe err line 19999"))
         #expect(message.utf8.count < 300 * 1024, "stored log is bounded: \(message.utf8.count) bytes")
+        // 40,000 lines, about 1 MB, written in one invocation.
+        let grew = rssAfter - rssBefore
+        SecurityLedger.check("res.log_flood", "write 40,000 log lines (≈1 MB) in one invocation",
+                             expected: "stored log < 300 KB with a truncation marker; supervisor RSS grows < 32 MB",
+                             observed: "stored \(message.utf8.count) bytes, marker \(message.contains("[hearth: log truncated,") ? "present" : "missing"); RSS \(rssBefore / 1024) → \(rssAfter / 1024) MB",
+                             message.contains("[hearth: log truncated,") && message.utf8.count < 300 * 1024 && grew < 32 * 1024)
     }
 
-    @Test("kill -9 of the supervisor, then a restart: no leftovers, every function kept")
+    /// VmRSS of a process in KB (0 when unreadable).
+    static func residentKB(_ pid: Int32) -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+
+    @Test("kill -9 of the supervisor with instances running, one mid-invocation: every sandbox dies with it; the restart cleans up and keeps every function")
     func crashRecovery() async throws {
         let first = try ServeDaemon()
         defer { first.removeState() }
-        try await first.createProbe("survivor")
+        for name in ["survivor", "second", "busy"] { try await first.createProbe(name, extra: ["Timeout": 60]) }
         #expect(try await first.invoke("survivor", #"{"cmd":"count"}"#).status == 200)
+        #expect(try await first.invoke("second", #"{"cmd":"count"}"#).status == 200)
+        let busy = Task { try? await first.invoke("busy", #"{"cmd":"sleep","ms":30000}"#) }
         let pid = first.process.processIdentifier
+        var running = 0
+        for _ in 0..<100 where running < 3 {
+            try await Task.sleep(for: .milliseconds(50))
+            running = LifecycleLeakTests.Usage.of(pid).cgroups
+        }
+        #expect(running == 3, "instances before the crash: \(running)")
         first.crash()
-        // The crashed supervisor's sandboxes die with it (their init watches the supervisor).
-        try await Task.sleep(for: .milliseconds(300))
+        _ = await busy.value
+        // The crashed supervisor's sandboxes die with it (their init has a parent-death signal),
+        // before anything restarts.
+        var processes = LifecycleLeakTests.Usage.of(pid).processes
+        for _ in 0..<40 where processes > 0 {
+            try await Task.sleep(for: .milliseconds(50))
+            processes = LifecycleLeakTests.Usage.of(pid).processes
+        }
         let second = try ServeDaemon(stateDirectory: first.stateDirectory)
         defer { second.stop() }
         let left = Harness.leftovers().filter { $0.contains("hearth-\(pid)-") || $0.contains("/run/hearth/\(pid)") }
-        #expect(left.isEmpty, "\(left)")
-        let response = try await second.invoke("survivor", #"{"cmd":"count"}"#)
-        #expect(response.status == 200)
-        #expect(response.json?["count"] as? Int == 1)
+        var answers: [String] = []
+        for name in ["survivor", "second", "busy"] {
+            let response = try await second.invoke(name, #"{"cmd":"count"}"#)
+            answers.append("\(name) \(response.status)/\(response.json?["count"] ?? "?")")
+        }
+        SecurityLedger.check("supervisor.kill9", "kill -9 of the supervisor with 3 instances, one mid-invocation, then a restart",
+                             expected: "sandbox processes gone before the restart; the restart leaves no cgroup or run folder; all 3 functions answer from fresh instances",
+                             observed: "\(running) instances; \(processes) sandbox processes left within 2 s of the kill; \(left.isEmpty ? "no leftovers" : "leftovers: \(left)") after restart; \(answers.joined(separator: ", "))",
+                             running == 3 && processes == 0 && left.isEmpty && answers.allSatisfy { $0.hasSuffix(" 200/1") })
     }
 
     @Test("graceful shutdown removes every instance, cgroup and run folder")

@@ -93,19 +93,33 @@ enum Harness {
     }
 
     /// What a finished instance must not leave behind: cgroups, processes in them, run folders.
+    /// Instance names carry their supervisor's pid (`hearth-<pid>-<id>`, `/run/hearth/<pid>`);
+    /// a supervisor that is alive and not started by this test process belongs to someone else
+    /// on a shared machine (another checkout's tests or benchmarks) and is not ours to judge.
     static func leftovers() -> [String] {
+        func foreign(_ supervisor: Int32) -> Bool {
+            guard kill(supervisor, 0) == 0 || errno == EPERM else { return false }  // dead: its leftovers count
+            let stat = (try? String(contentsOfFile: "/proc/\(supervisor)/stat", encoding: .utf8)) ?? ""
+            let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
+            return fields.count > 1 && Int32(fields[1]) != getpid()
+        }
+        func supervisor(in text: String) -> Int32? {
+            guard let match = text.firstMatch(of: /hearth-([0-9]+)-/) else { return nil }
+            return Int32(match.1)
+        }
         var found: [String] = []
         if let driver = try? CgroupHost.detect() {
-            found += driver.leftovers(prefix: "hearth-").map { "cgroup \($0)" }
+            found += driver.leftovers(prefix: "hearth-").filter { supervisor(in: $0).map(foreign) != true }.map { "cgroup \($0)" }
         }
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int32(entry) != nil {
-            // Instance cgroups are named hearth-<supervisor pid>-<instance id>.
+            // Instance cgroups are hearth-<supervisor pid>-<id>; other cgroups may start with
+            // "hearth-" too (a docker build named hearth-docker-smoke, for one).
             if let cgroup = try? String(contentsOfFile: "/proc/\(entry)/cgroup", encoding: .utf8),
-               cgroup.range(of: "/hearth-[0-9]+-", options: .regularExpression) != nil {
+               let owner = supervisor(in: cgroup), !foreign(owner) {
                 found.append("process \(entry)")
             }
         }
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/run/hearth")) ?? [] {
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/run/hearth")) ?? [] where Int32(entry).map(foreign) != true {
             found.append("run folder /run/hearth/\(entry)")
         }
         if let mounts = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) {

@@ -52,6 +52,7 @@ typedef enum hearth_step {
     HEARTH_STEP_DROP_CAPS,
     HEARTH_STEP_NO_NEW_PRIVS,
     HEARTH_STEP_SECCOMP,
+    HEARTH_STEP_WAIT_LAUNCH,     // a pre-forked shell waiting for the supervisor's go
     HEARTH_STEP_FORK,
     HEARTH_STEP_CHDIR,
     HEARTH_STEP_STDIO,
@@ -68,6 +69,7 @@ typedef enum hearth_msg_kind {
     HEARTH_MSG_LISTENER = 2,     // carries the 127.0.0.1:9001 listener as SCM_RIGHTS
     HEARTH_MSG_EXEC_OK = 3,      // the function's process has exec'd
     HEARTH_MSG_EXIT = 4,         // the function's process ended: status = wait status
+    HEARTH_MSG_READY = 5,        // a held sandbox is set up and waits for one byte to exec
 } hearth_msg_kind;
 
 typedef struct hearth_msg {
@@ -101,6 +103,8 @@ typedef struct hearth_spawn_spec {
     int stdout_fd;                        // where the function's stdout goes
     int stderr_fd;                        // where the function's stderr goes
     int wait_for_parent;                  // read one byte from sync_fd before any setup
+    int hold_before_exec;                 // when set up, send HEARTH_MSG_READY and read one more
+                                          // byte before forking the function (EOF: exit quietly)
 
     const char *_Nullable image;           // read-only runtime image (host path)
     const char *_Nullable root;            // empty host directory the root is assembled on
@@ -143,20 +147,55 @@ int hearth_pipe_cloexec(int fds[_Nonnull 2]);
 /// pidfd_send_signal, with a kill(2) fallback when pidfd is -1.
 int hearth_pidfd_kill(int pidfd, pid_t pid, int sig);
 
-/// Compiles the seccomp policy with libseccomp into classic BPF, for the native architecture.
-/// Default action EPERM; `allow` syscalls allowed (unknown names skipped); `clone` allowed only
-/// without any flag in `clone_denied_flags`; `clone3` fails with ENOSYS so runtimes fall back to
-/// clone; `personality` allowed for the given values; `socket` allowed for AF_UNIX, AF_INET,
-/// AF_INET6 and AF_NETLINK other than NETLINK_AUDIT. On success `*out` is a malloc'd
+/// Argument comparison operators of a seccomp rule (libseccomp's, renumbered so Swift need not
+/// import seccomp.h).
+enum {
+    HEARTH_CMP_NE = 1,
+    HEARTH_CMP_LT,
+    HEARTH_CMP_LE,
+    HEARTH_CMP_EQ,
+    HEARTH_CMP_GE,
+    HEARTH_CMP_GT,
+    HEARTH_CMP_MASKED_EQ,
+};
+
+/// One argument comparison: `arg[argument] OP value`, or `arg & mask == value` for MASKED_EQ.
+typedef struct {
+    uint32_t argument;
+    uint32_t op;
+    uint64_t mask;
+    uint64_t value;
+} hearth_seccomp_cmp;
+
+/// One rule of a parsed policy file. `action_errno` < 0 allows the call; otherwise the call fails
+/// with that errno. The comparisons are `cmps[first_cmp ..< first_cmp + n_cmps]`.
+typedef struct {
+    const char *_Nonnull name;
+    int32_t nr;
+    int32_t action_errno;
+    uint32_t first_cmp;
+    uint32_t n_cmps;
+} hearth_seccomp_rule;
+
+/// Compiles a policy with libseccomp into classic BPF for `audit_arch` (AUDIT_ARCH_X86_64 or
+/// AUDIT_ARCH_AARCH64), before any fork. Unmatched calls fail with `default_errno`; calls
+/// numbered above `highest_nr` fail with `newer_errno` (a stub in front of libseccomp's program,
+/// as runc does, so that unknown future calls look unimplemented). For the native architecture the
+/// rules' numbers are used as they are, and a number that libseccomp knows differently is an
+/// error; for another architecture (unit tests) rules go through libseccomp's name tables and
+/// names it does not know are skipped (counted in `*skipped`). On success `*out` is a malloc'd
 /// struct sock_filter[] of `*out_len` instructions. Returns 0, or -errno with `err` filled.
-int hearth_seccomp_compile(const char *_Nonnull const *_Nonnull allow, size_t n_allow,
-                           const uint64_t *_Nullable personality, size_t n_personality,
-                           uint64_t clone_denied_flags,
-                           void *_Nullable *_Nonnull out, size_t *_Nonnull out_len,
+int hearth_seccomp_compile(uint32_t audit_arch, int32_t default_errno, int32_t newer_errno, uint32_t highest_nr,
+                           const hearth_seccomp_rule *_Nonnull rules, size_t n_rules,
+                           const hearth_seccomp_cmp *_Nullable cmps, size_t n_cmps,
+                           void *_Nullable *_Nonnull out, size_t *_Nonnull out_len, size_t *_Nonnull skipped,
                            char *_Nonnull err, size_t err_len);
 
-/// Whether libseccomp knows `name` on the native architecture.
-int hearth_seccomp_known(const char *_Nonnull name);
+/// The number libseccomp gives `name` on `audit_arch`, or -1 if it does not know the name there.
+int hearth_seccomp_resolve(uint32_t audit_arch, const char *_Nonnull name);
+
+/// The AUDIT_ARCH_* value of the architecture this code runs on.
+uint32_t hearth_seccomp_native_arch(void);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,7 @@
  *   PROBE_USE_TCP=1               ignore HEARTH_RUNTIME_SOCKET: use AWS_LAMBDA_RUNTIME_API (TCP)
  *   PROBE_INIT_ERROR=<message>    POST /runtime/init/error (Probe.InitError), then exit(3)
  *   PROBE_SLEEP_AT_INIT_MS=<ms>   sleep before the first /next
+ * Invoked as `bootstrap --euid` it prints its ids and exits (the suid command's helper).
  *
  * Conventions in the reports: errno values are plain integers (0 = success);
  * in "syscalls" a negative value -N means the test child was killed by signal N
@@ -45,6 +46,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -405,6 +407,8 @@ static void cmd_facts(const char *id) {
     jb_kint(&b, "kcore_read", read_count("/proc/kcore"));
     jb_kint(&b, "keys_read", read_count("/proc/keys"));
     jb_kint(&b, "sysrq_write_errno", open_errno("/proc/sysrq-trigger", O_WRONLY, 0)); /* never written */
+    jb_kint(&b, "sys_write_errno", open_errno("/sys/kernel/uevent_helper", O_WRONLY, 0)); /* never written */
+    jb_kint(&b, "sys_mkdir_errno", mkdir("/sys/fs/cgroup/hearth-probe", 0700) == 0 ? (rmdir("/sys/fs/cgroup/hearth-probe"), 0) : errno);
 
     /* /dev entries, sorted */
     jb_key(&b, "dev_entries");
@@ -627,6 +631,46 @@ static long t_mknod(void) {
     return 0;
 }
 static long t_chroot(void) { return ret_errno(syscall(SYS_chroot, "/tmp")); }
+/* unshare and setns for every namespace kind (unshare / unshare_user above are NEWNS / NEWUSER). */
+static long t_unshare_uts(void) { return ret_errno(syscall(SYS_unshare, CLONE_NEWUTS)); }
+static long t_unshare_ipc(void) { return ret_errno(syscall(SYS_unshare, CLONE_NEWIPC)); }
+static long t_unshare_pid(void) { return ret_errno(syscall(SYS_unshare, CLONE_NEWPID)); }
+static long t_unshare_net(void) { return ret_errno(syscall(SYS_unshare, CLONE_NEWNET)); }
+static long t_unshare_cgroup(void) { return ret_errno(syscall(SYS_unshare, CLONE_NEWCGROUP)); }
+static long t_unshare_time(void) { return ret_errno(syscall(SYS_unshare, 0x80 /* CLONE_NEWTIME */)); }
+/* setns into pid 1's namespace of the kind (the sandbox's own: the host's are not visible). */
+static long setns_kind(const char *kind, int nstype) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/1/ns/%s", kind);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(path, sizeof path, "/proc/self/ns/%s", kind);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    }
+    if (fd < 0) return errno;
+    long r = ret_errno(syscall(SYS_setns, fd, nstype));
+    close(fd);
+    return r;
+}
+static long t_setns_mnt(void) { return setns_kind("mnt", CLONE_NEWNS); }
+static long t_setns_uts(void) { return setns_kind("uts", CLONE_NEWUTS); }
+static long t_setns_ipc(void) { return setns_kind("ipc", CLONE_NEWIPC); }
+static long t_setns_user(void) { return setns_kind("user", CLONE_NEWUSER); }
+static long t_setns_pid(void) { return setns_kind("pid", CLONE_NEWPID); }
+static long t_setns_net(void) { return setns_kind("net", CLONE_NEWNET); }
+static long t_setns_cgroup(void) { return setns_kind("cgroup", CLONE_NEWCGROUP); }
+static long t_setns_time(void) { return setns_kind("time", 0x80); }
+static long t_process_vm_readv_init(void) {
+    char buf[16];
+    struct iovec local = {.iov_base = buf, .iov_len = sizeof buf};
+    struct iovec remote = {.iov_base = (void *)0x400000, .iov_len = sizeof buf};
+    return ret_errno(syscall(SYS_process_vm_readv, 1, &local, 1UL, &remote, 1UL, 0UL));
+}
+static long t_socket_raw_inet(void) { return fd_errno(socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP)); }
+static long t_socket_raw_inet6(void) { return fd_errno(socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6)); }
+static long t_personality_no_aslr(void) {
+    return ret_errno(syscall(SYS_personality, 0x0040000UL /* ADDR_NO_RANDOMIZE */));
+}
 static long t_socket_packet(void) { return fd_errno(socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0)); }
 static long t_socket_netlink_audit(void) {
     return fd_errno(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 9 /* NETLINK_AUDIT */));
@@ -675,6 +719,24 @@ static const sys_test SYS_TESTS[] = {
     {"chroot", t_chroot, 0},
     {"socket_packet", t_socket_packet, 1},
     {"socket_netlink_audit", t_socket_netlink_audit, 1},
+    {"unshare_uts", t_unshare_uts, 0},
+    {"unshare_ipc", t_unshare_ipc, 0},
+    {"unshare_pid", t_unshare_pid, 0},
+    {"unshare_net", t_unshare_net, 0},
+    {"unshare_cgroup", t_unshare_cgroup, 0},
+    {"unshare_time", t_unshare_time, 0},
+    {"setns_mnt", t_setns_mnt, 0},
+    {"setns_uts", t_setns_uts, 0},
+    {"setns_ipc", t_setns_ipc, 0},
+    {"setns_user", t_setns_user, 0},
+    {"setns_pid", t_setns_pid, 0},
+    {"setns_net", t_setns_net, 0},
+    {"setns_cgroup", t_setns_cgroup, 0},
+    {"setns_time", t_setns_time, 0},
+    {"process_vm_readv_init", t_process_vm_readv_init, 1},
+    {"socket_raw_inet", t_socket_raw_inet, 1},
+    {"socket_raw_inet6", t_socket_raw_inet6, 1},
+    {"personality_no_aslr", t_personality_no_aslr, 0},
 };
 
 static void cmd_syscalls(const char *id) {
@@ -992,6 +1054,100 @@ static void cmd_log(const char *id, long long lines) {
     respond_int(id, "logged", lines);
 }
 
+/* Processes outside the sandbox, by their host pid: signal, ptrace, read memory. */
+static void cmd_outside(const char *id, long long pid) {
+    jbuf b = {0};
+    jb_open(&b, '{');
+    jb_kint(&b, "pid", pid);
+    jb_kint(&b, "kill0_errno", kill((pid_t)pid, 0) < 0 ? errno : 0);
+    pid_t child = fork();
+    if (child == 0) _exit((int)(ret_errno(syscall(SYS_ptrace, PTRACE_ATTACH, (pid_t)pid, NULL, NULL)) & 0xff));
+    int st = 0;
+    if (child > 0) waitpid(child, &st, 0);
+    jb_kint(&b, "ptrace_errno", child > 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    char buf[16];
+    struct iovec local = {.iov_base = buf, .iov_len = sizeof buf};
+    struct iovec remote = {.iov_base = (void *)0x400000, .iov_len = sizeof buf};
+    jb_kint(&b, "process_vm_readv_errno", ret_errno(syscall(SYS_process_vm_readv, (pid_t)pid, &local, 1UL, &remote, 1UL, 0UL)));
+    jb_close(&b, '}');
+    respond_json(id, &b);
+}
+
+/* Runs a (setuid) program with --euid and reports the ids it printed. */
+static void cmd_suid(const char *id, const char *path) {
+    int fds[2];
+    char out[128] = "";
+    int err = 0, status = -1;
+    if (pipe2(fds, O_CLOEXEC) < 0) err = errno;
+    else {
+        pid_t child = fork();
+        if (child == 0) {
+            dup2(fds[1], 1);
+            execl(path, path, "--euid", (char *)NULL);
+            _exit(127);
+        }
+        close(fds[1]);
+        ssize_t n = child > 0 ? read(fds[0], out, sizeof out - 1) : -1;
+        if (n > 0) out[n] = '\0';
+        close(fds[0]);
+        int st = 0;
+        if (child > 0 && waitpid(child, &st, 0) > 0 && WIFEXITED(st)) status = WEXITSTATUS(st);
+        if (child < 0) err = errno;
+    }
+    jbuf b = {0};
+    jb_open(&b, '{');
+    jb_kstr(&b, "path", path);
+    jb_kstr(&b, "output", out);
+    jb_kint(&b, "status", status);
+    jb_kint(&b, "errno", err);
+    jb_close(&b, '}');
+    respond_json(id, &b);
+}
+
+/* Opens n connections to the Runtime API and holds them: how many does the supervisor close? */
+static void cmd_conns(const char *id, long long n) {
+    const char *sock = getenv("HEARTH_RUNTIME_SOCKET");
+    if (n > 256) n = 256;
+    int fds[256];
+    long long opened = 0, refused = 0, closed = 0;
+    for (long long i = 0; i < n; i++) {
+        int s;
+        if (sock && *sock) {
+            struct sockaddr_un sa;
+            memset(&sa, 0, sizeof sa);
+            sa.sun_family = AF_UNIX;
+            strncpy(sa.sun_path, sock, sizeof sa.sun_path - 1);
+            s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) { close(s); s = -1; }
+        } else {
+            struct sockaddr_in sa;
+            memset(&sa, 0, sizeof sa);
+            sa.sin_family = AF_INET;
+            sa.sin_port = htons(9001);
+            inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+            s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) { close(s); s = -1; }
+        }
+        if (s < 0) refused++;
+        else fds[opened++] = s;
+    }
+    sleep_ms(500);
+    for (long long i = 0; i < opened; i++) {
+        struct pollfd p = {.fd = fds[i], .events = POLLIN};
+        char c;
+        if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR) || read(fds[i], &c, 1) <= 0)) closed++;
+        close(fds[i]);
+    }
+    jbuf b = {0};
+    jb_open(&b, '{');
+    jb_kint(&b, "requested", n);
+    jb_kint(&b, "opened", opened);
+    jb_kint(&b, "refused", refused);
+    jb_kint(&b, "closed_by_server", closed);
+    jb_close(&b, '}');
+    respond_json(id, &b);
+}
+
 /* ================================================================ main loop */
 
 static void handle(const lc_invocation *inv) {
@@ -1071,6 +1227,19 @@ static void handle(const lc_invocation *inv) {
         char path[PATH_MAX] = "";
         json_get_str(body, len, "path", path, sizeof path);
         cmd_cat(id, path);
+    } else if (!strcmp(cmd, "outside")) {
+        json_get_int(body, len, "pid", &v);
+        cmd_outside(id, v);
+    } else if (!strcmp(cmd, "tcp")) {
+        json_get_int(body, len, "port", &v);
+        respond_int(id, "errno", tcp_try("127.0.0.1", (int)v));
+    } else if (!strcmp(cmd, "suid")) {
+        char path[512] = "";
+        json_get_str(body, len, "path", path, sizeof path);
+        cmd_suid(id, path);
+    } else if (!strcmp(cmd, "conns")) {
+        json_get_int(body, len, "n", &v);
+        cmd_conns(id, v);
     } else if (!strcmp(cmd, "connect")) {
         char path[512] = "";
         json_get_str(body, len, "path", path, sizeof path);
@@ -1080,8 +1249,13 @@ static void handle(const lc_invocation *inv) {
     }
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     const char *e;
+    /* Run as a (setuid) helper by the suid command: print the ids we got, nothing else. */
+    if (argc > 1 && !strcmp(argv[1], "--euid")) {
+        printf("euid=%d egid=%d uid=%d\n", (int)geteuid(), (int)getegid(), (int)getuid());
+        return 0;
+    }
     if ((e = getenv("PROBE_USE_TCP")) && *e) unsetenv("HEARTH_RUNTIME_SOCKET");
     if ((e = getenv("PROBE_EXIT_AT_INIT")) && *e) exit(atoi(e));
     if ((e = getenv("PROBE_INIT_ERROR"))) {

@@ -1,0 +1,36 @@
+import Foundation
+import Testing
+
+/// The hostile-function ledger: each case asserted from inside a real sandbox records what was
+/// expected and what was observed in `.build/security-results/<id>.json` (one file per case,
+/// rewritten by every run); `scripts/security-table` renders them into docs/security.md.
+enum SecurityLedger {
+    static let directory = Harness.packageRoot + "/.build/security-results"
+
+    /// Asserts `passed` and records the case. `id` is `group.name`; groups order the table.
+    static func check(_ id: String, _ title: String, expected: String, observed: String, _ passed: Bool,
+                      sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(passed, "\(id): expected \(expected), observed \(observed)", sourceLocation: sourceLocation)
+        let record: [String: Any] = [
+            "id": id, "title": title, "expected": expected, "observed": observed, "passed": passed,
+            "test": "\((sourceLocation.fileID as NSString).lastPathComponent):\(sourceLocation.line)",
+            "time": ISO8601DateFormatter().string(from: Date()),
+        ]
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if let data = try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]) {
+            FileManager.default.createFile(atPath: directory + "/\(id).json", contents: data)
+        }
+    }
+
+    /// An errno as its name (`EPERM (1)`), for the table.
+    static func errnoName(_ value: Int?) -> String {
+        guard let value else { return "nothing" }
+        if value == 0 { return "success" }
+        if value < 0 { return "killed by signal \(-value)" }
+        let names: [Int32: String] = [EPERM: "EPERM", ENOENT: "ENOENT", ESRCH: "ESRCH", EACCES: "EACCES", EROFS: "EROFS",
+                                      ENOSYS: "ENOSYS", EAGAIN: "EAGAIN", ENOSPC: "ENOSPC", EMFILE: "EMFILE",
+                                      ENETUNREACH: "ENETUNREACH", ECONNREFUSED: "ECONNREFUSED", EINVAL: "EINVAL",
+                                      EBADF: "EBADF", EFAULT: "EFAULT"]
+        return names[Int32(value)].map { "\($0) (\(value))" } ?? "errno \(value)"
+    }
+}
