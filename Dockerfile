@@ -63,10 +63,11 @@ RUN mkdir -p /out/echo && cc -std=gnu11 -O2 -IExamples/lambda-c -o /out/echo/boo
     && cd /out/echo && zip -q ../echo.zip bootstrap
 
 FROM ${RUN_IMAGE}
-# libseccomp2, libsqlite3-0, zlib1g: what hearth links dynamically besides libc and libstdc++.
+# libseccomp2, libsqlite3-0, libcurl4 (Foundation's URLSession, in hearth's API client),
+# zlib1g: what hearth links dynamically besides libc and libstdc++.
 # libc-bin (ldd, ldconfig), bash, dash: the `provided` runtime image is built on first use
 # from this image's own C library by runtime-images/provided/build.
-RUN set -eu; pkgs="libseccomp2 libsqlite3-0 zlib1g libc-bin bash dash"; \
+RUN set -eu; pkgs="libseccomp2 libsqlite3-0 libcurl4 zlib1g libc-bin bash dash"; \
     if ! dpkg -s $pkgs >/dev/null 2>&1; then \
         apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $pkgs \
         && rm -rf /var/lib/apt/lists/*; \
