@@ -244,7 +244,18 @@ public final class Instance: Sendable {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let c = calendar.dateComponents([.year, .month, .day], from: now)
-        return String(format: "%04d/%02d/%02d/[%@]%@", c.year!, c.month!, c.day!, version, id)
+        // Lambda's streams end in 32 hex digits, one stream per execution environment.
+        let padded = String(repeating: "0", count: max(0, 16 - id.count)) + id
+        let suffix = padded + String(format: "%016llx", UInt64.random(in: 0...UInt64.max))
+        return String(format: "%04d/%02d/%02d/[%@]%@", c.year!, c.month!, c.day!, version, suffix)
+    }
+
+    /// A new X-Ray trace header, as Lambda sends one with every invocation:
+    /// `Root=1-<8 hex epoch seconds>-<24 hex>;Parent=<16 hex>;Sampled=0`.
+    public static func newTraceID() -> String {
+        let epoch = String(format: "%08x", UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970)))
+        let root = String(format: "%016llx%08x", UInt64.random(in: 0...UInt64.max), UInt32.random(in: 0...UInt32.max))
+        return "Root=1-\(epoch)-\(root);Parent=\(String(format: "%016llx", UInt64.random(in: 0...UInt64.max)));Sampled=0"
     }
 
     private enum Event: Sendable {
@@ -318,7 +329,9 @@ public final class Instance: Sendable {
     }
 
     /// Sends one event to the runtime and waits for its answer, the deadline or its death.
-    public func invoke(payload: [UInt8], requestID: String, traceID: String? = nil,
+    /// `invokedARN` is the ARN as the caller named the function (with its alias or version);
+    /// a trace header is made up when the caller sent none.
+    public func invoke(payload: [UInt8], requestID: String, invokedARN: String? = nil, traceID: String? = nil,
                        clientContext: String? = nil, cognitoIdentity: String? = nil) async -> InvocationRecord {
         let coldStart = usedOnce.withLock { used in
             defer { used = true }
@@ -342,8 +355,8 @@ public final class Instance: Sendable {
         let invokeStart = ContinuousClock.now
         let deadline = invokeStart + .milliseconds(Int64(config.timeout * 1000))
         let deadlineMs = Int64(Date().timeIntervalSince1970 * 1000) + Int64(config.timeout * 1000)
-        let invocation = Invocation(requestID: requestID, payload: payload, deadlineMs: deadlineMs, functionARN: config.arn,
-                                    traceID: traceID, clientContext: clientContext, cognitoIdentity: cognitoIdentity)
+        let invocation = Invocation(requestID: requestID, payload: payload, deadlineMs: deadlineMs, functionARN: invokedARN ?? config.arn,
+                                    traceID: traceID ?? Self.newTraceID(), clientContext: clientContext, cognitoIdentity: cognitoIdentity)
         let event: Event
         if let early {
             event = early

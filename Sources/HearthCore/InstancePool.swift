@@ -230,7 +230,8 @@ public actor InstancePool {
     /// Invokes `version` of a function: a warm instance when one is idle, else a cold start.
     /// `onStart` is told whether this invocation is a cold start.
     public func invoke(function: String, versionName: String, version: DeployedVersion, reserved: Int?,
-                       payload: [UInt8], requestID: String, clientContext: String? = nil) async throws(PoolThrottle) -> InvocationRecord {
+                       payload: [UInt8], requestID: String, invokedARN: String? = nil, traceID: String? = nil,
+                       clientContext: String? = nil) async throws(PoolThrottle) -> InvocationRecord {
         let key = Key(function: function, version: versionName)
         let lease = try await acquire(key, version: version, reserved: reserved)
         traffic[key] = (.now, version)
@@ -259,7 +260,8 @@ public actor InstancePool {
         }
         busyInstances[ObjectIdentifier(instance)] = instance
         if case .cold = lease { fillShells(key) }
-        let record = await instance.invoke(payload: payload, requestID: requestID, clientContext: clientContext)
+        let record = await instance.invoke(payload: payload, requestID: requestID, invokedARN: invokedARN, traceID: traceID,
+                                           clientContext: clientContext)
         busyInstances[ObjectIdentifier(instance)] = nil
         release(key, instance: instance, generation: version.generation, started: startedAt, reusable: record.instanceReusable)
         return record

@@ -721,8 +721,12 @@ public final class LambdaAPI: Sendable {
         }
         let record: InvocationRecord
         do {
+            // The function sees the ARN it was invoked by (with the alias or version asked for).
+            let invokedARN = arn(config.name, invocation.function.qualifier)
+            let traceID = request.header("X-Amzn-Trace-Id")
             record = try await pool.invoke(function: config.name, versionName: version, version: deployed, reserved: reserved,
-                                           payload: payload, requestID: requestID, clientContext: clientContext)
+                                           payload: payload, requestID: requestID, invokedARN: invokedARN, traceID: traceID,
+                                           clientContext: clientContext)
         } catch {
             metrics.recordThrottle(function: config.name)
             throw LambdaError.tooManyRequests(reason: error.reason)

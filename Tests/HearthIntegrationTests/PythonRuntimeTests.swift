@@ -50,6 +50,11 @@ struct PythonRuntimeTests {
         #expect(remaining[1] <= remaining[0] - 150, "remaining time \(remaining) across a 200 ms sleep")
         #expect(remaining[0] <= 3000)
         #expect((context["invoked_function_arn"] as? String)?.hasSuffix(":function:handlers") == true)
+        // Lambda sends a trace header with every invocation, and names streams with 32 hex digits.
+        #expect((context["trace_id"] as? String)?.range(of: "^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0$",
+                                                          options: .regularExpression) != nil, "\(context["trace_id"] ?? "none")")
+        #expect((context["log_stream_name"] as? String)?.range(of: "^[0-9]{4}/[0-9]{2}/[0-9]{2}/\\[\\$LATEST\\][0-9a-f]{32}$",
+                                                                 options: .regularExpression) != nil, "\(context["log_stream_name"] ?? "none")")
     }
 
     @Test("through hearth serve and the aws CLI: handler, exception, context ARN, import error")
