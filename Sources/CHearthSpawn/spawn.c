@@ -441,7 +441,8 @@ static __attribute__((noreturn)) void child_main(const hearth_spawn_spec *spec) 
     CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), HEARTH_STEP_NO_NEW_PRIVS, -1);
 
     // Everything this init needs after the filter is allowed by it: signalfd4, poll, wait4,
-    // sendmsg, clone (without namespace flags), pipe2, read, write, close, exit_group.
+    // sendmsg, vfork (clone without namespace flags where there is no vfork), pipe2, read,
+    // write, close, exit_group.
     sigset_t chld;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);

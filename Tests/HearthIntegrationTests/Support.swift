@@ -99,7 +99,9 @@ enum Harness {
             found += driver.leftovers(prefix: "hearth-").map { "cgroup \($0)" }
         }
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int32(entry) != nil {
-            if let cgroup = try? String(contentsOfFile: "/proc/\(entry)/cgroup", encoding: .utf8), cgroup.contains("/hearth-") {
+            // Instance cgroups are `hearth-<supervisor pid>-<id>`; other tools' may merely start with "hearth-".
+            if let cgroup = try? String(contentsOfFile: "/proc/\(entry)/cgroup", encoding: .utf8),
+               cgroup.range(of: #"/hearth-[0-9]+-"#, options: .regularExpression) != nil {
                 found.append("process \(entry)")
             }
         }
