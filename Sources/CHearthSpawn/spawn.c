@@ -314,7 +314,11 @@ static __attribute__((noreturn)) void exec_function(const hearth_spawn_spec *spe
     step = HEARTH_STEP_CHDIR;
     if (chdir(spec->cwd) < 0) goto failed;
     setsid();
-    reset_signals();
+    // The init reset every disposition when it started and has installed none since: only
+    // the mask (SIGCHLD, blocked for the init's signalfd) is left to clear.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
     step = HEARTH_STEP_EXEC;
     execve(spec->path, spec->argv, spec->envp);
 failed:;
@@ -437,7 +441,8 @@ static __attribute__((noreturn)) void child_main(const hearth_spawn_spec *spec) 
     CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), HEARTH_STEP_NO_NEW_PRIVS, -1);
 
     // Everything this init needs after the filter is allowed by it: signalfd4, poll, wait4,
-    // sendmsg, clone (without namespace flags), pipe2, read, write, close, exit_group.
+    // sendmsg, vfork (clone without namespace flags where there is no vfork), pipe2, read,
+    // write, close, exit_group.
     sigset_t chld;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
@@ -457,7 +462,11 @@ static __attribute__((noreturn)) void child_main(const hearth_spawn_spec *spec) 
     syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
     // A pre-forked shell stops here, fully set up: the launch costs only fork + exec.
     if (spec->hold_before_exec) wait_for_launch(spec);
-    pid_t function = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    // vfork: this init is a copy of the supervisor's whole address space, and a fork would copy
+    // its page tables (milliseconds) only for the exec to throw them away. The child borrows
+    // the memory until its execve; it touches only its own stack frame, its descriptors,
+    // signal dispositions and cwd (none shared: no CLONE_FILES, CLONE_SIGHAND or CLONE_FS).
+    pid_t function = vfork();
     CHECK(function, HEARTH_STEP_FORK, -1);
     if (function == 0) {
         close(exec_pipe[0]);

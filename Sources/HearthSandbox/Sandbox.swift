@@ -76,8 +76,10 @@ public final class Sandbox: @unchecked Sendable {
     private let listener = Mutex<Int32?>(nil)
     private let exitState = Mutex<(exit: SandboxExit?, waiters: [CheckedContinuation<SandboxExit, Never>])>((nil, []))
     private let destroyed = Mutex(false)
-    /// Whether the monitor thread runs (from the exec on; a held shell has none yet).
-    private let monitoring = Mutex(false)
+    /// The monitor thread reads the sync socket only once released: at once, or for a held
+    /// shell after `launch()` (which reads the exec's report itself) or on `destroy()`.
+    private let released = Mutex(false)
+    private let monitorGate = DispatchSemaphore(value: 0)
     /// Names the path or value of a failed step (kept for a held shell's launch).
     private let describeFailure: @Sendable (hearth_msg) -> String?
 
@@ -222,7 +224,9 @@ public final class Sandbox: @unchecked Sendable {
         let sandbox = Sandbox(pid: pid, pidfd: pidfd, syncFD: parentEnd, cgroup: cgroup, startedInCgroup: intoCgroup != 0,
                               rootMountPoint: spec.rootMountPoint, describeFailure: describe)
         sandbox.listener.withLock { $0 = listenerFD }
-        if !hold { sandbox.startMonitor() }
+        // Started now even for a held shell, so that launching costs no thread creation.
+        sandbox.startMonitor()
+        if !hold { sandbox.releaseMonitor() }
         return sandbox
     }
 
@@ -257,7 +261,7 @@ public final class Sandbox: @unchecked Sendable {
     /// Blocks until the exec succeeded or failed; on failure the sandbox is killed (call
     /// `destroy()` as usual). Call once.
     public func launch() throws {
-        precondition(!monitoring.withLock { $0 }, "launch() of a sandbox that is not held")
+        precondition(!released.withLock { $0 }, "launch() of a sandbox that is not held")
         var go: UInt8 = 1
         do {
             try retryingOnInterrupt("launch sandbox") { send(syncFD, &go, 1, Int32(MSG_NOSIGNAL)) }
@@ -267,10 +271,19 @@ public final class Sandbox: @unchecked Sendable {
         }
         if let failure = Self.awaitStartup(syncFD, until: HEARTH_MSG_EXEC_OK, describe: describeFailure, onListener: { close($0) }) {
             kill()
-            startMonitor()
+            releaseMonitor()
             throw failure
         }
-        startMonitor()
+        releaseMonitor()
+    }
+
+    /// Lets the monitor thread read the sync socket (once).
+    private func releaseMonitor() {
+        let first = released.withLock { done in
+            defer { done = true }
+            return !done
+        }
+        if first { monitorGate.signal() }
     }
 
     private static func subject(of msg: hearth_msg, spec: SandboxSpec,
@@ -293,12 +306,8 @@ public final class Sandbox: @unchecked Sendable {
     }
 
     private func startMonitor() {
-        let first = monitoring.withLock { started in
-            defer { started = true }
-            return !started
-        }
-        guard first else { return }
         let thread = Thread { [self] in
+            monitorGate.wait()
             var exit: SandboxExit?
             while true {
                 var msg = hearth_msg()
@@ -352,7 +361,7 @@ public final class Sandbox: @unchecked Sendable {
     /// closes its descriptors. Idempotent.
     public func destroy() async throws {
         if exitStatus == nil { kill() }
-        startMonitor()  // a held shell that was never launched has none yet
+        releaseMonitor()  // a held shell that was never launched
         _ = await waitForExit()
         let first = destroyed.withLock { done in
             defer { done = true }

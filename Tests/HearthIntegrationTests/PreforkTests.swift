@@ -65,7 +65,8 @@ struct PreforkTests {
 
     /// Leftovers (`Harness.leftovers()`) of supervisors that have exited, i.e. leaks: other
     /// hearth processes on the machine may be running with live sandboxes of their own.
-    static func orphans() -> [String] {
+    /// With `supervisor`, only that supervisor's.
+    static func orphans(of only: pid_t? = nil) -> [String] {
         func alive(_ pid: pid_t) -> Bool { kill(pid, 0) == 0 || errno == EPERM }
         /// The supervisor pid in an instance cgroup name (`hearth-<pid>-<id>`).
         func supervisor(_ text: String) -> pid_t? {
@@ -74,7 +75,8 @@ struct PreforkTests {
         }
         return Harness.leftovers().filter { entry in
             if entry.hasPrefix("run folder ") {
-                return pid_t(entry.split(separator: "/").last ?? "").map { !alive($0) } ?? true
+                guard let pid = pid_t(entry.split(separator: "/").last ?? "") else { return only == nil }
+                return !alive(pid) && (only == nil || only == pid)
             }
             var subject = entry
             if entry.hasPrefix("process ") {
@@ -83,7 +85,8 @@ struct PreforkTests {
                       supervisor(cgroup) != nil else { return false }
                 subject = cgroup
             }
-            return supervisor(subject).map { !alive($0) } ?? true
+            guard let pid = supervisor(subject) else { return only == nil }
+            return !alive(pid) && (only == nil || only == pid)
         }
     }
 
@@ -137,9 +140,10 @@ struct PreforkTests {
         try await daemon.createProbe("shutdown-shells")
         #expect(try await daemon.invoke("shutdown-shells", #"{"cmd":"count"}"#).status == 200)
         #expect(try await waitForShells(daemon, "shutdown-shells", 3))
+        let pid = daemon.process.processIdentifier
         daemon.stop()
         #expect(daemon.process.terminationStatus == 0)
-        #expect(Harness.leftovers().isEmpty, "\(Harness.leftovers())")
+        #expect(Self.orphans(of: pid).isEmpty, "\(Self.orphans(of: pid))")
     }
 
     @Test("serve --prefork: kill -9 of the supervisor takes its shells along; a restart finds nothing left")
@@ -153,7 +157,7 @@ struct PreforkTests {
         first.crash()
         // A held shell's init blocks reading the sync socket: the supervisor's death is its EOF.
         try await Task.sleep(for: .milliseconds(300))
-        let processes = Harness.leftovers().filter { $0.hasPrefix("process") }
+        let processes = Self.orphans(of: pid).filter { $0.hasPrefix("process") }
         #expect(processes.isEmpty, "\(processes)")
         let second = try ServeDaemon(extra: ["--prefork", "2"], stateDirectory: first.stateDirectory)
         defer { second.stop() }

@@ -282,7 +282,9 @@ struct ServeTests {
           .enabled(if: FileManager.default.fileExists(atPath: "/sys/fs/cgroup/freezer/freezer.state") || FileManager.default.fileExists(atPath: "/sys/fs/cgroup/freezer/tasks"),
                    "reads the cgroup v1 freezer's state; on cgroup v2 hosts the driver uses cgroup.freeze, untested here"))
     func freezeIdle() async throws {
-        let daemon = try ServeDaemon(extra: ["--freeze-idle"])
+        // No pre-forked shell: its cgroup (never frozen: a shell runs nothing) would be a second
+        // hearth-<pid>- group next to the instance's.
+        let daemon = try ServeDaemon(extra: ["--freeze-idle", "--prefork", "0"])
         defer { daemon.stop(); daemon.removeState() }
         try await daemon.createProbe("frozen")
         #expect(try await daemon.invoke("frozen", #"{"cmd":"count"}"#).json?["count"] as? Int == 1)

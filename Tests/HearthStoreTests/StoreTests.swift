@@ -378,6 +378,47 @@ private func tempDirectory() throws -> URL {
         #expect(errorKind { try store.setReservedConcurrency(function: "nope", value: 1) } == .notFound)
     }
 
+    /// The store keeps what Invoke reads ($LATEST, reserved concurrency) in memory between
+    /// writes; no write may leave a stale value behind.
+    @Test func hotReadsNeverOutliveAWrite() throws {
+        let store = try Store.inMemory()
+        #expect(try store.function(named: "hot") == nil)  // a miss is remembered too...
+        var f = try store.createFunction(config("hot"))
+        #expect(try store.function(named: "hot") == f)  // ...and forgotten by the create
+        #expect(try store.reservedConcurrency(function: "hot") == nil)
+        f.memoryMB = 512
+        f = try store.updateFunction(f)
+        #expect(try store.function(named: "hot")?.memoryMB == 512)
+        try store.setReservedConcurrency(function: "hot", value: 5)
+        #expect(try store.reservedConcurrency(function: "hot") == 5)
+        try store.deleteFunction(named: "hot")
+        #expect(try store.function(named: "hot") == nil)
+        #expect(errorKind { _ = try store.reservedConcurrency(function: "hot") } == .notFound)
+    }
+
+    @Test func hotReadsUnderConcurrentWrites() async throws {
+        let dir = try tempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try Store(path: dir.appendingPathComponent("state.sqlite").path)
+        let created = try store.createFunction(config("busy"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                var f = created
+                for memory in stride(from: 128, through: 1024, by: 64) {
+                    f.memoryMB = memory
+                    f = try store.updateFunction(f)
+                }
+            }
+            for _ in 0..<4 {
+                group.addTask {
+                    for _ in 0..<200 { _ = try store.function(named: "busy") }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try store.function(named: "busy")?.memoryMB == 1024)
+    }
+
     @Test func referencedCodeHashes() throws {
         let store = try Store.inMemory()
         #expect(try store.referencedCodeHashes().isEmpty)

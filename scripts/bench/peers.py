@@ -128,15 +128,23 @@ class Spawned:
         if not ready:
             os.kill(pid, 9)
             os.waitpid(pid, 0)
-            raise SystemExit(f"bench-peers: {self.name} sent nothing within 20 s (see {self.log})")
+            raise SystemExit(f"bench-peers: {self.name} sent nothing within 20 s: {tail(self.log)}")
         conn, _ = listener.accept()
         byte = conn.recv(1)
         t1 = time.perf_counter_ns()
         conn.close()
         _, status = os.waitpid(pid, 0)
         if byte != b"x" or status != 0:
-            raise SystemExit(f"bench-peers: {self.name} run {i} failed (status {status}; see {self.log})")
+            raise SystemExit(f"bench-peers: {self.name} run {i} failed (status {status}): {tail(self.log)}")
         return (t1 - t0) / 1e6
+
+
+def tail(path, lines=5):
+    """The end of a peer's log, for an error message (the work folder is removed on exit)."""
+    try:
+        return " | ".join(open(path, errors="replace").read().splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
 
 
 class HearthRow:
