@@ -65,7 +65,8 @@ struct LifecycleLeakTests {
     @Test("start, invoke and kill (exit, crash, timeout) N instances: nothing grows")
     func lifecycles() async throws {
         let cycles = Int(ProcessInfo.processInfo.environment["HEARTH_SOAK_CYCLES"] ?? "") ?? 60
-        let daemon = try ServeDaemon()
+        // No pre-forked shell: a kept shell is a sandbox by design, not a leak (PreforkTests covers shells).
+        let daemon = try ServeDaemon(extra: ["--prefork", "0"])
         defer { daemon.stop(); daemon.removeState() }
         try await daemon.createProbe("cycle", extra: ["Timeout": 1])
         let client = try daemon.client()

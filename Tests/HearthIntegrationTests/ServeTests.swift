@@ -364,7 +364,8 @@ struct ServeTests {
 
     @Test("kill -9 of the supervisor with instances running, one mid-invocation: every sandbox dies with it; the restart cleans up and keeps every function")
     func crashRecovery() async throws {
-        let first = try ServeDaemon()
+        // Counts instances by cgroup: no pre-forked shells (PreforkTests kills a supervisor with shells).
+        let first = try ServeDaemon(extra: ["--prefork", "0"])
         defer { first.removeState() }
         for name in ["survivor", "second", "busy"] { try await first.createProbe(name, extra: ["Timeout": 60]) }
         #expect(try await first.invoke("survivor", #"{"cmd":"count"}"#).status == 200)
