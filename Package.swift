@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", exact: "0.2.0"),
     ],
     targets: [
         // The only code that runs between clone3 and execve, plus the libseccomp compiler shim.
@@ -20,6 +21,8 @@ let package = Package(
             name: "CHearthSpawn",
             linkerSettings: [.linkedLibrary("seccomp")]
         ),
+        // zlib, for gzip-compressed container image layers.
+        .systemLibrary(name: "CHearthZlib", path: "Sources/CHearthZlib"),
         .target(
             name: "HearthSandbox",
             dependencies: ["CHearthSpawn"],
@@ -39,10 +42,12 @@ let package = Package(
             dependencies: [
                 "HearthSandbox",
                 "HearthRuntimeAPI",
+                "CHearthZlib",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
         // Embedded state: functions, versions, aliases (SQLite through GRDB).

@@ -76,6 +76,7 @@ static const char *const step_names[HEARTH_STEP_COUNT] = {
     [HEARTH_STEP_DROP_CAPS] = "drop capabilities",
     [HEARTH_STEP_NO_NEW_PRIVS] = "no_new_privs",
     [HEARTH_STEP_SECCOMP] = "load seccomp filter",
+    [HEARTH_STEP_WAIT_LAUNCH] = "wait for launch",
     [HEARTH_STEP_FORK] = "fork function process",
     [HEARTH_STEP_CHDIR] = "chdir",
     [HEARTH_STEP_STDIO] = "set up stdio",
@@ -347,6 +348,17 @@ static __attribute__((noreturn)) void init_loop(const hearth_spawn_spec *spec, p
     }
 }
 
+/// A pre-forked shell: tells the supervisor it is ready, then blocks until it says go (one
+/// byte) or discards the shell (EOF: exit without a word; the supervisor is not listening).
+static void wait_for_launch(const hearth_spawn_spec *spec) {
+    send_msg(spec->sync_fd, HEARTH_MSG_READY, 0, 0, 0, 0);
+    char go;
+    ssize_t n;
+    do { n = read(spec->sync_fd, &go, 1); } while (n < 0 && errno == EINTR);
+    if (n == 0) _exit(0);
+    if (n < 0) fail(spec, HEARTH_STEP_WAIT_LAUNCH, -1);
+}
+
 static __attribute__((noreturn)) void child_main(const hearth_spawn_spec *spec) {
     int keep[3] = {spec->sync_fd, spec->stdout_fd, spec->stderr_fd};
     sort_fds(keep, 3);
@@ -443,6 +455,8 @@ static __attribute__((noreturn)) void child_main(const hearth_spawn_spec *spec) 
 
     // Everything the function must not inherit is close-on-exec from here on.
     syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+    // A pre-forked shell stops here, fully set up: the launch costs only fork + exec.
+    if (spec->hold_before_exec) wait_for_launch(spec);
     pid_t function = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
     CHECK(function, HEARTH_STEP_FORK, -1);
     if (function == 0) {

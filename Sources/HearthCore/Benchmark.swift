@@ -1,27 +1,37 @@
 import Foundation
 import HearthSandbox
+import Histogram
 
 /// `hearth bench`: cold-start, warm and burst measurements of real sandboxes, in-process
-/// (no HTTP front door in the path). Percentiles are exact (all samples kept).
+/// (no HTTP front door in the path). Latencies go into HDR histograms (nanoseconds, three
+/// significant digits), reported in milliseconds.
 public struct Benchmark: Sendable {
     public enum Kind: String, Sendable, CaseIterable {
         case coldStart = "cold-start", warm, burst
     }
 
+    /// One measured quantity: an HDR histogram of nanoseconds.
     public struct Series: Sendable {
         public var name: String
-        public var samples: [Double]
+        public var histogram = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
 
-        func percentile(_ p: Double) -> Double {
-            let sorted = samples.sorted()
-            guard !sorted.isEmpty else { return 0 }
-            let rank = Int((p * Double(sorted.count)).rounded(.up)) - 1
-            return sorted[min(max(rank, 0), sorted.count - 1)]
+        public init(name: String) { self.name = name }
+
+        public mutating func record(_ duration: Duration) {
+            let ns = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+            _ = histogram.record(UInt64(max(ns, 0)))
         }
 
+        /// The value at `percentile` (0–100) in milliseconds.
+        public func ms(atPercentile percentile: Double) -> Double {
+            Double(histogram.valueAtPercentile(percentile)) / 1e6
+        }
+
+        public var count: Int { Int(histogram.totalCount) }
+
         public var summary: [String: Any] {
-            ["runs": samples.count, "p50": percentile(0.5), "p90": percentile(0.9), "p99": percentile(0.99),
-             "max": samples.max() ?? 0, "min": samples.min() ?? 0]
+            ["runs": count, "p50": ms(atPercentile: 50), "p90": ms(atPercentile: 90), "p99": ms(atPercentile: 99),
+             "max": Double(histogram.maxRecorded) / 1e6, "min": Double(histogram.min) / 1e6]
         }
     }
 
@@ -29,26 +39,30 @@ public struct Benchmark: Sendable {
     public var runs: Int
     public var concurrency: Int
     public var gapMs: Int
+    /// When set, run for this long instead of `runs` samples (burst: repeated bursts of `runs`).
+    public var duration: Duration?
     public var code: String
     public var memoryMB: Int
     public var stateDirectory: String
+    /// Whether cold-start also measures starts from pre-forked shells.
+    public var prefork: Bool
 
-    public init(kind: Kind, runs: Int, concurrency: Int, gapMs: Int, code: String, memoryMB: Int, stateDirectory: String) {
+    public init(kind: Kind, runs: Int, concurrency: Int, gapMs: Int, duration: Duration? = nil, code: String, memoryMB: Int,
+                stateDirectory: String, prefork: Bool = true) {
         self.kind = kind
         self.runs = runs
         self.concurrency = concurrency
         self.gapMs = gapMs
+        self.duration = duration
         self.code = code
         self.memoryMB = memoryMB
         self.stateDirectory = stateDirectory
+        self.prefork = prefork
     }
 
-    static func progress(_ text: String) {
+    /// One progress line on stderr (overwritten in place).
+    public static func progress(_ text: String) {
         FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))
-    }
-
-    static func ms(_ d: Duration) -> Double {
-        Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
     }
 
     /// Facts about the machine the numbers come from.
@@ -63,95 +77,272 @@ public struct Benchmark: Sendable {
                 "cpus": ProcessInfo.processInfo.activeProcessorCount]
     }
 
+    /// Whether another sample is due: `runs` samples, or until the duration has passed.
+    struct Budget: Sendable {
+        let runs: Int
+        let deadline: ContinuousClock.Instant?
+
+        func more(after done: Int) -> Bool {
+            if let deadline { return ContinuousClock.now < deadline }
+            return done < runs
+        }
+
+        func label(_ done: Int) -> String {
+            if let deadline {
+                let left = max(0, Double(ContinuousClock.now.duration(to: deadline).components.seconds))
+                return "\(done) runs, \(Int(left)) s left"
+            }
+            return "\(done)/\(runs)"
+        }
+    }
+
+    /// The function and host every benchmark kind uses.
+    struct Setup: Sendable {
+        let host: SandboxHost
+        let bundle: CodeBundle
+        let image: RuntimeImage
+        let config: FunctionConfig
+        let payload = Array(#"{"bench":true}"#.utf8)
+
+        init(code: String, memoryMB: Int, stateDirectory: String) throws {
+            host = try SandboxHost(stateDirectory: stateDirectory)
+            do {
+                bundle = try CodeBundle.open(code, scratch: host.runDirectory)
+                image = try host.images.image(for: "provided")
+            } catch {
+                host.close()
+                throw error
+            }
+            var config = FunctionConfig(name: "bench")
+            config.memoryMB = memoryMB
+            config.timeout = 30
+            self.config = config
+        }
+
+        func close() {
+            bundle.remove()
+            host.close()
+        }
+
+        var version: DeployedVersion { DeployedVersion(config: config, code: bundle.directory, image: image, generation: "bench") }
+
+        func check(_ record: InvocationRecord) throws {
+            if let type = record.errorType {
+                throw HearthError.setup("benchmark invocation failed: \(type): \(String(decoding: record.payload, as: UTF8.self))")
+            }
+        }
+    }
+
     /// Runs the benchmark; returns the JSON object (`benchmark`, `unit`, `runs`, `p50`, `p90`,
     /// `p99`, `max` for the headline series, plus every series and the machine).
     public func run() async throws -> [String: Any] {
-        let host = try SandboxHost(stateDirectory: stateDirectory)
-        defer { host.close() }
-        let bundle = try CodeBundle.open(code, scratch: host.runDirectory)
-        defer { bundle.remove() }
-        let image = try host.images.image(for: "provided")
-        var config = FunctionConfig(name: "bench")
-        config.memoryMB = memoryMB
-        config.timeout = 30
-        let payload = Array(#"{"bench":true}"#.utf8)
-        var series: [Series] = []
+        let setup = try Setup(code: code, memoryMB: memoryMB, stateDirectory: stateDirectory)
+        defer { setup.close() }
+        let budget = Budget(runs: runs, deadline: duration.map { ContinuousClock.now + $0 })
+        var series: [Series]
         var extra: [String: Any] = [:]
-
         switch kind {
         case .coldStart:
-            var initSeries = Series(name: "start_to_first_next", samples: [])
-            var firstSeries = Series(name: "start_to_first_response", samples: [])
-            for i in 0..<runs {
-                Self.progress("cold-start \(i + 1)/\(runs)")
-                let start = ContinuousClock.now
-                let instance = try await Instance.start(config: config, code: bundle.directory, image: image, host: host, logSink: nil)
-                guard await instance.initialize() else {
-                    await instance.destroy()
-                    throw HearthError.setup("the benchmark function failed to initialise")
-                }
-                initSeries.samples.append(Self.ms(start.duration(to: .now)))
-                let record = await instance.invoke(payload: payload, requestID: UUID().uuidString.lowercased())
-                firstSeries.samples.append(Self.ms(start.duration(to: .now)))
-                await instance.destroy()
-                if record.errorType != nil { throw HearthError.setup("benchmark invocation failed: \(record.errorType!)") }
-                if gapMs > 0 { try await Task.sleep(for: .milliseconds(gapMs)) }
-            }
-            series = [initSeries, firstSeries]
+            series = try await coldStarts(setup, budget: budget)
             extra["gap_ms"] = gapMs
-        case .warm, .burst:
-            let pool = InstancePool(host: host, limits: .init(maxInstances: max(concurrency, kind == .burst ? runs : 1)))
-            let version = DeployedVersion(config: config, code: bundle.directory, image: image, generation: "bench")
-            if kind == .warm {
-                _ = try await pool.invoke(function: "bench", versionName: "$LATEST", version: version, reserved: nil,
-                                          payload: payload, requestID: "warmup")
-                var latency = Series(name: "invoke_to_response", samples: [])
-                let perWorker = max(1, runs / concurrency)
-                let started = ContinuousClock.now
-                latency.samples = try await withThrowingTaskGroup(of: [Double].self) { group in
-                    for _ in 0..<concurrency {
-                        group.addTask {
-                            var samples: [Double] = []
-                            for _ in 0..<perWorker {
-                                let t = ContinuousClock.now
-                                _ = try await pool.invoke(function: "bench", versionName: "$LATEST", version: version, reserved: nil,
-                                                          payload: payload, requestID: UUID().uuidString.lowercased())
-                                samples.append(Self.ms(t.duration(to: .now)))
-                            }
-                            return samples
-                        }
-                    }
-                    return try await group.reduce(into: []) { $0 += $1 }
-                }
-                let elapsed = Self.ms(started.duration(to: .now))
-                extra["throughput_per_second"] = Double(latency.samples.count) / (elapsed / 1000)
-                extra["concurrency"] = concurrency
-                series = [latency]
-            } else {
-                Self.progress("burst of \(runs)")
-                let started = ContinuousClock.now
-                let each = try await withThrowingTaskGroup(of: Double.self) { group in
-                    for _ in 0..<runs {
-                        group.addTask {
-                            _ = try await pool.invoke(function: "bench", versionName: "$LATEST", version: version, reserved: nil,
-                                                      payload: payload, requestID: UUID().uuidString.lowercased())
-                            return Self.ms(started.duration(to: .now))
-                        }
-                    }
-                    return try await group.reduce(into: []) { $0.append($1) }
-                }
-                extra["all_answered_ms"] = each.max() ?? 0
-                series = [Series(name: "burst_first_invocations", samples: each)]
-            }
-            await pool.shutdown(grace: .seconds(5))
+        case .warm:
+            (series, extra) = try await warm(setup, budget: budget)
+        case .burst:
+            (series, extra) = try await bursts(setup, budget: budget)
         }
         Self.progress("")
         var result: [String: Any] = ["benchmark": kind.rawValue, "unit": "ms", "memory_mb": memoryMB,
-                                     "machine": Self.machine(cgroups: host.cgroups)]
-        let headline = series.last!
-        for (key, value) in headline.summary { result[key] = value }
+                                     "machine": Self.machine(cgroups: setup.host.cgroups),
+                                     "histogram": "hdr, 3 significant digits"]
+        for (key, value) in series[0].summary { result[key] = value }
+        result["headline"] = series[0].name
         result["series"] = Dictionary(uniqueKeysWithValues: series.map { ($0.name, $0.summary) })
         for (key, value) in extra { result[key] = value }
         return result
+    }
+
+    /// Cold starts, one at a time: start → first `/next` (the headline) and → first response;
+    /// with `prefork`, the same from a shell prepared before the timer starts.
+    func coldStarts(_ setup: Setup, budget: Budget) async throws -> [Series] {
+        var toNext = Series(name: "start_to_first_next"), toResponse = Series(name: "start_to_first_response")
+        var shellToNext = Series(name: "prefork_start_to_first_next")
+        var shellToResponse = Series(name: "prefork_start_to_first_response")
+        var done = 0
+        while budget.more(after: done) {
+            Self.progress("cold-start \(budget.label(done))")
+            var (next, response) = try await coldStart(setup, shell: nil)
+            toNext.record(next)
+            toResponse.record(response)
+            if prefork {
+                let shell = try await Instance.Shell.prepare(config: setup.config, code: setup.bundle.directory, image: setup.image,
+                                                             host: setup.host, logSink: nil)
+                if gapMs > 0 { try await Task.sleep(for: .milliseconds(gapMs)) }
+                (next, response) = try await coldStart(setup, shell: shell)
+                shellToNext.record(next)
+                shellToResponse.record(response)
+            }
+            done += 1
+            if gapMs > 0 { try await Task.sleep(for: .milliseconds(gapMs)) }
+        }
+        return prefork ? [toNext, toResponse, shellToNext, shellToResponse] : [toNext, toResponse]
+    }
+
+    /// One cold start (from `shell` when given): durations to the first `/next` and the first response.
+    func coldStart(_ setup: Setup, shell: Instance.Shell?) async throws -> (Duration, Duration) {
+        let start = ContinuousClock.now
+        let instance: Instance
+        if let shell {
+            instance = try await shell.launch(startedAt: start)
+        } else {
+            instance = try await Instance.start(config: setup.config, code: setup.bundle.directory, image: setup.image,
+                                                host: setup.host, logSink: nil)
+        }
+        guard await instance.initialize() else {
+            await instance.destroy()
+            throw HearthError.setup("the benchmark function failed to initialise")
+        }
+        let next = start.duration(to: .now)
+        let record = await instance.invoke(payload: setup.payload, requestID: UUID().uuidString.lowercased())
+        let response = start.duration(to: .now)
+        await instance.destroy()
+        try setup.check(record)
+        return (next, response)
+    }
+
+    /// Warm invocations through the pool from `concurrency` callers: latency and throughput.
+    func warm(_ setup: Setup, budget: Budget) async throws -> ([Series], [String: Any]) {
+        let pool = InstancePool(host: setup.host, limits: .init(maxInstances: concurrency, prefork: 0))
+        let version = setup.version
+        let payload = setup.payload
+        // One instance per caller, started before the clock.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<concurrency {
+                group.addTask {
+                    try setup.check(await pool.invoke(function: "bench", versionName: "$LATEST", version: version, reserved: nil,
+                                                      payload: payload, requestID: "warmup"))
+                }
+            }
+            try await group.waitForAll()
+        }
+        let started = ContinuousClock.now
+        let perWorker = max(1, runs / concurrency)
+        let latency = try await withThrowingTaskGroup(of: Series.self) { group in
+            for worker in 0..<concurrency {
+                group.addTask {
+                    var samples = Series(name: "invoke_to_response")
+                    var done = 0
+                    let mine = Budget(runs: perWorker, deadline: budget.deadline)
+                    while mine.more(after: done) {
+                        let t = ContinuousClock.now
+                        let record = try await pool.invoke(function: "bench", versionName: "$LATEST", version: version, reserved: nil,
+                                                       payload: payload, requestID: UUID().uuidString.lowercased())
+                        samples.record(t.duration(to: .now))
+                        try setup.check(record)
+                        done += 1
+                        if worker == 0 && done % 100 == 0 { Self.progress("warm \(budget.label(done * concurrency))") }
+                    }
+                    return samples
+                }
+            }
+            var all = Series(name: "invoke_to_response")
+            for try await part in group { all.histogram.add(part.histogram) }
+            return all
+        }
+        let elapsed = started.duration(to: .now)
+        await pool.shutdown(grace: .seconds(5))
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return ([latency], ["throughput_per_second": Double(latency.count) / seconds, "concurrency": concurrency])
+    }
+
+    /// `runs` simultaneous first invocations of one function (repeated while `duration` lasts):
+    /// each one's time to its answer, and the time until all were answered.
+    func bursts(_ setup: Setup, budget: Budget) async throws -> ([Series], [String: Any]) {
+        var each = Series(name: "burst_first_invocations"), all = Series(name: "burst_all_answered")
+        var rounds = 0
+        while rounds == 0 || (budget.deadline != nil && budget.more(after: rounds)) {
+            Self.progress("burst of \(runs), round \(rounds + 1)")
+            let pool = InstancePool(host: setup.host, limits: .init(maxInstances: runs, prefork: 0))
+            let version = setup.version
+            let payload = setup.payload
+            let started = ContinuousClock.now
+            let answered = try await withThrowingTaskGroup(of: Duration.self) { group in
+                for _ in 0..<runs {
+                    group.addTask {
+                        let record = try await pool.invoke(function: "bench", versionName: "$LATEST", version: version, reserved: nil,
+                                                       payload: payload, requestID: UUID().uuidString.lowercased())
+                        try setup.check(record)
+                        return started.duration(to: .now)
+                    }
+                }
+                return try await group.reduce(into: [Duration]()) { $0.append($1) }
+            }
+            await pool.shutdown(grace: .seconds(5))
+            answered.forEach { each.record($0) }
+            all.record(answered.max() ?? .zero)
+            rounds += 1
+        }
+        return ([each, all], ["all_answered_ms": all.summary["max"] ?? 0, "rounds": rounds])
+    }
+
+    /// `hearth bench cold-start --lockstep`: one sample per line read from stdin, for a driver
+    /// that interleaves Hearth with other tools (scripts/bench-peers). Prints `ready STEP…`,
+    /// then for each line `cold`, `prefork` or `warm` the sample in milliseconds: cold and
+    /// prefork from sandbox start to the runtime's first `/next` (prefork: from a shell prepared
+    /// after the previous sample), warm from invoke to response on a warm instance.
+    public func lockstep() async throws {
+        let setup = try Setup(code: code, memoryMB: memoryMB, stateDirectory: stateDirectory)
+        defer { setup.close() }
+        let pool = InstancePool(host: setup.host, limits: .init(maxInstances: 1, prefork: 0))
+        let version = setup.version
+        try setup.check(await pool.invoke(function: "bench", versionName: "$LATEST", version: version, reserved: nil,
+                                          payload: setup.payload, requestID: "warmup"))
+        var shell: Instance.Shell?
+        func prepareShell() async throws {
+            shell = try await Instance.Shell.prepare(config: setup.config, code: setup.bundle.directory, image: setup.image,
+                                                     host: setup.host, logSink: nil)
+        }
+        try await prepareShell()
+        func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+        say("ready cold prefork warm")
+        func emit(_ d: Duration) {
+            say(String(format: "%.4f", Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15))
+        }
+        do {
+            while let line = readLine() {
+                switch line.trimmingWhitespace() {
+                case "cold":
+                    let start = ContinuousClock.now
+                    let instance = try await Instance.start(config: setup.config, code: setup.bundle.directory, image: setup.image,
+                                                            host: setup.host, logSink: nil)
+                    let ok = await instance.initialize()
+                    emit(start.duration(to: .now))
+                    await instance.destroy()
+                    if !ok { throw HearthError.setup("the benchmark function failed to initialise") }
+                case "prefork":
+                    let start = ContinuousClock.now
+                    let instance = try await shell!.launch(startedAt: start)
+                    shell = nil
+                    let ok = await instance.initialize()
+                    emit(start.duration(to: .now))
+                    await instance.destroy()
+                    if !ok { throw HearthError.setup("the benchmark function failed to initialise") }
+                    try await prepareShell()
+                case "warm":
+                    let start = ContinuousClock.now
+                    let record = try await pool.invoke(function: "bench", versionName: "$LATEST", version: version, reserved: nil,
+                                                   payload: setup.payload, requestID: UUID().uuidString.lowercased())
+                    emit(start.duration(to: .now))
+                    try setup.check(record)
+                case let other:
+                    throw HearthError.setup("lockstep: unknown step \(other) (cold, prefork or warm)")
+                }
+            }
+        } catch {
+            await shell?.discard()
+            await pool.shutdown(grace: .seconds(5))
+            throw error
+        }
+        await shell?.discard()
+        await pool.shutdown(grace: .seconds(5))
     }
 }

@@ -76,7 +76,8 @@ public struct CodeBundle: Sendable {
                 var failure: (any Error)?
                 do {
                     // Count what is really inflated: declared sizes can lie (zip bombs).
-                    _ = try archive.extract(entry, skipCRC32: false) { chunk in
+                    // The consumer form of extract computes the CRC but does not check it.
+                    let crc = try archive.extract(entry, skipCRC32: false) { chunk in
                         total += UInt64(chunk.count)
                         if total > maxUnzippedBytes { throw HearthError.usage("\(zipPath): unzipped size is over the 250 MB limit") }
                         try chunk.withUnsafeBytes { raw in
@@ -87,6 +88,9 @@ public struct CodeBundle: Sendable {
                                 offset += n
                             }
                         }
+                    }
+                    if crc != entry.checksum {
+                        throw HearthError.usage("\(zipPath): entry \(name) is corrupt (CRC-32 mismatch)")
                     }
                 } catch {
                     failure = error

@@ -91,6 +91,28 @@ public final class CodeStore: Sendable {
         return tree
     }
 
+    /// The read-only `/opt` for these layers (zips by hash, in order: a later layer's files
+    /// win), merged once and kept while every one of its layers is referenced.
+    public func mergedLayers(_ shas: [String]) throws -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        let key = "layers-" + Self.sha256Hex(Data(shas.joined(separator: ",").utf8))
+        let tree = root + "/trees/" + key
+        if FileManager.default.fileExists(atPath: tree) { return tree }
+        let sources = try shas.map { try unpackedLocked($0) }
+        guard let merged = try CodeBundle.mergeLayers(sources, scratch: root + "/trees") else { return tree }
+        do {
+            try Self.makeReadOnly(merged.directory)
+            try FileIO.write(shas.joined(separator: "\n"), to: tree + ".list")
+            if rename(merged.directory, tree) < 0 { throw SystemError("rename \(merged.directory)") }
+        } catch {
+            Self.makeWritable(merged.directory)
+            merged.remove()
+            throw error
+        }
+        return tree
+    }
+
     /// Files 0444 (0555 if executable), folders 0555: readable by the sandbox user, writable by none.
     static func makeReadOnly(_ path: String) throws {
         var st = stat()
@@ -115,8 +137,15 @@ public final class CodeStore: Sendable {
             let sha = String(name.dropLast(4))
             if !keep.contains(sha) { unlink(root + "/blobs/" + name) }
         }
-        for name in FileIO.entries(root + "/trees") where !keep.contains(name) {
+        for name in FileIO.entries(root + "/trees") where !keep.contains(name) && !name.hasSuffix(".list") {
             let tree = root + "/trees/" + name
+            if name.hasPrefix("layers-") {
+                // Merged layers: kept while all of their layers are.
+                let list = (try? FileIO.read(tree + ".list")) ?? ""
+                let shas = list.split(separator: "\n").map(String.init)
+                if !shas.isEmpty && shas.allSatisfy(keep.contains) { continue }
+                unlink(tree + ".list")
+            }
             Self.makeWritable(tree)
             try? FileIO.removeTree(tree)
         }

@@ -84,7 +84,7 @@ public struct FunctionConfig: Sendable {
             ("HEARTH_RUNTIME_SOCKET", Instance.runtimeSocketInSandbox),
             ("LAMBDA_TASK_ROOT", "/var/task"),
             ("LAMBDA_RUNTIME_DIR", "/var/runtime"),
-            ("_HANDLER", handler ?? ""),
+            ("_HANDLER", handler ?? image.defaultHandler ?? ""),
         ]
         let defaults: [(String, String)] = [
             ("PATH", "/usr/local/bin:/usr/bin:/bin:/opt/bin"),

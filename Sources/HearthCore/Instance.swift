@@ -102,80 +102,140 @@ public final class Instance: Sendable {
     }
 
     /// Cold-starts an instance: workspace, Runtime API listeners, sandbox. Returns once the
-    /// bootstrap has exec'd; the runtime initialises concurrently.
+    /// bootstrap has exec'd; the runtime initialises concurrently. Init Duration counts from
+    /// here (the whole sandbox set-up included).
     public static func start(config: FunctionConfig, code: String, opt: String? = nil, image: RuntimeImage,
                              host: SandboxHost, logSink: LogCapture.Sink?) async throws -> Instance {
         let startedAt = ContinuousClock.now
-        let id = String(UInt64.random(in: 0...UInt64.max), radix: 16)
-        let workspace = host.runDirectory + "/" + id
-        let socketDir = workspace + "/sock"
-        let userNamespace = config.userNamespace || host.userNamespace
-        var spec = SandboxSpec(image: image.rootfs, code: code, runtimeSocketDirectory: socketDir, rootMountPoint: workspace + "/root")
-        spec.opt = opt
-        spec.memoryMB = config.memoryMB
-        spec.cpus = config.cpus
-        spec.ephemeralStorageMB = config.ephemeralStorageMB
-        spec.hostname = "hearth-" + String(id.prefix(8))
-        spec.userNamespace = userNamespace
-        spec.executable = image.manifest.entrypoint
-        let logStream = Self.logStreamName(version: config.version, id: id)
-        spec.environment = config.lambdaEnvironment(image: image.manifest, logStream: logStream)
-        do {
-            try spec.validate()
-        } catch {
-            throw StartFailure.setup("\(error)")
+        let shell = try await Shell.prepare(config: config, code: code, opt: opt, image: image, host: host, logSink: logSink)
+        return try await shell.launch(startedAt: startedAt)
+    }
+
+    /// A pre-forked sandbox shell: an instance set up up to the exec (workspace, Runtime API
+    /// server, log capture, namespaces, cgroup with its limits and the process attached, mounts,
+    /// privileges dropped, seccomp loaded) whose init waits to fork and exec the bootstrap.
+    /// `launch()` turns it into an `Instance` (a cold start of only exec + runtime init);
+    /// `discard()` removes it. One of the two must be called, once. Thread-safe.
+    public final class Shell: Sendable {
+        public let id: String
+        public let config: FunctionConfig
+        let sandbox: Sandbox
+        let server: RuntimeAPIServer
+        let logs: LogCapture
+        let workspace: String
+        let host: SandboxHost
+        let executable: String
+
+        private init(id: String, config: FunctionConfig, sandbox: Sandbox, server: RuntimeAPIServer, logs: LogCapture,
+                     workspace: String, host: SandboxHost, executable: String) {
+            self.id = id
+            self.config = config
+            self.sandbox = sandbox
+            self.server = server
+            self.logs = logs
+            self.workspace = workspace
+            self.host = host
+            self.executable = executable
         }
 
-        // The socket belongs to the sandbox user: 0700 folder, 0600 socket.
-        let hostUID = userNamespace ? spec.userNamespaceHostBase + spec.uid : spec.uid
-        let hostGID = userNamespace ? spec.userNamespaceHostBase + spec.gid : spec.gid
-        var server: RuntimeAPIServer?
-        var logs: LogCapture?
-        do {
-            try FileIO.makeDirectories(socketDir, mode: 0o700)
-            chown(workspace, 0, 0)
-            chmod(workspace, 0o711)
-            chown(socketDir, hostUID, hostGID)
-            let socketPath = socketDir + "/runtime.sock"
-            // The Unix socket exists before the runtime starts; the TCP listener is made in the
-            // sandbox's network namespace and adopted once the sandbox is up (connections
-            // queue in its backlog meanwhile).
-            let s = try await RuntimeAPIServer.start(on: host.group.next(), unixSocketPath: socketPath, tcpListener: nil)
-            server = s
-            chown(socketPath, hostUID, hostGID)
-            chmod(socketPath, 0o600)
-            let capture = try LogCapture(sink: logSink)
-            logs = capture
-            let sandbox: Sandbox
+        /// Sets a sandbox up for `config`, held before the exec.
+        public static func prepare(config: FunctionConfig, code: String, opt: String? = nil, image: RuntimeImage,
+                                   host: SandboxHost, logSink: LogCapture.Sink?) async throws -> Shell {
+            let id = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+            let workspace = host.runDirectory + "/" + id
+            let socketDir = workspace + "/sock"
+            let userNamespace = config.userNamespace || host.userNamespace
+            // Container images bring their own /var/task.
+            let taskRoot = image.taskRootInImage ? image.rootfs + "/var/task" : code
+            var spec = SandboxSpec(image: image.rootfs, code: taskRoot, runtimeSocketDirectory: socketDir, rootMountPoint: workspace + "/root")
+            spec.opt = opt
+            spec.memoryMB = config.memoryMB
+            spec.cpus = config.cpus
+            spec.ephemeralStorageMB = config.ephemeralStorageMB
+            spec.hostname = "hearth-" + String(id.prefix(8))
+            spec.userNamespace = userNamespace
+            spec.executable = image.manifest.entrypoint
+            spec.arguments = image.manifest.arguments
+            if let dir = image.manifest.workingDirectory { spec.workingDirectory = dir }
+            let logStream = Instance.logStreamName(version: config.version, id: id)
+            spec.environment = config.lambdaEnvironment(image: image.manifest, logStream: logStream)
             do {
+                try spec.validate()
+            } catch {
+                throw StartFailure.setup("\(error)")
+            }
+
+            // The socket belongs to the sandbox user: 0700 folder, 0600 socket.
+            let hostUID = userNamespace ? spec.userNamespaceHostBase + spec.uid : spec.uid
+            let hostGID = userNamespace ? spec.userNamespaceHostBase + spec.gid : spec.gid
+            var server: RuntimeAPIServer?
+            var logs: LogCapture?
+            do {
+                try FileIO.makeDirectories(socketDir, mode: 0o700)
+                chown(workspace, 0, 0)
+                chmod(workspace, 0o711)
+                chown(socketDir, hostUID, hostGID)
+                let socketPath = socketDir + "/runtime.sock"
+                // The Unix socket exists before the runtime starts; the TCP listener is made in the
+                // sandbox's network namespace and adopted once the sandbox is up (connections
+                // queue in its backlog meanwhile).
+                let s = try await RuntimeAPIServer.start(on: host.group.next(), unixSocketPath: socketPath, tcpListener: nil)
+                server = s
+                chown(socketPath, hostUID, hostGID)
+                chmod(socketPath, 0o600)
+                let capture = try LogCapture(sink: logSink)
+                logs = capture
                 let (cgroups, cgroupName, seccomp, logFD) = (host.cgroups, host.cgroupName(instanceID: id), host.seccomp, capture.writeFD)
-                sandbox = try await host.blocking.runIfActive { [spec] in
+                let sandbox = try await host.blocking.runIfActive { [spec] in
                     try Sandbox.spawn(spec: spec, cgroups: cgroups, cgroupName: cgroupName,
-                                      seccomp: seccomp, stdoutFD: logFD, stderrFD: logFD)
+                                      seccomp: seccomp, stdoutFD: logFD, stderrFD: logFD, hold: true)
                 }
-            } catch let error as SandboxSetupError where error.isExec {
-                throw StartFailure.invalidEntrypoint(path: spec.executable, errno: error.errno)
-            }
-            capture.closeWriteEnd()
-            if let listener = sandbox.takeRuntimeListener() {
-                do {
-                    try await s.adopt(tcpListener: listener)
-                } catch {
-                    close(listener)
-                    try? await sandbox.destroy()
-                    throw error
+                capture.closeWriteEnd()
+                if let listener = sandbox.takeRuntimeListener() {
+                    do {
+                        try await s.adopt(tcpListener: listener)
+                    } catch {
+                        close(listener)
+                        try? await sandbox.destroy()
+                        throw error
+                    }
                 }
+                return Shell(id: id, config: config, sandbox: sandbox, server: s, logs: capture, workspace: workspace,
+                             host: host, executable: spec.executable)
+            } catch {
+                logs?.closeWriteEnd()
+                if let server { await server.close() }
+                try? FileIO.removeTree(workspace)
+                if let failure = error as? StartFailure { throw failure }
+                throw StartFailure.setup("\(error)")
             }
-            let instance = Instance(id: id, config: config, sandbox: sandbox, server: server!, logs: capture,
+        }
+
+        /// Forks and execs the bootstrap in the shell. Init Duration counts from `startedAt`.
+        /// On failure the shell is removed.
+        public func launch(startedAt: ContinuousClock.Instant = .now) async throws -> Instance {
+            do {
+                // Only a fork, an exec and a message: short enough for the calling thread.
+                try sandbox.launch()
+            } catch {
+                await discard()
+                if let setup = error as? SandboxSetupError, setup.isExec {
+                    throw StartFailure.invalidEntrypoint(path: executable, errno: setup.errno)
+                }
+                throw StartFailure.setup("\(error)")
+            }
+            let instance = Instance(id: id, config: config, sandbox: sandbox, server: server, logs: logs,
                                     workspace: workspace, host: host, startedAt: startedAt)
             instance.watchExit()
             return instance
-        } catch {
-            logs?.closeWriteEnd()
-            if let server { await server.close() }
-            try? FileIO.removeTree(workspace)
-            if let failure = error as? StartFailure { throw failure }
-            throw StartFailure.setup("\(error)")
+        }
+
+        /// Whether the held sandbox is still there (not killed while waiting).
+        public var isAlive: Bool { sandbox.exitStatus == nil }
+
+        /// Kills the held sandbox and removes everything it made: cgroup, sockets, folders.
+        public func discard() async {
+            await Instance.remove(sandbox: sandbox, server: server, logs: logs, workspace: workspace, id: id)
         }
     }
 
@@ -184,7 +244,18 @@ public final class Instance: Sendable {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let c = calendar.dateComponents([.year, .month, .day], from: now)
-        return String(format: "%04d/%02d/%02d/[%@]%@", c.year!, c.month!, c.day!, version, id)
+        // Lambda's streams end in 32 hex digits, one stream per execution environment.
+        let padded = String(repeating: "0", count: max(0, 16 - id.count)) + id
+        let suffix = padded + String(format: "%016llx", UInt64.random(in: 0...UInt64.max))
+        return String(format: "%04d/%02d/%02d/[%@]%@", c.year!, c.month!, c.day!, version, suffix)
+    }
+
+    /// A new X-Ray trace header, as Lambda sends one with every invocation:
+    /// `Root=1-<8 hex epoch seconds>-<24 hex>;Parent=<16 hex>;Sampled=0`.
+    public static func newTraceID() -> String {
+        let epoch = String(format: "%08x", UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970)))
+        let root = String(format: "%016llx%08x", UInt64.random(in: 0...UInt64.max), UInt32.random(in: 0...UInt32.max))
+        return "Root=1-\(epoch)-\(root);Parent=\(String(format: "%016llx", UInt64.random(in: 0...UInt64.max)));Sampled=0"
     }
 
     private enum Event: Sendable {
@@ -258,7 +329,9 @@ public final class Instance: Sendable {
     }
 
     /// Sends one event to the runtime and waits for its answer, the deadline or its death.
-    public func invoke(payload: [UInt8], requestID: String, traceID: String? = nil,
+    /// `invokedARN` is the ARN as the caller named the function (with its alias or version);
+    /// a trace header is made up when the caller sent none.
+    public func invoke(payload: [UInt8], requestID: String, invokedARN: String? = nil, traceID: String? = nil,
                        clientContext: String? = nil, cognitoIdentity: String? = nil) async -> InvocationRecord {
         let coldStart = usedOnce.withLock { used in
             defer { used = true }
@@ -282,8 +355,8 @@ public final class Instance: Sendable {
         let invokeStart = ContinuousClock.now
         let deadline = invokeStart + .milliseconds(Int64(config.timeout * 1000))
         let deadlineMs = Int64(Date().timeIntervalSince1970 * 1000) + Int64(config.timeout * 1000)
-        let invocation = Invocation(requestID: requestID, payload: payload, deadlineMs: deadlineMs, functionARN: config.arn,
-                                    traceID: traceID, clientContext: clientContext, cognitoIdentity: cognitoIdentity)
+        let invocation = Invocation(requestID: requestID, payload: payload, deadlineMs: deadlineMs, functionARN: invokedARN ?? config.arn,
+                                    traceID: traceID ?? Self.newTraceID(), clientContext: clientContext, cognitoIdentity: cognitoIdentity)
         let event: Event
         if let early {
             event = early
@@ -364,6 +437,10 @@ public final class Instance: Sendable {
 
     /// Kills the sandbox and removes everything the instance made: cgroup, sockets, folders.
     public func destroy() async {
+        await Self.remove(sandbox: sandbox, server: server, logs: logs, workspace: workspace, id: id)
+    }
+
+    static func remove(sandbox: Sandbox, server: RuntimeAPIServer, logs: LogCapture, workspace: String, id: String) async {
         sandbox.kill()
         do {
             try await sandbox.destroy()

@@ -40,12 +40,20 @@ public struct PoolStats: Sendable {
     public var busy: [String: Int]
     public var idle: [String: Int]
     public var total: Int
+    /// Pre-forked shells ready, per function.
+    public var shells: [String: Int] = [:]
 }
 
 /// Warm instances per function version: the most recently used idle instance first, a cold
 /// start when none is idle and the limits allow, throttling beyond them. One invocation per
 /// instance at a time. An instance that timed out, ran out of memory or crashed is never reused.
 /// Idle instances are reaped after `idleTimeout` and recycled after `maxAge`.
+///
+/// Pre-forked shells: for every function version invoked within `idleTimeout`, the pool keeps
+/// `prefork` sandboxes set up ahead (`Instance.Shell`: namespaces, cgroup with limits and the
+/// process attached, mounts, seccomp), so a cold start is only exec + runtime init. Shells do
+/// not count against `maxInstances` (they run no function code); they are discarded with their
+/// version's traffic (idle timeout), on drain, on a generation change and on shutdown.
 public actor InstancePool {
     public struct Limits: Sendable {
         public var maxInstances: Int
@@ -54,9 +62,14 @@ public actor InstancePool {
         public var queueTimeout: Duration
         /// Freeze idle instances with the cgroup freezer (no CPU while idle); thawed on reuse.
         public var freezeIdle: Bool
+        /// Pre-forked shells kept per function version with recent traffic (0: none).
+        public var prefork: Int
+
+        public static let defaultPrefork = 1
 
         public init(maxInstances: Int, idleTimeout: Duration = .seconds(600), maxAge: Duration = .seconds(7200),
-                    queueTimeout: Duration = .zero, freezeIdle: Bool = false) {
+                    queueTimeout: Duration = .zero, freezeIdle: Bool = false, prefork: Int = Limits.defaultPrefork) {
+            self.prefork = prefork
             self.maxInstances = maxInstances
             self.idleTimeout = idleTimeout
             self.maxAge = maxAge
@@ -77,7 +90,7 @@ public actor InstancePool {
         var started: ContinuousClock.Instant
     }
 
-    private let host: SandboxHost
+    public let host: SandboxHost
     private let limits: Limits
     private var idle: [Key: [Idle]] = [:]
     private var busyByFunction: [String: Int] = [:]
@@ -94,6 +107,12 @@ public actor InstancePool {
     /// Provisioned concurrency: instances kept initialised per function version.
     private var provisioned: [Key: (count: Int, version: DeployedVersion)] = [:]
     private var reaper: Task<Void, Never>?
+    /// Pre-forked shells ready per function version, with the generation they were made for.
+    private var shells: [Key: [(shell: Instance.Shell, generation: String)]] = [:]
+    /// Shells being prepared per function version.
+    private var shellsStarting: [Key: Int] = [:]
+    /// When each version was last invoked, and what to prepare its shells from.
+    private var traffic: [Key: (last: ContinuousClock.Instant, version: DeployedVersion)] = [:]
 
     public init(host: SandboxHost, limits: Limits) {
         self.host = host
@@ -211,9 +230,12 @@ public actor InstancePool {
     /// Invokes `version` of a function: a warm instance when one is idle, else a cold start.
     /// `onStart` is told whether this invocation is a cold start.
     public func invoke(function: String, versionName: String, version: DeployedVersion, reserved: Int?,
-                       payload: [UInt8], requestID: String, clientContext: String? = nil) async throws(PoolThrottle) -> InvocationRecord {
+                       payload: [UInt8], requestID: String, invokedARN: String? = nil, traceID: String? = nil,
+                       clientContext: String? = nil) async throws(PoolThrottle) -> InvocationRecord {
         let key = Key(function: function, version: versionName)
         let lease = try await acquire(key, version: version, reserved: reserved)
+        traffic[key] = (.now, version)
+        if case .cold = lease {} else { fillShells(key) }
         var instance: Instance
         var startedAt: ContinuousClock.Instant
         switch lease {
@@ -222,8 +244,13 @@ public actor InstancePool {
             startedAt = at
         case .cold:
             do {
-                instance = try await Instance.start(config: version.config, code: version.code, opt: version.opt,
-                                                    image: version.image, host: host, logSink: nil)
+                let coldStart = ContinuousClock.now
+                if let shell = takeShell(key, generation: version.generation) {
+                    instance = try await shell.launch(startedAt: coldStart)
+                } else {
+                    instance = try await Instance.start(config: version.config, code: version.code, opt: version.opt,
+                                                        image: version.image, host: host, logSink: nil)
+                }
                 startedAt = .now
             } catch {
                 markIdle(key)
@@ -232,7 +259,9 @@ public actor InstancePool {
             }
         }
         busyInstances[ObjectIdentifier(instance)] = instance
-        let record = await instance.invoke(payload: payload, requestID: requestID, clientContext: clientContext)
+        if case .cold = lease { fillShells(key) }
+        let record = await instance.invoke(payload: payload, requestID: requestID, invokedARN: invokedARN, traceID: traceID,
+                                           clientContext: clientContext)
         busyInstances[ObjectIdentifier(instance)] = nil
         release(key, instance: instance, generation: version.generation, started: startedAt, reusable: record.instanceReusable)
         return record
@@ -259,6 +288,68 @@ public actor InstancePool {
         for key in provisioned.keys where key.function == function && (version == nil || key.version == version) {
             provisioned[key] = nil
         }
+        for key in Array(shells.keys) + Array(traffic.keys) where key.function == function && (version == nil || key.version == version) {
+            traffic[key] = nil
+            discardShells(key)
+        }
+    }
+
+    // MARK: pre-forked shells
+
+    /// A ready shell of the current generation, if any (shells of an older one are discarded).
+    private func takeShell(_ key: Key, generation: String) -> Instance.Shell? {
+        while var stack = shells[key], let top = stack.popLast() {
+            shells[key] = stack.isEmpty ? nil : stack
+            if top.generation == generation && top.shell.isAlive { return top.shell }
+            discard(top.shell)
+        }
+        return nil
+    }
+
+    /// Prepares shells in the background until `key` has `prefork` of them (ready or starting).
+    private func fillShells(_ key: Key) {
+        guard !closing, let version = traffic[key]?.version else { return }
+        let have = (shells[key]?.count ?? 0) + shellsStarting[key, default: 0]
+        guard have < limits.prefork else { return }
+        let host = self.host
+        for _ in have..<limits.prefork {
+            shellsStarting[key, default: 0] += 1
+            Task {
+                let shell = try? await Instance.Shell.prepare(config: version.config, code: version.code, opt: version.opt,
+                                                              image: version.image, host: host, logSink: nil)
+                await self.shellReady(shell, key: key, generation: version.generation)
+            }
+        }
+    }
+
+    private func shellReady(_ shell: Instance.Shell?, key: Key, generation: String) {
+        shellsStarting[key, default: 1] -= 1
+        if shellsStarting[key] == 0 { shellsStarting[key] = nil }
+        guard let shell else { return }
+        // Keep it only while the version still has traffic and the generation is current.
+        if closing || traffic[key]?.version.generation != generation || (shells[key]?.count ?? 0) >= limits.prefork {
+            discard(shell)
+            return
+        }
+        shells[key, default: []].append((shell, generation))
+    }
+
+    private func discardShells(_ key: Key) {
+        for entry in shells.removeValue(forKey: key) ?? [] { discard(entry.shell) }
+    }
+
+    /// Removes a shell in the background (shutdown waits for it).
+    private func discard(_ shell: Instance.Shell) {
+        destroying += 1
+        Task {
+            await shell.discard()
+            self.destroyed()
+        }
+    }
+
+    /// Ready shells per function version (for metrics and tests).
+    public func shellCount(function: String, versionName: String) -> Int {
+        shells[Key(function: function, version: versionName)]?.count ?? 0
     }
 
     // MARK: provisioned concurrency
@@ -331,13 +422,19 @@ public actor InstancePool {
             idle[key] = keep.isEmpty ? nil : keep
             old.forEach { retire($0.instance, key: key) }
         }
+        // Shells live as long as their version has traffic.
+        for (key, entry) in traffic where entry.last.duration(to: now) >= limits.idleTimeout {
+            traffic[key] = nil
+            discardShells(key)
+        }
         fillProvisioned()
     }
 
     public func stats() -> PoolStats {
         PoolStats(busy: busyByFunction.filter { $0.value > 0 },
                   idle: idle.reduce(into: [:]) { $0[$1.key.function, default: 0] += $1.value.count },
-                  total: total)
+                  total: total,
+                  shells: shells.reduce(into: [:]) { $0[$1.key.function, default: 0] += $1.value.count })
     }
 
     /// Stops taking invocations, waits up to `grace` for busy ones, destroys every instance.
@@ -351,6 +448,8 @@ public actor InstancePool {
         }
         let all = idle.values.flatMap { $0.map(\.instance) }
         idle = [:]
+        traffic = [:]
+        for key in Array(shells.keys) { discardShells(key) }
         for instance in all {
             await instance.destroy()
             total -= 1
@@ -359,7 +458,7 @@ public actor InstancePool {
         // Busy instances that outlived the grace period are killed; their invocations end with
         // an error and release them, which retires them.
         for instance in busyInstances.values { await instance.destroy() }
-        while (total > 0 || destroying > 0) && ContinuousClock.now < deadline + .seconds(5) {
+        while (total > 0 || destroying > 0 || !shellsStarting.isEmpty) && ContinuousClock.now < deadline + .seconds(5) {
             try? await Task.sleep(for: .milliseconds(20))
         }
     }

@@ -6,14 +6,23 @@ import HearthSandbox
 /// stdout, logs and START/END/REPORT to stderr.
 public struct LocalRunner: Sendable {
     public var config: FunctionConfig
-    public var codePath: String
+    /// The function's code (folder or zip); nil for a container image.
+    public var codePath: String?
+    /// A container image (`docker save` archive or OCI layout), instead of code on a runtime.
+    public var imagePath: String?
+    /// Lambda's `ImageConfig` overrides for a container image.
+    public var imageOverrides: (entrypoint: [String]?, command: [String]?, workingDirectory: String?)
     public var stateDirectory: String?
     /// Layer folders or zips, mounted merged and read-only at `/opt`.
     public var layers: [String]
+    /// Start instances from pre-forked shells, set up before the invocation that needs one.
+    public var prefork = false
 
-    public init(config: FunctionConfig, codePath: String, stateDirectory: String?, layers: [String] = []) {
+    public init(config: FunctionConfig, codePath: String?, imagePath: String? = nil, stateDirectory: String?, layers: [String] = []) {
         self.config = config
         self.codePath = codePath
+        self.imagePath = imagePath
+        self.imageOverrides = (nil, nil, nil)
         self.stateDirectory = stateDirectory
         self.layers = layers
     }
@@ -41,11 +50,23 @@ public struct LocalRunner: Sendable {
         let opt: CodeBundle?
         let image: RuntimeImage
         do {
-            code = try CodeBundle.open(codePath, scratch: host.runDirectory)
+            if imagePath != nil {
+                // A container image brings its own /var/task; an empty code bundle stands in.
+                code = CodeBundle(directory: "/nonexistent", isTemporary: false)
+            } else {
+                code = try CodeBundle.open(codePath ?? ".", scratch: host.runDirectory)
+            }
             do {
                 opt = try CodeBundle.mergeLayers(layers, scratch: host.runDirectory)
                 do {
-                    image = try host.images.image(for: config.runtime)
+                    if let imagePath {
+                        let imported = try host.containerImages.importImage(imagePath, progress: true)
+                        image = try imported.runtimeImage(config: imported.config.overridden(
+                            entrypoint: imageOverrides.entrypoint, command: imageOverrides.command,
+                            workingDirectory: imageOverrides.workingDirectory))
+                    } else {
+                        image = try host.images.image(for: config.runtime)
+                    }
                 } catch {
                     opt?.remove()
                     throw error
@@ -63,16 +84,34 @@ public struct LocalRunner: Sendable {
         let signals = SignalCleanup { await current.destroy(); code.remove(); opt?.remove(); host.close() }
         defer { signals.cancel() }
 
+        let logSink: LogCapture.Sink = { FileHandle.standardError.write(Data($0)) }
+        /// Sets up the shell the next cold start will launch.
+        func prepareShell() async throws {
+            await current.setShell(try await Instance.Shell.prepare(config: config, code: code.directory, opt: opt?.directory,
+                                                                    image: image, host: host, logSink: logSink))
+        }
         var status: Int32 = 0
-        for i in 0..<times {
+        if prefork {
+            do {
+                try await prepareShell()
+            } catch {
+                Self.stderr("hearth: \(error)\n")
+                status = 2
+            }
+        }
+        for i in 0..<times where status != 2 {
             let requestID = UUID().uuidString.lowercased()
             Self.stderr("START RequestId: \(requestID) Version: \(config.version)\n")
             var record: InvocationRecord
             var instance = await current.get()
             if instance == nil {
                 do {
-                    instance = try await Instance.start(config: config, code: code.directory, opt: opt?.directory, image: image, host: host,
-                                                        logSink: { FileHandle.standardError.write(Data($0)) })
+                    if let shell = await current.takeShell() {
+                        instance = try await shell.launch()
+                    } else {
+                        instance = try await Instance.start(config: config, code: code.directory, opt: opt?.directory, image: image,
+                                                            host: host, logSink: logSink)
+                    }
                     await current.set(instance)
                 } catch let failure as Instance.StartFailure {
                     record = InvocationRecord(failedStart: failure, requestID: requestID, config: config)
@@ -88,6 +127,7 @@ public struct LocalRunner: Sendable {
             record = await instance!.invoke(payload: payload, requestID: requestID)
             if !record.instanceReusable {
                 await current.destroy()
+                if prefork && i < times - 1 { try? await prepareShell() }
             }
             Self.finish(record, index: i, times: times)
             if record.errorType != nil { status = 1 }
@@ -110,14 +150,25 @@ public struct LocalRunner: Sendable {
 /// The runner's current warm instance, shared with the signal handler.
 actor CurrentInstance {
     private var instance: Instance?
+    /// The pre-forked shell for the next cold start (`--prefork`).
+    private var shell: Instance.Shell?
 
     func get() -> Instance? { instance }
     func set(_ new: Instance?) { instance = new }
+    func setShell(_ new: Instance.Shell) { shell = new }
 
+    func takeShell() -> Instance.Shell? {
+        defer { shell = nil }
+        return shell
+    }
+
+    /// Destroys the instance and discards the shell, if any.
     func destroy() async {
-        let old = instance
+        let (old, oldShell) = (instance, shell)
         instance = nil
+        shell = nil
         await old?.destroy()
+        await oldShell?.discard()
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import HearthSandbox
+import Synchronization
 
 /// A runtime image's manifest (`runtime-images/NAME/manifest`, `key=value` lines).
 public struct RuntimeImageManifest: Sendable, Equatable {
@@ -9,10 +10,26 @@ public struct RuntimeImageManifest: Sendable, Equatable {
     public var entrypoint: String
     public var environment: [(String, String)]
     public var version: String
+    /// Arguments after the entrypoint (container images: the rest of ENTRYPOINT + CMD).
+    public var arguments: [String] = []
+    /// The runtime's working folder; nil means `/var/task`.
+    public var workingDirectory: String?
+    /// `_HANDLER` when the function sets none (container images: CMD's first word).
+    public var defaultHandler: String?
+
+    public init(name: String, entrypoint: String, environment: [(String, String)]) {
+        self.name = name
+        aliases = []
+        buildScript = ""
+        self.entrypoint = entrypoint
+        self.environment = environment
+        version = "1"
+    }
 
     public static func == (a: Self, b: Self) -> Bool {
         a.name == b.name && a.aliases == b.aliases && a.buildScript == b.buildScript && a.entrypoint == b.entrypoint
-            && a.version == b.version && a.environment.map { $0.0 + "=" + $0.1 } == b.environment.map { $0.0 + "=" + $0.1 }
+            && a.version == b.version && a.arguments == b.arguments && a.workingDirectory == b.workingDirectory
+            && a.defaultHandler == b.defaultHandler && a.environment.map { $0.0 + "=" + $0.1 } == b.environment.map { $0.0 + "=" + $0.1 }
     }
 
     public init(parsing text: String) throws {
@@ -38,6 +55,14 @@ public struct RuntimeImageManifest: Sendable, Equatable {
 public struct RuntimeImage: Sendable {
     public var manifest: RuntimeImageManifest
     public var rootfs: String
+    /// Container images bring their own `/var/task`; the function has no separate code.
+    public var taskRootInImage: Bool = false
+
+    public init(manifest: RuntimeImageManifest, rootfs: String, taskRootInImage: Bool = false) {
+        self.manifest = manifest
+        self.rootfs = rootfs
+        self.taskRootInImage = taskRootInImage
+    }
 }
 
 /// Finds runtime image definitions and builds them on first use into the state directory.
@@ -72,6 +97,17 @@ public final class RuntimeImages: Sendable {
 
     /// The manifest for `runtime` (a name or an alias such as `provided.al2023`).
     public func manifest(for runtime: String) throws -> (folder: String, manifest: RuntimeImageManifest) {
+        // Every invocation asks (through the deployed version): the definitions ship with
+        // hearth and do not change while it runs, so each runtime name is looked up once.
+        if let known = known.withLock({ $0[runtime] }) { return known }
+        let found = try lookUpManifest(for: runtime)
+        known.withLock { $0[runtime] = found }
+        return found
+    }
+
+    private let known = Mutex<[String: (folder: String, manifest: RuntimeImageManifest)]>([:])
+
+    private func lookUpManifest(for runtime: String) throws -> (folder: String, manifest: RuntimeImageManifest) {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: definitions)) ?? []
         for name in names.sorted() {
             let path = definitions + "/" + name + "/manifest"
@@ -82,6 +118,11 @@ public final class RuntimeImages: Sendable {
             }
         }
         throw HearthError.usage("unknown runtime \(runtime) (known: \(names.sorted().joined(separator: ", ")))")
+    }
+
+    /// The names of the defined runtime images.
+    public func names() -> [String] {
+        FileIO.entries(definitions).filter { FileIO.exists(definitions + "/" + $0 + "/manifest") }.sorted()
     }
 
     private static let buildLock = NSLock()

@@ -16,6 +16,8 @@ public final class SandboxHost: Sendable {
     /// setup, cgroup writes and removal), so they never hold Swift's cooperative threads.
     public let blocking: NIOThreadPool
     public let images: RuntimeImages
+    /// Imported container images (`STATE/images/container/<id>`).
+    public let containerImages: ContainerImages
     /// This process's folder for instance workspaces (`<run>/<pid>`).
     public let runDirectory: String
     public let userNamespace: Bool
@@ -37,6 +39,7 @@ public final class SandboxHost: Sendable {
             throw HearthError.setup("cannot find the runtime-images folder; set HEARTH_RUNTIME_IMAGES")
         }
         images = RuntimeImages(definitions: definitions, cache: stateDirectory + "/images")
+        containerImages = ContainerImages(cache: stateDirectory + "/images/container")
         do {
             cgroups = try CgroupHost.detect()
         } catch {

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// Which cgroup hierarchy a host uses for the controllers Hearth needs.
 public enum CgroupVersion: String, Sendable {
@@ -138,6 +139,51 @@ func joinPath(_ base: String, _ rest: String) -> String {
     return base.hasSuffix("/") ? base + trimmed : base + "/" + trimmed
 }
 
+/// A small cgroup file read or written on every invocation (peak memory, OOM kills): opened on
+/// first use and kept open, then one pread or pwrite at offset 0 instead of open, read, read,
+/// close. Thread-safe.
+final class CgroupFile: Sendable {
+    let path: String
+    private let writable: Bool
+    private let fd = Mutex<Int32>(-1)
+
+    init(_ path: String, writable: Bool = false) {
+        self.path = path
+        self.writable = writable
+    }
+
+    deinit {
+        fd.withLock { if $0 >= 0 { close($0) } }
+    }
+
+    private func descriptor() -> Int32 {
+        fd.withLock { fd in
+            if fd < 0 { fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC) }
+            return fd
+        }
+    }
+
+    /// The file's contents (up to 1 KiB), or nil if it cannot be read.
+    func read() -> String? {
+        let fd = descriptor()
+        guard fd >= 0 else { return nil }
+        return withUnsafeTemporaryAllocation(byteCount: 1024, alignment: 1) { buf -> String? in
+            let n = pread(fd, buf.baseAddress, buf.count, 0)
+            guard n > 0 else { return nil }
+            return String(decoding: UnsafeRawBufferPointer(rebasing: buf[0..<n]), as: UTF8.self)
+        }
+    }
+
+    /// Writes `text` at offset 0; false if the file cannot be written.
+    @discardableResult
+    func write(_ text: String) -> Bool {
+        let fd = descriptor()
+        guard fd >= 0 else { return false }
+        var text = text
+        return text.withUTF8 { pwrite(fd, $0.baseAddress, $0.count, 0) == $0.count }
+    }
+}
+
 /// Shared helpers of both drivers.
 enum CgroupFiles {
     static func readInt(_ path: String) -> UInt64? {
@@ -148,6 +194,11 @@ enum CgroupFiles {
     /// Value of `key` in a flat-keyed file ("oom_kill 3").
     static func keyed(_ path: String, _ key: String) -> Int? {
         guard let text = try? FileIO.read(path) else { return nil }
+        return keyed(in: text, key)
+    }
+
+    /// The value of `key` in a flat-keyed file ("oom_kill 3").
+    static func keyed(in text: String, _ key: String) -> Int? {
         for line in text.split(separator: "\n") {
             let parts = line.split(separator: " ")
             if parts.count == 2, parts[0] == key { return Int(parts[1]) }

@@ -53,9 +53,14 @@ public struct CgroupV1Driver: CgroupDriver {
 final class CgroupV1Instance: CgroupInstance {
     let dirs: [String: String]
     private let removed = Mutex(false)
+    /// Reset and read (peak), and read (OOM kills), on every invocation.
+    private let peak: CgroupFile?
+    private let oomControl: CgroupFile?
 
     init(dirs: [String: String]) {
         self.dirs = dirs
+        peak = dirs["memory"].map { CgroupFile($0 + "/memory.max_usage_in_bytes", writable: true) }
+        oomControl = dirs["memory"].map { CgroupFile($0 + "/memory.oom_control") }
     }
 
     var cloneIntoFD: Int32? { nil }
@@ -85,17 +90,15 @@ final class CgroupV1Instance: CgroupInstance {
     }
 
     func resetPeakMemory() {
-        guard let memory = dirs["memory"] else { return }
-        try? FileIO.write("0", to: memory + "/memory.max_usage_in_bytes", create: false)
+        peak?.write("0")
     }
 
     func peakMemoryBytes() -> UInt64? {
-        dirs["memory"].flatMap { CgroupFiles.readInt($0 + "/memory.max_usage_in_bytes") }
+        peak?.read().flatMap { UInt64($0.trimmingWhitespace()) }
     }
 
     func oomKillCount() -> Int {
-        guard let memory = dirs["memory"] else { return 0 }
-        return CgroupFiles.keyed(memory + "/memory.oom_control", "oom_kill") ?? 0
+        oomControl?.read().flatMap { CgroupFiles.keyed(in: $0, "oom_kill") } ?? 0
     }
 
     func processes() -> [pid_t] {

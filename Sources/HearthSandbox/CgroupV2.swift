@@ -62,6 +62,8 @@ final class CgroupV2Instance: CgroupInstance {
     /// memory.peak opened once: on kernels >= 6.12 a write resets the peak seen through this fd.
     private let peakFD: Int32
     private let peakResettable = Mutex(true)
+    /// memory.events, read on every invocation (OOM kills).
+    private let events: CgroupFile
     private let removed = Mutex(false)
 
     init(dir: String) throws {
@@ -69,6 +71,7 @@ final class CgroupV2Instance: CgroupInstance {
         fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd < 0 { throw SystemError("open \(dir)") }
         peakFD = open(dir + "/memory.peak", O_RDWR | O_CLOEXEC)
+        events = CgroupFile(dir + "/memory.events")
     }
 
     deinit {
@@ -104,7 +107,7 @@ final class CgroupV2Instance: CgroupInstance {
     }
 
     func oomKillCount() -> Int {
-        CgroupFiles.keyed(dir + "/memory.events", "oom_kill") ?? 0
+        events.read().flatMap { CgroupFiles.keyed(in: $0, "oom_kill") } ?? 0
     }
 
     func processes() -> [pid_t] {

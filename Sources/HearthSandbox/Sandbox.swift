@@ -60,6 +60,10 @@ public enum SandboxExit: Sendable, Equatable, CustomStringConvertible {
 ///
 /// Created by `spawn`; the exit is watched by a monitor thread. Call `kill()` to end it and
 /// `destroy()` once to release everything (it waits for the exit). Thread-safe.
+///
+/// A sandbox spawned with `hold: true` is a pre-forked shell: namespaces, cgroup (attached),
+/// mounts, privileges and seccomp are all done, and its init waits for `launch()` to fork and
+/// exec the function. Until then it runs nothing of the function's.
 public final class Sandbox: @unchecked Sendable {
     /// Host pid of the sandbox's init.
     public let pid: pid_t
@@ -72,9 +76,14 @@ public final class Sandbox: @unchecked Sendable {
     private let listener = Mutex<Int32?>(nil)
     private let exitState = Mutex<(exit: SandboxExit?, waiters: [CheckedContinuation<SandboxExit, Never>])>((nil, []))
     private let destroyed = Mutex(false)
+    /// Whether the monitor thread runs (from the exec on; a held shell has none yet).
+    private let monitoring = Mutex(false)
+    /// Names the path or value of a failed step (kept for a held shell's launch).
+    private let describeFailure: @Sendable (hearth_msg) -> String?
 
     private init(pid: pid_t, pidfd: Int32, syncFD: Int32, cgroup: any CgroupInstance, startedInCgroup: Bool,
-                 rootMountPoint: String) {
+                 rootMountPoint: String, describeFailure: @escaping @Sendable (hearth_msg) -> String?) {
+        self.describeFailure = describeFailure
         self.pid = pid
         self.pidfd = pidfd
         self.syncFD = syncFD
@@ -93,13 +102,14 @@ public final class Sandbox: @unchecked Sendable {
     }
 
     /// Starts a sandbox. `stdoutFD`/`stderrFD` receive the function's output (the caller keeps
-    /// its copies). Blocks until the function's process has exec'd or a step failed.
+    /// its copies). Blocks until the function's process has exec'd or a step failed; with
+    /// `hold`, until the sandbox is set up and waits for `launch()` (a pre-forked shell).
     public static func spawn(spec: SandboxSpec, cgroups: any CgroupDriver, cgroupName: String,
-                             seccomp: SeccompProgram?, stdoutFD: Int32, stderrFD: Int32) throws -> Sandbox {
+                             seccomp: SeccompProgram?, stdoutFD: Int32, stderrFD: Int32, hold: Bool = false) throws -> Sandbox {
         try spec.validate()
         let cgroup = try cgroups.create(name: cgroupName, limits: spec.cgroupLimits)
         do {
-            return try spawn(spec: spec, cgroup: cgroup, seccomp: seccomp, stdoutFD: stdoutFD, stderrFD: stderrFD)
+            return try spawn(spec: spec, cgroup: cgroup, seccomp: seccomp, stdoutFD: stdoutFD, stderrFD: stderrFD, hold: hold)
         } catch {
             try? cgroup.remove()
             throw error
@@ -107,7 +117,7 @@ public final class Sandbox: @unchecked Sendable {
     }
 
     private static func spawn(spec: SandboxSpec, cgroup: any CgroupInstance, seccomp: SeccompProgram?,
-                              stdoutFD: Int32, stderrFD: Int32) throws -> Sandbox {
+                              stdoutFD: Int32, stderrFD: Int32, hold: Bool) throws -> Sandbox {
         try FileIO.makeDirectories(spec.rootMountPoint, mode: 0o700)
         var pair: [Int32] = [-1, -1]
         try retryingOnInterrupt("socketpair") { socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) }
@@ -126,6 +136,7 @@ public final class Sandbox: @unchecked Sendable {
         c.stdout_fd = stdoutFD
         c.stderr_fd = stderrFD
         c.wait_for_parent = 1
+        c.hold_before_exec = hold ? 1 : 0
         c.image = arena.add(spec.image)
         c.root = arena.add(spec.rootMountPoint)
         var binds: [(source: String, target: String, readonly: Bool)] = [
@@ -198,40 +209,68 @@ public final class Sandbox: @unchecked Sendable {
             throw abort(error)
         }
 
-        // Startup messages: the listener (if asked), then exec success or a failed step.
-        var timeout = timeval(tv_sec: 30, tv_usec: 0)
-        setsockopt(parentEnd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        // Startup messages: the listener (if asked), then exec success (or, held, ready) or a failed step.
+        let describe: @Sendable (hearth_msg) -> String? = { [spec, binds] msg in subject(of: msg, spec: spec, binds: binds) }
         var listenerFD: Int32?
-        var failure: (any Error)?
-        loop: while true {
-            var msg = hearth_msg()
-            var fd: Int32 = -1
-            let rc = hearth_recv_msg(parentEnd, &msg, &fd)
-            if rc < 0 { failure = SystemError("waiting for the sandbox to start"); break }
-            if rc == 0 { failure = SystemError("sandbox init exited during setup", errno: EPIPE); break }
-            switch Int(msg.kind) {
-            case Int(HEARTH_MSG_LISTENER.rawValue): listenerFD = fd
-            case Int(HEARTH_MSG_EXEC_OK.rawValue): break loop
-            case Int(HEARTH_MSG_ERROR.rawValue):
-                failure = SandboxSetupError(step: msg.step, errno: msg.err, subject: subject(of: msg, spec: spec, binds: binds))
-                break loop
-            default:
-                if fd >= 0 { close(fd) }
-            }
-        }
+        let failure = awaitStartup(parentEnd, until: hold ? HEARTH_MSG_READY : HEARTH_MSG_EXEC_OK, describe: describe) { listenerFD = $0 }
         if let failure {
             if let listenerFD { close(listenerFD) }
             throw abort(failure)
         }
-        timeout = timeval(tv_sec: 0, tv_usec: 0)
-        setsockopt(parentEnd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
 
         parentEndOwned = false
         let sandbox = Sandbox(pid: pid, pidfd: pidfd, syncFD: parentEnd, cgroup: cgroup, startedInCgroup: intoCgroup != 0,
-                              rootMountPoint: spec.rootMountPoint)
+                              rootMountPoint: spec.rootMountPoint, describeFailure: describe)
         sandbox.listener.withLock { $0 = listenerFD }
-        sandbox.startMonitor()
+        if !hold { sandbox.startMonitor() }
         return sandbox
+    }
+
+    /// Reads the child's startup messages until `until` arrives (nil) or a step fails or the
+    /// child dies (the error). Passes a received listener to `onListener`. Waits up to 30 s.
+    private static func awaitStartup(_ sock: Int32, until: hearth_msg_kind, describe: (hearth_msg) -> String?,
+                                     onListener: (Int32) -> Void) -> (any Error)? {
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        defer {
+            timeout = timeval(tv_sec: 0, tv_usec: 0)
+            setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        }
+        while true {
+            var msg = hearth_msg()
+            var fd: Int32 = -1
+            let rc = hearth_recv_msg(sock, &msg, &fd)
+            if rc < 0 { return SystemError("waiting for the sandbox to start") }
+            if rc == 0 { return SystemError("sandbox init exited during setup", errno: EPIPE) }
+            switch UInt32(msg.kind) {
+            case until.rawValue: return nil
+            case HEARTH_MSG_LISTENER.rawValue: onListener(fd)
+            case HEARTH_MSG_ERROR.rawValue:
+                return SandboxSetupError(step: msg.step, errno: msg.err, subject: describe(msg))
+            default:
+                if fd >= 0 { close(fd) }
+            }
+        }
+    }
+
+    /// Launches a held sandbox (a pre-forked shell): its init forks and execs the function.
+    /// Blocks until the exec succeeded or failed; on failure the sandbox is killed (call
+    /// `destroy()` as usual). Call once.
+    public func launch() throws {
+        precondition(!monitoring.withLock { $0 }, "launch() of a sandbox that is not held")
+        var go: UInt8 = 1
+        do {
+            try retryingOnInterrupt("launch sandbox") { send(syncFD, &go, 1, Int32(MSG_NOSIGNAL)) }
+        } catch {
+            kill()
+            throw error
+        }
+        if let failure = Self.awaitStartup(syncFD, until: HEARTH_MSG_EXEC_OK, describe: describeFailure, onListener: { close($0) }) {
+            kill()
+            startMonitor()
+            throw failure
+        }
+        startMonitor()
     }
 
     private static func subject(of msg: hearth_msg, spec: SandboxSpec,
@@ -254,6 +293,11 @@ public final class Sandbox: @unchecked Sendable {
     }
 
     private func startMonitor() {
+        let first = monitoring.withLock { started in
+            defer { started = true }
+            return !started
+        }
+        guard first else { return }
         let thread = Thread { [self] in
             var exit: SandboxExit?
             while true {
@@ -308,6 +352,7 @@ public final class Sandbox: @unchecked Sendable {
     /// closes its descriptors. Idempotent.
     public func destroy() async throws {
         if exitStatus == nil { kill() }
+        startMonitor()  // a held shell that was never launched has none yet
         _ = await waitForExit()
         let first = destroyed.withLock { done in
             defer { done = true }

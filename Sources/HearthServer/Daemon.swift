@@ -22,6 +22,8 @@ public final class Daemon: Sendable {
         public var region = "us-east-1"
         public var userNamespace = false
         public var freezeIdle = false
+        /// Pre-forked shells kept per function version with recent traffic.
+        public var prefork = InstancePool.Limits.defaultPrefork
 
         public init() {}
     }
@@ -80,10 +82,11 @@ public final class Daemon: Sendable {
         code.collectGarbage(keep: try store.referencedCodeHashes())
         let logs = try FunctionLogs(root: state + "/logs")
         let limits = InstancePool.Limits(maxInstances: options.maxInstances ?? defaultMaxInstances(), idleTimeout: options.idleTimeout,
-                                         maxAge: options.maxAge, queueTimeout: options.queueTimeout, freezeIdle: options.freezeIdle)
+                                         maxAge: options.maxAge, queueTimeout: options.queueTimeout, freezeIdle: options.freezeIdle,
+                                         prefork: options.prefork)
         let pool = InstancePool(host: host, limits: limits)
         await pool.start()
-        let api = LambdaAPI(store: store, code: code, pool: pool, images: host.images, logs: logs, metrics: Metrics(),
+        let api = LambdaAPI(store: store, code: code, pool: pool, images: host.images, containerImages: host.containerImages, logs: logs, metrics: Metrics(),
                             verifier: verifier, region: options.region, userNamespace: options.userNamespace)
         await api.restoreProvisionedConcurrency()
         let server = try await HTTPServer.start(host: options.host, port: options.port, group: MultiThreadedEventLoopGroup.singleton,

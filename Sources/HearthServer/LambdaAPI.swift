@@ -14,6 +14,7 @@ public final class LambdaAPI: Sendable {
     let code: CodeStore
     let pool: InstancePool
     let images: RuntimeImages
+    let containerImages: ContainerImages?
     let logs: FunctionLogs
     let metrics: Metrics
     let verifier: SigV4Verifier?
@@ -21,12 +22,13 @@ public final class LambdaAPI: Sendable {
     let account = "000000000000"
     let userNamespace: Bool
 
-    public init(store: Store, code: CodeStore, pool: InstancePool, images: RuntimeImages, logs: FunctionLogs,
-                metrics: Metrics, verifier: SigV4Verifier?, region: String, userNamespace: Bool = false) {
+    public init(store: Store, code: CodeStore, pool: InstancePool, images: RuntimeImages, containerImages: ContainerImages? = nil,
+                logs: FunctionLogs, metrics: Metrics, verifier: SigV4Verifier?, region: String, userNamespace: Bool = false) {
         self.store = store
         self.code = code
         self.pool = pool
         self.images = images
+        self.containerImages = containerImages
         self.logs = logs
         self.metrics = metrics
         self.verifier = verifier
@@ -47,7 +49,7 @@ public final class LambdaAPI: Sendable {
     }
 
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
-        let requestID = UUID().uuidString.lowercased()
+        let requestID = RequestID.make()
         let segments = request.rawPath.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
             .map { String($0).removingPercentEncoding ?? String($0) }
         // Unauthenticated: the health document and Prometheus metrics.
@@ -56,7 +58,7 @@ public final class LambdaAPI: Sendable {
         }
         if request.method == "GET" && request.rawPath == "/metrics" {
             let stats = await pool.stats()
-            let text = metrics.render(concurrent: stats.busy, idle: stats.idle, instances: stats.total)
+            let text = metrics.render(concurrent: stats.busy, idle: stats.idle, instances: stats.total, shells: stats.shells)
             return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")], body: Array(text.utf8))
         }
         do {
@@ -124,6 +126,16 @@ public final class LambdaAPI: Sendable {
             return try getConcurrency(segments[2], requestID: requestID)
         case (_, 4, "2019-09-30") where segments[1] == "functions" && segments[3] == "provisioned-concurrency":
             return try await provisionedConcurrency(segments[2], request, requestID: requestID)
+        case (_, _, "2018-10-31") where segments.count >= 2 && segments[1] == "layers":
+            let rest = Array(segments.dropFirst(2))
+            switch (m, rest.count) {
+            case ("GET", 0): return try listLayers(requestID: requestID)
+            case ("POST", 2) where rest[1] == "versions": return try publishLayerVersion(rest[0], request, requestID: requestID)
+            case ("GET", 2) where rest[1] == "versions": return try listLayerVersions(rest[0], requestID: requestID)
+            case ("GET", 3) where rest[1] == "versions": return try getLayerVersion(rest[0], rest[2], requestID: requestID)
+            case ("DELETE", 3) where rest[1] == "versions": return try deleteLayerVersion(rest[0], rest[2], requestID: requestID)
+            default: break
+            }
         case ("GET", 4, "hearth") where segments[1] == "functions" && segments[3] == "logs":
             return try getLogs(segments[2], request, requestID: requestID)
         default: break
@@ -194,11 +206,12 @@ public final class LambdaAPI: Sendable {
 
     /// Applies configuration fields from a CreateFunction / UpdateFunctionConfiguration body.
     func apply(_ body: [String: Any], to config: inout FunctionConfiguration) throws {
-        if let runtime = try Self.string(body, "Runtime") {
+        if let runtime = try Self.string(body, "Runtime"), config.packageType == "Zip" {
             do {
                 _ = try images.manifest(for: runtime)
             } catch {
-                throw LambdaError.invalidParameter("The runtime parameter of \(runtime) is not supported by this Hearth (supported: provided, provided.al2, provided.al2023).")
+                let known = images.names().joined(separator: ", ")
+                throw LambdaError.invalidParameter("The runtime parameter of \(runtime) is not supported by this Hearth (supported: \(known); aliases such as provided.al2023 too).")
             }
             config.runtime = runtime
         }
@@ -240,17 +253,82 @@ public final class LambdaAPI: Sendable {
             config.environment = env
         }
         if let layers = body["Layers"] as? [Any] {
-            if !layers.isEmpty {
-                throw LambdaError.invalidParameter("Layers are not supported by this Hearth version yet (hearth run --layer mounts local layers)")
+            guard layers.count <= CodeBundle.maxLayers else {
+                throw LambdaError.invalidParameter("Cannot reference more than \(CodeBundle.maxLayers) layers.")
             }
-            config.layers = []
+            if config.packageType == "Image" && !layers.isEmpty {
+                throw LambdaError.invalidParameter("Layers are not supported for functions with PackageType Image.")
+            }
+            var arns: [String] = []
+            for raw in layers {
+                guard let arn = raw as? String else { throw LambdaError.invalidParameter("Layers must be a list of layer version ARNs") }
+                _ = try layer(arn: arn)
+                arns.append(arn)
+            }
+            config.layers = arns
+        }
+        if let imageConfig = body["ImageConfig"] as? [String: Any] {
+            guard config.packageType == "Image" else {
+                throw LambdaError.invalidParameter("ImageConfig applies to functions with PackageType Image only.")
+            }
+            func words(_ key: String) throws -> [String]? {
+                guard let value = imageConfig[key] else { return nil }
+                guard let list = value as? [String] else { throw LambdaError.invalidParameter("ImageConfig.\(key) must be a list of strings") }
+                return list.isEmpty ? nil : list
+            }
+            config.imageConfig = ImageConfigValues(entryPoint: try words("EntryPoint"), command: try words("Command"),
+                                                   workingDirectory: (imageConfig["WorkingDirectory"] as? String).flatMap { $0.isEmpty ? nil : $0 })
+        }
+    }
+
+    /// The layer version an ARN (`arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION`) names.
+    func layer(arn: String, includingDeleted: Bool = false) throws -> LayerVersion {
+        let parts = arn.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 8, parts[0] == "arn", parts[2] == "lambda", parts[5] == "layer", let number = Int(parts[7]) else {
+            throw LambdaError.invalidParameter("\(arn) is not a layer version ARN (arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION)")
+        }
+        guard let layer = try store.layerVersion(name: String(parts[6]), version: number, includingDeleted: includingDeleted) else {
+            throw LambdaError.invalidParameter("Layer version \(arn) does not exist.")
+        }
+        return layer
+    }
+
+    /// Imports the image and points the configuration at it (its ID stands in the code hash).
+    func setImage(_ uri: String, on config: inout FunctionConfiguration) async throws {
+        let image = try await importImage(uri)
+        config.imageURI = uri
+        config.codeSHA256 = String(image.id.dropFirst(7))
+        config.codeSize = Int(image.sizeBytes)
+    }
+
+    /// Imports the image an `ImageUri` names: a path on this server (a `docker save` archive or
+    /// an OCI layout, tar or folder) or the `sha256:` ID of an image imported before.
+    func importImage(_ uri: String) async throws -> ImportedImage {
+        guard let containerImages else { throw LambdaError.invalidParameter("Container images are not enabled on this server") }
+        if uri.hasPrefix("sha256:") {
+            guard let image = containerImages.image(id: uri) else {
+                throw LambdaError.invalidParameter("Image \(uri) has not been imported into this Hearth; give the path of its archive instead")
+            }
+            return image
+        }
+        let path = uri.hasPrefix("file://") ? String(uri.dropFirst(7)) : uri
+        guard path.hasPrefix("/") else {
+            throw LambdaError.invalidParameter("ImageUri must be an absolute path on the Hearth server to a docker save archive or OCI image layout, or an imported image ID (sha256:...); registries are not supported: \(uri)")
+        }
+        do {
+            return try await pool.host.blocking.runIfActive { try containerImages.importImage(path) }
+        } catch let error as HearthError {
+            throw LambdaError.invalidParameter("Could not import the container image: \(error.description)")
         }
     }
 
     func storeZip(_ body: [String: Any], key: String = "ZipFile") throws -> (sha256: String, size: Int) {
         guard let encoded = body[key] as? String else {
-            if body["S3Bucket"] != nil || body["ImageUri"] != nil {
-                throw LambdaError.invalidParameter("Only ZipFile code is supported by this Hearth (no S3 or image code)")
+            if body["S3Bucket"] != nil {
+                throw LambdaError.invalidParameter("S3 code locations are not supported by this Hearth; upload the zip as ZipFile")
+            }
+            if body["ImageUri"] != nil {
+                throw LambdaError.invalidParameter("ImageUri is for functions with PackageType Image")
             }
             throw LambdaError.invalidParameter("\(key) is required")
         }
@@ -271,8 +349,9 @@ public final class LambdaAPI: Sendable {
         guard let name = try Self.string(body, "FunctionName") else { throw LambdaError.invalidParameter("FunctionName is required") }
         let ref = try parseRef(name, qualifier: nil)
         if ref.qualifier != nil { throw LambdaError.invalidParameter("FunctionName must not have a qualifier") }
-        if let packageType = try Self.string(body, "PackageType"), packageType != "Zip" {
-            throw LambdaError.invalidParameter("PackageType \(packageType) is not supported by this Hearth version yet")
+        let packageType = try Self.string(body, "PackageType") ?? "Zip"
+        guard packageType == "Zip" || packageType == "Image" else {
+            throw LambdaError.invalidParameter("1 validation error detected: Value '\(packageType)' at 'packageType' failed to satisfy constraint: Member must satisfy enum value set: [Image, Zip]")
         }
         if try store.function(named: ref.name) != nil {
             throw LambdaError.conflict("Function already exist: \(ref.name)")
@@ -281,14 +360,25 @@ public final class LambdaAPI: Sendable {
         var config = FunctionConfiguration(
             name: ref.name, runtime: "provided", handler: nil, memoryMB: 128, timeoutSeconds: 3, ephemeralStorageMB: 512,
             environment: [:], layers: [], description: "", codeSHA256: "", codeSize: 0, lastModified: Date(),
-            revisionID: UUID().uuidString.lowercased(), packageType: "Zip", role: "")
-        guard body["Runtime"] != nil else { throw LambdaError.invalidParameter("Runtime is required for a .zip deployment package") }
-        try apply(body, to: &config)
-        let (sha, size) = try storeZip(codeObject)
-        defer { code.release(sha) }
-        config.codeSHA256 = sha
-        config.codeSize = size
-        config = try store.createFunction(config)
+            revisionID: UUID().uuidString.lowercased(), packageType: packageType, role: "")
+        if packageType == "Image" {
+            config.runtime = ""
+            guard let uri = codeObject["ImageUri"] as? String else { throw LambdaError.invalidParameter("Code.ImageUri is required for PackageType Image") }
+            if body["Runtime"] != nil || body["Handler"] != nil {
+                throw LambdaError.invalidParameter("Runtime and Handler are not supported for PackageType Image (use ImageConfig)")
+            }
+            try apply(body, to: &config)
+            try await setImage(uri, on: &config)
+            config = try store.createFunction(config)
+        } else {
+            guard body["Runtime"] != nil else { throw LambdaError.invalidParameter("Runtime is required for a .zip deployment package") }
+            try apply(body, to: &config)
+            let (sha, size) = try storeZip(codeObject)
+            defer { code.release(sha) }
+            config.codeSHA256 = sha
+            config.codeSize = size
+            config = try store.createFunction(config)
+        }
         var version = "$LATEST"
         if body["Publish"] as? Bool == true {
             let published = try store.publishVersion(function: config.name, description: "")
@@ -315,7 +405,9 @@ public final class LambdaAPI: Sendable {
         let (config, version) = try resolve(ref)
         var object: [String: Any] = [
             "Configuration": LambdaShapes.configuration(config, version: version, region: region, account: account),
-            "Code": ["RepositoryType": "S3", "Location": "hearth://code/\(config.codeSHA256).zip"],
+            "Code": config.packageType == "Image"
+                ? ["RepositoryType": "ECR", "ImageUri": config.imageURI, "ResolvedImageUri": "sha256:" + config.codeSHA256]
+                : ["RepositoryType": "S3", "Location": "hearth://code/\(config.codeSHA256).zip"],
             "Tags": [String: String](),
         ]
         if let reserved = try store.reservedConcurrency(function: ref.name) {
@@ -354,6 +446,7 @@ public final class LambdaAPI: Sendable {
         try checkRevision(body, config.revisionID)
         try apply(body, to: &config)
         config = try store.updateFunction(config)
+        try? store.purgeDeletedLayers()
         await pool.drain(function: ref.name, version: "$LATEST")
         return LambdaShapes.json(LambdaShapes.configuration(config, version: "$LATEST", region: region, account: account), requestID: requestID)
     }
@@ -370,11 +463,18 @@ public final class LambdaAPI: Sendable {
         var config = try requireFunction(ref.name)
         let body = try jsonBody(request)
         try checkRevision(body, config.revisionID)
-        let (sha, size) = try storeZip(body)
-        defer { code.release(sha) }
-        config.codeSHA256 = sha
-        config.codeSize = size
-        config = try store.updateFunction(config)
+        if config.packageType == "Image" {
+            guard let uri = body["ImageUri"] as? String else { throw LambdaError.invalidParameter("ImageUri is required for a function with PackageType Image") }
+            try await setImage(uri, on: &config)
+            config = try store.updateFunction(config)
+        } else {
+            if body["ImageUri"] != nil { throw LambdaError.invalidParameter("Please don't provide ImageUri when updating a function with packageType Zip.") }
+            let (sha, size) = try storeZip(body)
+            defer { code.release(sha) }
+            config.codeSHA256 = sha
+            config.codeSize = size
+            config = try store.updateFunction(config)
+        }
         await pool.drain(function: ref.name, version: "$LATEST")
         var version = "$LATEST"
         if body["Publish"] as? Bool == true {
@@ -621,8 +721,12 @@ public final class LambdaAPI: Sendable {
         }
         let record: InvocationRecord
         do {
+            // The function sees the ARN it was invoked by (with the alias or version asked for).
+            let invokedARN = arn(config.name, invocation.function.qualifier)
+            let traceID = request.header("X-Amzn-Trace-Id")
             record = try await pool.invoke(function: config.name, versionName: version, version: deployed, reserved: reserved,
-                                           payload: payload, requestID: requestID, clientContext: clientContext)
+                                           payload: payload, requestID: requestID, invokedARN: invokedARN, traceID: traceID,
+                                           clientContext: clientContext)
         } catch {
             metrics.recordThrottle(function: config.name)
             throw LambdaError.tooManyRequests(reason: error.reason)
@@ -643,6 +747,56 @@ public final class LambdaAPI: Sendable {
         return HTTPResponse(status: 200, headers: headers, body: record.payload)
     }
 
+    // MARK: layers
+
+    func publishLayerVersion(_ name: String, _ request: HTTPRequest, requestID: String) throws -> HTTPResponse {
+        let body = try jsonBody(request)
+        guard let content = body["Content"] as? [String: Any] else { throw LambdaError.invalidParameter("Content is required") }
+        let (sha, size) = try storeZip(content)
+        defer { code.release(sha) }
+        let runtimes = body["CompatibleRuntimes"] as? [String] ?? []
+        let layer: LayerVersion
+        do {
+            layer = try store.publishLayerVersion(name: name, codeSHA256: sha, codeSize: size,
+                                                  description: try Self.string(body, "Description") ?? "",
+                                                  compatibleRuntimes: runtimes, licenseInfo: try Self.string(body, "LicenseInfo") ?? "")
+        } catch let error as StoreError {
+            throw Self.lambdaError(error)
+        }
+        return LambdaShapes.json(LambdaShapes.layerVersion(layer, region: region, account: account), status: 201, requestID: requestID)
+    }
+
+    func layerNumber(_ name: String, _ raw: String) throws -> LayerVersion {
+        guard let number = Int(raw), let layer = try store.layerVersion(name: name, version: number) else {
+            throw LambdaError(status: 404, type: "ResourceNotFoundException",
+                              message: "The resource you requested does not exist. (layer \(name) version \(raw))")
+        }
+        return layer
+    }
+
+    func getLayerVersion(_ name: String, _ raw: String, requestID: String) throws -> HTTPResponse {
+        LambdaShapes.json(LambdaShapes.layerVersion(try layerNumber(name, raw), region: region, account: account), requestID: requestID)
+    }
+
+    func listLayerVersions(_ name: String, requestID: String) throws -> HTTPResponse {
+        let versions = try store.layerVersions(name: name).map { LambdaShapes.layerVersion($0, region: region, account: account) }
+        return LambdaShapes.json(["LayerVersions": versions], requestID: requestID)
+    }
+
+    func listLayers(requestID: String) throws -> HTTPResponse {
+        let layers = try store.latestLayerVersions().map { latest -> [String: Any] in
+            ["LayerName": latest.name, "LayerArn": LambdaShapes.layerARN(region: region, account: account, name: latest.name),
+             "LatestMatchingVersion": LambdaShapes.layerVersion(latest, region: region, account: account)]
+        }
+        return LambdaShapes.json(["Layers": layers], requestID: requestID)
+    }
+
+    func deleteLayerVersion(_ name: String, _ raw: String, requestID: String) throws -> HTTPResponse {
+        if let number = Int(raw) { try store.deleteLayerVersion(name: name, version: number) }
+        code.collectGarbage(keep: try store.referencedCodeHashes())
+        return HTTPResponse(status: 204, headers: [("x-amzn-RequestId", requestID)], body: [])
+    }
+
     func deployedVersion(_ config: FunctionConfiguration, version: String) throws -> DeployedVersion {
         var fc = FunctionConfig(name: config.name)
         fc.version = version
@@ -655,16 +809,35 @@ public final class LambdaAPI: Sendable {
         fc.region = region
         fc.accountID = account
         fc.userNamespace = userNamespace
+        let generation = version == "$LATEST" ? config.revisionID : "v\(version)-\(config.revisionID)"
+        if config.packageType == "Image" {
+            guard let imported = containerImages?.image(id: "sha256:" + config.codeSHA256) else {
+                throw LambdaError.service("container image sha256:\(config.codeSHA256) of \(config.name) is missing from the image store")
+            }
+            let overridden = imported.config.overridden(entrypoint: config.imageConfig.entryPoint, command: config.imageConfig.command,
+                                                        workingDirectory: config.imageConfig.workingDirectory)
+            let image: RuntimeImage
+            do {
+                image = try imported.runtimeImage(config: overridden)
+            } catch {
+                throw LambdaError.invalidParameter("\(error)")
+            }
+            return DeployedVersion(config: fc, code: imported.rootfs + "/var/task", image: image, generation: generation)
+        }
         let image: RuntimeImage
         do {
             image = try images.image(for: config.runtime)
         } catch {
             throw LambdaError.service("runtime image \(config.runtime): \(error)")
         }
+        var opt: String?
+        if !config.layers.isEmpty {
+            let shas = try config.layers.map { try layer(arn: $0, includingDeleted: true).codeSHA256 }
+            opt = try code.mergedLayers(shas)
+        }
         // A version's generation includes its snapshot's revision: a function deleted and created
         // again publishes "1" again, and must not meet the old "1"'s instances.
-        return DeployedVersion(config: fc, code: try code.unpacked(config.codeSHA256), image: image,
-                               generation: version == "$LATEST" ? config.revisionID : "v\(version)-\(config.revisionID)")
+        return DeployedVersion(config: fc, code: try code.unpacked(config.codeSHA256), opt: opt, image: image, generation: generation)
     }
 }
 

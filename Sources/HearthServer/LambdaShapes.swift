@@ -28,7 +28,8 @@ enum LambdaShapes {
         "arn:aws:lambda:\(region):\(account):function:\(name)" + (qualifier.map { ":" + $0 } ?? "")
     }
 
-    static func configuration(_ c: FunctionConfiguration, version: String, region: String, account: String) -> [String: Any] {
+    static func configuration(_ c: FunctionConfiguration, version: String, region: String, account: String,
+                              layerSizes: [String: Int] = [:]) -> [String: Any] {
         var object: [String: Any] = [
             "FunctionName": c.name,
             "FunctionArn": functionARN(region: region, account: account, name: c.name, qualifier: version == "$LATEST" ? nil : version),
@@ -49,10 +50,36 @@ enum LambdaShapes {
             "PackageType": c.packageType,
             "Architectures": [architecture],
             "EphemeralStorage": ["Size": c.ephemeralStorageMB],
-            "Layers": c.layers.map { ["Arn": $0, "CodeSize": 0] },
+            "Layers": c.layers.map { ["Arn": $0, "CodeSize": layerSizes[$0] ?? 0] },
         ]
         if let handler = c.handler { object["Handler"] = handler }
+        if c.packageType == "Image" {
+            object["Runtime"] = nil
+            var imageConfig: [String: Any] = [:]
+            if let entryPoint = c.imageConfig.entryPoint { imageConfig["EntryPoint"] = entryPoint }
+            if let command = c.imageConfig.command { imageConfig["Command"] = command }
+            if let dir = c.imageConfig.workingDirectory { imageConfig["WorkingDirectory"] = dir }
+            if !imageConfig.isEmpty { object["ImageConfigResponse"] = ["ImageConfig": imageConfig] }
+        }
         return object
+    }
+
+    static func layerARN(region: String, account: String, name: String, version: Int? = nil) -> String {
+        "arn:aws:lambda:\(region):\(account):layer:\(name)" + (version.map { ":\($0)" } ?? "")
+    }
+
+    static func layerVersion(_ l: LayerVersion, region: String, account: String) -> [String: Any] {
+        [
+            "Content": ["Location": "hearth://layers/\(l.codeSHA256).zip", "CodeSha256": codeSha256(l.codeSHA256), "CodeSize": l.codeSize],
+            "LayerArn": layerARN(region: region, account: account, name: l.name),
+            "LayerVersionArn": layerARN(region: region, account: account, name: l.name, version: l.version),
+            "Description": l.description,
+            "CreatedDate": timestamp(l.created),
+            "Version": l.version,
+            "CompatibleRuntimes": l.compatibleRuntimes,
+            "CompatibleArchitectures": [architecture],
+            "LicenseInfo": l.licenseInfo,
+        ]
     }
 
     static var architecture: String {

@@ -50,7 +50,7 @@ public final class Metrics: @unchecked Sendable {
     }
 
     /// The exposition text; `concurrent`/`idle` come from the pool at scrape time.
-    public func render(concurrent: [String: Int], idle: [String: Int], instances: Int) -> String {
+    public func render(concurrent: [String: Int], idle: [String: Int], instances: Int, shells: [String: Int] = [:]) -> String {
         lock.lock()
         defer { lock.unlock() }
         var out = ""
@@ -90,6 +90,7 @@ public final class Metrics: @unchecked Sendable {
         histogram("hearth_init_duration_seconds", "Init duration of cold starts.", initDurations)
         gauge("hearth_concurrent_executions", "Invocations in flight.", concurrent)
         gauge("hearth_idle_instances", "Warm instances waiting for work.", idle)
+        gauge("hearth_preforked_shells", "Pre-forked sandbox shells ready for a cold start.", shells)
         out += "# HELP hearth_instances Instances alive or starting.\n# TYPE hearth_instances gauge\nhearth_instances \(instances)\n"
         return out
     }

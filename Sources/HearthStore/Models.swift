@@ -16,9 +16,13 @@ public struct FunctionConfiguration: Codable, Sendable, Equatable {
     public var codeSize: Int
     public var lastModified: Date
     public var revisionID: String         // new UUID on every change
-    public var packageType: String        // "Zip"
+    public var packageType: String        // "Zip" or "Image"
     /// The execution role ARN, as given (Hearth does not use IAM; kept for the API's sake).
     public var role: String
+    /// PackageType Image: the ImageUri as given (a server-side path or `sha256:` image ID).
+    public var imageURI: String = ""
+    /// PackageType Image: Lambda's `ImageConfig` overrides.
+    public var imageConfig: ImageConfigValues = ImageConfigValues()
 
     public init(
         name: String,
@@ -66,6 +70,45 @@ public struct FunctionConfiguration: Codable, Sendable, Equatable {
         a.lastModified = b.lastModified
         a.revisionID = b.revisionID
         return a == b
+    }
+}
+
+/// Lambda's `ImageConfig`: overrides of a container image's ENTRYPOINT, CMD and WORKDIR.
+public struct ImageConfigValues: Codable, Sendable, Equatable {
+    public var entryPoint: [String]?
+    public var command: [String]?
+    public var workingDirectory: String?
+
+    public init(entryPoint: [String]? = nil, command: [String]? = nil, workingDirectory: String? = nil) {
+        self.entryPoint = entryPoint
+        self.command = command
+        self.workingDirectory = workingDirectory
+    }
+
+    public var isEmpty: Bool { entryPoint == nil && command == nil && workingDirectory == nil }
+}
+
+/// One published version of a Lambda layer: a zip extracted under `/opt`.
+public struct LayerVersion: Codable, Sendable, Equatable {
+    public var name: String
+    public var version: Int
+    public var codeSHA256: String
+    public var codeSize: Int
+    public var description: String
+    public var compatibleRuntimes: [String]
+    public var licenseInfo: String
+    public var created: Date
+
+    public init(name: String, version: Int, codeSHA256: String, codeSize: Int, description: String = "",
+                compatibleRuntimes: [String] = [], licenseInfo: String = "", created: Date = Date()) {
+        self.name = name
+        self.version = version
+        self.codeSHA256 = codeSHA256
+        self.codeSize = codeSize
+        self.description = description
+        self.compatibleRuntimes = compatibleRuntimes
+        self.licenseInfo = licenseInfo
+        self.created = created
     }
 }
 

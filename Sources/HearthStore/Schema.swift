@@ -92,6 +92,34 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v3-images-and-layers") { db in
+            // PackageType Image: the image reference and Lambda's ImageConfig overrides.
+            for table in ["functions", "function_versions"] {
+                try db.execute(sql: "ALTER TABLE \(table) ADD COLUMN image_uri TEXT NOT NULL DEFAULT ''")
+                try db.execute(sql: "ALTER TABLE \(table) ADD COLUMN image_config TEXT NOT NULL DEFAULT '{}'")
+            }
+            // Published layer versions (PublishLayerVersion); numbers are never reused.
+            try db.execute(sql: """
+                CREATE TABLE layer_versions (
+                    name                TEXT    NOT NULL,
+                    version             INTEGER NOT NULL,
+                    code_sha256         TEXT    NOT NULL,
+                    code_size           INTEGER NOT NULL,
+                    description         TEXT    NOT NULL,
+                    compatible_runtimes TEXT    NOT NULL, -- JSON array of strings
+                    license_info        TEXT    NOT NULL,
+                    created_ms          INTEGER NOT NULL,
+                    deleted             INTEGER NOT NULL DEFAULT 0, -- kept while functions use it
+                    PRIMARY KEY (name, version)
+                );
+                """)
+            try db.execute(sql: """
+                CREATE TABLE layer_version_counters (
+                    name         TEXT    NOT NULL PRIMARY KEY,
+                    last_version INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 
@@ -102,19 +130,19 @@ enum Schema {
     static let configColumns = [
         "runtime", "handler", "memory_mb", "timeout_seconds", "ephemeral_storage_mb",
         "environment", "layers", "description", "code_sha256", "code_size",
-        "last_modified_ms", "revision_id", "package_type", "role",
+        "last_modified_ms", "revision_id", "package_type", "role", "image_uri", "image_config",
     ]
 
     static func configValues(_ c: FunctionConfiguration) throws -> [(any DatabaseValueConvertible)?] {
         [
             c.runtime, c.handler, c.memoryMB, c.timeoutSeconds, c.ephemeralStorageMB,
             try json(c.environment), try json(c.layers), c.description, c.codeSHA256, c.codeSize,
-            millis(c.lastModified), c.revisionID, c.packageType, c.role,
+            millis(c.lastModified), c.revisionID, c.packageType, c.role, c.imageURI, try json(c.imageConfig),
         ]
     }
 
     static func decodeConfig(_ row: Row, nameColumn: String) throws -> FunctionConfiguration {
-        FunctionConfiguration(
+        var config = FunctionConfiguration(
             name: row[nameColumn],
             runtime: row["runtime"],
             handler: row["handler"],
@@ -131,6 +159,16 @@ enum Schema {
             packageType: row["package_type"],
             role: row["role"]
         )
+        config.imageURI = row["image_uri"]
+        config.imageConfig = try unjson(ImageConfigValues.self, row["image_config"])
+        return config
+    }
+
+    static func decodeLayer(_ row: Row) throws -> LayerVersion {
+        LayerVersion(
+            name: row["name"], version: row["version"], codeSHA256: row["code_sha256"], codeSize: row["code_size"],
+            description: row["description"], compatibleRuntimes: try unjson([String].self, row["compatible_runtimes"]),
+            licenseInfo: row["license_info"], created: date(millis: row["created_ms"]))
     }
 
     static func decodeVersion(_ row: Row) throws -> FunctionVersion {

@@ -1,12 +1,24 @@
 // HearthStore: embedded state (functions, versions, aliases, reserved concurrency) in SQLite via GRDB.
 import Foundation
 import GRDB
+import Synchronization
 
 /// The embedded state store. Thread-safe: every method runs in its own SQLite transaction
 /// (writes are serialised by GRDB; file-backed stores use a WAL-mode `DatabasePool`, so reads
 /// run concurrently with writes).
 public final class Store: Sendable {
     private let dbWriter: any DatabaseWriter
+    /// What every Invoke reads (a function's `$LATEST` and its reserved concurrency), kept in
+    /// memory between writes: each write (all go through `write`) bumps the generation and
+    /// empties it. A read only fills it if no write happened meanwhile, so it never holds a
+    /// value older than the last write. The store is this process's alone.
+    private let hot = Mutex<HotReads>(HotReads())
+
+    private struct HotReads {
+        var generation: UInt64 = 0
+        var functions: [String: FunctionConfiguration?] = [:]
+        var reserved: [String: Int?] = [:]
+    }
 
     /// Opens (creating if needed, along with its parent directory) the database at `path`,
     /// in WAL mode, and runs migrations. `":memory:"` opens a private in-memory database.
@@ -41,7 +53,7 @@ public final class Store: Sendable {
     /// Throws `conflict` if a function with that name exists, `invalid` for out-of-range settings.
     public func createFunction(_ config: FunctionConfiguration) throws -> FunctionConfiguration {
         let row = try Self.stamped(config)
-        return try dbWriter.write { db in
+        return try write { db in
             if try Self.fetchFunction(db, row.name) != nil {
                 throw StoreError.conflict("function \(row.name) already exists")
             }
@@ -56,7 +68,30 @@ public final class Store: Sendable {
 
     /// `$LATEST` of a function, or nil.
     public func function(named name: String) throws -> FunctionConfiguration? {
-        try dbWriter.read { db in try Self.fetchFunction(db, name) }
+        try cached(\.functions, name) { try dbWriter.read { db in try Self.fetchFunction(db, name) } }
+    }
+
+    /// A write transaction that then forgets the hot reads.
+    private func write<T>(_ updates: (Database) throws -> T) throws -> T {
+        defer {
+            hot.withLock { hot in
+                hot.generation &+= 1
+                hot.functions.removeAll(keepingCapacity: true)
+                hot.reserved.removeAll(keepingCapacity: true)
+            }
+        }
+        return try dbWriter.write(updates)
+    }
+
+    /// `read()`'s result for `key`, from `hot[keyPath]` when there; cached when no write ran meanwhile.
+    private func cached<V: Sendable>(_ keyPath: WritableKeyPath<HotReads, [String: V]> & Sendable, _ key: String, _ read: () throws -> V) throws -> V {
+        let (known, generation) = hot.withLock { ($0[keyPath: keyPath][key], $0.generation) }
+        if let known { return known }
+        let value = try read()
+        hot.withLock { hot in
+            if hot.generation == generation { hot[keyPath: keyPath][key] = value }
+        }
+        return value
     }
 
     /// Functions ordered by name, starting after `marker`. `nextMarker` is the last returned name
@@ -83,7 +118,7 @@ public final class Store: Sendable {
     /// Throws `notFound` if missing; `preconditionFailed` if `expectedRevisionID` is given and differs.
     public func updateFunction(_ config: FunctionConfiguration, expectedRevisionID: String? = nil) throws -> FunctionConfiguration {
         let row = try Self.stamped(config)
-        return try dbWriter.write { db in
+        return try write { db in
             guard let current = try Self.fetchFunction(db, row.name) else {
                 throw StoreError.notFound("function \(row.name)")
             }
@@ -99,7 +134,7 @@ public final class Store: Sendable {
 
     /// Deletes a function with its versions, aliases, reserved concurrency and version counter.
     public func deleteFunction(named name: String) throws {
-        try dbWriter.write { db in
+        try write { db in
             try db.execute(sql: "DELETE FROM functions WHERE name = ?", arguments: [name])
             if db.changesCount == 0 { throw StoreError.notFound("function \(name)") }
         }
@@ -119,7 +154,7 @@ public final class Store: Sendable {
         expectedCodeSHA256: String? = nil
     ) throws -> FunctionVersion {
         let now = Schema.now()
-        return try dbWriter.write { db in
+        return try write { db in
             guard let latest = try Self.fetchFunction(db, function) else {
                 throw StoreError.notFound("function \(function)")
             }
@@ -174,7 +209,7 @@ public final class Store: Sendable {
     /// Deletes a published version. Throws `notFound` if it (or the function) is missing, `invalid`
     /// if an alias routes to it (as primary or additional version). Its number is never reused.
     public func deleteVersion(function: String, number: Int) throws {
-        try dbWriter.write { db in
+        try write { db in
             try Self.requireFunction(db, function)
             guard try Self.fetchVersion(db, function, number) != nil else {
                 throw StoreError.notFound("version \(number) of function \(function)")
@@ -202,7 +237,7 @@ public final class Store: Sendable {
         var stored = alias
         stored.revisionID = Schema.newRevisionID()
         let row = stored
-        return try dbWriter.write { db in
+        return try write { db in
             try Self.requireFunction(db, row.function)
             if try Self.fetchAlias(db, row.function, row.name) != nil {
                 throw StoreError.conflict("alias \(row.name) of function \(row.function) already exists")
@@ -239,7 +274,7 @@ public final class Store: Sendable {
         var stored = alias
         stored.revisionID = Schema.newRevisionID()
         let row = stored
-        return try dbWriter.write { db in
+        return try write { db in
             try Self.requireFunction(db, row.function)
             guard let current = try Self.fetchAlias(db, row.function, row.name) else {
                 throw StoreError.notFound("alias \(row.name) of function \(row.function)")
@@ -260,7 +295,7 @@ public final class Store: Sendable {
 
     /// Deletes an alias. Throws `notFound` if it (or the function) is missing.
     public func deleteAlias(function: String, name: String) throws {
-        try dbWriter.write { db in
+        try write { db in
             try Self.requireFunction(db, function)
             try db.execute(sql: "DELETE FROM aliases WHERE function = ? AND name = ?", arguments: [function, name])
             if db.changesCount == 0 { throw StoreError.notFound("alias \(name) of function \(function)") }
@@ -273,7 +308,7 @@ public final class Store: Sendable {
     /// function is missing, `invalid` if the value is negative.
     public func setReservedConcurrency(function: String, value: Int?) throws {
         if let value, value < 0 { throw StoreError.invalid("reserved concurrency must be >= 0") }
-        try dbWriter.write { db in
+        try write { db in
             try Self.requireFunction(db, function)
             if let value {
                 try db.execute(
@@ -288,9 +323,11 @@ public final class Store: Sendable {
 
     /// A function's reserved concurrency, or nil if unset. Throws `notFound` if the function is missing.
     public func reservedConcurrency(function: String) throws -> Int? {
-        try dbWriter.read { db in
-            try Self.requireFunction(db, function)
-            return try Int.fetchOne(db, sql: "SELECT value FROM reserved_concurrency WHERE function = ?", arguments: [function])
+        try cached(\.reserved, function) {
+            try dbWriter.read { db in
+                try Self.requireFunction(db, function)
+                return try Int.fetchOne(db, sql: "SELECT value FROM reserved_concurrency WHERE function = ?", arguments: [function])
+            }
         }
     }
 
@@ -299,7 +336,7 @@ public final class Store: Sendable {
     /// Sets (or with nil removes) the provisioned concurrency of a version or alias.
     public func setProvisionedConcurrency(function: String, qualifier: String, value: Int?) throws {
         if let value, value < 1 { throw StoreError.invalid("provisioned concurrency must be >= 1") }
-        try dbWriter.write { db in
+        try write { db in
             try Self.requireFunction(db, function)
             if let value {
                 try db.execute(
@@ -329,13 +366,96 @@ public final class Store: Sendable {
 
     // MARK: - Code references
 
-    /// Every code hash still referenced by a function's `$LATEST` or a published version.
+    /// Every code hash still referenced by a function's `$LATEST`, a published version or a layer version.
     public func referencedCodeHashes() throws -> Set<String> {
         try dbWriter.read { db in
             Set(try String.fetchAll(
-                db, sql: "SELECT code_sha256 FROM functions UNION SELECT code_sha256 FROM function_versions"
+                db, sql: """
+                    SELECT code_sha256 FROM functions UNION SELECT code_sha256 FROM function_versions
+                    UNION SELECT code_sha256 FROM layer_versions
+                    """
             ))
         }
+    }
+
+    // MARK: - Layers
+
+    /// Publishes a new version of layer `name` (created on first publish). Numbers are never reused.
+    public func publishLayerVersion(name: String, codeSHA256: String, codeSize: Int, description: String,
+                                    compatibleRuntimes: [String], licenseInfo: String) throws -> LayerVersion {
+        guard Self.isValidName(name, maxLength: 140) else {
+            throw StoreError.invalid("layer name must be 1-140 characters of [A-Za-z0-9_-]")
+        }
+        return try dbWriter.write { db in
+            let last = try Int.fetchOne(db, sql: "SELECT last_version FROM layer_version_counters WHERE name = ?", arguments: [name]) ?? 0
+            let layer = LayerVersion(name: name, version: last + 1, codeSHA256: codeSHA256, codeSize: codeSize,
+                                     description: description, compatibleRuntimes: compatibleRuntimes,
+                                     licenseInfo: licenseInfo, created: Schema.now())
+            try db.execute(sql: "INSERT OR REPLACE INTO layer_version_counters (name, last_version) VALUES (?, ?)",
+                           arguments: [name, layer.version])
+            try db.execute(
+                sql: """
+                    INSERT INTO layer_versions (name, version, code_sha256, code_size, description, compatible_runtimes,
+                                                license_info, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [name, layer.version, codeSHA256, codeSize, description, try Schema.json(compatibleRuntimes),
+                            licenseInfo, Schema.millis(layer.created)])
+            return layer
+        }
+    }
+
+    /// A layer version; with `includingDeleted`, also one deleted while functions still use it
+    /// (Lambda keeps those working).
+    public func layerVersion(name: String, version: Int, includingDeleted: Bool = false) throws -> LayerVersion? {
+        try dbWriter.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM layer_versions WHERE name = ? AND version = ?"
+                                 + (includingDeleted ? "" : " AND deleted = 0"), arguments: [name, version])
+                .map(Schema.decodeLayer)
+        }
+    }
+
+    /// Versions of one layer, newest first.
+    public func layerVersions(name: String) throws -> [LayerVersion] {
+        try dbWriter.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM layer_versions WHERE name = ? AND deleted = 0 ORDER BY version DESC", arguments: [name])
+                .map(Schema.decodeLayer)
+        }
+    }
+
+    /// The latest version of every layer, by name.
+    public func latestLayerVersions() throws -> [LayerVersion] {
+        try dbWriter.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT l.* FROM layer_versions l
+                JOIN (SELECT name, MAX(version) AS v FROM layer_versions WHERE deleted = 0 GROUP BY name) m ON l.name = m.name AND l.version = m.v
+                ORDER BY l.name
+                """).map(Schema.decodeLayer)
+        }
+    }
+
+    /// Deletes a layer version. As on Lambda, functions already using it keep working: while a
+    /// function's `$LATEST` or a version names it, the row is only marked deleted (hidden from
+    /// the API, its zip kept); `purgeDeletedLayers` removes it once nothing uses it.
+    public func deleteLayerVersion(name: String, version: Int) throws {
+        try dbWriter.write { db in
+            try db.execute(sql: "UPDATE layer_versions SET deleted = 1 WHERE name = ? AND version = ?", arguments: [name, version])
+            try Self.purgeDeletedLayers(db)
+        }
+    }
+
+    /// Removes deleted layer versions no function uses any more (after configuration changes).
+    public func purgeDeletedLayers() throws {
+        try dbWriter.write { db in try Self.purgeDeletedLayers(db) }
+    }
+
+    private static func purgeDeletedLayers(_ db: Database) throws {
+        // Functions store layer ARNs as JSON strings: "...:layer:NAME:VERSION".
+        try db.execute(sql: """
+            DELETE FROM layer_versions WHERE deleted = 1 AND NOT EXISTS (
+                SELECT 1 FROM functions f WHERE f.layers LIKE '%:layer:' || layer_versions.name || ':' || layer_versions.version || '"%'
+                UNION ALL
+                SELECT 1 FROM function_versions v WHERE v.layers LIKE '%:layer:' || layer_versions.name || ':' || layer_versions.version || '"%')
+            """)
     }
 
     /// SQLite's journal mode ("wal" for file-backed stores). For diagnostics and tests.

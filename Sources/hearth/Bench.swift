@@ -2,31 +2,42 @@ import ArgumentParser
 import Foundation
 import HearthCore
 import HearthSandbox
+import HearthServer
 
 /// `hearth bench`: cold-start, warm and burst numbers for real sandboxes on this machine.
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure cold starts, warm invocations and bursts of real sandboxes.",
         discussion: """
-            cold-start: sandbox start → the runtime's first /next, and → the first response.
-            warm: invocation → response on a warm instance, with --concurrency callers.
-            burst: --runs simultaneous first invocations (time until each is answered).
+            cold-start: sandbox start → the runtime's first /next, and → the first response; the same
+              from pre-forked shells (set up before the timer starts) unless --no-prefork.
+            warm: Invoke through the front door (HTTP on loopback, keep-alive) → response from warm
+              instances, with --concurrency clients (and throughput); --in-process skips HTTP
+              and calls the pool directly.
+            burst: --runs simultaneous first invocations (time until each is answered, and until all are).
+            Latencies go into HDR histograms; progress goes to stderr; --json prints one object on stdout.
             Uses a folder or zip with a bootstrap (--function; default: the C echo example).
             """)
 
     @Argument(help: "cold-start, warm or burst") var kind: String
-    @Option var runs = 50
+    @Option(help: "Samples (burst: simultaneous invocations, at most 100).") var runs = 50
     @Option var concurrency = 1
+    @Option(help: "Run for S seconds instead of --runs samples (burst: repeated bursts).") var duration: Double?
     @Option(help: "Idle milliseconds between cold starts (a low start rate).") var gapMs = 0
+    @Flag(inversion: .prefixedNo, help: "cold-start: also measure starts from pre-forked shells.") var prefork = true
     @Option(help: "Function folder or zip.") var function: String?
     @Option var memory = 128
     @Option var stateDir: String?
     @Flag(help: "Print one JSON object on stdout.") var json = false
+    @Flag(help: "warm: call the instance pool directly instead of going through the front door.") var inProcess = false
+    @Flag(help: .hidden) var lockstep = false
 
     func validate() throws {
         guard Benchmark.Kind(rawValue: kind) != nil else { throw ValidationError("kind must be cold-start, warm or burst") }
         if runs < 1 || concurrency < 1 { throw ValidationError("--runs and --concurrency must be at least 1") }
         if kind == "burst" && runs > 100 { throw ValidationError("burst is limited to 100 simultaneous invocations") }
+        if let duration, !(duration > 0) { throw ValidationError("--duration must be more than 0 seconds") }
+        if lockstep && kind != "cold-start" { throw ValidationError("--lockstep goes with cold-start") }
     }
 
     func run() async throws {
@@ -37,8 +48,20 @@ struct Bench: AsyncParsableCommand {
             throw ValidationError("no function at \(code): give --function (scripts/build-fixtures builds the echo example)")
         }
         let benchmark = Benchmark(kind: Benchmark.Kind(rawValue: kind)!, runs: runs, concurrency: concurrency, gapMs: gapMs,
-                                  code: code, memoryMB: memory, stateDirectory: stateDir ?? SandboxHost.defaultStateDirectory)
-        let result = try await benchmark.run()
+                                  duration: duration.map { .milliseconds(Int64($0 * 1000)) }, code: code, memoryMB: memory,
+                                  stateDirectory: stateDir ?? SandboxHost.defaultStateDirectory, prefork: prefork)
+        if lockstep {
+            try await benchmark.lockstep()
+            return
+        }
+        let result: [String: Any]
+        if kind == "warm" && !inProcess {
+            let frontDoor = FrontDoorBenchmark(zip: try zipData(code), runs: runs, concurrency: concurrency,
+                                               duration: benchmark.duration, memoryMB: memory, stateDirectory: benchmark.stateDirectory)
+            result = try await frontDoor.run()
+        } else {
+            result = try await benchmark.run()
+        }
         if json {
             let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
             FileHandle.standardOutput.write(data + Data("\n".utf8))
@@ -47,8 +70,8 @@ struct Bench: AsyncParsableCommand {
         let machine = result["machine"] as? [String: Any] ?? [:]
         print("\(kind): \(result["runs"] ?? 0) runs, \(memory) MB, kernel \(machine["kernel"] ?? "?"), cgroup \(machine["cgroup"] ?? "?")")
         for (name, summary) in (result["series"] as? [String: [String: Any]] ?? [:]).sorted(by: { $0.key < $1.key }) {
-            let f = { (k: String) in String(format: "%.2f", summary[k] as? Double ?? 0) }
-            print("  \(name): p50 \(f("p50")) ms  p90 \(f("p90")) ms  p99 \(f("p99")) ms  max \(f("max")) ms")
+            let f = { (k: String) in String(format: "%.3f", summary[k] as? Double ?? 0) }
+            print("  \(name): n \(summary["runs"] ?? 0)  p50 \(f("p50")) ms  p90 \(f("p90")) ms  p99 \(f("p99")) ms  max \(f("max")) ms")
         }
         if let t = result["throughput_per_second"] as? Double { print(String(format: "  throughput: %.0f invocations/s", t)) }
     }

@@ -98,22 +98,61 @@ func environmentPairs(_ pairs: [String]) throws -> [String: String] {
 
 func functionPath(_ ref: String) -> String { "/2015-03-31/functions/" + APIClient.encode(ref) }
 
+/// A container image argument as an `ImageUri`: an absolute path on the server (the daemon is
+/// local), or an imported image ID (`sha256:…`) as is.
+func imageURI(_ value: String) -> String {
+    if value.hasPrefix("sha256:") { return value }
+    return URL(fileURLWithPath: value).standardizedFileURL.path
+}
+
+/// Lambda's `ImageConfig` from --entrypoint/--command/--workdir, or nil when none is given.
+func imageConfig(entrypoint: [String], command: [String], workdir: String?) -> [String: Any]? {
+    var config: [String: Any] = [:]
+    if !entrypoint.isEmpty { config["EntryPoint"] = entrypoint }
+    if !command.isEmpty { config["Command"] = command }
+    if let workdir { config["WorkingDirectory"] = workdir }
+    return config.isEmpty ? nil : config
+}
+
 struct Create: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Create a function from a zip or a folder with a bootstrap.")
+    static let configuration = CommandConfiguration(
+        abstract: "Create a function from a zip or a folder with a bootstrap, or from a container image.",
+        discussion: """
+            --image takes a `docker save` archive or an OCI image layout (tar or folder) on the machine
+            hearth serve runs on (its path is sent as the ImageUri), or the sha256:… ID of an image
+            imported before.
+            """)
     @OptionGroup var client: ClientOptions
     @Argument var name: String
-    @Option(help: "Zip file or folder.") var zipFile: String
+    @Option(help: "Zip file or folder.") var zipFile: String?
+    @Option(help: "Container image: docker save archive or OCI layout (PackageType Image).") var image: String?
     @Option var runtime = "provided"
     @Option var handler: String?
     @Option var memory: Int?
     @Option var timeout: Int?
     @Option(name: .customLong("env")) var environment: [String] = []
+    @Option(name: .customLong("layer"), help: "Layer version ARN (repeatable, up to 5, in order).") var layers: [String] = []
+    @Option(name: .customLong("entrypoint"), help: "Image: replaces ENTRYPOINT (repeat for each word).") var entrypoint: [String] = []
+    @Option(name: .customLong("command"), help: "Image: replaces CMD (repeat for each word).") var command: [String] = []
+    @Option(help: "Image: replaces WORKDIR.") var workdir: String?
     @Option var description: String?
     @Flag var publish = false
 
+    func validate() throws {
+        if (zipFile == nil) == (image == nil) { throw ValidationError("give --zip-file or --image (one of them)") }
+    }
+
     func run() async throws {
-        var body: [String: Any] = ["FunctionName": name, "Runtime": runtime, "Role": "arn:aws:iam::000000000000:role/hearth",
-                                   "Code": ["ZipFile": try zipData(zipFile).base64EncodedString()], "Publish": publish]
+        var body: [String: Any] = ["FunctionName": name, "Role": "arn:aws:iam::000000000000:role/hearth", "Publish": publish]
+        if let image {
+            body["PackageType"] = "Image"
+            body["Code"] = ["ImageUri": imageURI(image)]
+            if let config = imageConfig(entrypoint: entrypoint, command: command, workdir: workdir) { body["ImageConfig"] = config }
+        } else if let zipFile {
+            body["Runtime"] = runtime
+            body["Code"] = ["ZipFile": try zipData(zipFile).base64EncodedString()]
+        }
+        if !layers.isEmpty { body["Layers"] = layers }
         if let handler { body["Handler"] = handler }
         if let memory { body["MemorySize"] = memory }
         if let timeout { body["Timeout"] = timeout }
@@ -136,20 +175,34 @@ struct Update: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
     @Argument var name: String
     @Option(help: "New code: zip file or folder.") var zipFile: String?
+    @Option(help: "New container image (PackageType Image functions).") var image: String?
     @Option var handler: String?
     @Option var memory: Int?
     @Option var timeout: Int?
     @Option(name: .customLong("env")) var environment: [String] = []
+    @Option(name: .customLong("layer"), help: "Layer version ARNs (replace the function's; repeatable).") var layers: [String] = []
+    @Flag(help: "Remove all layers.") var noLayers = false
+    @Option(name: .customLong("entrypoint"), help: "Image: replaces ENTRYPOINT (repeat for each word).") var entrypoint: [String] = []
+    @Option(name: .customLong("command"), help: "Image: replaces CMD (repeat for each word).") var command: [String] = []
+    @Option(help: "Image: replaces WORKDIR.") var workdir: String?
     @Flag var publish = false
 
     func run() async throws {
         let api = try client.client()
         var last: APIClient.Response?
+        if zipFile != nil && image != nil { throw ValidationError("give --zip-file or --image, not both") }
+        let configOnly = memory == nil && timeout == nil && handler == nil && environment.isEmpty && layers.isEmpty && !noLayers
+            && imageConfig(entrypoint: entrypoint, command: command, workdir: workdir) == nil
         if let zipFile {
-            let body: [String: Any] = ["ZipFile": try zipData(zipFile).base64EncodedString(), "Publish": publish && memory == nil && timeout == nil]
+            let body: [String: Any] = ["ZipFile": try zipData(zipFile).base64EncodedString(), "Publish": publish && configOnly]
+            last = try await api.send("PUT", functionPath(name) + "/code", body: JSONSerialization.data(withJSONObject: body)).ok()
+        } else if let image {
+            let body: [String: Any] = ["ImageUri": imageURI(image), "Publish": publish && configOnly]
             last = try await api.send("PUT", functionPath(name) + "/code", body: JSONSerialization.data(withJSONObject: body)).ok()
         }
         var config: [String: Any] = [:]
+        if !layers.isEmpty || noLayers { config["Layers"] = layers }
+        if let imageConfig = imageConfig(entrypoint: entrypoint, command: command, workdir: workdir) { config["ImageConfig"] = imageConfig }
         if let handler { config["Handler"] = handler }
         if let memory { config["MemorySize"] = memory }
         if let timeout { config["Timeout"] = timeout }
@@ -157,7 +210,7 @@ struct Update: AsyncParsableCommand {
         if !config.isEmpty {
             last = try await api.send("PUT", functionPath(name) + "/configuration", body: JSONSerialization.data(withJSONObject: config)).ok()
         }
-        guard let last else { throw ValidationError("nothing to update: give --zip-file or a configuration option") }
+        guard let last else { throw ValidationError("nothing to update: give --zip-file, --image or a configuration option") }
         try printConfiguration(last.body, json: client.json)
     }
 }
@@ -318,5 +371,66 @@ struct Logs: AsyncParsableCommand {
             }
             if follow { try await Task.sleep(for: .seconds(1)) }
         } while follow
+    }
+}
+
+struct Layer: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Publish, list, show or delete Lambda layers (zips extracted read-only under /opt).",
+        discussion: """
+            hearth layer publish NAME --zip-file ZIP|DIR [--description D] [--compatible-runtime R]...
+            hearth layer list [NAME]        (all layers, or NAME's versions)
+            hearth layer get NAME VERSION
+            hearth layer delete NAME VERSION
+            Use a version's ARN with `hearth create|update --layer ARN`.
+            """)
+    @OptionGroup var client: ClientOptions
+    @Argument(help: "publish, list, get or delete") var action: String
+    @Argument var name: String?
+    @Argument var version: String?
+    @Option(help: "Zip file or folder (publish).") var zipFile: String?
+    @Option var description: String?
+    @Option(name: .customLong("compatible-runtime")) var compatibleRuntimes: [String] = []
+    @Option var licenseInfo: String?
+
+    func run() async throws {
+        let api = try client.client()
+        func path(_ name: String) -> String { "/2018-10-31/layers/" + APIClient.encode(name) + "/versions" }
+        switch action {
+        case "publish":
+            guard let name, let zipFile else { throw ValidationError("hearth layer publish NAME --zip-file ZIP|DIR") }
+            var body: [String: Any] = ["Content": ["ZipFile": try zipData(zipFile).base64EncodedString()]]
+            if let description { body["Description"] = description }
+            if !compatibleRuntimes.isEmpty { body["CompatibleRuntimes"] = compatibleRuntimes }
+            if let licenseInfo { body["LicenseInfo"] = licenseInfo }
+            let response = try await api.send("POST", path(name), body: JSONSerialization.data(withJSONObject: body)).ok()
+            if client.json { return printJSON(response.body) }
+            let object = response.json ?? [:]
+            print("LayerVersionArn: \(object["LayerVersionArn"] ?? "")\nVersion: \(object["Version"] ?? "")")
+        case "list":
+            if let name {
+                let response = try await api.send("GET", path(name)).ok()
+                if client.json { return printJSON(response.body) }
+                let versions = response.json?["LayerVersions"] as? [[String: Any]] ?? []
+                let rows = versions.map { v in ["Version", "CreatedDate", "Description", "LayerVersionArn"].map { "\(v[$0] ?? "")" } }
+                print(table(rows, header: ["VERSION", "CREATED", "DESCRIPTION", "ARN"]), terminator: "")
+            } else {
+                let response = try await api.send("GET", "/2018-10-31/layers").ok()
+                if client.json { return printJSON(response.body) }
+                let layers = response.json?["Layers"] as? [[String: Any]] ?? []
+                let rows = layers.map { l -> [String] in
+                    let latest = l["LatestMatchingVersion"] as? [String: Any] ?? [:]
+                    return ["\(l["LayerName"] ?? "")", "\(latest["Version"] ?? "")", "\(latest["LayerVersionArn"] ?? "")"]
+                }
+                print(table(rows, header: ["LAYER", "LATEST", "ARN"]), terminator: "")
+            }
+        case "get", "delete":
+            guard let name, let version else { throw ValidationError("hearth layer \(action) NAME VERSION") }
+            let response = try await api.send(action == "get" ? "GET" : "DELETE", path(name) + "/" + APIClient.encode(version)).ok()
+            if action == "get" { return printJSON(response.body) }
+            if !client.json { print("deleted \(name) version \(version)") }
+        default:
+            throw ValidationError("unknown action \(action): use publish, list, get or delete")
+        }
     }
 }

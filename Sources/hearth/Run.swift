@@ -7,14 +7,27 @@ struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a Lambda-style function once (or --repeat N times) in a sandbox.",
         discussion: """
-            PATH is a folder or a .zip whose root holds an executable `bootstrap`. The response
+            PATH is a folder or a .zip whose root holds an executable `bootstrap`; or give
+            --image ARCHIVE (a `docker save` archive or an OCI image layout) instead. The response
             payload goes to stdout byte for byte; the function's output and START/END/REPORT
             lines go to stderr. Exit status: 0 success, 1 function or runtime error, 2 usage
             or set-up error.
             """)
 
     @Argument(help: "Function folder or .zip with a `bootstrap` at its root.")
-    var path: String
+    var path: String?
+
+    @Option(help: "A container image to run instead of PATH: a `docker save` archive or an OCI image layout (tar or folder).")
+    var image: String?
+
+    @Option(name: .customLong("entrypoint"), help: "Container image: replaces the image's ENTRYPOINT (repeat for each word).")
+    var imageEntrypoint: [String] = []
+
+    @Option(name: .customLong("command"), help: "Container image: replaces the image's CMD (repeat for each word).")
+    var imageCommand: [String] = []
+
+    @Option(name: .customLong("workdir"), help: "Container image: replaces the image's WORKDIR.")
+    var imageWorkdir: String?
 
     @Argument(help: "`-` to read the event from standard input.")
     var stdinMarker: String?
@@ -61,9 +74,20 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Run the sandbox in a new user namespace even as root.")
     var userns = false
 
+    @Flag(help: "Start instances from pre-forked shells (set up before the invocation; Init Duration then counts only exec + runtime init).")
+    var prefork = false
+
+    /// `hearth run --image X -`: the lone `-` lands in PATH.
+    var eventFromStdin: Bool { stdinMarker != nil || (image != nil && path == "-") }
+
     func validate() throws {
+        if image == nil && path == nil { throw ValidationError("give a function folder or zip, or --image ARCHIVE") }
+        if image != nil, let path, path != "-" { throw ValidationError("give either PATH or --image, not both") }
+        if image == nil && !(imageEntrypoint.isEmpty && imageCommand.isEmpty && imageWorkdir == nil) {
+            throw ValidationError("--entrypoint, --command and --workdir apply to --image only")
+        }
         if let stdinMarker, stdinMarker != "-" { throw ValidationError("unexpected argument \(stdinMarker); use - to read the event from stdin") }
-        let sources = [event != nil, eventFile != nil, stdinMarker != nil].filter { $0 }.count
+        let sources = [event != nil, eventFile != nil, eventFromStdin].filter { $0 }.count
         if sources > 1 { throw ValidationError("give the event once: --event, --event-file or -") }
         if `repeat` < 1 { throw ValidationError("--repeat must be at least 1") }
         for pair in environment where !pair.contains("=") {
@@ -73,7 +97,7 @@ struct Run: AsyncParsableCommand {
 
     func readEvent() throws -> [UInt8] {
         if let event { return Array(event.utf8) }
-        if stdinMarker != nil || eventFile == "-" { return [UInt8](FileHandle.standardInput.readDataToEndOfFile()) }
+        if eventFromStdin || eventFile == "-" { return [UInt8](FileHandle.standardInput.readDataToEndOfFile()) }
         if let eventFile {
             guard let data = FileManager.default.contents(atPath: eventFile) else {
                 throw ValidationError("cannot read event file \(eventFile)")
@@ -85,7 +109,7 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let payload = try readEvent()
-        var config = FunctionConfig(name: name ?? Self.defaultName(for: path))
+        var config = FunctionConfig(name: name ?? Self.defaultName(for: image ?? path ?? "function"))
         config.memoryMB = memory
         config.timeout = timeout
         config.cpus = cpu
@@ -97,7 +121,10 @@ struct Run: AsyncParsableCommand {
             let eq = pair.firstIndex(of: "=")!
             return (String(pair[..<eq]), String(pair[pair.index(after: eq)...]))
         }
-        let runner = LocalRunner(config: config, codePath: path, stateDirectory: stateDir, layers: layers)
+        var runner = LocalRunner(config: config, codePath: image == nil ? path : nil, imagePath: image,
+                                 stateDirectory: stateDir, layers: layers)
+        runner.imageOverrides = (imageEntrypoint.isEmpty ? nil : imageEntrypoint, imageCommand.isEmpty ? nil : imageCommand, imageWorkdir)
+        runner.prefork = prefork
         let status = await runner.run(payload: payload, times: `repeat`)
         throw ExitCode(status)
     }

@@ -37,7 +37,11 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Freeze idle instances with the cgroup freezer (no CPU while idle; thawed on reuse).")
     var freezeIdle = false
 
+    @Option(help: "Pre-forked sandbox shells kept per function version with recent traffic (0: none).")
+    var prefork: Int = 1
+
     func validate() throws {
+        if prefork < 0 || prefork > 64 { throw ValidationError("--prefork must be 0–64") }
         guard ["sigv4", "none"].contains(auth) else { throw ValidationError("--auth must be sigv4 or none") }
         guard let colon = listen.lastIndex(of: ":"), Int(listen[listen.index(after: colon)...]) != nil else {
             throw ValidationError("--listen must be HOST:PORT")
@@ -58,6 +62,7 @@ struct Serve: AsyncParsableCommand {
         options.region = region
         options.userNamespace = userns
         options.freezeIdle = freezeIdle
+        options.prefork = prefork
         let log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         let daemon: Daemon
         do {

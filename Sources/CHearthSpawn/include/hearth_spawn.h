@@ -52,6 +52,7 @@ typedef enum hearth_step {
     HEARTH_STEP_DROP_CAPS,
     HEARTH_STEP_NO_NEW_PRIVS,
     HEARTH_STEP_SECCOMP,
+    HEARTH_STEP_WAIT_LAUNCH,     // a pre-forked shell waiting for the supervisor's go
     HEARTH_STEP_FORK,
     HEARTH_STEP_CHDIR,
     HEARTH_STEP_STDIO,
@@ -68,6 +69,7 @@ typedef enum hearth_msg_kind {
     HEARTH_MSG_LISTENER = 2,     // carries the 127.0.0.1:9001 listener as SCM_RIGHTS
     HEARTH_MSG_EXEC_OK = 3,      // the function's process has exec'd
     HEARTH_MSG_EXIT = 4,         // the function's process ended: status = wait status
+    HEARTH_MSG_READY = 5,        // a held sandbox is set up and waits for one byte to exec
 } hearth_msg_kind;
 
 typedef struct hearth_msg {
@@ -101,6 +103,8 @@ typedef struct hearth_spawn_spec {
     int stdout_fd;                        // where the function's stdout goes
     int stderr_fd;                        // where the function's stderr goes
     int wait_for_parent;                  // read one byte from sync_fd before any setup
+    int hold_before_exec;                 // when set up, send HEARTH_MSG_READY and read one more
+                                          // byte before forking the function (EOF: exit quietly)
 
     const char *_Nullable image;           // read-only runtime image (host path)
     const char *_Nullable root;            // empty host directory the root is assembled on

@@ -1,0 +1,5 @@
+"""Does not parse (Runtime.UserCodeSyntaxError)."""
+
+
+def handler(event, context)
+    return "never reached"
