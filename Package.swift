@@ -97,7 +97,7 @@ let package = Package(
         .executableTarget(name: "FuzzTar", dependencies: ["HearthFuzzing", "CHearthFuzzDriver"], path: "Sources/Fuzz/Tar"),
         .testTarget(
             name: "HearthFuzzTests",
-            dependencies: ["HearthFuzzing"]
+            dependencies: ["HearthFuzzing", "HearthCore"]
         ),
         .testTarget(
             name: "HearthSandboxTests",
