@@ -26,7 +26,7 @@ let package = Package(
         .target(
             name: "HearthSandbox",
             dependencies: ["CHearthSpawn"],
-            // The policy data files, embedded by scripts/embed-seccomp (ADR 0003).
+            // The policy data files, embedded by scripts/embed-seccomp (ADR 0005).
             exclude: ["seccomp"]
         ),
         .target(
@@ -94,9 +94,10 @@ let package = Package(
         .executableTarget(name: "FuzzInvokeAPI", dependencies: ["HearthFuzzing", "CHearthFuzzDriver"], path: "Sources/Fuzz/InvokeAPI"),
         .executableTarget(name: "FuzzSigV4", dependencies: ["HearthFuzzing", "CHearthFuzzDriver"], path: "Sources/Fuzz/SigV4"),
         .executableTarget(name: "FuzzZip", dependencies: ["HearthFuzzing", "CHearthFuzzDriver"], path: "Sources/Fuzz/Zip"),
+        .executableTarget(name: "FuzzTar", dependencies: ["HearthFuzzing", "CHearthFuzzDriver"], path: "Sources/Fuzz/Tar"),
         .testTarget(
             name: "HearthFuzzTests",
-            dependencies: ["HearthFuzzing"]
+            dependencies: ["HearthFuzzing", "HearthCore"]
         ),
         .testTarget(
             name: "HearthSandboxTests",

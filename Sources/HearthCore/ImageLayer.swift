@@ -178,3 +178,22 @@ struct ImageLayerApplier {
         return out
     }
 }
+
+/// Applies one layer file (a tar, gzip-compressed when it starts with gzip's magic) to `root`:
+/// what image import does per layer, without the archive around it. For the Tar fuzz target.
+package func applyImageLayer(file path: String, to root: String) throws {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    if fd < 0 { throw SystemError("open \(path)") }
+    var info = stat()
+    if fstat(fd, &info) < 0 {
+        let error = SystemError("stat \(path)")
+        close(fd)
+        throw error
+    }
+    let file = FileRangeSource(fd: fd, offset: 0, length: Int64(info.st_size), owning: true)
+    var magic = [UInt8](repeating: 0, count: 2)
+    let gzip = pread(fd, &magic, 2, 0) == 2 && magic == [0x1f, 0x8b]
+    let source: any ByteSource = gzip ? try GzipSource(file, what: path) : file
+    var applier = ImageLayerApplier(root: root)
+    try applier.apply(TarReader(source, what: path), what: path)
+}

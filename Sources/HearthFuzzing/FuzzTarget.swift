@@ -11,6 +11,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case invokeAPI = "InvokeAPI"
     case sigV4 = "SigV4"
     case zip = "Zip"
+    case tar = "Tar"
 
     public func run(_ data: [UInt8]) {
         switch self {
@@ -18,6 +19,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .invokeAPI: FuzzInvokeAPI.run(data)
         case .sigV4: FuzzSigV4.run(data)
         case .zip: FuzzZip.run(data)
+        case .tar: FuzzTar.run(data)
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import HearthCore
 import HearthFuzzing
 import Testing
 
@@ -25,5 +26,32 @@ struct FuzzCorpusTests {
             let data = try #require(FileManager.default.contents(atPath: file), "\(file)")
             target.run(Array(data))  // a broken invariant or a crash stops the test process
         }
+    }
+}
+
+/// The extraction targets are not vacuous: their plain seeds really extract.
+@Suite("Fuzz seeds extract")
+struct FuzzSeedExtractionTests {
+    func scratch() throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("hearth-fuzz-seed-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    @Test func plainLayerIsApplied() throws {
+        let root = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try applyImageLayer(file: FuzzCorpusTests.root + "/Tar/corpus/plain", to: root)
+        #expect(FileManager.default.isExecutableFile(atPath: root + "/usr/bin/hello"))
+        try applyImageLayer(file: FuzzCorpusTests.root + "/Tar/corpus/gzip", to: root)
+        #expect(FileManager.default.fileExists(atPath: root + "/etc/os-release"))
+    }
+
+    @Test func plainZipIsExtracted() throws {
+        let target = try scratch() + "/code"
+        defer { try? FileManager.default.removeItem(atPath: (target as NSString).deletingLastPathComponent) }
+        try CodeBundle.unzip(FuzzCorpusTests.root + "/Zip/corpus/plain", into: target)
+        #expect(FileManager.default.isExecutableFile(atPath: target + "/bootstrap"))
+        #expect(FileManager.default.fileExists(atPath: target + "/lib/x.txt"))
     }
 }

@@ -104,6 +104,7 @@ struct IsolationTests {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
+        Harness.launched(process.processIdentifier)
         defer { process.waitUntilExit() }
         let cpuRoot = try #require(cgroupV1Directory("cpu"), "needs the cgroup v1 cpu controller")
         var quota: String?

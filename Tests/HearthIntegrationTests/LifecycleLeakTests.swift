@@ -4,7 +4,8 @@ import Testing
 
 /// N instance lifecycles (start, invoke, then the instance is killed: exit, crash or timeout)
 /// must return the supervisor's descriptors, memory and threads, and the host's processes,
-/// cgroups, mounts and run folders, to their baseline. CI runs 60 cycles; `scripts/soak N`
+/// cgroups, mounts and run folders, to their baseline (taken when only the pool's pre-forked
+/// spare sandboxes exist). CI runs 60 cycles; `scripts/soak N`
 /// runs the same test with HEARTH_SOAK_CYCLES=N (10,000 by default) and keeps the figures in
 /// .build/soak-results.json.
 @Suite("Lifecycle leaks", .serialized, .requiresRoot)
@@ -52,14 +53,17 @@ struct LifecycleLeakTests {
         return i % 2 == 0 ? ("exit", #"{"cmd":"exit","code":3}"#) : ("crash", #"{"cmd":"signal","sig":9}"#)
     }
 
-    /// Waits until no instance of the supervisor is left (the last one's removal is asynchronous).
+    /// Waits until the counts stop changing (the last instance's removal and the pool's
+    /// pre-forked spare sandboxes are asynchronous): three equal samples 100 ms apart.
     static func settled(_ pid: Int32) async throws -> Usage {
-        var usage = Usage.of(pid)
-        for _ in 0..<100 where usage.processes + usage.cgroups + usage.runFolders > 0 {
-            try await Task.sleep(for: .milliseconds(50))
-            usage = Usage.of(pid)
+        var samples: [Usage] = [Usage.of(pid)]
+        for _ in 0..<100 {
+            try await Task.sleep(for: .milliseconds(100))
+            samples.append(Usage.of(pid))
+            let last = samples.suffix(3)
+            if last.count == 3, Set(last.map { [$0.processes, $0.cgroups, $0.runFolders, $0.mounts] }).count == 1 { break }
         }
-        return usage
+        return samples.last!
     }
 
     @Test("start, invoke and kill (exit, crash, timeout) N instances: nothing grows")
@@ -87,12 +91,16 @@ struct LifecycleLeakTests {
         }
         let elapsed = Date().timeIntervalSince(started)
         let after = try await Self.settled(pid)
-        let rssSlack = max(16 * 1024, baseline.rssKB / 10)
+        // HEARTH_RSS_SLACK_MB: scripts/sanitize widens it under ASan, whose quarantine keeps
+        // freed memory resident by design.
+        let rssSlack = Int(ProcessInfo.processInfo.environment["HEARTH_RSS_SLACK_MB"] ?? "").map { $0 * 1024 }
+            ?? max(16 * 1024, baseline.rssKB / 10)
         let grew = after.fds > baseline.fds + 4 || after.rssKB > baseline.rssKB + rssSlack || after.threads > baseline.threads + 2
-            || after.processes > 0 || after.cgroups > 0 || after.mounts > baseline.mounts || after.runFolders > 0
+            || after.processes > baseline.processes || after.cgroups > baseline.cgroups || after.mounts > baseline.mounts
+            || after.runFolders > baseline.runFolders
         let summary = "\(cycles) cycles in \(String(format: "%.0f", elapsed)) s (\(statuses.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))"
         SecurityLedger.check("supervisor.lifecycle_leaks", "\(cycles) instance lifecycles: start, invoke, then exit, crash or timeout",
-                             expected: "supervisor fds (+4), RSS (+\(rssSlack / 1024) MB), threads (+2) at baseline; no sandbox processes, cgroups, mounts or run folders left",
+                             expected: "supervisor fds (+4), RSS (+\(rssSlack / 1024) MB), threads (+2) at baseline; sandbox processes, cgroups, mounts and run folders back to the baseline (the pool's pre-forked spares)",
                              observed: "before: \(baseline); after: \(after)", !grew)
         print("lifecycle leaks: \(summary)\n  before: \(baseline)\n  after:  \(after)")
         let report: [String: Any] = ["cycles": cycles, "seconds": elapsed, "statuses": statuses.mapValues { $0.mapKeys(String.init) },

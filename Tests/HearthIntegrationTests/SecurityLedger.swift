@@ -5,7 +5,9 @@ import Testing
 /// expected and what was observed in `.build/security-results/<id>.json` (one file per case,
 /// rewritten by every run); `scripts/security-table` renders them into docs/security.md.
 enum SecurityLedger {
-    static let directory = Harness.packageRoot + "/.build/security-results"
+    /// HEARTH_SECURITY_RESULTS moves it (scripts/sanitize keeps sanitizer runs out of the table).
+    static let directory = ProcessInfo.processInfo.environment["HEARTH_SECURITY_RESULTS"]
+        ?? Harness.packageRoot + "/.build/security-results"
 
     /// Asserts `passed` and records the case. `id` is `group.name`; groups order the table.
     static func check(_ id: String, _ title: String, expected: String, observed: String, _ passed: Bool,

@@ -33,6 +33,7 @@ final class ServeDaemon: @unchecked Sendable {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
         try process.run()
+        Harness.launched(process.processIdentifier)
         for _ in 0..<300 {
             if ping() { return }
             if !process.isRunning { break }

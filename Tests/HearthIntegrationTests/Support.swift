@@ -1,5 +1,6 @@
 import Foundation
 import HearthSandbox
+import Synchronization
 import Testing
 
 /// Runs the built `hearth` binary and the C fixtures (the probe, the echo example) end to end.
@@ -67,6 +68,7 @@ enum Harness {
         process.standardError = err
         process.standardInput = input
         do { try process.run() } catch { return Result(status: -1, stdout: Data(), stderr: "\(error)") }
+        launched(process.processIdentifier)
         if let stdin { input.fileHandleForWriting.write(stdin) }
         try? input.fileHandleForWriting.close()
         let watchdog = DispatchWorkItem { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
@@ -92,17 +94,18 @@ enum Harness {
         return try result.json()
     }
 
+    /// Pids of the processes this test process started (hearth run, hearth serve, …).
+    private static let launchedPids = Mutex<Set<Int32>>([])
+
+    static func launched(_ pid: Int32) { launchedPids.withLock { _ = $0.insert(pid) } }
+
     /// What a finished instance must not leave behind: cgroups, processes in them, run folders.
     /// Instance names carry their supervisor's pid (`hearth-<pid>-<id>`, `/run/hearth/<pid>`);
-    /// a supervisor that is alive and not started by this test process belongs to someone else
-    /// on a shared machine (another checkout's tests or benchmarks) and is not ours to judge.
+    /// only supervisors this test process started are judged: on a shared machine, other
+    /// checkouts' tests and benchmarks have instances of their own.
     static func leftovers() -> [String] {
-        func foreign(_ supervisor: Int32) -> Bool {
-            guard kill(supervisor, 0) == 0 || errno == EPERM else { return false }  // dead: its leftovers count
-            let stat = (try? String(contentsOfFile: "/proc/\(supervisor)/stat", encoding: .utf8)) ?? ""
-            let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
-            return fields.count > 1 && Int32(fields[1]) != getpid()
-        }
+        let ours = launchedPids.withLock { $0 }
+        func foreign(_ supervisor: Int32) -> Bool { !ours.contains(supervisor) }
         func supervisor(in text: String) -> Int32? {
             guard let match = text.firstMatch(of: /hearth-([0-9]+)-/) else { return nil }
             return Int32(match.1)
