@@ -26,7 +26,7 @@ let package = Package(
         .target(
             name: "HearthSandbox",
             dependencies: ["CHearthSpawn"],
-            // The policy data files, embedded by scripts/embed-seccomp (ADR 0005).
+            // The policy data files, embedded by scripts/embed-seccomp (ADR 0006).
             exclude: ["seccomp"]
         ),
         .target(
