@@ -289,10 +289,10 @@ struct HostileFunctionTests {
         loaded.sort()
         let (idleP99, loadedP99) = (Self.p99(idle), Self.p99(loaded))
         SecurityLedger.check("res.cpu_spin_neighbour", "a function spins a full vCPU (1769 MB) on 2 cores; a neighbour is invoked 500 times idle and 500 times while it spins, interleaved",
-                             expected: "neighbour p99 ≤ 2× its idle p99",
+                             expected: "neighbour p99 ≤ 2× its idle p99 (or within 5 ms of it: a few-ms p99 doubles from scheduler noise alone on a shared 2-core VM; starvation costs tens of ms)",
                              observed: String(format: "idle p50 %.1f / p99 %.1f ms; while spinning p50 %.1f / p99 %.1f ms (%.2fx)",
                                               idle[idle.count / 2], idleP99, loaded[loaded.count / 2], loadedP99, loadedP99 / idleP99),
-                             loadedP99 <= 2 * idleP99)
+                             loadedP99 <= max(2 * idleP99, idleP99 + 5))
     }
 
     @Test("invalid JSON and invalid UTF-8 payloads are refused with 400; the supervisor stays healthy")
