@@ -316,24 +316,30 @@ final class ImageArchive {
         }
     }
 
-    /// A member's bytes (small JSON documents only).
-    func read(_ member: String) throws -> [UInt8] {
-        guard let components = ImageLayerApplier.components(member), !components.isEmpty else {
-            throw HearthError.usage("\(path): bad member name \(member)")
+    /// A member's bytes as a source of its own (a file of the folder, or its range of the tar).
+    func member(_ path: String, what: String) throws -> FileRangeSource {
+        guard let components = ImageLayerApplier.components(path), !components.isEmpty else {
+            throw HearthError.usage("\(what): bad member name \(path)")
         }
         let name = components.joined(separator: "/")
         switch storage {
         case .folder(let root):
-            guard let data = FileManager.default.contents(atPath: root + "/" + name) else {
-                throw HearthError.usage("\(path): missing \(name)")
-            }
-            if data.count > ContainerImages.maxDocumentBytes { throw HearthError.usage("\(path): \(name) is too large") }
-            return [UInt8](data)
+            let fd = Glibc.open(root + "/" + name, O_RDONLY | O_CLOEXEC)
+            if fd < 0 { throw HearthError.usage("\(what): missing \(name)") }
+            var st = stat()
+            fstat(fd, &st)
+            return FileRangeSource(fd: fd, offset: 0, length: Int64(st.st_size), owning: true)
         case .tar(let fd, let members):
-            guard let member = members[name] else { throw HearthError.usage("\(path): missing \(name)") }
-            if member.size > Int64(ContainerImages.maxDocumentBytes) { throw HearthError.usage("\(path): \(name) is too large") }
-            return try FileRangeSource(fd: fd, offset: member.offset, length: member.size).readExactly(Int(member.size), what: path)
+            guard let member = members[name] else { throw HearthError.usage("\(what): missing \(name)") }
+            return FileRangeSource(fd: dup(fd), offset: member.offset, length: member.size, owning: true)
         }
+    }
+
+    /// A member's bytes (small JSON documents only).
+    func read(_ path: String) throws -> [UInt8] {
+        let source = try member(path, what: self.path)
+        if source.length > Int64(ContainerImages.maxDocumentBytes) { throw HearthError.usage("\(self.path): \(path) is too large") }
+        return try source.readExactly(Int(source.length), what: self.path)
     }
 
     func json(_ member: String) throws -> Any {
@@ -402,32 +408,13 @@ final class ImageArchive {
 
     /// A layer's tar stream, inflated when gzipped, hashed when its digest is known.
     func layerSource(_ layer: Layer, what: String) throws -> any ByteSource {
-        let raw: FileRangeSource
-        guard let components = ImageLayerApplier.components(layer.path), !components.isEmpty else {
-            throw HearthError.usage("\(what): bad layer path \(layer.path)")
-        }
-        let name = components.joined(separator: "/")
-        switch storage {
-        case .folder(let root):
-            let fd = Glibc.open(root + "/" + name, O_RDONLY | O_CLOEXEC)
-            if fd < 0 { throw HearthError.usage("\(what): missing \(name)") }
-            var st = stat()
-            fstat(fd, &st)
-            raw = FileRangeSource(fd: fd, offset: 0, length: Int64(st.st_size), owning: true)
-        case .tar(let fd, let members):
-            guard let member = members[name] else { throw HearthError.usage("\(what): missing \(name)") }
-            raw = FileRangeSource(fd: dup(fd), offset: member.offset, length: member.size, owning: true)
-        }
-        let hashed = HashingSource(raw)
-        var magic = [UInt8](repeating: 0, count: 4)
-        _ = pread(raw.fd, &magic, 4, 0)
-        if case .tar(_, let members) = storage, let member = members[name] {
-            _ = pread(raw.fd, &magic, 4, off_t(member.offset))
-        }
+        let raw = try member(layer.path, what: what)
+        let magic = raw.peek(4)
         if magic == [0x28, 0xb5, 0x2f, 0xfd] {
             throw HearthError.usage("\(what): zstd-compressed layers are not supported")
         }
-        if magic[0] == 0x1f && magic[1] == 0x8b { return try GzipSource(hashed, what: what) }
+        let hashed = HashingSource(raw)
+        if magic.starts(with: [0x1f, 0x8b]) { return try GzipSource(hashed, what: what) }
         return hashed
     }
 

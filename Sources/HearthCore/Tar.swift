@@ -40,13 +40,24 @@ final class FileRangeSource: ByteSource {
     private var position: Int64
     private let end: Int64
     private let ownsDescriptor: Bool
+    /// Bytes in the range.
+    var length: Int64 { end - start }
+    private let start: Int64
 
     /// With `owning`, the descriptor is closed when the source goes away.
     init(fd: Int32, offset: Int64, length: Int64, owning: Bool = false) {
         self.fd = fd
+        start = offset
         position = offset
         end = offset + length
         ownsDescriptor = owning
+    }
+
+    /// The first `count` bytes of the range (fewer if it is shorter), without consuming them.
+    func peek(_ count: Int) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: Int(min(Int64(count), end - start)))
+        let n = bytes.isEmpty ? 0 : pread(fd, &bytes, bytes.count, off_t(start))
+        return Array(bytes.prefix(max(0, n)))
     }
 
     deinit {
