@@ -50,16 +50,21 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
-        // Embedded state: functions, versions, aliases (SQLite through GRDB).
+        // The durable event core: the ledger (claims, leases, group commit), its dispatcher, and
+        // the engines on it (asynchronous invocations). No storage, HTTP or syscalls: the SQL is
+        // HearthStore's LedgerSQL.swift behind `LedgerBackend`; the clock is injected.
+        .target(name: "HearthEvents"),
+        // Embedded state: functions, versions, aliases, the event ledger (SQLite through GRDB).
         .target(
             name: "HearthStore",
-            dependencies: [.product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["HearthEvents", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         // The Lambda API front door: HTTP, SigV4, routing. No syscalls.
         .target(
             name: "HearthServer",
             dependencies: [
                 "HearthCore",
+                "HearthEvents",
                 "HearthStore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -110,6 +115,10 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
+        ),
+        .testTarget(
+            name: "HearthEventsTests",
+            dependencies: ["HearthEvents", "HearthStore"]
         ),
         .testTarget(
             name: "HearthStoreTests",

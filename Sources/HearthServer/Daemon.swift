@@ -1,5 +1,6 @@
 import Foundation
 import HearthCore
+import HearthEvents
 import HearthSandbox
 import HearthStore
 import NIOCore
@@ -24,6 +25,13 @@ public final class Daemon: Sendable {
         public var freezeIdle = false
         /// Pre-forked shells kept per function version with recent traffic.
         public var prefork = InstancePool.Limits.defaultPrefork
+        /// Delays after a failed asynchronous attempt (Lambda: 60 s, then 120 s). Shorter values
+        /// make retries testable; they change nothing else.
+        public var asyncRetryDelays: [Duration] = [.seconds(60), .seconds(120)]
+        /// The first delay after a throttle (doubling up to 5 minutes).
+        public var asyncThrottleBase: Duration = .seconds(1)
+        /// Asynchronous invocations running at once (default: 2 per CPU, at least 4).
+        public var asyncConcurrency: Int?
 
         public init() {}
     }
@@ -33,11 +41,16 @@ public final class Daemon: Sendable {
     let server: HTTPServer
     let pool: InstancePool
     let host: SandboxHost
+    let events: LedgerDispatcher
+    let lock: StateLock
     public let credentialsPath: String
 
     public var boundPort: Int? { server.localAddress?.port }
 
-    private init(options: Options, api: LambdaAPI, server: HTTPServer, pool: InstancePool, host: SandboxHost, credentialsPath: String) {
+    private init(options: Options, api: LambdaAPI, server: HTTPServer, pool: InstancePool, host: SandboxHost, events: LedgerDispatcher,
+                 lock: StateLock, credentialsPath: String) {
+        self.events = events
+        self.lock = lock
         self.options = options
         self.api = api
         self.server = server
@@ -63,6 +76,8 @@ public final class Daemon: Sendable {
         }
         let state = options.stateDirectory
         try FileIO.makeDirectories(state, mode: 0o700)
+        // One supervisor per state directory: the ledger's recovery relies on it.
+        let lock = try StateLock(path: state + "/hearth.lock")
         let credentialsPath = state + "/credentials"
         if try CredentialsFile.createIfMissing(path: credentialsPath) {
             log("hearth: created credentials (aws CLI format, profile default) at \(credentialsPath)")
@@ -86,15 +101,18 @@ public final class Daemon: Sendable {
                                          prefork: options.prefork)
         let pool = InstancePool(host: host, limits: limits)
         await pool.start()
-        let api = LambdaAPI(store: store, code: code, pool: pool, images: host.images, containerImages: host.containerImages, logs: logs, metrics: Metrics(),
+        let metrics = Metrics(log: log)
+        let api = LambdaAPI(store: store, code: code, pool: pool, images: host.images, containerImages: host.containerImages, logs: logs, metrics: metrics,
                             verifier: verifier, region: options.region, userNamespace: options.userNamespace)
         await api.restoreProvisionedConcurrency()
+        let events = try await startEvents(options, store: store, api: api, metrics: metrics, log: log)
         let server = try await HTTPServer.start(host: options.host, port: options.port, group: MultiThreadedEventLoopGroup.singleton,
                                                 maxBody: HearthServerLimits.maxRequestBytes,
                                                 preflight: { api.preflight($0) }) { request in
             await api.handle(request)
         }
-        let daemon = Daemon(options: options, api: api, server: server, pool: pool, host: host, credentialsPath: credentialsPath)
+        let daemon = Daemon(options: options, api: api, server: server, pool: pool, host: host, events: events, lock: lock,
+                            credentialsPath: credentialsPath)
         log("hearth: serving the Lambda API on http://\(options.host):\(daemon.boundPort ?? options.port) (state \(state), auth \(options.auth ? "sigv4" : "none"), max instances \(limits.maxInstances))")
         return daemon
     }
@@ -103,7 +121,60 @@ public final class Daemon: Sendable {
     /// instance, cgroup, socket and run folder is removed.
     public func stop() async {
         await server.close()
+        // Running events get the grace; the pool's shutdown then ends what is left, and the
+        // dispatcher releases those events (due again at the next start).
+        async let drained: Void = events.stop(grace: options.shutdownGrace)
+        try? await Task.sleep(for: .milliseconds(10))
         await pool.shutdown(grace: options.shutdownGrace)
+        await drained
         host.close()
+        lock.unlock()
+    }
+
+    /// The event ledger and the asynchronous-invocation dispatcher: what a dead predecessor held
+    /// is due again at once, failed events older than a day are pruned.
+    static func startEvents(_ options: Options, store: Store, api: LambdaAPI, metrics: Metrics,
+                            log: @escaping @Sendable (String) -> Void) async throws -> LedgerDispatcher {
+        let ledger = Ledger(backend: SQLiteLedger(store: store))
+        let now = ledger.clock.nowMs()
+        let recovered = try await ledger.read { try $0.recoverAbandoned(keeping: "", now: now) }
+        if recovered > 0 { log("hearth: recovered \(recovered) event(s) that a previous supervisor had running; they run again now") }
+        _ = try await ledger.read { try $0.prune(failedBefore: now - 86_400_000) }
+        let ms: (Duration) -> Int64 = { Int64($0.components.seconds) * 1000 + Int64($0.components.attoseconds / 1_000_000_000_000_000) }
+        let policy = AsyncRetryPolicy(retryDelaysMs: options.asyncRetryDelays.map(ms), throttleBaseMs: max(1, ms(options.asyncThrottleBase)),
+                                      throttleCapMs: 300_000)
+        let engine = AsyncInvocations(runner: AsyncRunner(api: api), clock: ledger.clock, policy: policy, observer: metrics)
+        let concurrency = options.asyncConcurrency ?? max(4, 2 * ProcessInfo.processInfo.activeProcessorCount)
+        let dispatcher = LedgerDispatcher(ledger: ledger, kind: LedgerKind.lambdaInvoke, concurrency: concurrency, log: log) { item in
+            await engine.handle(item)
+        }
+        api.attach(events: dispatcher)
+        dispatcher.start()
+        return dispatcher
+    }
+}
+
+/// An exclusive `flock` on the state directory's lock file, held for the daemon's life: a
+/// second supervisor on the same state directory is refused (it would recover the first one's
+/// running events as abandoned).
+final class StateLock: Sendable {
+    private let fd: Int32
+
+    init(path: String) throws {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw HearthError.setup("cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw HearthError.setup("another hearth serve is using this state directory (\(path) is locked)")
+        }
+        self.fd = fd
+    }
+
+    func unlock() {
+        flock(fd, LOCK_UN)
+    }
+
+    deinit {
+        close(fd)
     }
 }

@@ -120,6 +120,45 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v4-event-ledger") { db in
+            // The durable ledger of work (HearthEvents): async invocations now; schedules, queues
+            // and workflow steps later. Its SQL lives in LedgerSQL.swift only.
+            try db.execute(sql: """
+                CREATE TABLE ledger_items (
+                    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+                    kind            TEXT    NOT NULL,
+                    queue           TEXT    NOT NULL,
+                    payload         BLOB    NOT NULL,
+                    state           TEXT    NOT NULL CHECK (state IN ('available', 'leased', 'failed')),
+                    due_at_ms       INTEGER NOT NULL,
+                    created_at_ms   INTEGER NOT NULL,
+                    attempts        INTEGER NOT NULL DEFAULT 0,
+                    claims          INTEGER NOT NULL DEFAULT 0,
+                    recoveries      INTEGER NOT NULL DEFAULT 0,
+                    lease_owner     TEXT,
+                    lease_until_ms  INTEGER,
+                    idempotency_key TEXT UNIQUE,
+                    last_error      TEXT,
+                    finished_at_ms  INTEGER
+                );
+                """)
+            try db.execute(sql: "CREATE INDEX ledger_items_due ON ledger_items(kind, state, due_at_ms);")
+            try db.execute(sql: "CREATE INDEX ledger_items_queue ON ledger_items(kind, queue, state);")
+            // Lambda's event invoke config, per function and qualifier ($LATEST, a version or an alias).
+            try db.execute(sql: """
+                CREATE TABLE event_invoke_configs (
+                    function          TEXT    NOT NULL
+                                      REFERENCES functions(name) ON DELETE CASCADE ON UPDATE CASCADE,
+                    qualifier         TEXT    NOT NULL,
+                    max_retries       INTEGER,
+                    max_age_seconds   INTEGER,
+                    on_success        TEXT,
+                    on_failure        TEXT,
+                    last_modified_ms  INTEGER NOT NULL,
+                    PRIMARY KEY (function, qualifier)
+                );
+                """)
+        }
         return migrator
     }
 

@@ -7,7 +7,7 @@ import Synchronization
 /// (writes are serialised by GRDB; file-backed stores use a WAL-mode `DatabasePool`, so reads
 /// run concurrently with writes).
 public final class Store: Sendable {
-    private let dbWriter: any DatabaseWriter
+    let dbWriter: any DatabaseWriter
     /// What every Invoke reads (a function's `$LATEST` and its reserved concurrency), kept in
     /// memory between writes: each write (all go through `write`) bumps the generation and
     /// empties it. A read only fills it if no write happened meanwhile, so it never holds a
@@ -72,7 +72,7 @@ public final class Store: Sendable {
     }
 
     /// A write transaction that then forgets the hot reads.
-    private func write<T>(_ updates: (Database) throws -> T) throws -> T {
+    func write<T>(_ updates: (Database) throws -> T) throws -> T {
         defer {
             hot.withLock { hot in
                 hot.generation &+= 1
@@ -226,6 +226,7 @@ public final class Store: Sendable {
             try db.execute(
                 sql: "DELETE FROM function_versions WHERE function = ? AND version = ?", arguments: [function, number]
             )
+            try db.execute(sql: "DELETE FROM event_invoke_configs WHERE function = ? AND qualifier = ?", arguments: [function, key])
         }
     }
 
@@ -299,6 +300,7 @@ public final class Store: Sendable {
             try Self.requireFunction(db, function)
             try db.execute(sql: "DELETE FROM aliases WHERE function = ? AND name = ?", arguments: [function, name])
             if db.changesCount == 0 { throw StoreError.notFound("alias \(name) of function \(function)") }
+            try db.execute(sql: "DELETE FROM event_invoke_configs WHERE function = ? AND qualifier = ?", arguments: [function, name])
         }
     }
 

@@ -323,10 +323,18 @@ struct Invoke: AsyncParsableCommand {
     @Argument(help: "NAME[:QUALIFIER]") var name: String
     @Option(help: "The event as JSON, or - for stdin.") var event: String = "{}"
     @Flag(help: "Print the invocation's log tail to stderr.") var log = false
+    @Flag(name: .customLong("async"), help: "Invoke asynchronously (InvocationType Event): queue it durably and print its request id.")
+    var asynchronous = false
 
     func run() async throws {
         let payload = event == "-" ? FileHandle.standardInput.readDataToEndOfFile() : Data(event.utf8)
         var headers: [(String, String)] = []
+        if asynchronous {
+            headers.append(("X-Amz-Invocation-Type", "Event"))
+            let response = try await client.client().send("POST", functionPath(name) + "/invocations", headers: headers, body: payload).ok()
+            print(response.header("x-amzn-RequestId") ?? "")
+            return
+        }
         if log { headers.append(("X-Amz-Log-Type", "Tail")) }
         let response = try await client.client().send("POST", functionPath(name) + "/invocations", headers: headers, body: payload).ok()
         if let tail = response.header("X-Amz-Log-Result"), let data = Data(base64Encoded: tail) {
@@ -371,6 +379,41 @@ struct Logs: AsyncParsableCommand {
             }
             if follow { try await Task.sleep(for: .seconds(1)) }
         } while follow
+    }
+}
+
+struct Events: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List a function's asynchronous events: queued, running and failed, with attempts and next due time.")
+    @OptionGroup var client: ClientOptions
+    @Argument var name: String
+    @Flag(help: "Print the JSON document instead of a table.") var json = false
+
+    static func time(_ ms: Any?) -> String {
+        guard let n = (ms as? NSNumber)?.doubleValue else { return "-" }
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'"
+        return f.string(from: Date(timeIntervalSince1970: n / 1000))
+    }
+
+    func run() async throws {
+        let response = try await client.client().send("GET", "/hearth/functions/" + APIClient.encode(name) + "/events").ok()
+        if json {
+            FileHandle.standardOutput.write(response.body)
+            print()
+            return
+        }
+        let events = response.json?["Events"] as? [[String: Any]] ?? []
+        print(["REQUEST ID", "STATE", "ATTEMPTS", "THROTTLES", "NEXT DUE", "ACCEPTED", "LAST ERROR"].joined(separator: "\t"))
+        for event in events {
+            let state = event["State"] as? String ?? ""
+            let due = state == "available" ? Self.time(event["DueAt"]) : state == "leased" ? "running" : "-"
+            print([event["RequestId"] as? String ?? "", state, "\(event["Attempts"] ?? 0)", "\(event["Throttles"] ?? 0)", due,
+                   Self.time(event["CreatedAt"]), (event["LastError"] as? String ?? "").replacingOccurrences(of: "\n", with: " ")]
+                .joined(separator: "\t"))
+        }
     }
 }
 

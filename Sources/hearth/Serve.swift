@@ -40,7 +40,27 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Pre-forked sandbox shells kept per function version with recent traffic (0: none).")
     var prefork: Int = 1
 
+    @Option(help: "Seconds to wait after a failed asynchronous attempt, comma-separated: after the first, after the second (Lambda: 60,120).")
+    var asyncRetryDelays: String = "60,120"
+
+    @Option(help: "Seconds before the first retry of a throttled asynchronous event (doubling up to 300).")
+    var asyncThrottleDelay: Double = 1
+
+    @Option(help: "Asynchronous invocations run at once (default: 2 per CPU, at least 4).")
+    var asyncConcurrency: Int?
+
+    static func parseDelays(_ text: String) throws -> [Duration] {
+        let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ $0 != nil && $0! >= 0 && $0! <= 21_600 }) else {
+            throw ValidationError("--async-retry-delays must be comma-separated seconds (0–21600), e.g. 60,120")
+        }
+        return values.map { .milliseconds(Int64($0! * 1000)) }
+    }
+
     func validate() throws {
+        _ = try Self.parseDelays(asyncRetryDelays)
+        if let asyncConcurrency, asyncConcurrency < 1 || asyncConcurrency > 4096 { throw ValidationError("--async-concurrency must be 1–4096") }
+        if asyncThrottleDelay <= 0 || asyncThrottleDelay > 300 { throw ValidationError("--async-throttle-delay must be more than 0 and at most 300") }
         if prefork < 0 || prefork > 64 { throw ValidationError("--prefork must be 0–64") }
         guard ["sigv4", "none"].contains(auth) else { throw ValidationError("--auth must be sigv4 or none") }
         guard let colon = listen.lastIndex(of: ":"), Int(listen[listen.index(after: colon)...]) != nil else {
@@ -63,6 +83,9 @@ struct Serve: AsyncParsableCommand {
         options.userNamespace = userns
         options.freezeIdle = freezeIdle
         options.prefork = prefork
+        options.asyncRetryDelays = try Self.parseDelays(asyncRetryDelays)
+        options.asyncThrottleBase = .milliseconds(Int64(asyncThrottleDelay * 1000))
+        options.asyncConcurrency = asyncConcurrency
         let log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         let daemon: Daemon
         do {

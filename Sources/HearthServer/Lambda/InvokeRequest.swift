@@ -47,6 +47,10 @@ package struct InvokeRequest: Equatable, Sendable {
     package var function: FunctionRef
     /// `X-Amz-Invocation-Type: DryRun`: check the function and permissions only.
     package var dryRun: Bool
+    /// `X-Amz-Invocation-Type: Event`: queue it (durably) and answer 202.
+    package var asynchronous = false
+    /// `X-Amzn-Trace-Id` as sent.
+    package var traceID: String?
     /// `X-Amz-Client-Context`, base64-decoded.
     package var clientContext: String?
     /// `X-Amz-Log-Type: Tail`: return the last 4 KB of the log.
@@ -54,15 +58,13 @@ package struct InvokeRequest: Equatable, Sendable {
 
     package init(path raw: String, request: HTTPRequest) throws(LambdaError) {
         function = try FunctionRef(parsing: raw, qualifier: request.query["Qualifier"])
-        if request.body.count > LambdaAPI.maxInvokePayload {
-            throw LambdaError.requestTooLarge("Request must be smaller than \(LambdaAPI.maxInvokePayload) bytes for the InvokeFunction operation")
-        }
         let invocationType = request.header("X-Amz-Invocation-Type") ?? "RequestResponse"
         switch invocationType {
         case "RequestResponse": dryRun = false
         case "DryRun": dryRun = true
         case "Event":
-            throw LambdaError.invalidParameter("InvocationType Event (asynchronous invocation) is not supported by this Hearth version yet; use RequestResponse")
+            dryRun = false
+            asynchronous = true
         default:
             throw LambdaError.invalidParameter("1 validation error detected: Value '\(invocationType)' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]")
         }
@@ -73,6 +75,33 @@ package struct InvokeRequest: Equatable, Sendable {
             clientContext = String(decoding: data, as: UTF8.self)
         }
         tailLog = request.header("X-Amz-Log-Type") == "Tail"
+        traceID = request.header("X-Amzn-Trace-Id")
+        try Self.checkSize(request.body.count, asynchronous: asynchronous)
+    }
+
+    /// Lambda's payload limits: 6 MB synchronous, 1 MB asynchronous.
+    package static func checkSize(_ count: Int, asynchronous: Bool) throws(LambdaError) {
+        if asynchronous {
+            if count > LambdaAPI.maxAsyncInvokePayload {
+                throw LambdaError(status: 413, type: "RequestEntityTooLargeException",
+                                  message: "Request must be smaller than \(LambdaAPI.maxAsyncInvokePayload) bytes for the InvokeFunction operation")
+            }
+        } else if count > LambdaAPI.maxInvokePayload {
+            throw LambdaError.requestTooLarge("Request must be smaller than \(LambdaAPI.maxInvokePayload) bytes for the InvokeFunction operation")
+        }
+    }
+
+    /// How many destination or invoke hops led to this request: the count in the trace header's
+    /// `Lineage=…:N` field (Lambda's recursive-loop detection carries it there), else 0.
+    package var hops: Int {
+        guard let traceID else { return 0 }
+        for field in traceID.split(separator: ";") {
+            let parts = field.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == "Lineage",
+                  let count = parts[1].split(separator: ":").last.flatMap({ Int($0) }) else { continue }
+            return max(0, count)
+        }
+        return 0
     }
 
     /// The payload to hand the function: `{}` when empty, otherwise it must be JSON (any value).

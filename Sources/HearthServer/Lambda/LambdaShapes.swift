@@ -104,6 +104,22 @@ enum LambdaShapes {
         return object
     }
 
+    /// `FunctionEventInvokeConfig`: `LastModified` in epoch seconds (rest-json's timestamp),
+    /// the qualified ARN, unset numbers absent, and both destinations always echoed.
+    static func eventInvokeConfig(_ c: EventInvokeConfig, arn: String) -> [String: Any] {
+        var object: [String: Any] = [
+            "LastModified": (c.lastModified.timeIntervalSince1970 * 1000).rounded() / 1000,
+            "FunctionArn": arn,
+            "DestinationConfig": [
+                "OnSuccess": c.onSuccess.map { ["Destination": $0] } ?? [String: String](),
+                "OnFailure": c.onFailure.map { ["Destination": $0] } ?? [String: String](),
+            ],
+        ]
+        if let retries = c.maximumRetryAttempts { object["MaximumRetryAttempts"] = retries }
+        if let age = c.maximumEventAgeInSeconds { object["MaximumEventAgeInSeconds"] = age }
+        return object
+    }
+
     static func json(_ object: Any, status: Int = 200, requestID: String) -> HTTPResponse {
         let body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return HTTPResponse(status: status, headers: [("Content-Type", "application/json"), ("x-amzn-RequestId", requestID)],

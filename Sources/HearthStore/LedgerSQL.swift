@@ -1,0 +1,174 @@
+// HearthStore: the event ledger's storage (HearthEvents' `LedgerBackend`) on SQLite.
+//
+// This file is the only place the ledger's SQL lives, and it is kept portable: plain
+// INSERT/UPDATE/DELETE with RETURNING and ON CONFLICT DO NOTHING, which PostgreSQL runs as
+// written. The one difference a PostgreSQL backend needs is in `claimSQL`: its inner SELECT
+// takes `FOR UPDATE SKIP LOCKED` so several nodes claim disjoint items (SQLite has one writer,
+// so the transaction alone makes the claim exclusive).
+import Foundation
+import GRDB
+import HearthEvents
+
+/// `LedgerBackend` on the store's database (the same `hearth.sqlite`, its own tables).
+public final class SQLiteLedger: LedgerBackend {
+    private let db: any DatabaseWriter
+
+    public init(store: Store) {
+        db = store.dbWriter
+    }
+
+    /// Appended to the claim's inner SELECT; `FOR UPDATE SKIP LOCKED` on PostgreSQL.
+    static let claimLockClause = ""
+
+    static let claimSQL = """
+        UPDATE ledger_items
+        SET state = 'leased', lease_owner = ?, lease_until_ms = ?, claims = claims + 1,
+            recoveries = recoveries + CASE WHEN state = 'leased' THEN 1 ELSE 0 END
+        WHERE id IN (
+            SELECT id FROM ledger_items
+            WHERE kind = ? AND ((state = 'available' AND due_at_ms <= ?) OR (state = 'leased' AND lease_until_ms <= ?))
+            ORDER BY due_at_ms, id
+            LIMIT ? \(claimLockClause)
+        )
+        RETURNING *
+        """
+
+    static let insertSQL = """
+        INSERT INTO ledger_items (kind, queue, payload, state, due_at_ms, created_at_ms, claims, lease_owner, lease_until_ms, idempotency_key)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING id
+        """
+
+    /// The lease condition every finish carries: nothing changes unless `owner` still holds it.
+    static let heldBy = "id = ? AND state = 'leased' AND lease_owner = ?"
+
+    public func commit(_ batch: LedgerBatch, now: Int64) throws -> LedgerBatch.Result {
+        try db.write { db in
+            var ids: [Int64?] = []
+            for insert in batch.inserts { ids.append(try Self.insert(db, insert.item, lease: insert.lease, now: now)) }
+            var finished: [Bool] = []
+            for finish in batch.finishes { finished.append(try Self.finish(db, finish, now: now)) }
+            return LedgerBatch.Result(ids: ids, finished: finished)
+        }
+    }
+
+    static func insert(_ db: Database, _ item: NewLedgerItem, lease: LedgerLease?, now: Int64) throws -> Int64? {
+        try Int64.fetchOne(db, sql: insertSQL, arguments: [
+            item.kind, item.queue, Data(item.payload), lease == nil ? "available" : "leased", item.dueAt, item.createdAt ?? now,
+            lease == nil ? 0 : 1, lease?.owner, lease?.until, item.idempotencyKey,
+        ])
+    }
+
+    static func finish(_ db: Database, _ finish: LedgerBatch.Finish, now: Int64) throws -> Bool {
+        switch finish.decision {
+        case .complete(let followUps):
+            try db.execute(sql: "DELETE FROM ledger_items WHERE \(heldBy)", arguments: [finish.id, finish.owner])
+            guard db.changesCount == 1 else { return false }
+            for item in followUps { _ = try insert(db, item, lease: nil, now: now) }
+        case .retry(let dueAt, let attempts, let payload, let error):
+            try db.execute(sql: """
+                UPDATE ledger_items SET state = 'available', due_at_ms = ?, attempts = ?, payload = ?, last_error = ?,
+                    lease_owner = NULL, lease_until_ms = NULL
+                WHERE \(heldBy)
+                """, arguments: [dueAt, attempts, Data(payload), error, finish.id, finish.owner])
+            guard db.changesCount == 1 else { return false }
+        case .fail(let reason, let attempts, let followUps):
+            try db.execute(sql: """
+                UPDATE ledger_items SET state = 'failed', attempts = ?, last_error = ?, finished_at_ms = ?,
+                    lease_owner = NULL, lease_until_ms = NULL
+                WHERE \(heldBy)
+                """, arguments: [attempts, reason, now, finish.id, finish.owner])
+            guard db.changesCount == 1 else { return false }
+            for item in followUps { _ = try insert(db, item, lease: nil, now: now) }
+        }
+        return true
+    }
+
+    public func claim(kind: String, owner: String, now: Int64, leaseUntil: Int64, limit: Int) throws -> [LedgerItem] {
+        guard limit > 0 else { return [] }
+        return try db.write { db in
+            try Row.fetchAll(db, sql: Self.claimSQL, arguments: [owner, leaseUntil, kind, now, now, limit]).map(Self.decode)
+                .sorted { ($0.dueAt, $0.id) < ($1.dueAt, $1.id) }
+        }
+    }
+
+    public func recoverAbandoned(keeping owner: String, now: Int64) throws -> Int {
+        try db.write { db in
+            try db.execute(sql: """
+                UPDATE ledger_items SET state = 'available', due_at_ms = ?, recoveries = recoveries + 1,
+                    lease_owner = NULL, lease_until_ms = NULL
+                WHERE state = 'leased' AND lease_owner <> ?
+                """, arguments: [now, owner])
+            return db.changesCount
+        }
+    }
+
+    public func release(owner: String, now: Int64) throws -> Int {
+        try db.write { db in
+            try db.execute(sql: """
+                UPDATE ledger_items SET state = 'available', due_at_ms = ?, claims = claims - 1, lease_owner = NULL, lease_until_ms = NULL
+                WHERE state = 'leased' AND lease_owner = ?
+                """, arguments: [now, owner])
+            return db.changesCount
+        }
+    }
+
+    public func nextDue(kind: String) throws -> Int64? {
+        try db.read { db in
+            try Int64.fetchOne(db, sql: """
+                SELECT MIN(t) FROM (
+                    SELECT MIN(due_at_ms) AS t FROM ledger_items WHERE kind = ? AND state = 'available'
+                    UNION ALL
+                    SELECT MIN(lease_until_ms) AS t FROM ledger_items WHERE kind = ? AND state = 'leased'
+                ) AS due
+                """, arguments: [kind, kind])
+        }
+    }
+
+    public func item(id: Int64) throws -> LedgerItem? {
+        try db.read { db in try Row.fetchOne(db, sql: "SELECT * FROM ledger_items WHERE id = ?", arguments: [id]).map(Self.decode) }
+    }
+
+    public func items(kind: String, queue: String, limit: Int) throws -> [LedgerItem] {
+        try db.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM ledger_items WHERE kind = ? AND queue = ?
+                ORDER BY CASE state WHEN 'leased' THEN 0 WHEN 'available' THEN 1 ELSE 2 END, due_at_ms, id
+                LIMIT ?
+                """, arguments: [kind, queue, limit]).map(Self.decode)
+        }
+    }
+
+    public func depth(kind: String) throws -> [String: LedgerDepth] {
+        try db.read { db in
+            var result: [String: LedgerDepth] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT queue, state, COUNT(*) AS n FROM ledger_items WHERE kind = ? GROUP BY queue, state",
+                                        arguments: [kind]) {
+                let queue: String = row["queue"], n: Int = row["n"]
+                switch LedgerState(rawValue: row["state"]) {
+                case .available: result[queue, default: LedgerDepth()].available = n
+                case .leased: result[queue, default: LedgerDepth()].leased = n
+                case .failed: result[queue, default: LedgerDepth()].failed = n
+                case nil: break
+                }
+            }
+            return result
+        }
+    }
+
+    public func prune(failedBefore before: Int64) throws -> Int {
+        try db.write { db in
+            try db.execute(sql: "DELETE FROM ledger_items WHERE state = 'failed' AND finished_at_ms < ?", arguments: [before])
+            return db.changesCount
+        }
+    }
+
+    static func decode(_ row: Row) -> LedgerItem {
+        LedgerItem(id: row["id"], kind: row["kind"], queue: row["queue"], payload: [UInt8](row["payload"] as Data),
+                   state: LedgerState(rawValue: row["state"]) ?? .failed, dueAt: row["due_at_ms"], createdAt: row["created_at_ms"],
+                   attempts: row["attempts"], claims: row["claims"], recoveries: row["recoveries"], leaseOwner: row["lease_owner"],
+                   leaseUntil: row["lease_until_ms"], idempotencyKey: row["idempotency_key"], lastError: row["last_error"],
+                   finishedAt: row["finished_at_ms"])
+    }
+}
