@@ -371,8 +371,11 @@ struct Logs: AsyncParsableCommand {
             if let requestId { query.append(("requestId", requestId)) }
             let response = try await api.send("GET", "/hearth/functions/" + APIClient.encode(name) + "/logs", query: query).ok()
             for event in response.json?["events"] as? [[String: Any]] ?? [] {
-                guard let id = event["requestId"] as? String, !seen.contains(id) else { continue }
-                seen.insert(id)
+                // An asynchronous event's retries share its request id: each attempt is its own entry.
+                guard let id = event["requestId"] as? String else { continue }
+                let key = "\(id)@\((event["timestamp"] as? NSNumber)?.int64Value ?? 0)"
+                guard !seen.contains(key) else { continue }
+                seen.insert(key)
                 if let ts = event["timestamp"] as? Int64 { sinceMs = max(sinceMs, ts) }
                 else if let ts = (event["timestamp"] as? NSNumber)?.int64Value { sinceMs = max(sinceMs, ts) }
                 print(event["message"] as? String ?? "", terminator: "")
@@ -387,7 +390,6 @@ struct Events: AsyncParsableCommand {
         abstract: "List a function's asynchronous events: queued, running and failed, with attempts and next due time.")
     @OptionGroup var client: ClientOptions
     @Argument var name: String
-    @Flag(help: "Print the JSON document instead of a table.") var json = false
 
     static func time(_ ms: Any?) -> String {
         guard let n = (ms as? NSNumber)?.doubleValue else { return "-" }
@@ -400,7 +402,7 @@ struct Events: AsyncParsableCommand {
 
     func run() async throws {
         let response = try await client.client().send("GET", "/hearth/functions/" + APIClient.encode(name) + "/events").ok()
-        if json {
+        if client.json {
             FileHandle.standardOutput.write(response.body)
             print()
             return
