@@ -13,9 +13,9 @@ public protocol LedgerBackend: Sendable {
     /// a dispatcher's decision for an item its owner leased; it is false if the lease was lost.
     func commit(_ batch: LedgerBatch, now: Int64) throws -> LedgerBatch.Result
 
-    /// Leases up to `limit` items of `kind` that are due (`available` with `dueAt <= now`) or
-    /// whose lease expired (`leaseUntil <= now`), earliest due first; bumps `claims` (and
-    /// `recoveries` for an expired lease).
+    /// Leases up to `limit` items of `kind` that are due (`available` with `dueAt <= now`),
+    /// earliest due first, after making those whose lease expired (`leaseUntil <= now`) due
+    /// again with a recovery counted; bumps `claims`.
     func claim(kind: String, owner: String, now: Int64, leaseUntil: Int64, limit: Int) throws -> [LedgerItem]
 
     /// Makes every lease not held by `owner` due now, counting a recovery on each: at start-up,

@@ -20,13 +20,21 @@ public final class SQLiteLedger: LedgerBackend {
     /// Appended to the claim's inner SELECT; `FOR UPDATE SKIP LOCKED` on PostgreSQL.
     static let claimLockClause = ""
 
+    /// Leases that expired (their holder is gone or stuck) become due again, counted as a
+    /// recovery. Scans only leased rows (the index's `(kind, state)` prefix): as many as run.
+    static let expireSQL = """
+        UPDATE ledger_items SET state = 'available', due_at_ms = lease_until_ms, recoveries = recoveries + 1,
+            lease_owner = NULL, lease_until_ms = NULL
+        WHERE kind = ? AND state = 'leased' AND lease_until_ms <= ?
+        """
+
+    /// Due items, earliest first, straight off the `(kind, state, due_at_ms)` index.
     static let claimSQL = """
         UPDATE ledger_items
-        SET state = 'leased', lease_owner = ?, lease_until_ms = ?, claims = claims + 1,
-            recoveries = recoveries + CASE WHEN state = 'leased' THEN 1 ELSE 0 END
+        SET state = 'leased', lease_owner = ?, lease_until_ms = ?, claims = claims + 1
         WHERE id IN (
             SELECT id FROM ledger_items
-            WHERE kind = ? AND ((state = 'available' AND due_at_ms <= ?) OR (state = 'leased' AND lease_until_ms <= ?))
+            WHERE kind = ? AND state = 'available' AND due_at_ms <= ?
             ORDER BY due_at_ms, id
             LIMIT ? \(claimLockClause)
         )
@@ -54,7 +62,7 @@ public final class SQLiteLedger: LedgerBackend {
     }
 
     static func insert(_ db: Database, _ item: NewLedgerItem, lease: LedgerLease?, now: Int64) throws -> Int64? {
-        try Int64.fetchOne(db, sql: insertSQL, arguments: [
+        try Int64.fetchOne(try db.cachedStatement(sql: insertSQL), arguments: [
             item.kind, item.queue, Data(item.payload), lease == nil ? "available" : "leased", item.dueAt, item.createdAt ?? now,
             lease == nil ? 0 : 1, lease?.owner, lease?.until, item.idempotencyKey,
         ])
@@ -88,7 +96,8 @@ public final class SQLiteLedger: LedgerBackend {
     public func claim(kind: String, owner: String, now: Int64, leaseUntil: Int64, limit: Int) throws -> [LedgerItem] {
         guard limit > 0 else { return [] }
         return try db.write { db in
-            try Row.fetchAll(db, sql: Self.claimSQL, arguments: [owner, leaseUntil, kind, now, now, limit]).map(Self.decode)
+            try db.execute(sql: Self.expireSQL, arguments: [kind, now])
+            return try Row.fetchAll(db, sql: Self.claimSQL, arguments: [owner, leaseUntil, kind, now, limit]).map(Self.decode)
                 .sorted { ($0.dueAt, $0.id) < ($1.dueAt, $1.id) }
         }
     }

@@ -32,7 +32,12 @@ public final class Store: Sendable {
         } else {
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            dbWriter = try DatabasePool(path: path, configuration: config)  // WAL mode
+            let pool = try DatabasePool(path: path, configuration: config)  // WAL mode
+            // GRDB sets NORMAL for WAL, which survives a process crash but may lose the last
+            // commits on power loss. A commit acknowledges accepted work (the event ledger), so
+            // every commit is fsynced; group commit amortises it. Writes use this one connection.
+            try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
+            dbWriter = pool
         }
         try Schema.migrator().migrate(dbWriter)
     }

@@ -28,6 +28,12 @@ struct AsyncInvokeTests {
         }
     }
 
+    /// `probe-event` lines in a function's log file, read with no daemon running.
+    static func loggedRuns(state: String, function: String) -> Int {
+        let text = (try? String(contentsOfFile: state + "/logs/\(function).log", encoding: .utf8)) ?? ""
+        return text.components(separatedBy: "probe-event ").count - 1
+    }
+
     static func waitFor(_ seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
@@ -102,6 +108,11 @@ struct AsyncInvokeTests {
                 c.get_function_event_invoke_config(FunctionName='work', Qualifier='nope')
             except ClientError as e:
                 out['badqualifier'] = e.response['Error']['Code']
+            try:
+                c.update_function_configuration(FunctionName='work', DeadLetterConfig={'TargetArn': 'arn:aws:sqs:us-east-1:000000000000:dlq'})
+                out['dlq'] = 'accepted'
+            except ClientError as e:
+                out['dlq'] = e.response['Error']['Code']
             sqs = boto3.client('sqs', endpoint_url=os.environ['ENDPOINT'])
             try:
                 sqs.list_queues()
@@ -137,6 +148,7 @@ struct AsyncInvokeTests {
         #expect(((out["deleted"] as? [String])?[1] ?? "").contains("doesn't have an EventInvokeConfig"))
         #expect(out["badqualifier"] as? String == "ResourceNotFoundException")
         #expect(out["sqs_service"] as? String == "UnknownOperationException")
+        #expect(out["dlq"] as? String == "InvalidParameterValueException")
 
         // Every accepted event ran, and the function saw the request id the caller was given.
         let expected = Set(ServeDaemon.awsCLIs.indices.map { "cli-\($0)" } + ["boto3", "legacy"])
@@ -257,5 +269,54 @@ struct AsyncInvokeTests {
         let duplicates = marks.count - distinct.count
         print("crash recovery: \(before) events had run before kill -9; after restart all 500 ran, \(duplicates) ran twice")
         #expect(duplicates <= 4, "duplicates only for events in flight at the crash (concurrency 4): \(duplicates)")
+    }
+
+    @Test("a graceful stop with a backlog releases what is left; the next start runs every event, none twice")
+    func gracefulRestart() async throws {
+        let first = try ServeDaemon(extra: ["--prefork", "0", "--async-concurrency", "2", "--shutdown-grace", "2"])
+        let state = first.stateDirectory
+        try await first.createProbe("work")
+        let client = try first.client()
+        for i in 0..<60 {
+            let r = try await client.send("POST", "/2015-03-31/functions/work/invocations", headers: [("X-Amz-Invocation-Type", "Event")],
+                                          body: Data(#"{"cmd":"sleep","ms":100,"mark":"g\#(i)"}"#.utf8))
+            #expect(r.status == 202)
+        }
+        first.stop()
+        let before = Self.loggedRuns(state: state, function: "work")
+        #expect(before < 60, "the stop must come with events still queued")
+        let second = try ServeDaemon(extra: ["--prefork", "0"], stateDirectory: state)
+        defer { second.stop(); second.removeState() }
+        #expect(!second.log.contains("recovered"), "released leases are not recoveries: \(second.log)")
+        let drained = try await Self.waitFor(60) { try await queued(second, "work").isEmpty }
+        #expect(drained)
+        let marks = try await Self.events(second, "work").compactMap { $0.event["mark"] as? String }
+        #expect(Set(marks).count == 60 && marks.count == 60, "\(marks.count) runs of \(Set(marks).count) events")
+    }
+
+    @Test("MaximumEventAgeInSeconds: an event still failing at 60 s is given up as EventAgeExceeded, its record delivered")
+    func eventAge() async throws {
+        let daemon = try ServeDaemon(extra: ["--prefork", "0", "--async-retry-delays", "30,30"])
+        defer { daemon.stop(); daemon.removeState() }
+        try await daemon.createProbe("work")
+        try await daemon.createProbe("sink")
+        let client = try daemon.client()
+        let config = #"{"MaximumEventAgeInSeconds":60,"DestinationConfig":{"OnFailure":{"Destination":"arn:aws:lambda:us-east-1:000000000000:function:sink"}}}"#
+        #expect(try await client.send("PUT", "/2019-09-25/functions/work/event-invoke-config", body: Data(config.utf8)).status == 200)
+        _ = try await client.send("PUT", "/2019-09-25/functions/sink/event-invoke-config", body: Data(#"{"MaximumRetryAttempts":0}"#.utf8))
+        let accepted = Date()
+        let r = try await client.send("POST", "/2015-03-31/functions/work/invocations", headers: [("X-Amz-Invocation-Type", "Event")],
+                                      body: Data(#"{"cmd":"error","mark":"old"}"#.utf8))
+        let id = r.header("x-amzn-RequestId") ?? ""
+        let delivered = try await Self.waitFor(90) { !(try await Self.events(daemon, "sink").isEmpty) }
+        #expect(delivered)
+        let waited = Date().timeIntervalSince(accepted)
+        #expect(waited >= 59, "given up at the expiry, not before: \(waited) s")
+        let record = try await Self.events(daemon, "sink").first?.event
+        let context = record?["requestContext"] as? [String: Any]
+        #expect(context?["condition"] as? String == "EventAgeExceeded" && context?["requestId"] as? String == id)
+        #expect(context?["approximateInvokeCount"] as? Int == 2, "attempts at 0 s and 30 s; the third would fall past 60 s")
+        #expect((record?["responseContext"] as? [String: Any])?["functionError"] as? String == "Unhandled")
+        #expect(try await Self.events(daemon, "work").count == 2)
     }
 }

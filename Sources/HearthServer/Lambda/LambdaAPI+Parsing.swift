@@ -67,6 +67,11 @@ extension LambdaAPI {
 
     /// Applies configuration fields from a CreateFunction / UpdateFunctionConfiguration body.
     func apply(_ body: [String: Any], to config: inout FunctionConfiguration) throws {
+        // A dead-letter queue is an SQS queue or SNS topic: refused clearly until those exist
+        // (an empty TargetArn, which clears it, is fine).
+        if let dlq = body["DeadLetterConfig"] as? [String: Any], let target = dlq["TargetArn"] as? String, !target.isEmpty {
+            throw LambdaError.invalidParameter("DeadLetterConfig.TargetArn \(target): Hearth has no SQS or SNS service yet, so dead-letter queues cannot be set; use an OnFailure destination (a Lambda function) instead")
+        }
         if let runtime = try Self.string(body, "Runtime"), config.packageType == "Zip" {
             do {
                 _ = try images.manifest(for: runtime)

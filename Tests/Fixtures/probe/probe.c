@@ -1160,6 +1160,13 @@ static void handle(const lc_invocation *inv) {
     /* An event with a "mark" is logged whole, on one line, before anything else: tests count
      * runs (and read the records destinations receive) from the function's own logs. */
     char mark[128];
+    if (json_get_str(body, len, "stamp", mark, sizeof mark)) {
+        /* For scripts/bench-async: when the handler started, wall clock, in microseconds. */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        printf("probe-start %s %lld\n", mark, (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000);
+        fflush(stdout);
+    }
     if (json_get_str(body, len, "mark", mark, sizeof mark)) {
         printf("probe-event %.*s\n", (int)len, body);
         fflush(stdout);
