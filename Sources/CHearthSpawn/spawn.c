@@ -56,6 +56,7 @@ static const char *const step_names[HEARTH_STEP_COUNT] = {
     [HEARTH_STEP_NONE] = "none",
     [HEARTH_STEP_CLONE] = "clone",
     [HEARTH_STEP_WAIT_PARENT] = "wait for supervisor",
+    [HEARTH_STEP_CGROUP_NS] = "unshare cgroup namespace",
     [HEARTH_STEP_MOUNT_PRIVATE] = "make / private",
     [HEARTH_STEP_HOSTNAME] = "sethostname",
     [HEARTH_STEP_LOOPBACK] = "bring up lo",
@@ -270,17 +271,26 @@ static int clear_all_capability_sets(void) {
     return (int)syscall(SYS_capset, &hdr, data);
 }
 
+/// The kernel's struct sigaction (rt_sigaction), which glibc's wrapper hides: glibc refuses its
+/// reserved signals 32 and 33 (SIGCANCEL, SIGSETXID), whose handlers the supervisor installed.
+struct kernel_sigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    uint64_t mask;
+};
+
+/// Every disposition back to SIG_DFL, glibc's reserved signals included, and an empty mask.
 static void reset_signals(void) {
-    struct sigaction sa;
+    struct kernel_sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_DFL;
+    sa.handler = SIG_DFL;
     for (int sig = 1; sig < _NSIG; sig++) {
         if (sig == SIGKILL || sig == SIGSTOP) continue;
-        sigaction(sig, &sa, NULL);  // fails harmlessly for glibc-reserved signals
+        syscall(SYS_rt_sigaction, sig, &sa, NULL, sizeof sa.mask);
     }
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    uint64_t none = 0;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none);
 }
 
 /// Marks every descriptor >= 3 close-on-exec, and closes all but the ones in `keep`.
@@ -375,12 +385,20 @@ static __attribute__((noreturn)) void child_main(const hearth_spawn_spec *spec) 
         do { n = read(spec->sync_fd, &go, 1); } while (n < 0 && errno == EINTR);
         if (n != 1) { if (n == 0) errno = EPIPE; fail(spec, HEARTH_STEP_WAIT_PARENT, -1); }
     }
+    // The supervisor has written the id maps (which needs this process's /proc files to be
+    // its own): from here nothing but root on the host may read this copy of its memory. A
+    // credential change resets the flag to fs.suid_dumpable, so it is set again after setresuid.
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
     // In a new user namespace, become its root (mapped by the supervisor) for the setup.
     if (spec->clone_flags & HEARTH_CLONE_NEWUSER) {
         CHECK(syscall(SYS_setresgid, 0, 0, 0), HEARTH_STEP_SETGID, 0);
         CHECK(syscall(SYS_setresuid, 0, 0, 0), HEARTH_STEP_SETUID, 0);
     }
+
+    // The cgroup namespace is rooted at the instance's own cgroup, which (v1) the supervisor
+    // attached this process to before its go: /proc/self/cgroup then shows "/" and no names.
+    if (spec->cgroup_ns_after_attach) CHECK(unshare(CLONE_NEWCGROUP), HEARTH_STEP_CGROUP_NS, -1);
 
     // The first mount call: nothing below may propagate to the host.
     CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), HEARTH_STEP_MOUNT_PRIVATE, -1);
@@ -425,7 +443,7 @@ static __attribute__((noreturn)) void child_main(const hearth_spawn_spec *spec) 
     CHECK(syscall(SYS_pivot_root, ".", "."), HEARTH_STEP_PIVOT_ROOT, -1);
     CHECK(umount2(".", MNT_DETACH), HEARTH_STEP_PIVOT_ROOT, -1);
     CHECK(chdir("/"), HEARTH_STEP_PIVOT_ROOT, -1);
-    CHECK(mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | kept_mount_flags("/"), NULL),
+    CHECK(mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | kept_mount_flags("/"), NULL),
           HEARTH_STEP_REMOUNT_ROOT_RO, -1);
 
     for (int i = 0; i < spec->nrlimits; i++)
@@ -438,6 +456,7 @@ static __attribute__((noreturn)) void child_main(const hearth_spawn_spec *spec) 
     CHECK(syscall(SYS_setresgid, spec->gid, spec->gid, spec->gid), HEARTH_STEP_SETGID, (int)spec->gid);
     CHECK(syscall(SYS_setresuid, spec->uid, spec->uid, spec->uid), HEARTH_STEP_SETUID, (int)spec->uid);
     CHECK(clear_all_capability_sets(), HEARTH_STEP_DROP_CAPS, -1);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), HEARTH_STEP_NO_NEW_PRIVS, -1);
 
     // Everything this init needs after the filter is allowed by it: signalfd4, poll, wait4,
@@ -475,9 +494,6 @@ static __attribute__((noreturn)) void child_main(const hearth_spawn_spec *spec) 
     close(exec_pipe[1]);
     close(spec->stdout_fd);
     if (spec->stderr_fd != spec->stdout_fd) close(spec->stderr_fd);
-    // Nothing in the sandbox may read this init's memory (a copy of the supervisor's).
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-
     int report[2];
     ssize_t n;
     do { n = read(exec_pipe[0], report, sizeof report); } while (n < 0 && errno == EINTR);

@@ -130,8 +130,11 @@ public final class Sandbox: @unchecked Sendable {
         let arena = CStringArena()
         defer { arena.free() }
         var c = hearth_spawn_spec()
+        // No CLONE_NEWCGROUP here: the child unshares its cgroup namespace once it is in its
+        // cgroup (v1 attaches it after the clone), so the namespace's root is the instance's own.
         c.clone_flags = HEARTH_CLONE_NEWPID | HEARTH_CLONE_NEWNS | HEARTH_CLONE_NEWNET | HEARTH_CLONE_NEWIPC
-            | HEARTH_CLONE_NEWUTS | HEARTH_CLONE_NEWCGROUP
+            | HEARTH_CLONE_NEWUTS
+        c.cgroup_ns_after_attach = 1
         if spec.userNamespace { c.clone_flags |= HEARTH_CLONE_NEWUSER }
         c.cgroup_fd = cgroup.cloneIntoFD ?? -1
         c.sync_fd = childEnd

@@ -32,6 +32,7 @@ typedef enum hearth_step {
     HEARTH_STEP_NONE = 0,
     HEARTH_STEP_CLONE,
     HEARTH_STEP_WAIT_PARENT,
+    HEARTH_STEP_CGROUP_NS,       // unshare(CLONE_NEWCGROUP) once the supervisor attached the child
     HEARTH_STEP_MOUNT_PRIVATE,
     HEARTH_STEP_HOSTNAME,
     HEARTH_STEP_LOOPBACK,
@@ -105,6 +106,9 @@ typedef struct hearth_spawn_spec {
     int wait_for_parent;                  // read one byte from sync_fd before any setup
     int hold_before_exec;                 // when set up, send HEARTH_MSG_READY and read one more
                                           // byte before forking the function (EOF: exit quietly)
+    int cgroup_ns_after_attach;           // unshare(CLONE_NEWCGROUP) after the supervisor's go, so the
+                                          // namespace is rooted at the instance's cgroup (v1 attaches
+                                          // after the clone; leave CLONE_NEWCGROUP out of clone_flags)
 
     const char *_Nullable image;           // read-only runtime image (host path)
     const char *_Nullable root;            // empty host directory the root is assembled on
