@@ -77,6 +77,7 @@ static const char *const step_names[HEARTH_STEP_COUNT] = {
     [HEARTH_STEP_DROP_CAPS] = "drop capabilities",
     [HEARTH_STEP_NO_NEW_PRIVS] = "no_new_privs",
     [HEARTH_STEP_SECCOMP] = "load seccomp filter",
+    [HEARTH_STEP_EXEC_INIT] = "exec hearth-init",
     [HEARTH_STEP_WAIT_LAUNCH] = "wait for launch",
     [HEARTH_STEP_FORK] = "fork function process",
     [HEARTH_STEP_CHDIR] = "chdir",
@@ -373,10 +374,28 @@ static void wait_for_launch(const hearth_spawn_spec *spec) {
     if (n < 0) fail(spec, HEARTH_STEP_WAIT_LAUNCH, -1);
 }
 
+/// Replaces this set-up child (a copy of the supervisor) with hearth-init as pid 1: the sync
+/// socket at fd 3, the function's stdout and stderr at 4 and 5, everything else close-on-exec.
+static __attribute__((noreturn)) void exec_init(const hearth_spawn_spec *spec) {
+    // Copies above the target numbers first: any of the four may be 3, 4 or 5 now.
+    int sync = fcntl(spec->sync_fd, F_DUPFD_CLOEXEC, 16);
+    int out = fcntl(spec->stdout_fd, F_DUPFD_CLOEXEC, 16);
+    int err = fcntl(spec->stderr_fd, F_DUPFD_CLOEXEC, 16);
+    int init = fcntl(spec->init_fd, F_DUPFD_CLOEXEC, 16);
+    if (sync < 0 || out < 0 || err < 0 || init < 0) fail(spec, HEARTH_STEP_EXEC_INIT, -1);
+    if (dup2(sync, 3) < 0 || dup2(out, 4) < 0 || dup2(err, 5) < 0) fail(spec, HEARTH_STEP_EXEC_INIT, -1);
+    static char *const argv[] = {"hearth-init", NULL};
+    syscall(SYS_execveat, init, "", argv, spec->init_envp, AT_EMPTY_PATH);
+    // fd 3 is the sync socket now, whatever spec->sync_fd became.
+    int e = errno;
+    send_msg(3, HEARTH_MSG_ERROR, HEARTH_STEP_EXEC_INIT, e, -1, 0);
+    _exit(126);
+}
+
 static __attribute__((noreturn)) void child_main(const hearth_spawn_spec *spec) {
-    int keep[3] = {spec->sync_fd, spec->stdout_fd, spec->stderr_fd};
-    sort_fds(keep, 3);
-    close_other_fds(keep, 3);
+    int keep[4] = {spec->sync_fd, spec->stdout_fd, spec->stderr_fd, spec->exec_init ? spec->init_fd : spec->sync_fd};
+    sort_fds(keep, 4);
+    close_other_fds(keep, 4);
     reset_signals();
 
     if (spec->wait_for_parent) {
@@ -479,6 +498,8 @@ static __attribute__((noreturn)) void child_main(const hearth_spawn_spec *spec) 
 
     // Everything the function must not inherit is close-on-exec from here on.
     syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+    // pid 1 becomes hearth-init, which holds (a shell), forks and reaps the function itself.
+    if (spec->exec_init) exec_init(spec);
     // A pre-forked shell stops here, fully set up: the launch costs only fork + exec.
     if (spec->hold_before_exec) wait_for_launch(spec);
     // vfork: this init is a copy of the supervisor's whole address space, and a fork would copy

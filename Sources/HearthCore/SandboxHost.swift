@@ -22,6 +22,9 @@ public final class SandboxHost: Sendable {
     /// The parent group's name and limits.
     public let parentCgroupName: String
     public let totals: CgroupTotals
+    /// A read-only descriptor of hearth-init (the sandbox's pid 1), or nil when it is not
+    /// installed next to this binary (then pid 1 is a copy of the supervisor; a warning says so).
+    public let initFD: Int32?
     public let seccomp: SeccompProgram
     public let group: MultiThreadedEventLoopGroup
     /// Threads for the blocking parts of starting and removing sandboxes (waiting for the child's
@@ -62,6 +65,13 @@ public final class SandboxHost: Sendable {
             throw HearthError.setup("cgroups: \(error)")
         }
         supervisorCgroups = detected
+        initFD = Self.locateInit().flatMap { path in
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            return fd >= 0 ? fd : nil
+        }
+        if initFD == nil {
+            FileHandle.standardError.write(Data("hearth: WARNING: hearth-init not found next to the hearth binary (or in HEARTH_INIT): each sandbox's pid 1 is a copy of the supervisor\n".utf8))
+        }
         // Numbered: one process may hold several hosts (tests, benchmarks), each its own parent.
         parentCgroupName = "hearth-\(getpid())-\(Self.hostCount.add(1, ordering: .relaxed).newValue)\(CgroupHost.parentSuffix)"
         self.totals = totals
@@ -81,6 +91,14 @@ public final class SandboxHost: Sendable {
         } catch {
             throw HearthError.setup("cgroups: the instances' parent group \(parentCgroupName): \(error)")
         }
+    }
+
+    /// hearth-init: `HEARTH_INIT`, else next to this process's executable.
+    static func locateInit() -> String? {
+        if let path = ProcessInfo.processInfo.environment["HEARTH_INIT"], !path.isEmpty { return path }
+        guard let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return nil }
+        let path = URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("hearth-init").path
+        return FileManager.default.isExecutableFile(atPath: path) ? path : nil
     }
 
     /// The cgroup name for an instance of this process.

@@ -152,3 +152,37 @@ struct SocketBufferTests {
         #expect(Harness.leftovers().isEmpty)
     }
 }
+
+/// The sandbox's pid 1 (issue 11, item 4): hearth-init, a small static program exec'd once the
+/// sandbox is set up, not a copy of the supervisor.
+@Suite("The sandbox's pid 1 is hearth-init, not a copy of the supervisor", .serialized, .requiresRoot)
+struct SandboxInitTests {
+    static func field(_ status: String, _ name: String) -> String {
+        status.split(separator: "\n").first { $0.hasPrefix(name + ":") }.map { $0.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces) } ?? "?"
+    }
+
+    static func kilobytes(_ value: String) -> Int { Int(value.split(separator: " ").first ?? "") ?? -1 }
+
+    @Test("hearth serve (a pre-forked shell's init, then a cold start's): /proc/1/cmdline names only hearth-init and its memory is its own")
+    func initIsSmall() async throws {
+        let daemon = try ServeDaemon()
+        defer { daemon.stop(); daemon.removeState() }
+        try await daemon.createProbe("pid1")
+        let cmdline = try await daemon.invoke("pid1", #"{"cmd":"cat","path":"/proc/1/cmdline"}"#).json?["content"] as? String ?? "?"
+        let status = try await daemon.invoke("pid1", #"{"cmd":"cat","path":"/proc/1/status"}"#).json?["content"] as? String ?? ""
+        let supervisorStatus = (try? String(contentsOfFile: "/proc/\(daemon.process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let initRSS = Self.kilobytes(Self.field(status, "VmRSS")), supervisorRSS = Self.kilobytes(Self.field(supervisorStatus, "VmRSS"))
+        SecurityLedger.check("proc.init_cmdline", "read /proc/1/cmdline (under hearth serve)",
+                             expected: "hearth-init only: none of the supervisor's argv", observed: cmdline.replacingOccurrences(of: "\0", with: " ").trimmingCharacters(in: .whitespaces),
+                             cmdline == "hearth-init\0")
+        SecurityLedger.check("proc.init_memory", "the RSS of the sandbox's pid 1 (/proc/1/status), against the supervisor's (read from outside)",
+                             expected: "a few MB of its own (≤ 4 MB), none of the supervisor's pages",
+                             observed: "pid 1 \(Self.field(status, "Name")) \(initRSS) kB; supervisor \(supervisorRSS) kB",
+                             initRSS > 0 && initRSS <= 4096 && Self.field(status, "Name") == "hearth-init")
+        // The function still runs as pid 2 under it, warm reuse intact.
+        let facts = try await daemon.invoke("pid1", #"{"cmd":"facts"}"#).json ?? [:]
+        #expect(facts["pid"] as? Int == 2 && facts["ppid"] as? Int == 1, "\(facts["pid"] ?? "?")/\(facts["ppid"] ?? "?")")
+        #expect(try await daemon.invoke("pid1", #"{"cmd":"count"}"#).json?["count"] as? Int == 1)
+        #expect(try await daemon.invoke("pid1", #"{"cmd":"count"}"#).json?["count"] as? Int == 2)
+    }
+}

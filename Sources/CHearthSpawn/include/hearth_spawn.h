@@ -53,6 +53,7 @@ typedef enum hearth_step {
     HEARTH_STEP_DROP_CAPS,
     HEARTH_STEP_NO_NEW_PRIVS,
     HEARTH_STEP_SECCOMP,
+    HEARTH_STEP_EXEC_INIT,       // execveat of hearth-init, the sandbox's pid 1
     HEARTH_STEP_WAIT_LAUNCH,     // a pre-forked shell waiting for the supervisor's go
     HEARTH_STEP_FORK,
     HEARTH_STEP_CHDIR,
@@ -126,6 +127,11 @@ typedef struct hearth_spawn_spec {
 
     const void *_Nullable seccomp_filter; // struct sock_filter[], compiled before the fork
     size_t seccomp_len;                   // number of instructions
+
+    int exec_init;                        // exec hearth-init (init_fd) as pid 1 once set up, instead
+                                          // of staying a copy of the supervisor as the init
+    int init_fd;                          // a descriptor of the hearth-init binary (execveat)
+    char *const _Nullable *_Nullable init_envp;  // its environment: the function's plus HEARTH_INIT_*
 
     const char *_Nullable cwd;
     const char *_Nullable path;            // executable, inside the sandbox
