@@ -127,7 +127,7 @@ public struct LocalRunner: Sendable {
                 }
             }
             record = await instance!.invoke(payload: payload, requestID: requestID)
-            if !record.instanceReusable {
+            if !record.instanceReusable || config.sandboxPerInvocation {
                 await current.destroy()
                 if prefork && i < times - 1 { try? await prepareShell() }
             }

@@ -1171,6 +1171,47 @@ static void cmd_tcpfill(const char *id, long long max_mb) {
     respond_json(id, &b);
 }
 
+/* What an earlier invocation left behind, then leave traces for the next one: a file in /tmp,
+ * a detached process that sleeps (at most 20 s), and a marker in this process's memory. */
+static void cmd_carryover(const char *id) {
+    static long long memory_marker = 0;
+    int saw_file = access("/tmp/hearth-carryover", F_OK) == 0;
+    long long pids = 0;
+    DIR *d = opendir("/proc");
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            const char *s = de->d_name;
+            if (!*s) continue;
+            while (*s >= '0' && *s <= '9') s++;
+            if (*s == '\0') pids++;
+        }
+        closedir(d);
+    }
+    long long saw_memory = memory_marker;
+    memory_marker = 0x5eed;
+    int fd = open("/tmp/hearth-carryover", O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        (void)!write(fd, "secret\n", 7);
+        close(fd);
+    }
+    fflush(NULL);
+    pid_t p = fork();
+    if (p == 0) {
+        setsid();
+        if (fork() == 0) { sleep_ms(20000); _exit(0); }
+        _exit(0);
+    }
+    if (p > 0) waitpid(p, NULL, 0);
+    jbuf b = {0};
+    jb_open(&b, '{');
+    jb_kbool(&b, "saw_file", saw_file);
+    jb_kint(&b, "visible_pids", pids);
+    jb_kint(&b, "saw_memory", saw_memory);
+    jb_close(&b, '}');
+    respond_json(id, &b);
+}
+
 static void cmd_conns(const char *id, long long n) {
     const char *sock = getenv("HEARTH_RUNTIME_SOCKET");
     if (n > 256) n = 256;
@@ -1307,6 +1348,8 @@ static void handle(const lc_invocation *inv) {
     } else if (!strcmp(cmd, "tcpfill")) {
         json_get_int(body, len, "max_mb", &v);
         cmd_tcpfill(id, v);
+    } else if (!strcmp(cmd, "carryover")) {
+        cmd_carryover(id);
     } else if (!strcmp(cmd, "conns")) {
         json_get_int(body, len, "n", &v);
         cmd_conns(id, v);
