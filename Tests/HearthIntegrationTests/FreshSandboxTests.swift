@@ -51,6 +51,24 @@ struct FreshSandboxTests {
         _ = try await daemon.invoke("warm", #"{"cmd":"carryover"}"#)
         let warm = try await daemon.invoke("warm", #"{"cmd":"carryover"}"#).json
         #expect(!Self.sawNothing(warm), "the warm control saw nothing: \(Self.describe(warm))")
+        // The same setting from Hearth's CLI (create --fresh) and from the aws CLI (an ordinary
+        // environment variable in update-function-configuration).
+        let created = Harness.run(Harness.hearth, ["create", "fresh-cli", "--zip-file", Harness.probe, "--fresh",
+                                                   "--endpoint", daemon.endpoint, "--credentials", daemon.credentialsPath])
+        #expect(created.status == 0, "\(created.stderr)")
+        try await daemon.createProbe("fresh-aws")
+        let updated = daemon.aws(["lambda", "update-function-configuration", "--function-name", "fresh-aws",
+                                  "--environment", "Variables={\(FunctionConfig.sandboxPerInvocationVariable)=true}"])
+        #expect(updated.status == 0, "\(updated.stderr)")
+        var others: [String: Bool] = [:]
+        for name in ["fresh-cli", "fresh-aws"] {
+            _ = try await daemon.invoke(name, #"{"cmd":"carryover"}"#)
+            others[name] = Self.sawNothing(try await daemon.invoke(name, #"{"cmd":"carryover"}"#).json)
+        }
+        SecurityLedger.check("iso.fresh_clients", "the per-invocation setting from hearth create --fresh and from aws lambda update-function-configuration --environment",
+                             expected: "the second invocation of each sees nothing of the first",
+                             observed: others.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value ? "saw nothing" : "saw the previous invocation")" }.joined(separator: ", "),
+                             others.count == 2 && others.values.allSatisfy { $0 })
         SecurityLedger.check("iso.fresh_serve", "hearth serve, HEARTH_SANDBOX_PER_INVOCATION=true: three invocations, each leaving a /tmp file, a detached process and a memory marker",
                              expected: "each sees none of it; a warm function's second invocation sees all three",
                              observed: "fresh: \(answers.map { Self.describe($0) }.joined(separator: "; ")); warm 2nd: \(Self.describe(warm))",
