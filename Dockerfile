@@ -56,7 +56,9 @@ COPY Sources Sources/
 COPY Tests Tests/
 COPY Examples Examples/
 RUN swift build -c release --product hearth --static-swift-stdlib -j "$(nproc)" \
-    && install -D -m 0755 .build/release/hearth /out/bin/hearth
+    && swift build -c release --product hearth-init -j "$(nproc)" \
+    && install -D -m 0755 .build/release/hearth /out/bin/hearth \
+    && install -D -m 0755 .build/release/hearth-init /out/bin/hearth-init
 # The C echo example (libc only, so it runs on the `provided` image), for a first `hearth run`.
 RUN mkdir -p /out/echo && cc -std=gnu11 -O2 -IExamples/lambda-c -o /out/echo/bootstrap \
         Examples/lambda-c/lambda_client.c Examples/echo-c/main.c \
@@ -73,6 +75,8 @@ RUN set -eu; pkgs="libseccomp2 libsqlite3-0 libcurl4 zlib1g libc-bin bash dash";
         && rm -rf /var/lib/apt/lists/*; \
     fi
 COPY --from=build /out/bin/hearth /usr/local/bin/hearth
+# The sandbox's pid 1 (static), found next to hearth.
+COPY --from=build /out/bin/hearth-init /usr/local/bin/hearth-init
 COPY runtime-images /usr/local/share/hearth/runtime-images
 COPY --from=build /out/echo.zip /usr/local/share/hearth/examples/echo.zip
 # Fails the build here, not at run time, when a shared library is missing.

@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "hearth", targets: ["hearth"]),
+        .executable(name: "hearth-init", targets: ["hearth-init"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
@@ -20,6 +21,12 @@ let package = Package(
         .target(
             name: "CHearthSpawn",
             linkerSettings: [.linkedLibrary("seccomp")]
+        ),
+        // The sandbox's pid 1, a small static C program exec'd once the sandbox is set up, so that
+        // pid 1 is not a copy of the supervisor (installed next to `hearth`).
+        .executableTarget(
+            name: "hearth-init",
+            linkerSettings: [.unsafeFlags(["-static-executable", "-Xlinker", "--gc-sections"])]
         ),
         // zlib, for gzip-compressed container image layers.
         .systemLibrary(name: "CHearthZlib", path: "Sources/CHearthZlib"),

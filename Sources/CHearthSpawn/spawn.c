@@ -56,6 +56,7 @@ static const char *const step_names[HEARTH_STEP_COUNT] = {
     [HEARTH_STEP_NONE] = "none",
     [HEARTH_STEP_CLONE] = "clone",
     [HEARTH_STEP_WAIT_PARENT] = "wait for supervisor",
+    [HEARTH_STEP_CGROUP_NS] = "unshare cgroup namespace",
     [HEARTH_STEP_MOUNT_PRIVATE] = "make / private",
     [HEARTH_STEP_HOSTNAME] = "sethostname",
     [HEARTH_STEP_LOOPBACK] = "bring up lo",
@@ -76,6 +77,7 @@ static const char *const step_names[HEARTH_STEP_COUNT] = {
     [HEARTH_STEP_DROP_CAPS] = "drop capabilities",
     [HEARTH_STEP_NO_NEW_PRIVS] = "no_new_privs",
     [HEARTH_STEP_SECCOMP] = "load seccomp filter",
+    [HEARTH_STEP_EXEC_INIT] = "exec hearth-init",
     [HEARTH_STEP_WAIT_LAUNCH] = "wait for launch",
     [HEARTH_STEP_FORK] = "fork function process",
     [HEARTH_STEP_CHDIR] = "chdir",
@@ -270,17 +272,26 @@ static int clear_all_capability_sets(void) {
     return (int)syscall(SYS_capset, &hdr, data);
 }
 
+/// The kernel's struct sigaction (rt_sigaction), which glibc's wrapper hides: glibc refuses its
+/// reserved signals 32 and 33 (SIGCANCEL, SIGSETXID), whose handlers the supervisor installed.
+struct kernel_sigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    uint64_t mask;
+};
+
+/// Every disposition back to SIG_DFL, glibc's reserved signals included, and an empty mask.
 static void reset_signals(void) {
-    struct sigaction sa;
+    struct kernel_sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_DFL;
+    sa.handler = SIG_DFL;
     for (int sig = 1; sig < _NSIG; sig++) {
         if (sig == SIGKILL || sig == SIGSTOP) continue;
-        sigaction(sig, &sa, NULL);  // fails harmlessly for glibc-reserved signals
+        syscall(SYS_rt_sigaction, sig, &sa, NULL, sizeof sa.mask);
     }
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    uint64_t none = 0;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none);
 }
 
 /// Marks every descriptor >= 3 close-on-exec, and closes all but the ones in `keep`.
@@ -363,10 +374,28 @@ static void wait_for_launch(const hearth_spawn_spec *spec) {
     if (n < 0) fail(spec, HEARTH_STEP_WAIT_LAUNCH, -1);
 }
 
+/// Replaces this set-up child (a copy of the supervisor) with hearth-init as pid 1: the sync
+/// socket at fd 3, the function's stdout and stderr at 4 and 5, everything else close-on-exec.
+static __attribute__((noreturn)) void exec_init(const hearth_spawn_spec *spec) {
+    // Copies above the target numbers first: any of the four may be 3, 4 or 5 now.
+    int sync = fcntl(spec->sync_fd, F_DUPFD_CLOEXEC, 16);
+    int out = fcntl(spec->stdout_fd, F_DUPFD_CLOEXEC, 16);
+    int err = fcntl(spec->stderr_fd, F_DUPFD_CLOEXEC, 16);
+    int init = fcntl(spec->init_fd, F_DUPFD_CLOEXEC, 16);
+    if (sync < 0 || out < 0 || err < 0 || init < 0) fail(spec, HEARTH_STEP_EXEC_INIT, -1);
+    if (dup2(sync, 3) < 0 || dup2(out, 4) < 0 || dup2(err, 5) < 0) fail(spec, HEARTH_STEP_EXEC_INIT, -1);
+    static char *const argv[] = {"hearth-init", NULL};
+    syscall(SYS_execveat, init, "", argv, spec->init_envp, AT_EMPTY_PATH);
+    // fd 3 is the sync socket now, whatever spec->sync_fd became.
+    int e = errno;
+    send_msg(3, HEARTH_MSG_ERROR, HEARTH_STEP_EXEC_INIT, e, -1, 0);
+    _exit(126);
+}
+
 static __attribute__((noreturn)) void child_main(const hearth_spawn_spec *spec) {
-    int keep[3] = {spec->sync_fd, spec->stdout_fd, spec->stderr_fd};
-    sort_fds(keep, 3);
-    close_other_fds(keep, 3);
+    int keep[4] = {spec->sync_fd, spec->stdout_fd, spec->stderr_fd, spec->exec_init ? spec->init_fd : spec->sync_fd};
+    sort_fds(keep, 4);
+    close_other_fds(keep, 4);
     reset_signals();
 
     if (spec->wait_for_parent) {
@@ -375,12 +404,20 @@ static __attribute__((noreturn)) void child_main(const hearth_spawn_spec *spec) 
         do { n = read(spec->sync_fd, &go, 1); } while (n < 0 && errno == EINTR);
         if (n != 1) { if (n == 0) errno = EPIPE; fail(spec, HEARTH_STEP_WAIT_PARENT, -1); }
     }
+    // The supervisor has written the id maps (which needs this process's /proc files to be
+    // its own): from here nothing but root on the host may read this copy of its memory. A
+    // credential change resets the flag to fs.suid_dumpable, so it is set again after setresuid.
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
     // In a new user namespace, become its root (mapped by the supervisor) for the setup.
     if (spec->clone_flags & HEARTH_CLONE_NEWUSER) {
         CHECK(syscall(SYS_setresgid, 0, 0, 0), HEARTH_STEP_SETGID, 0);
         CHECK(syscall(SYS_setresuid, 0, 0, 0), HEARTH_STEP_SETUID, 0);
     }
+
+    // The cgroup namespace is rooted at the instance's own cgroup, which (v1) the supervisor
+    // attached this process to before its go: /proc/self/cgroup then shows "/" and no names.
+    if (spec->cgroup_ns_after_attach) CHECK(unshare(CLONE_NEWCGROUP), HEARTH_STEP_CGROUP_NS, -1);
 
     // The first mount call: nothing below may propagate to the host.
     CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), HEARTH_STEP_MOUNT_PRIVATE, -1);
@@ -425,7 +462,7 @@ static __attribute__((noreturn)) void child_main(const hearth_spawn_spec *spec) 
     CHECK(syscall(SYS_pivot_root, ".", "."), HEARTH_STEP_PIVOT_ROOT, -1);
     CHECK(umount2(".", MNT_DETACH), HEARTH_STEP_PIVOT_ROOT, -1);
     CHECK(chdir("/"), HEARTH_STEP_PIVOT_ROOT, -1);
-    CHECK(mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | kept_mount_flags("/"), NULL),
+    CHECK(mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | kept_mount_flags("/"), NULL),
           HEARTH_STEP_REMOUNT_ROOT_RO, -1);
 
     for (int i = 0; i < spec->nrlimits; i++)
@@ -438,6 +475,7 @@ static __attribute__((noreturn)) void child_main(const hearth_spawn_spec *spec) 
     CHECK(syscall(SYS_setresgid, spec->gid, spec->gid, spec->gid), HEARTH_STEP_SETGID, (int)spec->gid);
     CHECK(syscall(SYS_setresuid, spec->uid, spec->uid, spec->uid), HEARTH_STEP_SETUID, (int)spec->uid);
     CHECK(clear_all_capability_sets(), HEARTH_STEP_DROP_CAPS, -1);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), HEARTH_STEP_NO_NEW_PRIVS, -1);
 
     // Everything this init needs after the filter is allowed by it: signalfd4, poll, wait4,
@@ -460,6 +498,8 @@ static __attribute__((noreturn)) void child_main(const hearth_spawn_spec *spec) 
 
     // Everything the function must not inherit is close-on-exec from here on.
     syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+    // pid 1 becomes hearth-init, which holds (a shell), forks and reaps the function itself.
+    if (spec->exec_init) exec_init(spec);
     // A pre-forked shell stops here, fully set up: the launch costs only fork + exec.
     if (spec->hold_before_exec) wait_for_launch(spec);
     // vfork: this init is a copy of the supervisor's whole address space, and a fork would copy
@@ -475,9 +515,6 @@ static __attribute__((noreturn)) void child_main(const hearth_spawn_spec *spec) 
     close(exec_pipe[1]);
     close(spec->stdout_fd);
     if (spec->stderr_fd != spec->stdout_fd) close(spec->stderr_fd);
-    // Nothing in the sandbox may read this init's memory (a copy of the supervisor's).
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-
     int report[2];
     ssize_t n;
     do { n = read(exec_pipe[0], report, sizeof report); } while (n < 0 && errno == EINTR);

@@ -46,6 +46,9 @@ public struct Benchmark: Sendable {
     public var stateDirectory: String
     /// Whether cold-start also measures starts from pre-forked shells.
     public var prefork: Bool
+    /// warm: the function asks for a sandbox per invocation (ADR 0008); the pool keeps one
+    /// pre-forked shell per caller, so each invocation is a shell launch plus the runtime's init.
+    public var fresh = false
 
     public init(kind: Kind, runs: Int, concurrency: Int, gapMs: Int, duration: Duration? = nil, code: String, memoryMB: Int,
                 stateDirectory: String, prefork: Bool = true) {
@@ -211,8 +214,12 @@ public struct Benchmark: Sendable {
 
     /// Warm invocations through the pool from `concurrency` callers: latency and throughput.
     func warm(_ setup: Setup, budget: Budget) async throws -> ([Series], [String: Any]) {
-        let pool = InstancePool(host: setup.host, limits: .init(maxInstances: concurrency, prefork: 0))
-        let version = setup.version
+        let pool = InstancePool(host: setup.host, limits: .init(maxInstances: concurrency, prefork: fresh ? concurrency : 0))
+        let version = { [fresh] in
+            var version = setup.version
+            version.config.freshSandbox = fresh
+            return version
+        }()
         let payload = setup.payload
         // One instance per caller, started before the clock.
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -251,7 +258,8 @@ public struct Benchmark: Sendable {
         let elapsed = started.duration(to: .now)
         await pool.shutdown(grace: .seconds(5))
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return ([latency], ["throughput_per_second": Double(latency.count) / seconds, "concurrency": concurrency])
+        return ([latency], ["throughput_per_second": Double(latency.count) / seconds, "concurrency": concurrency,
+                            "sandbox_per_invocation": fresh])
     }
 
     /// `runs` simultaneous first invocations of one function (repeated while `duration` lasts):

@@ -26,6 +26,18 @@ public struct FunctionConfig: Sendable {
     public var region: String = "us-east-1"
     public var accountID: String = "000000000000"
     public var userNamespace: Bool = false
+    /// A new sandbox for every invocation (`hearth run --fresh`); see `sandboxPerInvocation`.
+    public var freshSandbox: Bool = false
+
+    /// The Hearth extension that asks for a new sandbox per invocation through the Lambda API
+    /// (and so from the aws CLI or any SDK): this environment variable set to `true` (ADR 0008).
+    public static let sandboxPerInvocationVariable = "HEARTH_SANDBOX_PER_INVOCATION"
+
+    /// Whether every invocation gets a new sandbox, destroyed after it answers: nothing of one
+    /// invocation (files in /tmp, processes, memory, a changed runtime) is seen by the next.
+    public var sandboxPerInvocation: Bool {
+        freshSandbox || environment.contains { $0.0 == Self.sandboxPerInvocationVariable && $0.1.lowercased() == "true" }
+    }
 
     public init(name: String) {
         self.name = name

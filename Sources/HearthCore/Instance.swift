@@ -185,10 +185,10 @@ public final class Instance: Sendable {
                 chmod(socketPath, 0o600)
                 let capture = try LogCapture(sink: logSink)
                 logs = capture
-                let (cgroups, cgroupName, seccomp, logFD) = (host.cgroups, host.cgroupName(instanceID: id), host.seccomp, capture.writeFD)
+                let (cgroups, cgroupName, seccomp, logFD, initFD) = (host.cgroups, host.cgroupName(instanceID: id), host.seccomp, capture.writeFD, host.initFD)
                 let sandbox = try await host.blocking.runIfActive { [spec] in
                     try Sandbox.spawn(spec: spec, cgroups: cgroups, cgroupName: cgroupName,
-                                      seccomp: seccomp, stdoutFD: logFD, stderrFD: logFD, hold: true)
+                                      seccomp: seccomp, stdoutFD: logFD, stderrFD: logFD, hold: true, initFD: initFD)
                 }
                 capture.closeWriteEnd()
                 if let listener = sandbox.takeRuntimeListener() {

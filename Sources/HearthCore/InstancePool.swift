@@ -263,7 +263,9 @@ public actor InstancePool {
         let record = await instance.invoke(payload: payload, requestID: requestID, invokedARN: invokedARN, traceID: traceID,
                                            clientContext: clientContext)
         busyInstances[ObjectIdentifier(instance)] = nil
-        release(key, instance: instance, generation: version.generation, started: startedAt, reusable: record.instanceReusable)
+        // A function that asked for a sandbox per invocation never gets this one again.
+        release(key, instance: instance, generation: version.generation, started: startedAt,
+                reusable: record.instanceReusable && !version.config.sandboxPerInvocation)
         return record
     }
 

@@ -41,7 +41,9 @@ public struct LocalRunner: Sendable {
         }
         let host: SandboxHost
         do {
-            host = try SandboxHost(stateDirectory: stateDirectory ?? SandboxHost.defaultStateDirectory)
+            // One instance at a time (plus a pre-forked shell): the totals' slack covers both.
+            host = try SandboxHost(stateDirectory: stateDirectory ?? SandboxHost.defaultStateDirectory,
+                                   totals: .forThisHost(maxInstances: 1))
         } catch {
             Self.stderr("hearth: \(error)\n")
             return 2
@@ -125,7 +127,7 @@ public struct LocalRunner: Sendable {
                 }
             }
             record = await instance!.invoke(payload: payload, requestID: requestID)
-            if !record.instanceReusable {
+            if !record.instanceReusable || config.sandboxPerInvocation {
                 await current.destroy()
                 if prefork && i < times - 1 { try? await prepareShell() }
             }

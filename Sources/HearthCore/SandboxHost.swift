@@ -1,5 +1,6 @@
 import Foundation
 import HearthSandbox
+import Synchronization
 import NIOCore
 import NIOPosix
 
@@ -8,8 +9,22 @@ import NIOPosix
 ///
 /// Instance cgroups and run folders carry the supervisor's pid (`hearth-<pid>-<id>`), so a
 /// new supervisor can tell a crashed one's leftovers from a live one's and remove them.
+///
+/// All of one supervisor's instances live in one parent group, `hearth-<pid>-instances` under
+/// the supervisor's own cgroup, which bounds them together (`totals`: tasks, memory, and a CPU
+/// weight below the supervisor's), so that no number of instances exhausts the host's pids or
+/// memory or starves the supervisor.
 public final class SandboxHost: Sendable {
+    /// Creates instance cgroups inside the parent group.
     public let cgroups: any CgroupDriver
+    /// The supervisor's own cgroup(s), where the parent group lives.
+    public let supervisorCgroups: any CgroupDriver
+    /// The parent group's name and limits.
+    public let parentCgroupName: String
+    public let totals: CgroupTotals
+    /// A read-only descriptor of hearth-init (the sandbox's pid 1), or nil when it is not
+    /// installed next to this binary (then pid 1 is a copy of the supervisor; a warning says so).
+    public let initFD: Int32?
     public let seccomp: SeccompProgram
     public let group: MultiThreadedEventLoopGroup
     /// Threads for the blocking parts of starting and removing sandboxes (waiting for the child's
@@ -21,6 +36,8 @@ public final class SandboxHost: Sendable {
     /// This process's folder for instance workspaces (`<run>/<pid>`).
     public let runDirectory: String
     public let userNamespace: Bool
+
+    private static let hostCount = Atomic<Int>(0)
 
     public static var defaultStateDirectory: String {
         if getuid() == 0 { return "/var/lib/hearth" }
@@ -34,17 +51,30 @@ public final class SandboxHost: Sendable {
     }
 
     public init(stateDirectory: String, runBase: String = SandboxHost.defaultRunDirectory,
-                imageDefinitions: String? = nil, userNamespace: Bool = false) throws {
+                imageDefinitions: String? = nil, userNamespace: Bool = false,
+                totals: CgroupTotals = .forThisHost(maxInstances: 1024)) throws {
         guard let definitions = imageDefinitions ?? RuntimeImages.locateDefinitions() else {
             throw HearthError.setup("cannot find the runtime-images folder; set HEARTH_RUNTIME_IMAGES")
         }
         images = RuntimeImages(definitions: definitions, cache: stateDirectory + "/images")
         containerImages = ContainerImages(cache: stateDirectory + "/images/container")
+        let detected: any CgroupDriver
         do {
-            cgroups = try CgroupHost.detect()
+            detected = try CgroupHost.detect()
         } catch {
             throw HearthError.setup("cgroups: \(error)")
         }
+        supervisorCgroups = detected
+        initFD = Self.locateInit().flatMap { path in
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            return fd >= 0 ? fd : nil
+        }
+        if initFD == nil {
+            FileHandle.standardError.write(Data("hearth: WARNING: hearth-init not found next to the hearth binary (or in HEARTH_INIT): each sandbox's pid 1 is a copy of the supervisor\n".utf8))
+        }
+        // Numbered: one process may hold several hosts (tests, benchmarks), each its own parent.
+        parentCgroupName = "hearth-\(getpid())-\(Self.hostCount.add(1, ordering: .relaxed).newValue)\(CgroupHost.parentSuffix)"
+        self.totals = totals
         seccomp = try SeccompPolicy.compiledDefault.get()
         group = MultiThreadedEventLoopGroup.singleton
         blocking = NIOThreadPool(numberOfThreads: 8)
@@ -53,9 +83,22 @@ public final class SandboxHost: Sendable {
         try FileIO.makeDirectories(runBase, mode: 0o711)
         chmod(runBase, 0o711)
         runDirectory = runBase + "/\(getpid())"
-        Self.removeLeftovers(runBase: runBase, cgroups: cgroups)
+        Self.removeLeftovers(runBase: runBase, cgroups: detected)
         try FileIO.makeDirectories(runDirectory, mode: 0o711)
         chmod(runDirectory, 0o711)
+        do {
+            cgroups = try detected.makeParent(name: parentCgroupName, totals: totals)
+        } catch {
+            throw HearthError.setup("cgroups: the instances' parent group \(parentCgroupName): \(error)")
+        }
+    }
+
+    /// hearth-init: `HEARTH_INIT`, else next to this process's executable.
+    static func locateInit() -> String? {
+        if let path = ProcessInfo.processInfo.environment["HEARTH_INIT"], !path.isEmpty { return path }
+        guard let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return nil }
+        let path = URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("hearth-init").path
+        return FileManager.default.isExecutableFile(atPath: path) ? path : nil
     }
 
     /// The cgroup name for an instance of this process.
@@ -64,9 +107,16 @@ public final class SandboxHost: Sendable {
     /// Removes run folders and cgroups left by supervisors that are gone (crashed, killed -9).
     static func removeLeftovers(runBase: String, cgroups: any CgroupDriver) {
         func alive(_ pid: pid_t) -> Bool { pid > 0 && (kill(pid, 0) == 0 || errno == EPERM) }
-        for name in cgroups.leftovers(prefix: "hearth-") {
+        func deadSupervisor(_ name: String) -> Bool {
             let parts = name.split(separator: "-")
-            guard parts.count >= 3, let pid = pid_t(parts[1]), !alive(pid) else { continue }
+            guard parts.count >= 3, let pid = pid_t(parts[1]) else { return false }
+            return !alive(pid)
+        }
+        // Instances of older versions directly under the supervisor's group, then parent groups.
+        for name in cgroups.leftovers(prefix: "hearth-") where !name.contains("/") && deadSupervisor(name) {
+            try? cgroups.removeLeftover(name: name)
+        }
+        for name in cgroups.leftoverParents(prefix: "hearth-") where deadSupervisor(name) {
             try? cgroups.removeLeftover(name: name)
         }
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: runBase)) ?? [] {
@@ -75,8 +125,10 @@ public final class SandboxHost: Sendable {
         }
     }
 
-    /// Removes this process's run folder (after every instance is destroyed).
+    /// Removes this process's run folder and the instances' parent group (after every instance
+    /// is destroyed).
     public func close() {
+        try? supervisorCgroups.removeLeftover(name: parentCgroupName)
         try? FileIO.removeTree(runDirectory)
     }
 }

@@ -8,16 +8,71 @@ public enum CgroupVersion: String, Sendable {
     case v1, v2
 }
 
-/// Creates per-instance cgroups under the supervisor's own cgroup. One driver per hierarchy
-/// version; both have the same interface. Thread-safe: drivers hold only immutable paths.
+/// Creates per-instance cgroups under one group: the supervisor's own cgroup (as detected), or
+/// the parent group of all of one supervisor's instances (`makeParent`), which bounds them
+/// together. One driver per hierarchy version; both have the same interface. Thread-safe:
+/// drivers hold only immutable paths.
 public protocol CgroupDriver: Sendable {
     var version: CgroupVersion { get }
     /// Creates the cgroup `name` (a single path component) with `limits` applied.
     func create(name: String, limits: CgroupLimits) throws -> any CgroupInstance
-    /// Names of instance cgroups (prefix `prefix`) left under the supervisor's cgroup, e.g. by a crash.
+    /// Creates the group `name` (a single path component, ending in `CgroupHost.parentSuffix`)
+    /// that holds all of one supervisor's instances, with `totals` applied, and returns a driver
+    /// that creates instance groups inside it.
+    func makeParent(name: String, totals: CgroupTotals) throws -> any CgroupDriver
+    /// Instance cgroups (prefix `prefix`) under this driver's group, e.g. left by a crash: direct
+    /// children, and the children of parent groups as `<parent>/<instance>`.
     func leftovers(prefix: String) -> [String]
-    /// Removes a leftover cgroup: kills what is in it, then removes it.
+    /// Parent groups (prefix `prefix`, suffix `CgroupHost.parentSuffix`) under this driver's group.
+    func leftoverParents(prefix: String) -> [String]
+    /// Removes a leftover cgroup (a name or path from `leftovers`/`leftoverParents`): kills what
+    /// is in it and in the groups below it, then removes them, innermost first.
     func removeLeftover(name: String) throws
+}
+
+/// Limits on all of one supervisor's instances together, on their parent group. nil: no limit.
+public struct CgroupTotals: Sendable, Equatable {
+    /// Memory of all instances together (v1 memory.limit_in_bytes, v2 memory.max).
+    public var memoryBytes: UInt64?
+    /// Tasks of all instances together (pids.max).
+    public var pidsMax: Int?
+    /// CPU weight of all instances together against their siblings (the supervisor): v2
+    /// cpu.weight (1–10000, default 100); v1 cpu.shares = weight × 1024 / 100.
+    public var cpuWeight: Int
+
+    public init(memoryBytes: UInt64?, pidsMax: Int?, cpuWeight: Int = CgroupTotals.defaultCPUWeight) {
+        self.memoryBytes = memoryBytes
+        self.pidsMax = pidsMax
+        self.cpuWeight = cpuWeight
+    }
+
+    /// Half of a nice-0 task's (or the supervisor's leaf group's) weight.
+    public static let defaultCPUWeight = 50
+    /// Instances Lambda allows at most this much memory each.
+    public static let maxInstanceMemoryBytes: UInt64 = 10240 << 20
+
+    /// The totals for `maxInstances` instances (pre-forked shells ride on a slack of 4) on a host
+    /// with `hostMemoryBytes` of RAM and `pidMax` (kernel.pid_max): tasks at most half of pid_max
+    /// (so root and the host keep the rest), and memory at most the host's minus a reserve for
+    /// the supervisor and the host (1/8, at least 512 MB), never more than the instances could use.
+    public static func derived(maxInstances: Int, pidsPerInstance: Int = 1024, hostMemoryBytes: UInt64, pidMax: Int,
+                               maxTotalPids: Int? = nil) -> CgroupTotals {
+        let slots = UInt64(max(1, maxInstances) + 4)
+        let reserve = max(UInt64(512) << 20, hostMemoryBytes / 8)
+        let hostBound = hostMemoryBytes > reserve ? hostMemoryBytes - reserve : hostMemoryBytes / 2
+        let memory = min(slots.multipliedReportingOverflow(by: maxInstanceMemoryBytes).overflow ? .max : slots * maxInstanceMemoryBytes,
+                         hostBound)
+        let pids = maxTotalPids ?? min(Int(slots) * pidsPerInstance, max(1024, pidMax / 2))
+        return CgroupTotals(memoryBytes: memory, pidsMax: pids)
+    }
+
+    /// The same figures for this host (sysconf and /proc/sys/kernel/pid_max).
+    public static func forThisHost(maxInstances: Int, maxTotalPids: Int? = nil) -> CgroupTotals {
+        let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
+        let memory = pages > 0 && size > 0 ? UInt64(pages) * UInt64(size) : UInt64(4) << 30
+        let pidMax = CgroupFiles.readInt("/proc/sys/kernel/pid_max").map(Int.init) ?? 32768
+        return derived(maxInstances: maxInstances, hostMemoryBytes: memory, pidMax: pidMax, maxTotalPids: maxTotalPids)
+    }
 }
 
 /// One instance's cgroup. Lives as long as the instance; `remove()` must be called.
@@ -49,6 +104,8 @@ public protocol CgroupInstance: AnyObject, Sendable {
 public enum CgroupHost {
     /// The controllers Hearth limits.
     public static let controllers = ["memory", "pids", "cpu"]
+    /// How the parent group of one supervisor's instances ends (`hearth-<pid>-instances`).
+    public static let parentSuffix = "-instances"
 
     /// Picks the driver for this host: v1 when the v1 memory controller is mounted (hybrid
     /// hosts with an empty cgroup2 tree included), v2 when cgroup2 has the controllers.
@@ -61,7 +118,7 @@ public enum CgroupHost {
 
         var v1Roots: [String: String] = [:]
         for mount in mounts where mount.fsType == "cgroup" {
-            for controller in mount.superOptions where controllers.contains(controller) || controller == "freezer" {
+            for controller in mount.superOptions where controllers.contains(controller) || controller == "freezer" || controller == "devices" {
                 if v1Roots[controller] == nil { v1Roots[controller] = mount.mountPoint }
             }
         }
@@ -209,6 +266,30 @@ enum CgroupFiles {
     static func pids(_ path: String) -> [pid_t] {
         guard let text = try? FileIO.read(path) else { return [] }
         return text.split(separator: "\n").compactMap { pid_t($0) }
+    }
+
+    /// Instance groups under `dir` (see `CgroupDriver.leftovers`).
+    static func leftovers(in dir: String, prefix: String) -> [String] {
+        var found: [String] = []
+        for name in FileIO.entries(dir, type: Int32(DT_DIR)) {
+            if name.hasSuffix(CgroupHost.parentSuffix) {
+                found += FileIO.entries(dir + "/" + name, type: Int32(DT_DIR)).filter { $0.hasPrefix(prefix) }.map { name + "/" + $0 }
+            } else if name.hasPrefix(prefix) {
+                found.append(name)
+            }
+        }
+        return found
+    }
+
+    static func parents(in dir: String, prefix: String) -> [String] {
+        FileIO.entries(dir, type: Int32(DT_DIR)).filter { $0.hasPrefix(prefix) && $0.hasSuffix(CgroupHost.parentSuffix) }
+    }
+
+    /// Removes `path` and every group below it, innermost first, killing what is in them.
+    static func removeTree(_ path: String) throws {
+        for child in FileIO.entries(path, type: Int32(DT_DIR)) { try removeTree(path + "/" + child) }
+        for pid in pids(path + "/cgroup.procs") { kill(pid, SIGKILL) }
+        try removeDirectory(path, killing: path + "/cgroup.procs")
     }
 
     /// rmdir, retrying while the kernel still counts exiting processes (EBUSY), up to ~2 s.

@@ -3,9 +3,15 @@ import Glibc
 #endif
 import Synchronization
 
-/// cgroup v1: one directory per controller (memory, pids, cpu; freezer when mounted), each
-/// created under the supervisor's own group in that hierarchy.
+/// cgroup v1: one directory per controller (memory, pids, cpu; freezer and devices when
+/// mounted), each created under the supervisor's own group in that hierarchy (or under the
+/// parent group of its instances).
 public struct CgroupV1Driver: CgroupDriver {
+    /// The only devices an instance may open (devices.allow lines): /dev/null, zero, full,
+    /// random and urandom, the nodes its /dev holds. Everything else is denied (`a` in devices.deny).
+    public static let allowedDevices = ["c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm"]
+    static let optionalControllers: Set<String> = ["freezer", "devices"]
+
     public var version: CgroupVersion { .v1 }
     /// Controller → the supervisor's group directory in that hierarchy.
     public let groups: [String: String]
@@ -18,9 +24,9 @@ public struct CgroupV1Driver: CgroupDriver {
         precondition(!name.contains("/") && !name.isEmpty, "cgroup name must be one path component")
         var dirs: [String: String] = [:]
         do {
-            for controller in (CgroupHost.controllers + ["freezer"]) {
+            for controller in (CgroupHost.controllers + ["freezer", "devices"]) {
                 guard let parent = groups[controller] else {
-                    if controller == "freezer" { continue }
+                    if Self.optionalControllers.contains(controller) { continue }
                     throw SystemError("cgroup v1 controller \(controller) is not mounted", errno: ENOENT)
                 }
                 let dir = parent + "/" + name
@@ -36,9 +42,54 @@ public struct CgroupV1Driver: CgroupDriver {
         }
     }
 
+    public func makeParent(name: String, totals: CgroupTotals) throws -> any CgroupDriver {
+        precondition(!name.contains("/") && !name.isEmpty, "cgroup name must be one path component")
+        var dirs: [String: String] = [:]
+        do {
+            for controller in (CgroupHost.controllers + ["freezer", "devices"]) {
+                guard let parent = groups[controller] else {
+                    if Self.optionalControllers.contains(controller) { continue }
+                    throw SystemError("cgroup v1 controller \(controller) is not mounted", errno: ENOENT)
+                }
+                let dir = parent + "/" + name
+                if mkdir(dir, 0o755) < 0 && errno != EEXIST { throw SystemError("mkdir \(dir)") }
+                dirs[controller] = dir
+            }
+            try Self.apply(totals, to: dirs)
+            return CgroupV1Driver(groups: dirs)
+        } catch {
+            for dir in dirs.values { rmdir(dir) }
+            throw error
+        }
+    }
+
+    static func apply(_ totals: CgroupTotals, to dirs: [String: String]) throws {
+        if let memory = dirs["memory"], let bytes = totals.memoryBytes {
+            // memsw (memory+swap) equal to memory: no swap, as for each instance.
+            try FileIO.write("\(bytes)", to: memory + "/memory.limit_in_bytes")
+            if FileIO.exists(memory + "/memory.memsw.limit_in_bytes") {
+                try FileIO.write("\(bytes)", to: memory + "/memory.memsw.limit_in_bytes")
+            }
+        }
+        if let pids = dirs["pids"], let max = totals.pidsMax { try FileIO.write("\(max)", to: pids + "/pids.max") }
+        if let cpu = dirs["cpu"] {
+            try FileIO.write("\(max(2, totals.cpuWeight * 1024 / 100))", to: cpu + "/cpu.shares")
+        }
+        if let devices = dirs["devices"] {
+            // A new group inherits its parent's list; deny all, then allow the five nodes.
+            try FileIO.write("a", to: devices + "/devices.deny", create: false)
+            for rule in allowedDevices { try FileIO.write(rule, to: devices + "/devices.allow", create: false) }
+        }
+    }
+
     public func leftovers(prefix: String) -> [String] {
         guard let memory = groups["memory"] else { return [] }
-        return FileIO.entries(memory, type: Int32(DT_DIR)).filter { $0.hasPrefix(prefix) }
+        return CgroupFiles.leftovers(in: memory, prefix: prefix)
+    }
+
+    public func leftoverParents(prefix: String) -> [String] {
+        guard let memory = groups["memory"] else { return [] }
+        return CgroupFiles.parents(in: memory, prefix: prefix)
     }
 
     public func removeLeftover(name: String) throws {
@@ -46,6 +97,9 @@ public struct CgroupV1Driver: CgroupDriver {
         for (controller, parent) in groups where FileIO.isDirectory(parent + "/" + name) {
             dirs[controller] = parent + "/" + name
         }
+        // A parent group: its instances first (frozen and killed as one).
+        let children = dirs["memory"].map { FileIO.entries($0, type: Int32(DT_DIR)) } ?? []
+        for child in children { try removeLeftover(name: name + "/" + child) }
         try CgroupV1Instance(dirs: dirs).remove()
     }
 }
@@ -55,11 +109,16 @@ final class CgroupV1Instance: CgroupInstance {
     private let removed = Mutex(false)
     /// Reset and read (peak), and read (OOM kills), on every invocation.
     private let peak: CgroupFile?
+    /// The peak of TCP socket buffers (memory.kmem.tcp), which v1 keeps apart from memory.
+    private let tcpPeak: CgroupFile?
     private let oomControl: CgroupFile?
 
     init(dirs: [String: String]) {
         self.dirs = dirs
         peak = dirs["memory"].map { CgroupFile($0 + "/memory.max_usage_in_bytes", writable: true) }
+        tcpPeak = dirs["memory"].flatMap {
+            FileIO.exists($0 + "/memory.kmem.tcp.max_usage_in_bytes") ? CgroupFile($0 + "/memory.kmem.tcp.max_usage_in_bytes", writable: true) : nil
+        }
         oomControl = dirs["memory"].map { CgroupFile($0 + "/memory.oom_control") }
     }
 
@@ -77,13 +136,19 @@ final class CgroupV1Instance: CgroupInstance {
         if FileIO.exists(memory + "/memory.swappiness") {
             try? FileIO.write("0", to: memory + "/memory.swappiness")
         }
+        // v1 charges socket buffers only to this separate counter, and only once it has a
+        // limit (v2 charges them to memory.max): the function's memory size again, so TCP
+        // buffers cannot grow past it into the host-global tcp_mem.
+        if FileIO.exists(memory + "/memory.kmem.tcp.limit_in_bytes") {
+            try FileIO.write("\(limits.memoryBytes)", to: memory + "/memory.kmem.tcp.limit_in_bytes")
+        }
         try FileIO.write("\(limits.pidsMax)", to: pids + "/pids.max")
         try FileIO.write("\(limits.cpuPeriodMicros)", to: cpu + "/cpu.cfs_period_us")
         try FileIO.write(limits.cpuQuotaMicros.map(String.init) ?? "-1", to: cpu + "/cpu.cfs_quota_us")
     }
 
     func attach(pid: pid_t) throws {
-        for controller in ["memory", "pids", "cpu", "freezer"] {
+        for controller in ["memory", "pids", "cpu", "freezer", "devices"] {
             guard let dir = dirs[controller] else { continue }
             try FileIO.write("\(pid)", to: dir + "/cgroup.procs", create: false)
         }
@@ -91,10 +156,14 @@ final class CgroupV1Instance: CgroupInstance {
 
     func resetPeakMemory() {
         peak?.write("0")
+        tcpPeak?.write("0")
     }
 
+    /// Memory's peak plus the TCP buffers' peak, as v2's memory.peak counts both (the sum of
+    /// two peaks: at most the two at their highest, never less than the true peak).
     func peakMemoryBytes() -> UInt64? {
-        peak?.read().flatMap { UInt64($0.trimmingWhitespace()) }
+        guard let memory = peak?.read().flatMap({ UInt64($0.trimmingWhitespace()) }) else { return nil }
+        return memory + (tcpPeak?.read().flatMap { UInt64($0.trimmingWhitespace()) } ?? 0)
     }
 
     func oomKillCount() -> Int {

@@ -47,12 +47,38 @@ public struct CgroupV2Driver: CgroupDriver {
         }
     }
 
+    public func makeParent(name: String, totals: CgroupTotals) throws -> any CgroupDriver {
+        precondition(!name.contains("/") && !name.isEmpty, "cgroup name must be one path component")
+        let dir = parent + "/" + name
+        if mkdir(dir, 0o755) < 0 && errno != EEXIST { throw SystemError("mkdir \(dir)") }
+        do {
+            if let bytes = totals.memoryBytes {
+                try FileIO.write("\(bytes)", to: dir + "/memory.max")
+                if FileIO.exists(dir + "/memory.swap.max") { try FileIO.write("0", to: dir + "/memory.swap.max") }
+            }
+            if let max = totals.pidsMax { try FileIO.write("\(max)", to: dir + "/pids.max") }
+            try FileIO.write("\(min(10000, max(1, totals.cpuWeight)))", to: dir + "/cpu.weight")
+            // Holds no process itself (instances are its children): enabling controllers for
+            // them is allowed. No devices controller in v2 (BPF programs); see docs/security.md.
+            return try CgroupV2Driver(supervisorGroup: dir, moveSelf: false)
+        } catch {
+            rmdir(dir)
+            throw error
+        }
+    }
+
     public func leftovers(prefix: String) -> [String] {
-        FileIO.entries(parent, type: Int32(DT_DIR)).filter { $0.hasPrefix(prefix) }
+        CgroupFiles.leftovers(in: parent, prefix: prefix)
+    }
+
+    public func leftoverParents(prefix: String) -> [String] {
+        CgroupFiles.parents(in: parent, prefix: prefix)
     }
 
     public func removeLeftover(name: String) throws {
-        try CgroupV2Instance(dir: parent + "/" + name).remove()
+        let dir = parent + "/" + name
+        for child in FileIO.entries(dir, type: Int32(DT_DIR)) { try removeLeftover(name: name + "/" + child) }
+        try CgroupV2Instance(dir: dir).remove()
     }
 }
 

@@ -106,12 +106,16 @@ public final class Sandbox: @unchecked Sendable {
     /// Starts a sandbox. `stdoutFD`/`stderrFD` receive the function's output (the caller keeps
     /// its copies). Blocks until the function's process has exec'd or a step failed; with
     /// `hold`, until the sandbox is set up and waits for `launch()` (a pre-forked shell).
+    /// `initFD` (a descriptor of the hearth-init binary) makes pid 1 that small program, exec'd once
+    /// the sandbox is set up; without it pid 1 stays the set-up child, a copy of the supervisor.
     public static func spawn(spec: SandboxSpec, cgroups: any CgroupDriver, cgroupName: String,
-                             seccomp: SeccompProgram?, stdoutFD: Int32, stderrFD: Int32, hold: Bool = false) throws -> Sandbox {
+                             seccomp: SeccompProgram?, stdoutFD: Int32, stderrFD: Int32, hold: Bool = false,
+                             initFD: Int32? = nil) throws -> Sandbox {
         try spec.validate()
         let cgroup = try cgroups.create(name: cgroupName, limits: spec.cgroupLimits)
         do {
-            return try spawn(spec: spec, cgroup: cgroup, seccomp: seccomp, stdoutFD: stdoutFD, stderrFD: stderrFD, hold: hold)
+            return try spawn(spec: spec, cgroup: cgroup, seccomp: seccomp, stdoutFD: stdoutFD, stderrFD: stderrFD, hold: hold,
+                             initFD: initFD)
         } catch {
             try? cgroup.remove()
             throw error
@@ -119,7 +123,7 @@ public final class Sandbox: @unchecked Sendable {
     }
 
     private static func spawn(spec: SandboxSpec, cgroup: any CgroupInstance, seccomp: SeccompProgram?,
-                              stdoutFD: Int32, stderrFD: Int32, hold: Bool) throws -> Sandbox {
+                              stdoutFD: Int32, stderrFD: Int32, hold: Bool, initFD: Int32?) throws -> Sandbox {
         try FileIO.makeDirectories(spec.rootMountPoint, mode: 0o700)
         var pair: [Int32] = [-1, -1]
         try retryingOnInterrupt("socketpair") { socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) }
@@ -130,8 +134,11 @@ public final class Sandbox: @unchecked Sendable {
         let arena = CStringArena()
         defer { arena.free() }
         var c = hearth_spawn_spec()
+        // No CLONE_NEWCGROUP here: the child unshares its cgroup namespace once it is in its
+        // cgroup (v1 attaches it after the clone), so the namespace's root is the instance's own.
         c.clone_flags = HEARTH_CLONE_NEWPID | HEARTH_CLONE_NEWNS | HEARTH_CLONE_NEWNET | HEARTH_CLONE_NEWIPC
-            | HEARTH_CLONE_NEWUTS | HEARTH_CLONE_NEWCGROUP
+            | HEARTH_CLONE_NEWUTS
+        c.cgroup_ns_after_attach = 1
         if spec.userNamespace { c.clone_flags |= HEARTH_CLONE_NEWUSER }
         c.cgroup_fd = cgroup.cloneIntoFD ?? -1
         c.sync_fd = childEnd
@@ -182,6 +189,12 @@ public final class Sandbox: @unchecked Sendable {
         let envp = arena.addArray(spec.environment.map { "\($0.0)=\($0.1)" })
         c.argv = UnsafePointer(argv)
         c.envp = UnsafePointer(envp)
+        c.init_fd = -1
+        if let initFD {
+            c.exec_init = 1
+            c.init_fd = initFD
+            c.init_envp = UnsafePointer(arena.addArray(Self.initEnvironment(spec: spec, hold: hold)))
+        }
 
         var pidfd: Int32 = -1
         var intoCgroup: Int32 = 0
@@ -228,6 +241,20 @@ public final class Sandbox: @unchecked Sendable {
         sandbox.startMonitor()
         if !hold { sandbox.releaseMonitor() }
         return sandbox
+    }
+
+    /// hearth-init's environment: its inputs first (getenv finds the first entry of a name, so a
+    /// function variable of the same name cannot shadow them; the init drops every HEARTH_INIT_
+    /// entry before the function's exec), then the function's environment.
+    static func initEnvironment(spec: SandboxSpec, hold: Bool) -> [String] {
+        let argv = [spec.executable] + spec.arguments
+        var env = ["HEARTH_INIT_PATH=\(spec.executable)", "HEARTH_INIT_CWD=\(spec.workingDirectory)",
+                   "HEARTH_INIT_HOLD=\(hold ? 1 : 0)", "HEARTH_INIT_ARGC=\(argv.count)",
+                   "HEARTH_INIT_STEP_WAIT_LAUNCH=\(HEARTH_STEP_WAIT_LAUNCH.rawValue)",
+                   "HEARTH_INIT_STEP_FORK=\(HEARTH_STEP_FORK.rawValue)", "HEARTH_INIT_STEP_CHDIR=\(HEARTH_STEP_CHDIR.rawValue)",
+                   "HEARTH_INIT_STEP_STDIO=\(HEARTH_STEP_STDIO.rawValue)", "HEARTH_INIT_STEP_EXEC=\(HEARTH_STEP_EXEC.rawValue)"]
+        env += argv.enumerated().map { "HEARTH_INIT_ARG\($0.offset)=\($0.element)" }
+        return env + spec.environment.map { "\($0.0)=\($0.1)" }
     }
 
     /// Reads the child's startup messages until `until` arrives (nil) or a step fails or the
@@ -297,6 +324,7 @@ public final class Sandbox: @unchecked Sendable {
         case HEARTH_STEP_MOUNT_DEV.rawValue: return "/dev"
         case HEARTH_STEP_MOUNT_PROC.rawValue, HEARTH_STEP_MASK_PROC.rawValue: return "/proc"
         case HEARTH_STEP_EXEC.rawValue: return spec.executable
+        case HEARTH_STEP_EXEC_INIT.rawValue: return "hearth-init"
         case HEARTH_STEP_CHDIR.rawValue: return spec.workingDirectory
         case HEARTH_STEP_LISTEN.rawValue: return "127.0.0.1:\(spec.runtimeAPIPort)"
         case HEARTH_STEP_HOSTNAME.rawValue: return spec.hostname

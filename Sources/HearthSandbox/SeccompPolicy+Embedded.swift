@@ -9,7 +9,7 @@ extension SeccompPolicy {
 # Derived from Docker's default profile (moby/profiles/seccomp v0.2.3, the entries allowed
 # without a capability; see Tests/HearthSandboxTests/DockerDefaultProfile.swift) and stricter:
 # nothing is allowed here that Docker's default does not allow, and some of what Docker allows
-# (clock adjustment, name_to_handle_at, netlink audit and raw sockets) is not.
+# (clock adjustment, name_to_handle_at, io_setup/io_submit, netlink audit and raw sockets) is not.
 #
 # Format, one rule a line:  ACTION NAME NUMBER [if CONDITION [and CONDITION]...]  # why
 #   ACTION     allow | deny (the default errno, listed to document it) | enosys
@@ -25,9 +25,9 @@ default EPERM
 newer ENOSYS
 
 ## Allowed without conditions (Docker's default allows each of these too)
-allow io_setup                      0  # asynchronous I/O (libaio)
+deny io_setup                     0  # fs.aio-max-nr is one host-wide pool: two io_setup calls took it (issue 11)
 allow io_destroy                    1  # asynchronous I/O (libaio)
-allow io_submit                     2  # asynchronous I/O (libaio)
+deny io_submit                    2  # nothing to submit to without io_setup
 allow io_cancel                     3  # asynchronous I/O (libaio)
 allow io_getevents                  4  # asynchronous I/O (libaio)
 allow setxattr                      5  # extended attributes on own files
@@ -367,7 +367,7 @@ deny file_setattr                469  # newer than Docker's profile
 # Derived from Docker's default profile (moby/profiles/seccomp v0.2.3, the entries allowed
 # without a capability; see Tests/HearthSandboxTests/DockerDefaultProfile.swift) and stricter:
 # nothing is allowed here that Docker's default does not allow, and some of what Docker allows
-# (clock adjustment, name_to_handle_at, netlink audit and raw sockets) is not.
+# (clock adjustment, name_to_handle_at, io_setup/io_submit, netlink audit and raw sockets) is not.
 #
 # Format, one rule a line:  ACTION NAME NUMBER [if CONDITION [and CONDITION]...]  # why
 #   ACTION     allow | deny (the default errno, listed to document it) | enosys
@@ -554,10 +554,10 @@ allow futex                       202  # futexes: every mutex and condition vari
 allow sched_setaffinity           203  # scheduling priorities of own processes (raising needs CAP_SYS_NICE)
 allow sched_getaffinity           204  # scheduling priorities of own processes (raising needs CAP_SYS_NICE)
 allow set_thread_area             205  # thread-local storage descriptors
-allow io_setup                    206  # asynchronous I/O (libaio)
+deny io_setup                   206  # fs.aio-max-nr is one host-wide pool: two io_setup calls took it (issue 11)
 allow io_destroy                  207  # asynchronous I/O (libaio)
 allow io_getevents                208  # asynchronous I/O (libaio)
-allow io_submit                   209  # asynchronous I/O (libaio)
+deny io_submit                  209  # nothing to submit to without io_setup
 allow io_cancel                   210  # asynchronous I/O (libaio)
 allow get_thread_area             211  # thread-local storage descriptors
 allow epoll_create                213  # I/O multiplexing (event loops)

@@ -113,7 +113,7 @@ public struct SeccompPolicy: Sendable, Equatable {
         "syslog", "vhangup", "nfsservctl", "create_module", "get_kernel_syms", "query_module", "uselib",
         "userfaultfd", "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "open_tree_attr",
         "mount_setattr", "chroot", "name_to_handle_at", "clone3", "pidfd_getfd", "io_uring_setup",
-        "io_uring_enter", "io_uring_register",
+        "io_uring_enter", "io_uring_register", "io_setup", "io_submit",
     ]
 
     /// Calls allowed only with argument conditions.

@@ -32,6 +32,8 @@ public final class Daemon: Sendable {
         public var asyncThrottleBase: Duration = .seconds(1)
         /// Asynchronous invocations running at once (default: 2 per CPU, at least 4).
         public var asyncConcurrency: Int?
+        /// Tasks of all instances together (the parent cgroup's pids.max); nil: derived.
+        public var maxTotalPids: Int?
 
         public init() {}
     }
@@ -91,12 +93,14 @@ public final class Daemon: Sendable {
             verifier = nil
             log("hearth: WARNING: --auth none: requests are not authenticated (allowed because \(options.host) is loopback)")
         }
-        let host = try SandboxHost(stateDirectory: state, userNamespace: options.userNamespace)
+        let maxInstances = options.maxInstances ?? defaultMaxInstances()
+        let host = try SandboxHost(stateDirectory: state, userNamespace: options.userNamespace,
+                                   totals: .forThisHost(maxInstances: maxInstances, maxTotalPids: options.maxTotalPids))
         let store = try Store(path: state + "/hearth.sqlite")
         let code = try CodeStore(root: state + "/code")
         code.collectGarbage(keep: try store.referencedCodeHashes())
         let logs = try FunctionLogs(root: state + "/logs")
-        let limits = InstancePool.Limits(maxInstances: options.maxInstances ?? defaultMaxInstances(), idleTimeout: options.idleTimeout,
+        let limits = InstancePool.Limits(maxInstances: maxInstances, idleTimeout: options.idleTimeout,
                                          maxAge: options.maxAge, queueTimeout: options.queueTimeout, freezeIdle: options.freezeIdle,
                                          prefork: options.prefork)
         let pool = InstancePool(host: host, limits: limits)
@@ -113,7 +117,7 @@ public final class Daemon: Sendable {
         }
         let daemon = Daemon(options: options, api: api, server: server, pool: pool, host: host, events: events, lock: lock,
                             credentialsPath: credentialsPath)
-        log("hearth: serving the Lambda API on http://\(options.host):\(daemon.boundPort ?? options.port) (state \(state), auth \(options.auth ? "sigv4" : "none"), max instances \(limits.maxInstances))")
+        log("hearth: serving the Lambda API on http://\(options.host):\(daemon.boundPort ?? options.port) (state \(state), auth \(options.auth ? "sigv4" : "none"), max instances \(limits.maxInstances), all instances together at most \(host.totals.pidsMax.map(String.init) ?? "unlimited") tasks and \(host.totals.memoryBytes.map { "\($0 >> 20) MB" } ?? "unlimited memory"))")
         return daemon
     }
 

@@ -30,6 +30,7 @@ struct Bench: AsyncParsableCommand {
     @Option var stateDir: String?
     @Flag(help: "Print one JSON object on stdout.") var json = false
     @Flag(help: "warm: call the instance pool directly instead of going through the front door.") var inProcess = false
+    @Flag(help: "warm --in-process: a new sandbox per invocation (HEARTH_SANDBOX_PER_INVOCATION), from pre-forked shells.") var fresh = false
     @Flag(help: .hidden) var lockstep = false
 
     func validate() throws {
@@ -38,6 +39,7 @@ struct Bench: AsyncParsableCommand {
         if kind == "burst" && runs > 100 { throw ValidationError("burst is limited to 100 simultaneous invocations") }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be more than 0 seconds") }
         if lockstep && kind != "cold-start" { throw ValidationError("--lockstep goes with cold-start") }
+        if fresh && !(kind == "warm" && inProcess) { throw ValidationError("--fresh goes with warm --in-process") }
     }
 
     func run() async throws {
@@ -47,9 +49,10 @@ struct Bench: AsyncParsableCommand {
         guard FileManager.default.fileExists(atPath: code) else {
             throw ValidationError("no function at \(code): give --function (scripts/build-fixtures builds the echo example)")
         }
-        let benchmark = Benchmark(kind: Benchmark.Kind(rawValue: kind)!, runs: runs, concurrency: concurrency, gapMs: gapMs,
+        var benchmark = Benchmark(kind: Benchmark.Kind(rawValue: kind)!, runs: runs, concurrency: concurrency, gapMs: gapMs,
                                   duration: duration.map { .milliseconds(Int64($0 * 1000)) }, code: code, memoryMB: memory,
                                   stateDirectory: stateDir ?? SandboxHost.defaultStateDirectory, prefork: prefork)
+        benchmark.fresh = fresh
         if lockstep {
             try await benchmark.lockstep()
             return

@@ -137,6 +137,7 @@ struct Create: AsyncParsableCommand {
     @Option(help: "Image: replaces WORKDIR.") var workdir: String?
     @Option var description: String?
     @Flag var publish = false
+    @Flag(help: "A new sandbox for every invocation (sets HEARTH_SANDBOX_PER_INVOCATION=true; ADR 0008).") var fresh = false
 
     func validate() throws {
         if (zipFile == nil) == (image == nil) { throw ValidationError("give --zip-file or --image (one of them)") }
@@ -157,7 +158,9 @@ struct Create: AsyncParsableCommand {
         if let memory { body["MemorySize"] = memory }
         if let timeout { body["Timeout"] = timeout }
         if let description { body["Description"] = description }
-        if !environment.isEmpty { body["Environment"] = ["Variables": try environmentPairs(environment)] }
+        var variables = try environmentPairs(environment)
+        if fresh { variables[FunctionConfig.sandboxPerInvocationVariable] = "true" }
+        if !variables.isEmpty { body["Environment"] = ["Variables": variables] }
         let response = try await client.client().send("POST", "/2015-03-31/functions", body: JSONSerialization.data(withJSONObject: body)).ok()
         try printConfiguration(response.body, json: client.json)
     }

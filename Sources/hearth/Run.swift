@@ -74,6 +74,9 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Run the sandbox in a new user namespace even as root.")
     var userns = false
 
+    @Flag(help: "A new sandbox for every invocation, destroyed after it answers (nothing carries over; implies --prefork).")
+    var fresh = false
+
     @Flag(help: "Start instances from pre-forked shells (set up before the invocation; Init Duration then counts only exec + runtime init).")
     var prefork = false
 
@@ -121,10 +124,11 @@ struct Run: AsyncParsableCommand {
             let eq = pair.firstIndex(of: "=")!
             return (String(pair[..<eq]), String(pair[pair.index(after: eq)...]))
         }
+        config.freshSandbox = fresh
         var runner = LocalRunner(config: config, codePath: image == nil ? path : nil, imagePath: image,
                                  stateDirectory: stateDir, layers: layers)
         runner.imageOverrides = (imageEntrypoint.isEmpty ? nil : imageEntrypoint, imageCommand.isEmpty ? nil : imageCommand, imageWorkdir)
-        runner.prefork = prefork
+        runner.prefork = prefork || fresh
         let status = await runner.run(payload: payload, times: `repeat`)
         throw ExitCode(status)
     }

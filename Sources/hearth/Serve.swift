@@ -37,6 +37,9 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Freeze idle instances with the cgroup freezer (no CPU while idle; thawed on reuse).")
     var freezeIdle = false
 
+    @Option(help: "Tasks of all instances together (default: (max instances + 4) × 1024, at most half of kernel.pid_max).")
+    var maxTotalPids: Int?
+
     @Option(help: "Pre-forked sandbox shells kept per function version with recent traffic (0: none).")
     var prefork: Int = 1
 
@@ -62,6 +65,7 @@ struct Serve: AsyncParsableCommand {
         if let asyncConcurrency, asyncConcurrency < 1 || asyncConcurrency > 4096 { throw ValidationError("--async-concurrency must be 1–4096") }
         if asyncThrottleDelay <= 0 || asyncThrottleDelay > 300 { throw ValidationError("--async-throttle-delay must be more than 0 and at most 300") }
         if prefork < 0 || prefork > 64 { throw ValidationError("--prefork must be 0–64") }
+        if let maxTotalPids, maxTotalPids < 16 { throw ValidationError("--max-total-pids must be at least 16") }
         guard ["sigv4", "none"].contains(auth) else { throw ValidationError("--auth must be sigv4 or none") }
         guard let colon = listen.lastIndex(of: ":"), Int(listen[listen.index(after: colon)...]) != nil else {
             throw ValidationError("--listen must be HOST:PORT")
@@ -86,6 +90,7 @@ struct Serve: AsyncParsableCommand {
         options.asyncRetryDelays = try Self.parseDelays(asyncRetryDelays)
         options.asyncThrottleBase = .milliseconds(Int64(asyncThrottleDelay * 1000))
         options.asyncConcurrency = asyncConcurrency
+        options.maxTotalPids = maxTotalPids
         let log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         let daemon: Daemon
         do {

@@ -52,6 +52,7 @@ struct HostileFunctionTests {
             ("acct", "kernel.acct", "acct(2)", EPERM),
             ("quotactl", "kernel.quotactl", "quotactl(2)", EPERM),
             ("userfaultfd", "kernel.userfaultfd", "userfaultfd(2)", EPERM),
+            ("io_setup", "kernel.io_setup", "io_setup(2): an AIO context from the host-wide fs.aio-max-nr", EPERM),
             ("personality_no_aslr", "kernel.personality", "personality(ADDR_NO_RANDOMIZE)", EPERM),
             ("ptrace_attach_init", "proc.ptrace_init", "ptrace(PTRACE_ATTACH) of the sandbox's own init", EPERM),
             ("process_vm_readv_init", "proc.process_vm_readv_init", "process_vm_readv(2) of the sandbox's init", EPERM),

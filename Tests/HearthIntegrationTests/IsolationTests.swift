@@ -1,4 +1,5 @@
 import Foundation
+import HearthSandbox
 import Testing
 
 /// Each isolation property, asserted from inside a real sandbox by the probe.
@@ -109,8 +110,13 @@ struct IsolationTests {
         let cpuRoot = try #require(cgroupV1Directory("cpu"), "needs the cgroup v1 cpu controller")
         var quota: String?
         for _ in 0..<100 where quota == nil {
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: cpuRoot)) ?? []
-            if let name = names.first(where: { $0.hasPrefix("hearth-\(process.processIdentifier)-") }) {
+            // The instance's group, inside its supervisor's parent group (hearth-<pid>-<n>-instances).
+            let parents = ((try? FileManager.default.contentsOfDirectory(atPath: cpuRoot)) ?? [])
+                .filter { $0.hasPrefix("hearth-\(process.processIdentifier)-") && $0.hasSuffix(CgroupHost.parentSuffix) }
+            let names = parents.flatMap { parent in
+                ((try? FileManager.default.contentsOfDirectory(atPath: cpuRoot + "/" + parent)) ?? []).filter { $0.hasPrefix("hearth-") }.map { parent + "/" + $0 }
+            }
+            if let name = names.first {
                 quota = try? String(contentsOfFile: cpuRoot + "/" + name + "/cpu.cfs_quota_us", encoding: .utf8)
                     .trimmingCharacters(in: .whitespacesAndNewlines)
             }

@@ -1,4 +1,5 @@
 import Foundation
+import HearthSandbox
 import HearthServer
 import Testing
 
@@ -290,7 +291,8 @@ struct ServeTests {
         #expect(try await daemon.invoke("frozen", #"{"cmd":"count"}"#).json?["count"] as? Int == 1)
         let pid = daemon.process.processIdentifier
         let freezer = "/sys/fs/cgroup/freezer"
-        let group = try #require(try FileManager.default.contentsOfDirectory(atPath: freezer).first { $0.hasPrefix("hearth-\(pid)-") })
+        // The instance's group, inside the supervisor's parent group.
+        let group = try #require(CgroupV1Driver(groups: ["memory": freezer]).leftovers(prefix: "hearth-\(pid)-").first)
         let state = try String(contentsOfFile: "\(freezer)/\(group)/freezer.state", encoding: .utf8)
         #expect(state.trimmingCharacters(in: .whitespacesAndNewlines) == "FROZEN")
         #expect(try await daemon.invoke("frozen", #"{"cmd":"count"}"#).json?["count"] as? Int == 2)
@@ -324,7 +326,20 @@ struct ServeTests {
         let alphaFacts = try await daemon.invoke("alpha", #"{"cmd":"facts"}"#).json ?? [:]
         let betaFacts = try await daemon.invoke("beta", #"{"cmd":"facts"}"#).json ?? [:]
         let alphaHost = alphaFacts["hostname"] as? String ?? "?", betaHost = betaFacts["hostname"] as? String ?? "?"
-        let alphaGroup = alphaFacts["cgroup"] as? String ?? "", betaGroup = betaFacts["cgroup"] as? String ?? ""
+        // Inside, every sandbox sees its cgroup as "/" (its own cgroup namespace): tell them apart
+        // from outside, by the function named in the environment of each instance group's processes.
+        func group(of function: String) -> String? {
+            let driver = try? CgroupHost.detect()
+            let base = (driver as? CgroupV1Driver)?.groups["pids"] ?? (driver as? CgroupV2Driver)?.parent ?? ""
+            return driver?.leftovers(prefix: "hearth-\(daemon.process.processIdentifier)-").first { name in
+                let procs = (try? String(contentsOfFile: base + "/" + name + "/cgroup.procs", encoding: .utf8)) ?? ""
+                return procs.split(separator: "\n").contains { pid in
+                    let environ = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ"))) ?? Data()
+                    return String(decoding: environ, as: UTF8.self).contains("AWS_LAMBDA_FUNCTION_NAME=\(function)\0")
+                }
+            }
+        }
+        let alphaGroup = group(of: "alpha") ?? "", betaGroup = group(of: "beta") ?? ""
         SecurityLedger.check("iso.separate_sandboxes", "two functions on one supervisor", expected: "separate sandboxes (hostname, cgroup)",
                              observed: "\(alphaHost) vs \(betaHost); cgroups \(alphaGroup == betaGroup ? "shared" : "separate")",
                              alphaHost != betaHost && !alphaGroup.isEmpty && alphaGroup != betaGroup)

@@ -113,6 +113,11 @@ enum Harness {
         var found: [String] = []
         if let driver = try? CgroupHost.detect() {
             found += driver.leftovers(prefix: "hearth-").filter { supervisor(in: $0).map(foreign) != true }.map { "cgroup \($0)" }
+            // The parent group of a supervisor's instances lives as long as the supervisor.
+            found += driver.leftoverParents(prefix: "hearth-").filter { name in
+                guard let owner = supervisor(in: name), !foreign(owner) else { return false }
+                return kill(owner, 0) != 0 && errno != EPERM
+            }.map { "cgroup \($0)" }
         }
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int32(entry) != nil {
             // Instance cgroups are hearth-<supervisor pid>-<id>; other cgroups may start with

@@ -89,6 +89,7 @@ struct CgroupHostTests {
             "pids": "/sys/fs/cgroup/pids",
             "cpu": "/sys/fs/cgroup/cpu",
             "freezer": "/sys/fs/cgroup/freezer",
+            "devices": "/sys/fs/cgroup/devices",
         ])
     }
 

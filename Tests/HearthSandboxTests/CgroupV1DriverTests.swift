@@ -151,4 +151,52 @@ struct CgroupV1DriverTests {
         try instance.remove()
         #expect(!tmp.exists("memory/sup/hearth-j"))
     }
+
+    @Test func makeParentWritesTotalsAndDevicesAndCreatesInstancesInside() throws {
+        var groups = driver.groups
+        groups["devices"] = try tmp.dir("devices/sup")
+        let top = CgroupV1Driver(groups: groups)
+        // The kernel's devices files exist in every new group; the fake needs them made.
+        try tmp.dir("devices/sup/hearth-7-1-instances")
+        try tmp.write("", to: "devices/sup/hearth-7-1-instances/devices.deny")
+        try tmp.write("", to: "devices/sup/hearth-7-1-instances/devices.allow")
+        let totals = CgroupTotals(memoryBytes: 8 << 30, pidsMax: 5000, cpuWeight: 50)
+        let parent = try #require(try top.makeParent(name: "hearth-7-1-instances", totals: totals) as? CgroupV1Driver)
+        #expect(try tmp.read("memory/sup/hearth-7-1-instances/memory.limit_in_bytes") == "\(UInt64(8) << 30)")
+        #expect(try tmp.read("pids/sup/hearth-7-1-instances/pids.max") == "5000")
+        #expect(try tmp.read("cpu/sup/hearth-7-1-instances/cpu.shares") == "512")
+        // Each write replaces the fake file: the last allow rule is what is left.
+        #expect(try tmp.read("devices/sup/hearth-7-1-instances/devices.deny") == "a")
+        #expect(try tmp.read("devices/sup/hearth-7-1-instances/devices.allow") == "c 1:9 rwm")
+        #expect(parent.groups["devices"] == groups["devices"]! + "/hearth-7-1-instances")
+        _ = try parent.create(name: "hearth-7-x", limits: Self.limits)
+        #expect(tmp.isDirectory("memory/sup/hearth-7-1-instances/hearth-7-x"))
+        #expect(tmp.isDirectory("devices/sup/hearth-7-1-instances/hearth-7-x"))
+        // From the supervisor's group: the instance is found inside its parent, the parent apart.
+        #expect(top.leftovers(prefix: "hearth-7-") == ["hearth-7-1-instances/hearth-7-x"])
+        #expect(top.leftoverParents(prefix: "hearth-") == ["hearth-7-1-instances"])
+        for controller in ["memory", "pids", "cpu", "freezer", "devices"] {
+            try tmp.emptyDirectory("\(controller)/sup/hearth-7-1-instances/hearth-7-x")
+            try tmp.emptyDirectory("\(controller)/sup/hearth-7-1-instances")
+        }
+        try top.removeLeftover(name: "hearth-7-1-instances")
+        for controller in ["memory", "pids", "cpu", "freezer", "devices"] {
+            #expect(!tmp.exists("\(controller)/sup/hearth-7-1-instances"), "\(controller)")
+        }
+    }
+
+    @Test func tcpBuffersAreLimitedAndCountedInThePeakWhereTheKernelHasTheCounter() throws {
+        try tmp.dir("memory/sup/hearth-t")
+        try tmp.write("9223372036854771712\n", to: "memory/sup/hearth-t/memory.kmem.tcp.limit_in_bytes")
+        try tmp.write("1048576\n", to: "memory/sup/hearth-t/memory.kmem.tcp.max_usage_in_bytes")
+        let instance = try driver.create(name: "hearth-t", limits: Self.limits)
+        #expect(try tmp.read("memory/sup/hearth-t/memory.kmem.tcp.limit_in_bytes") == "268435456")
+        try tmp.write("2097152\n", to: "memory/sup/hearth-t/memory.max_usage_in_bytes")
+        #expect(instance.peakMemoryBytes() == 3 << 20)
+        instance.resetPeakMemory()
+        #expect(try tmp.read("memory/sup/hearth-t/memory.kmem.tcp.max_usage_in_bytes").hasPrefix("0"))
+        // Without the counter (a fake host like the others here): no file is invented.
+        _ = try driver.create(name: "hearth-u", limits: Self.limits)
+        #expect(!tmp.exists("memory/sup/hearth-u/memory.kmem.tcp.limit_in_bytes"))
+    }
 }

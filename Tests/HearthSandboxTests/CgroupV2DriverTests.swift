@@ -133,4 +133,39 @@ struct CgroupV2DriverTests {
         #expect(!tmp.exists("sup/hearth-2"))
         #expect(driver.leftovers(prefix: "hearth-") == ["hearth-1"])
     }
+
+    @Test func makeParentWritesTotalsAndEnablesControllersForInstances() throws {
+        let top = try CgroupV2Driver(supervisorGroup: sup, moveSelf: false)
+        let totals = CgroupTotals(memoryBytes: 8 << 30, pidsMax: 5000, cpuWeight: 50)
+        let parent = try #require(try top.makeParent(name: "hearth-7-1-instances", totals: totals) as? CgroupV2Driver)
+        #expect(parent.parent == sup + "/hearth-7-1-instances")
+        #expect(try tmp.read("sup/hearth-7-1-instances/memory.max") == "\(UInt64(8) << 30)")
+        #expect(try tmp.read("sup/hearth-7-1-instances/pids.max") == "5000")
+        #expect(try tmp.read("sup/hearth-7-1-instances/cpu.weight") == "50")
+        #expect(try tmp.read("sup/hearth-7-1-instances/cgroup.subtree_control") == "+memory +pids +cpu")
+        _ = try parent.create(name: "hearth-7-x", limits: Self.limits)
+        #expect(try tmp.read("sup/hearth-7-1-instances/hearth-7-x/memory.max") == "134217728")
+        #expect(top.leftovers(prefix: "hearth-7-") == ["hearth-7-1-instances/hearth-7-x"])
+        #expect(top.leftoverParents(prefix: "hearth-") == ["hearth-7-1-instances"])
+        try tmp.emptyDirectory("sup/hearth-7-1-instances/hearth-7-x")
+        try tmp.emptyDirectory("sup/hearth-7-1-instances")
+        try top.removeLeftover(name: "hearth-7-1-instances")
+        #expect(!tmp.exists("sup/hearth-7-1-instances"))
+    }
+
+    @Test func derivedTotals() {
+        // 24 GB host, pid_max 32768, 188 instances: half of pid_max, the host's memory minus 1/8.
+        let host: UInt64 = 24 << 30
+        let big = CgroupTotals.derived(maxInstances: 188, hostMemoryBytes: host, pidMax: 32768)
+        #expect(big.pidsMax == 16384)
+        #expect(big.memoryBytes == host - host / 8)
+        #expect(big.cpuWeight == 50)
+        // One instance (hearth run): 5 slots of 1024 tasks and of 10 GB, within the host's bound.
+        let one = CgroupTotals.derived(maxInstances: 1, hostMemoryBytes: host, pidMax: 32768)
+        #expect(one.pidsMax == 5 * 1024)
+        #expect(one.memoryBytes == host - host / 8)
+        let small = CgroupTotals.derived(maxInstances: 1, hostMemoryBytes: 2 << 30, pidMax: 4096, maxTotalPids: 300)
+        #expect(small.pidsMax == 300)
+        #expect(small.memoryBytes == (2 << 30) - (512 << 20))
+    }
 }

@@ -32,6 +32,7 @@ typedef enum hearth_step {
     HEARTH_STEP_NONE = 0,
     HEARTH_STEP_CLONE,
     HEARTH_STEP_WAIT_PARENT,
+    HEARTH_STEP_CGROUP_NS,       // unshare(CLONE_NEWCGROUP) once the supervisor attached the child
     HEARTH_STEP_MOUNT_PRIVATE,
     HEARTH_STEP_HOSTNAME,
     HEARTH_STEP_LOOPBACK,
@@ -52,6 +53,7 @@ typedef enum hearth_step {
     HEARTH_STEP_DROP_CAPS,
     HEARTH_STEP_NO_NEW_PRIVS,
     HEARTH_STEP_SECCOMP,
+    HEARTH_STEP_EXEC_INIT,       // execveat of hearth-init, the sandbox's pid 1
     HEARTH_STEP_WAIT_LAUNCH,     // a pre-forked shell waiting for the supervisor's go
     HEARTH_STEP_FORK,
     HEARTH_STEP_CHDIR,
@@ -105,6 +107,9 @@ typedef struct hearth_spawn_spec {
     int wait_for_parent;                  // read one byte from sync_fd before any setup
     int hold_before_exec;                 // when set up, send HEARTH_MSG_READY and read one more
                                           // byte before forking the function (EOF: exit quietly)
+    int cgroup_ns_after_attach;           // unshare(CLONE_NEWCGROUP) after the supervisor's go, so the
+                                          // namespace is rooted at the instance's cgroup (v1 attaches
+                                          // after the clone; leave CLONE_NEWCGROUP out of clone_flags)
 
     const char *_Nullable image;           // read-only runtime image (host path)
     const char *_Nullable root;            // empty host directory the root is assembled on
@@ -122,6 +127,11 @@ typedef struct hearth_spawn_spec {
 
     const void *_Nullable seccomp_filter; // struct sock_filter[], compiled before the fork
     size_t seccomp_len;                   // number of instructions
+
+    int exec_init;                        // exec hearth-init (init_fd) as pid 1 once set up, instead
+                                          // of staying a copy of the supervisor as the init
+    int init_fd;                          // a descriptor of the hearth-init binary (execveat)
+    char *const _Nullable *_Nullable init_envp;  // its environment: the function's plus HEARTH_INIT_*
 
     const char *_Nullable cwd;
     const char *_Nullable path;            // executable, inside the sandbox

@@ -588,6 +588,12 @@ static long t_quotactl(void) {
     /* Q_GETINFO on a NULL device: EFAULT/ENODEV if permitted. */
     return ret_errno(syscall(SYS_quotactl, (0x800005UL << 8) | 0UL, NULL, 0, NULL));
 }
+static long t_io_setup(void) {
+    unsigned long ctx = 0;
+    long r = syscall(SYS_io_setup, 1, &ctx);
+    if (r == 0) syscall(SYS_io_destroy, ctx); /* took one of fs.aio-max-nr: give it back */
+    return ret_errno(r);
+}
 static long t_userfaultfd(void) {
 #ifdef SYS_userfaultfd
     return fd_errno(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK));
@@ -713,6 +719,7 @@ static const sys_test SYS_TESTS[] = {
     {"acct", t_acct, 1},
     {"quotactl", t_quotactl, 1},
     {"userfaultfd", t_userfaultfd, 1},
+    {"io_setup", t_io_setup, 1},
     {"clone_newuser", t_clone_newuser, 1},
     {"clone3", t_clone3, 1},
     {"mknod", t_mknod, 1},
@@ -793,7 +800,9 @@ static void cmd_memhog(const char *id, long long mb) {
     free(chunks);
 }
 
-static void cmd_forkbomb(const char *id) {
+/* Forks until fork fails (at most 100,000), holds the children for hold_ms (so that a
+ * neighbour can try while they exist), then kills them by pid. */
+static void cmd_forkbomb(const char *id, long long hold_ms) {
     const long long limit = 100000;
     pid_t *pids = NULL;
     size_t cap = 0;
@@ -821,6 +830,7 @@ static void cmd_forkbomb(const char *id) {
         }
         pids[n++] = p;
     }
+    if (hold_ms > 0) sleep_ms(hold_ms < 20000 ? hold_ms : 20000);
     for (long long i = 0; i < n; i++) kill(pids[i], SIGKILL); /* by pid, never -1 */
     for (long long i = 0; i < n; i++) {
         while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR) {
@@ -1105,6 +1115,103 @@ static void cmd_suid(const char *id, const char *path) {
 }
 
 /* Opens n connections to the Runtime API and holds them: how many does the supervisor close? */
+/* Queues data on loopback TCP connections inside the sandbox without reading it: each pair's
+ * writer writes 64 KB chunks until EAGAIN (or a short write), up to max_mb in all and at most
+ * 200 pairs. Reports how much the kernel accepted: socket buffers, which cgroup v1 charges only
+ * to memory.kmem.tcp. Everything is closed before the answer. */
+static void cmd_tcpfill(const char *id, long long max_mb) {
+    if (max_mb <= 0 || max_mb > 2048) max_mb = 512;
+    const long long cap = max_mb << 20;
+    static char chunk[65536];
+    memset(chunk, 'x', sizeof chunk);
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof a;
+    int err = 0;
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) < 0 || listen(lfd, 256) < 0 ||
+        getsockname(lfd, (struct sockaddr *)&a, &al) < 0)
+        err = errno;
+    int fds[400];
+    int nfds = 0, pairs = 0, stalled = 0;
+    long long queued = 0;
+    while (!err && queued < cap && pairs < 200) {
+        int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (c < 0) { err = errno; break; }
+        if (connect(c, (struct sockaddr *)&a, sizeof a) < 0) { err = errno; close(c); break; }
+        int s = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (s < 0) { err = errno; close(c); break; }
+        fds[nfds++] = c;
+        fds[nfds++] = s;
+        pairs++;
+        fcntl(c, F_SETFL, O_NONBLOCK);
+        long long here = 0;
+        for (;;) {
+            long long left = cap - queued;
+            if (left <= 0) break;
+            ssize_t w = write(c, chunk, left < (long long)sizeof chunk ? (size_t)left : sizeof chunk);
+            if (w <= 0) break;
+            queued += w;
+            here += w;
+        }
+        /* A pair that takes (almost) nothing: the kernel refuses more socket memory. */
+        if (here < 65536 && ++stalled >= 8) break;
+    }
+    for (int i = 0; i < nfds; i++) close(fds[i]);
+    if (lfd >= 0) close(lfd);
+    jbuf b = {0};
+    jb_open(&b, '{');
+    jb_kint(&b, "queued_mb", queued >> 20);
+    jb_kint(&b, "pairs", pairs);
+    jb_kint(&b, "stalled_pairs", stalled);
+    jb_kint(&b, "errno", err);
+    jb_close(&b, '}');
+    respond_json(id, &b);
+}
+
+/* What an earlier invocation left behind, then leave traces for the next one: a file in /tmp,
+ * a detached process that sleeps (at most 20 s), and a marker in this process's memory. */
+static void cmd_carryover(const char *id) {
+    static long long memory_marker = 0;
+    int saw_file = access("/tmp/hearth-carryover", F_OK) == 0;
+    long long pids = 0;
+    DIR *d = opendir("/proc");
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            const char *s = de->d_name;
+            if (!*s) continue;
+            while (*s >= '0' && *s <= '9') s++;
+            if (*s == '\0') pids++;
+        }
+        closedir(d);
+    }
+    long long saw_memory = memory_marker;
+    memory_marker = 0x5eed;
+    int fd = open("/tmp/hearth-carryover", O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        (void)!write(fd, "secret\n", 7);
+        close(fd);
+    }
+    fflush(NULL);
+    pid_t p = fork();
+    if (p == 0) {
+        setsid();
+        if (fork() == 0) { sleep_ms(20000); _exit(0); }
+        _exit(0);
+    }
+    if (p > 0) waitpid(p, NULL, 0);
+    jbuf b = {0};
+    jb_open(&b, '{');
+    jb_kbool(&b, "saw_file", saw_file);
+    jb_kint(&b, "visible_pids", pids);
+    jb_kint(&b, "saw_memory", saw_memory);
+    jb_close(&b, '}');
+    respond_json(id, &b);
+}
+
 static void cmd_conns(const char *id, long long n) {
     const char *sock = getenv("HEARTH_RUNTIME_SOCKET");
     if (n > 256) n = 256;
@@ -1183,7 +1290,8 @@ static void handle(const lc_invocation *inv) {
         json_get_int(body, len, "mb", &v);
         cmd_memhog(id, v);
     } else if (!strcmp(cmd, "forkbomb")) {
-        cmd_forkbomb(id);
+        json_get_int(body, len, "hold_ms", &v);
+        cmd_forkbomb(id, v);
     } else if (!strcmp(cmd, "sleep")) {
         json_get_int(body, len, "ms", &v);
         sleep_ms(v);
@@ -1251,6 +1359,11 @@ static void handle(const lc_invocation *inv) {
         char path[512] = "";
         json_get_str(body, len, "path", path, sizeof path);
         cmd_suid(id, path);
+    } else if (!strcmp(cmd, "tcpfill")) {
+        json_get_int(body, len, "max_mb", &v);
+        cmd_tcpfill(id, v);
+    } else if (!strcmp(cmd, "carryover")) {
+        cmd_carryover(id);
     } else if (!strcmp(cmd, "conns")) {
         json_get_int(body, len, "n", &v);
         cmd_conns(id, v);
