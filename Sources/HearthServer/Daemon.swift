@@ -128,7 +128,6 @@ public final class Daemon: Sendable {
         // Running events get the grace; the pool's shutdown then ends what is left, and the
         // dispatcher releases those events (due again at the next start).
         async let drained: Void = events.stop(grace: options.shutdownGrace)
-        try? await Task.sleep(for: .milliseconds(10))
         await pool.shutdown(grace: options.shutdownGrace)
         await drained
         host.close()

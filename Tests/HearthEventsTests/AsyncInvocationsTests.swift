@@ -11,8 +11,16 @@ final class ScriptedRunner: AsyncFunctionRunner, @unchecked Sendable {
     var attempts: [(AsyncEvent, Int)] = []
     var destinationsMissing: Set<String> = []
 
-    func settings(for event: AsyncEvent) async -> AsyncSettings? {
-        lock.withLock { event.function == "gone" ? nil : settings }
+    var settingsFailures = 0
+
+    func settings(for event: AsyncEvent) async throws -> AsyncSettings? {
+        try lock.withLock {
+            if settingsFailures > 0 {
+                settingsFailures -= 1
+                throw DestinationError("database is locked")
+            }
+            return event.function == "gone" ? nil : settings
+        }
     }
 
     func attempt(_ event: AsyncEvent, invokeCount: Int) async -> AttemptOutcome {
@@ -228,6 +236,18 @@ struct AsyncInvocationsTests {
         _ = try await accept()
         #expect(try await step() == [.complete(followUps: [])])
         #expect(observer.lines.last?.contains("not delivered") == true)
+    }
+
+    @Test("settings that cannot be read are a transient failure: retried with backoff, not dropped")
+    func settingsUnavailable() async throws {
+        runner.settingsFailures = 1
+        let id = try await accept()
+        let decisions = try await step()
+        guard case .retry(let due, 0, _, let error)? = decisions.first else { Issue.record("\(decisions)"); return }
+        #expect(due == clock.nowMs() + 1000 && error.contains("database is locked"))
+        clock.advance(ms: 1000)
+        #expect(try await step() == [.complete(followUps: [])])
+        #expect(try await ledger.read { try $0.item(id: id) } == nil)
     }
 
     @Test("a redelivery after a crash is reported once")

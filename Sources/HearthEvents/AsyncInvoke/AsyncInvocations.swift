@@ -38,8 +38,9 @@ public enum AttemptOutcome: Sendable, Equatable {
 /// What `AsyncInvocations` needs from the platform: settings, an attempt through the same path
 /// as a synchronous Invoke, and where a destination ARN leads.
 public protocol AsyncFunctionRunner: Sendable {
-    /// The settings for `event`'s function and qualifier; nil if the function is gone.
-    func settings(for event: AsyncEvent) async -> AsyncSettings?
+    /// The settings for `event`'s function and qualifier; nil if the function is gone. Throws
+    /// for a transient failure (the event is retried with backoff).
+    func settings(for event: AsyncEvent) async throws -> AsyncSettings?
     /// Runs one attempt (`invokeCount` is 1 for the first).
     func attempt(_ event: AsyncEvent, invokeCount: Int) async -> AttemptOutcome
     /// The qualified ARN of the function the event targets (for records of events that never ran).
@@ -136,7 +137,15 @@ public struct AsyncInvocations: Sendable {
             observer.eventDropped(function: item.queue, reason: "Malformed")
             return .fail(reason: "Malformed: the ledger item's document could not be read", attempts: item.attempts, followUps: [])
         }
-        guard let settings = await runner.settings(for: event) else {
+        let found: AsyncSettings?
+        do {
+            found = try await runner.settings(for: event)
+        } catch {
+            event.throttles += 1
+            let due = clock.nowMs() + policy.throttleDelay(afterThrottle: event.throttles)
+            return .retry(dueAt: due, attempts: item.attempts, payload: event.encoded(), error: "settings unavailable: \(error)")
+        }
+        guard let settings = found else {
             return drop(event, item: item, reason: "FunctionNotFound", detail: "the function or qualifier no longer exists")
         }
         let now = clock.nowMs()

@@ -9,17 +9,17 @@ import HearthStore
 struct AsyncRunner: AsyncFunctionRunner {
     let api: LambdaAPI
 
-    func settings(for event: AsyncEvent) async -> AsyncSettings? {
+    func settings(for event: AsyncEvent) async throws -> AsyncSettings? {
         do {
             _ = try api.resolve(FunctionRef(name: event.function, qualifier: event.qualifier))
-            let config = try api.store.eventInvokeConfig(function: event.function, qualifier: event.qualifier ?? "$LATEST")
-            let reserved = try api.store.reservedConcurrency(function: event.function)
-            return AsyncSettings(maximumRetryAttempts: config?.maximumRetryAttempts ?? AsyncSettings.defaultRetries,
-                                 maximumEventAgeSeconds: config?.maximumEventAgeInSeconds ?? AsyncSettings.defaultMaxAgeSeconds,
-                                 onSuccess: config?.onSuccess, onFailure: config?.onFailure, reservedConcurrencyZero: reserved == 0)
-        } catch {
+        } catch let error as LambdaError where error.status == 404 {
             return nil
         }
+        let config = try api.store.eventInvokeConfig(function: event.function, qualifier: event.qualifier ?? "$LATEST")
+        let reserved = try api.store.reservedConcurrency(function: event.function)
+        return AsyncSettings(maximumRetryAttempts: config?.maximumRetryAttempts ?? AsyncSettings.defaultRetries,
+                             maximumEventAgeSeconds: config?.maximumEventAgeInSeconds ?? AsyncSettings.defaultMaxAgeSeconds,
+                             onSuccess: config?.onSuccess, onFailure: config?.onFailure, reservedConcurrencyZero: reserved == 0)
     }
 
     func attempt(_ event: AsyncEvent, invokeCount: Int) async -> AttemptOutcome {
