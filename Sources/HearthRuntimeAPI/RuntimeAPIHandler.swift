@@ -205,7 +205,7 @@ final class RuntimeAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 let errorBody = Data(base64Encoded: encoded).map { [UInt8]($0) } ?? Array(encoded.utf8)
                 outcome = .functionError(type: type, body: errorBody)
             } else {
-                outcome = .response(body: body, streamed: streamed)
+                outcome = .response(body: body, streamed: streamed, contentType: head.headers["Content-Type"].first)
             }
             server.post(requestID: id, outcome: outcome, channel: channel)
         case .error(let id):

@@ -8,8 +8,9 @@ import NIOPosix
 /// Confined to one `EventLoop`: both listeners, every connection and the state machine live
 /// on `eventLoop`; the public methods may be called from anywhere.
 public final class RuntimeAPIServer: @unchecked Sendable {
-    /// Lambda's limit for a buffered response: 6 MB.
-    public static let maxResponseBytes = 6 * 1024 * 1024
+    /// Lambda's limit for a buffered response: 6 MB, which AWS enforces and reports as
+    /// 6,291,556 bytes (6 MiB + 100: "… maximum allowed payload size (6291556 bytes).").
+    public static let maxResponseBytes = 6 * 1024 * 1024 + 100
     /// Lambda's soft limit for a streamed response: 20 MB.
     public static let maxStreamedResponseBytes = 20 * 1024 * 1024
 

@@ -735,7 +735,8 @@ public final class LambdaAPI: Sendable {
         metrics.recordInvocation(function: config.name, durationMs: record.durationMs, initDurationMs: record.initDurationMs,
                                  errorType: record.errorType)
         var headers: [(String, String)] = [
-            ("Content-Type", "application/json"),
+            // The runtime's Content-Type when it posted one (errors are JSON documents).
+            ("Content-Type", record.errorType == nil ? record.contentType ?? "application/json" : "application/json"),
             ("x-amzn-RequestId", requestID),
             ("X-Amz-Executed-Version", version),
         ]

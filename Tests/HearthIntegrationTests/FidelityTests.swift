@@ -48,4 +48,30 @@ struct FidelityTests {
         let result = daemon.python(script)
         #expect(result.status == 0 && result.stdoutText.contains("ok"), "\(result.stdoutText) \(result.stderr) \(daemon.log)")
     }
+
+    @Test("logs: INIT_START, then init output, then START on a cold start; START only when warm")
+    func initStartOrder() throws {
+        let result = Harness.hearthRun(Harness.fidelity, event: "{}", ["--repeat", "2"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stderr.split(separator: "\n").map(String.init)
+        let initStart = try #require(lines.firstIndex { $0.hasPrefix("INIT_START Runtime Version: provided") }, "\(result.stderr)")
+        #expect(lines[initStart].contains("\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:"))
+        let initOutput = try #require(lines.firstIndex(of: "fidelity-init"))
+        let starts = lines.indices.filter { lines[$0].hasPrefix("START RequestId: ") }
+        #expect(starts.count == 2)
+        #expect(initStart < initOutput && initOutput < starts[0], "\(result.stderr)")
+        #expect(lines.filter { $0.hasPrefix("INIT_START") }.count == 1)
+    }
+
+    @Test("hearth serve: Invoke returns the runtime's Content-Type; JSON when it posted none")
+    func contentTypePassthrough() async throws {
+        let daemon = try ServeDaemon()
+        defer { daemon.stop(); daemon.removeState() }
+        try await daemon.createProbe("ctype", zip: Harness.fixtures + "/fidelity.zip")
+        let plain = try await daemon.invoke("ctype", #"{"ctype":1}"#)
+        #expect(plain.status == 200)
+        #expect(plain.header("Content-Type") == "text/plain; charset=utf-8")
+        let json = try await daemon.invoke("ctype", #"{"x":1}"#)
+        #expect(json.header("Content-Type") == "application/json")
+    }
 }

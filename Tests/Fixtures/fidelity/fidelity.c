@@ -151,6 +151,7 @@ int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
     const char *v = getenv("FIDELITY_HTTP10");
     http10 = v && *v == '1';
+    printf("fidelity-init\n"); /* init output: must come after INIT_START, before START */
     for (;;) {
         size_t len;
         char *next = request("GET", "/2018-06-01/runtime/invocation/next", "", NULL, 0, &len);
