@@ -24,11 +24,16 @@ public final class FunctionLogs: Sendable {
         try FileIO.makeDirectories(root, mode: 0o700)
     }
 
-    /// The text of an invocation's log as Lambda shows it.
+    /// The text of an invocation's log as Lambda shows it. An instance's log already holds
+    /// `INIT_START` (cold starts) and `START`; an invocation that never reached an instance
+    /// (a failed start) gets its `START` here.
     public static func text(for record: InvocationRecord, version: String) -> String {
         var log = String(decoding: record.log, as: UTF8.self)
         if !log.isEmpty && !log.hasSuffix("\n") { log += "\n" }
-        return "START RequestId: \(record.requestID) Version: \(version)\n" + log
+        if !log.hasPrefix("START RequestId: ") && !log.hasPrefix("INIT_START ") {
+            log = "START RequestId: \(record.requestID) Version: \(version)\n" + log
+        }
+        return log
             + "END RequestId: \(record.requestID)\n" + record.reportLine + "\n"
     }
 

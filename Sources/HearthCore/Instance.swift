@@ -23,6 +23,8 @@ public struct InvocationRecord: Sendable {
     public var log: [UInt8]
     /// Whether the instance survived and can take the next invocation.
     public var instanceReusable: Bool
+    /// The `Content-Type` the runtime posted with its response, if any.
+    public var contentType: String?
 
     public var billedDurationMs: Int { max(1, Int(durationMs.rounded(.up))) }
 
@@ -125,9 +127,11 @@ public final class Instance: Sendable {
         let workspace: String
         let host: SandboxHost
         let executable: String
+        /// Lambda's first log line of an execution environment, written at launch.
+        let initStartLine: String
 
         private init(id: String, config: FunctionConfig, sandbox: Sandbox, server: RuntimeAPIServer, logs: LogCapture,
-                     workspace: String, host: SandboxHost, executable: String) {
+                     workspace: String, host: SandboxHost, executable: String, initStartLine: String) {
             self.id = id
             self.config = config
             self.sandbox = sandbox
@@ -136,6 +140,7 @@ public final class Instance: Sendable {
             self.workspace = workspace
             self.host = host
             self.executable = executable
+            self.initStartLine = initStartLine
         }
 
         /// Sets a sandbox up for `config`, held before the exec.
@@ -201,7 +206,7 @@ public final class Instance: Sendable {
                     }
                 }
                 return Shell(id: id, config: config, sandbox: sandbox, server: s, logs: capture, workspace: workspace,
-                             host: host, executable: spec.executable)
+                             host: host, executable: spec.executable, initStartLine: Instance.initStartLine(config: config, image: image.manifest))
             } catch {
                 logs?.closeWriteEnd()
                 if let server { await server.close() }
@@ -214,6 +219,8 @@ public final class Instance: Sendable {
         /// Forks and execs the bootstrap in the shell. Init Duration counts from `startedAt`.
         /// On failure the shell is removed.
         public func launch(startedAt: ContinuousClock.Instant = .now) async throws -> Instance {
+            // Before the exec: nothing the runtime writes can come before it.
+            logs.mark(initStartLine)
             do {
                 // Only a fork, an exec and a message: short enough for the calling thread.
                 try sandbox.launch()
@@ -237,6 +244,24 @@ public final class Instance: Sendable {
         public func discard() async {
             await Instance.remove(sandbox: sandbox, server: server, logs: logs, workspace: workspace, id: id)
         }
+    }
+
+    /// `INIT_START Runtime Version: python:3.11.v1\tRuntime Version ARN: arn:aws:lambda:…::runtime:<64 hex>`,
+    /// Lambda's shape: the runtime family, its variant and the image definition's version; the
+    /// ARN's id is the SHA-256 of that name (stable for one image definition).
+    static func initStartLine(config: FunctionConfig, image: RuntimeImageManifest) -> String {
+        let runtime = config.runtime.isEmpty ? image.name : config.runtime
+        let family = String(runtime.prefix { $0.isLetter })
+        var variant = String(runtime.dropFirst(family.count))
+        if variant.hasPrefix(".") { variant.removeFirst() }
+        let version = (variant.isEmpty ? family : family + ":" + variant) + ".v" + image.version
+        let id = CodeStore.sha256Hex(Data((image.name + "-v" + image.version).utf8))
+        return "INIT_START Runtime Version: \(version)\tRuntime Version ARN: arn:aws:lambda:\(config.region)::runtime:\(id)\n"
+    }
+
+    /// `START RequestId: … Version: …`.
+    static func startLine(requestID: String, version: String) -> String {
+        "START RequestId: \(requestID) Version: \(version)\n"
     }
 
     static func logStreamName(version: String, id: String) -> String {
@@ -339,7 +364,8 @@ public final class Instance: Sendable {
         }
         sandbox.cgroup.resetPeakMemory()
         let oomBefore = sandbox.cgroup.oomKillCount()
-        logs.begin()
+        // A cold start's log keeps INIT_START and the init output before START.
+        if !coldStart { logs.begin() }
 
         var record = InvocationRecord(requestID: requestID, payload: [], errorType: nil, durationMs: 0, initDurationMs: nil,
                                       memorySizeMB: config.memoryMB, maxMemoryUsedMB: 0, status: nil, log: [],
@@ -351,6 +377,7 @@ public final class Instance: Sendable {
             record.initDurationMs = initMs
             early = event
         }
+        logs.mark(Self.startLine(requestID: requestID, version: config.version))
 
         let invokeStart = ContinuousClock.now
         let deadline = invokeStart + .milliseconds(Int64(config.timeout * 1000))
@@ -374,8 +401,9 @@ public final class Instance: Sendable {
         record.durationMs = Self.milliseconds(invokeStart.duration(to: .now))
 
         switch event {
-        case .outcome(.response(let body, _)):
+        case .outcome(.response(let body, _, let contentType)):
             record.payload = body
+            record.contentType = contentType
         case .outcome(.functionError(let type, let body)):
             record.errorType = type
             record.payload = body.isEmpty ? Self.errorDocument(type: type, message: "Unhandled error") : body

@@ -103,7 +103,7 @@ public struct LocalRunner: Sendable {
         }
         for i in 0..<times where status != 2 {
             let requestID = UUID().uuidString.lowercased()
-            Self.stderr("START RequestId: \(requestID) Version: \(config.version)\n")
+            // INIT_START and START come from the instance's log, in order with the function's output.
             var record: InvocationRecord
             var instance = await current.get()
             if instance == nil {
@@ -116,6 +116,7 @@ public struct LocalRunner: Sendable {
                     }
                     await current.set(instance)
                 } catch let failure as Instance.StartFailure {
+                    Self.stderr("START RequestId: \(requestID) Version: \(config.version)\n")
                     record = InvocationRecord(failedStart: failure, requestID: requestID, config: config)
                     Self.finish(record, index: i, times: times)
                     status = 1

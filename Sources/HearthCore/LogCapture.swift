@@ -59,6 +59,19 @@ public final class LogCapture: Sendable {
         }
     }
 
+    /// Writes one of Hearth's own lines (`INIT_START`, `START`) into the log in order: after
+    /// everything the function wrote so far, before what it writes next.
+    public func mark(_ line: String) {
+        drain()
+        let bytes = Array(line.utf8)
+        state.withLock { s in
+            s.busy = true
+            s.buffer.append(contentsOf: bytes)
+        }
+        sink?(bytes)
+        state.withLock { $0.busy = false }
+    }
+
     /// Starts a new invocation's log.
     public func begin() {
         state.withLock { $0.buffer = []; $0.dropped = 0 }

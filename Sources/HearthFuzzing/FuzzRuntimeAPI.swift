@@ -52,7 +52,7 @@ enum FuzzRuntimeAPI {
         if !text.isEmpty {
             FuzzCheck.require(text.hasPrefix("HTTP/1."), "response does not start with a status line: \(text.prefix(80))")
         }
-        if case .success(.response(let body, _)) = outcome {
+        if case .success(.response(let body, _, _)) = outcome {
             FuzzCheck.require(body.count <= RuntimeAPIServer.maxStreamedResponseBytes, "accepted a \(body.count)-byte response")
         }
     }

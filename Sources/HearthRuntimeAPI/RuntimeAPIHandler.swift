@@ -4,8 +4,19 @@ import NIOHTTP1
 
 /// Parses Runtime API requests on one connection and hands them to the server.
 /// Lives on the server's event loop.
-final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
+///
+/// Flow control, so that a runtime cannot make the supervisor hold more than a small bounded
+/// amount for it: requests on a connection are served one at a time (NIO's pipelining handler
+/// in front of this one stops reading while a response is pending); reading also stops while
+/// the connection is not writable (a client that sends without reading its answers fills its
+/// own socket, not the supervisor's memory); a body is buffered only for the request that can
+/// use it (the current invocation's `/response` or `/error`, or `/init/error` during init),
+/// by one connection of the instance at a time, and released when it has been dispatched.
+/// After answering a request that carried `Connection: close`, or an HTTP/1.0 request
+/// without keep-alive, the server closes the connection (RFC 9112 §9.6).
+final class RuntimeAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
     static let prefix = "/2018-06-01/runtime/"
@@ -23,6 +34,16 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var body: [UInt8] = []
     private var limit = RuntimeAPIServer.maxResponseBytes
     private var tooLarge = false
+    /// The current request's body is not buffered (no route can use it, or another connection
+    /// holds the instance's body budget); `refusal` is the answer, if the route needs one.
+    private var discardBody = false
+    private var refusal: RuntimeAPIError?
+    /// This connection holds the instance's body budget for the current request.
+    private var holdsBodyBudget = false
+    /// The request being answered asked for the connection to close afterwards.
+    private var closeAfterResponse = false
+    /// A `read` was held back while the channel was not writable.
+    private var readPending = false
 
     init(server: RuntimeAPIServer) {
         self.server = server
@@ -38,8 +59,72 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        releaseBodyBudget()
+        body = []
         if let connectionID { server.unregister(connectionID) }
         context.fireChannelInactive()
+    }
+
+    // MARK: flow control
+
+    func read(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            context.read()
+        } else {
+            readPending = true
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, readPending {
+            readPending = false
+            context.read()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch unwrapOutboundIn(data) {
+        case .head(var head) where closeAfterResponse:
+            head.headers.replaceOrAdd(name: "Connection", value: "close")
+            context.write(wrapOutboundOut(.head(head)), promise: promise)
+        case .end where closeAfterResponse:
+            closeAfterResponse = false
+            let done = promise ?? context.eventLoop.makePromise()
+            context.write(data, promise: done)
+            let channel = context.channel
+            done.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        default:
+            context.write(data, promise: promise)
+        }
+    }
+
+    private func releaseBodyBudget() {
+        if holdsBodyBudget, let connectionID {
+            holdsBodyBudget = false
+            server.releaseBodyBudget(connectionID)
+        }
+    }
+
+    /// Decides at the head whether the body will be buffered.
+    private func admitBody(head: HTTPRequestHead) {
+        discardBody = true
+        refusal = nil
+        guard case .success(let route) = Self.parseRoute(method: head.method, uri: head.uri) else { return }
+        let wanted: Bool
+        switch route {
+        case .next: wanted = false
+        case .response(let id), .error(let id): wanted = server.currentRequestID == id
+        case .initError: wanted = !server.hasInitialized
+        }
+        // A post the state machine will reject anyway: its answer needs no body.
+        guard wanted else { return }
+        guard let connectionID, server.claimBodyBudget(connectionID) else {
+            refusal = .invalidStateTransition("another connection is already posting a body for this instance")
+            return
+        }
+        holdsBodyBudget = true
+        discardBody = false
     }
 
     static func parseRoute(method: HTTPMethod, uri: String) -> Result<Route, RuntimeAPIError> {
@@ -68,13 +153,15 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             self.head = head
-            body.removeAll(keepingCapacity: true)
+            body = []
             tooLarge = false
+            closeAfterResponse = !head.isKeepAlive
+            admitBody(head: head)
             let streaming = head.headers["Lambda-Runtime-Function-Response-Mode"].first?.lowercased() == "streaming"
             limit = streaming ? RuntimeAPIServer.maxStreamedResponseBytes : RuntimeAPIServer.maxResponseBytes
             if let length = head.headers["Content-Length"].first.flatMap(Int.init), length > limit { tooLarge = true }
         case .body(var chunk):
-            if tooLarge { return }
+            if tooLarge || discardBody { return }
             if body.count + chunk.readableBytes > limit {
                 tooLarge = true
                 body = []
@@ -84,7 +171,14 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .end(let trailers):
             guard let head else { return }
             self.head = nil
-            dispatch(head: head, trailers: trailers, channel: context.channel)
+            if let refusal {
+                self.refusal = nil
+                RuntimeAPIServer.write(error: refusal, to: context.channel)
+            } else {
+                dispatch(head: head, trailers: trailers, channel: context.channel)
+            }
+            body = []
+            releaseBodyBudget()
         }
     }
 
@@ -111,7 +205,7 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
                 let errorBody = Data(base64Encoded: encoded).map { [UInt8]($0) } ?? Array(encoded.utf8)
                 outcome = .functionError(type: type, body: errorBody)
             } else {
-                outcome = .response(body: body, streamed: streamed)
+                outcome = .response(body: body, streamed: streamed, contentType: head.headers["Content-Type"].first)
             }
             server.post(requestID: id, outcome: outcome, channel: channel)
         case .error(let id):

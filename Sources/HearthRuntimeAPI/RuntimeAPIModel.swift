@@ -23,8 +23,9 @@ public struct Invocation: Sendable, Equatable {
 
 /// What the runtime made of an invocation (or of its initialisation).
 public enum RuntimeOutcome: Sendable, Equatable {
-    /// `POST …/response`; `streamed` for the chunked streaming mode.
-    case response(body: [UInt8], streamed: Bool)
+    /// `POST …/response`; `streamed` for the chunked streaming mode; `contentType` as the
+    /// runtime posted it (Invoke passes it on to the caller).
+    case response(body: [UInt8], streamed: Bool, contentType: String? = nil)
     /// `POST …/error`, or a streamed response ending in error trailers; `body` is the
     /// runtime's error document, passed to the caller unchanged.
     case functionError(type: String, body: [UInt8])

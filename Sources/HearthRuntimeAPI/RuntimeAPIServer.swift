@@ -8,8 +8,9 @@ import NIOPosix
 /// Confined to one `EventLoop`: both listeners, every connection and the state machine live
 /// on `eventLoop`; the public methods may be called from anywhere.
 public final class RuntimeAPIServer: @unchecked Sendable {
-    /// Lambda's limit for a buffered response: 6 MB.
-    public static let maxResponseBytes = 6 * 1024 * 1024
+    /// Lambda's limit for a buffered response: 6 MB, which AWS enforces and reports as
+    /// 6,291,556 bytes (6 MiB + 100: "… maximum allowed payload size (6291556 bytes).").
+    public static let maxResponseBytes = 6 * 1024 * 1024 + 100
     /// Lambda's soft limit for a streamed response: 20 MB.
     public static let maxStreamedResponseBytes = 20 * 1024 * 1024
 
@@ -22,6 +23,9 @@ public final class RuntimeAPIServer: @unchecked Sendable {
     private let firstNextPromise: EventLoopPromise<Void>
     private let initErrorPromise: EventLoopPromise<RuntimeOutcome>
     private var closed = false
+    /// The one connection allowed to buffer a request body right now (the instance's budget:
+    /// one body of at most the response limit).
+    private var bodyOwner: RuntimeStateMachine.ConnectionID?
 
     /// Completes when the runtime first asks for work (the end of its initialisation).
     public var initialized: EventLoopFuture<Void> { firstNextPromise.futureResult }
@@ -63,6 +67,10 @@ public final class RuntimeAPIServer: @unchecked Sendable {
     private func bootstrap() -> ServerBootstrap {
         ServerBootstrap(group: eventLoop, childGroup: eventLoop)
             .serverChannelOption(.backlog, value: 64)
+            // Bounded buffers per connection: what one read can decode at once, and how much
+            // unread output may queue before the connection stops being read.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 4096, maximum: Self.maxReadBytes))
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: Self.maxQueuedOutputBytes / 2, high: Self.maxQueuedOutputBytes))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
@@ -144,6 +152,27 @@ public final class RuntimeAPIServer: @unchecked Sendable {
     /// A runtime needs one or two connections; more is a function trying to exhaust the
     /// supervisor's descriptors or memory (each connection may buffer a response).
     public static let maxConnections = 8
+
+    /// The most one read of a runtime connection takes in (and so the most pipelined requests
+    /// decoded and held at once).
+    public static let maxReadBytes = 16 * 1024
+    /// Unread answers queued on a connection before the server stops reading it.
+    public static let maxQueuedOutputBytes = 64 * 1024
+
+    var currentRequestID: String? { machine.currentRequestID }
+    var hasInitialized: Bool { machine.hasInitialized }
+
+    /// Lets `id` buffer one request body if no other connection is doing so.
+    func claimBodyBudget(_ id: RuntimeStateMachine.ConnectionID) -> Bool {
+        eventLoop.preconditionInEventLoop()
+        if let bodyOwner, bodyOwner != id { return false }
+        bodyOwner = id
+        return true
+    }
+
+    func releaseBodyBudget(_ id: RuntimeStateMachine.ConnectionID) {
+        if bodyOwner == id { bodyOwner = nil }
+    }
 
     func register(_ channel: any Channel) -> RuntimeStateMachine.ConnectionID? {
         eventLoop.preconditionInEventLoop()

@@ -169,6 +169,7 @@ struct LambdaSemanticsTests {
         #expect(result.status == 1)
         let error = try result.json()
         #expect(error["errorType"] as? String == "Function.ResponseSizeTooLarge")
+        #expect(error["errorMessage"] as? String == "Response payload size exceeded maximum allowed payload size (6291556 bytes).")
         let ok = Harness.hearthRun(Harness.probe, event: #"{"cmd":"big","bytes":6000000}"#)
         #expect(ok.status == 0)
         #expect(ok.stdout.count == 6_000_000)

@@ -112,9 +112,8 @@ final class ServeDaemon: @unchecked Sendable {
         return String(decoding: response.body, as: UTF8.self)
     }
 
-    /// Creates a function from the probe's folder (zipped by the client).
-    func createProbe(_ name: String, extra: [String: Any] = [:]) async throws {
-        let zip = Harness.fixtures + "/probe.zip"
+    /// Creates a function from the probe's zip (or another fixture zip).
+    func createProbe(_ name: String, extra: [String: Any] = [:], zip: String = Harness.fixtures + "/probe.zip") async throws {
         var body: [String: Any] = ["FunctionName": name, "Runtime": "provided.al2023", "Role": "arn:aws:iam::000000000000:role/x",
                                    "Code": ["ZipFile": try Data(contentsOf: URL(fileURLWithPath: zip)).base64EncodedString()]]
         body.merge(extra) { $1 }

@@ -459,7 +459,7 @@ struct CLITests {
         let id = try #require(invoked.stderr.split(separator: "\n").first { $0.hasPrefix("START RequestId: ") }?
             .split(separator: " ")[2])
         let one = hearth(["logs", "echo", "--request-id", String(id)])
-        #expect(one.stdoutText.contains("echo: handling \(id)") && one.stdoutText.components(separatedBy: "START").count == 2)
+        #expect(one.stdoutText.contains("echo: handling \(id)") && one.stdoutText.components(separatedBy: "START RequestId:").count == 2, "\(one.stdoutText)")
         #expect(hearth(["get", "echo", "--json"]).stdoutText.contains("\"Timeout\" : 9"))
         let missing = hearth(["invoke", "nope"])
         #expect(missing.status != 0 && missing.stderr.contains("ResourceNotFoundException"))

@@ -33,6 +33,8 @@ enum Harness {
 
     static var probe: String { fixtures + "/probe" }
     static var echo: String { fixtures + "/echo" }
+    /// A runtime that uses Connection: close and reads every answer to EOF (Tests/Fixtures/fidelity).
+    static var fidelity: String { fixtures + "/fidelity" }
 
     struct Result {
         var status: Int32

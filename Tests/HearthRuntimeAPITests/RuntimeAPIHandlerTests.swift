@@ -152,7 +152,7 @@ struct RuntimeAPIHandlerTests {
         #expect(r.status == .accepted)
         #expect(r.body == "{\"status\":\"OK\"}")
         #expect(r.header("Content-Type") == ["application/json"])
-        #expect(box.outcome == .response(body: Array("{\"ok\":true}".utf8), streamed: false))
+        #expect(box.outcome == .response(body: Array("{\"ok\":true}".utf8), streamed: false, contentType: "application/json"))
         // Back to idle: the next /next parks again.
         try h.send(.GET, nextPath)
         #expect(try h.response() == nil)
@@ -232,7 +232,7 @@ struct RuntimeAPIHandlerTests {
         let r = try #require(try h.response())
         #expect(r.status == .payloadTooLarge)
         #expect(r.errorType == "RequestEntityTooLarge")
-        #expect(box.outcome == .responseTooLarge(limit: 6 * 1024 * 1024))
+        #expect(box.outcome == .responseTooLarge(limit: 6_291_556))
     }
 
     @Test func contentLengthOver6MBIs413WithoutReadingTheBody() throws {

@@ -27,7 +27,8 @@ extension LambdaAPI {
             throw LambdaError.tooManyRequests(reason: throttle.reason)
         }
         var headers: [(String, String)] = [
-            ("Content-Type", "application/json"),
+            // The runtime's Content-Type when it posted one (errors are JSON documents).
+            ("Content-Type", record.errorType == nil ? record.contentType ?? "application/json" : "application/json"),
             ("x-amzn-RequestId", requestID),
             ("X-Amz-Executed-Version", version),
         ]
