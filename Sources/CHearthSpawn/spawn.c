@@ -23,6 +23,7 @@
 #include <sys/mount.h>
 #include <sys/poll.h>
 #include <sys/prctl.h>
+#include <linux/securebits.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -83,6 +84,8 @@ static const char *const step_names[HEARTH_STEP_COUNT] = {
     [HEARTH_STEP_CHDIR] = "chdir",
     [HEARTH_STEP_STDIO] = "set up stdio",
     [HEARTH_STEP_EXEC] = "execve",
+    [HEARTH_STEP_USERNS] = "unshare user namespace as the instance's uid",
+    [HEARTH_STEP_WAIT_ID_MAPS] = "wait for the id maps",
 };
 
 const char *hearth_step_name(int step) {
@@ -392,6 +395,29 @@ static __attribute__((noreturn)) void exec_init(const hearth_spawn_spec *spec) {
     _exit(126);
 }
 
+/// Per-user kernel counters (inotify instances and watches, queued signals, POSIX message queue
+/// bytes, pipe buffers, epoll watches, processes) are charged to the host uid, and inside a user
+/// namespace also to the namespace's owner at every level up to the host. So the sandbox becomes
+/// the instance's own host uid/gid and creates its user namespace as that uid (which then owns
+/// it): nothing is charged to a shared uid or to root. Everything else (mount, pid, network, IPC,
+/// UTS, cgroup namespaces) was created by root before and stays owned by the host's namespace,
+/// so the capabilities held in the new namespace until they are dropped reach nothing but it.
+static void become_instance_ids(const hearth_spawn_spec *spec) {
+    // Keep the capabilities across the uid change (NO_SETUID_FIXUP) so that the unshare is a
+    // privileged one (allowed whatever an LSM says of unprivileged user namespaces); the new
+    // namespace resets the securebits and gives a full set valid only in it.
+    CHECK(prctl(PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP, 0, 0, 0), HEARTH_STEP_USERNS, 0);
+    CHECK(syscall(SYS_setgroups, 0, NULL), HEARTH_STEP_USERNS, 1);
+    CHECK(syscall(SYS_setresgid, spec->host_gid, spec->host_gid, spec->host_gid), HEARTH_STEP_USERNS, 2);
+    CHECK(syscall(SYS_setresuid, spec->host_uid, spec->host_uid, spec->host_uid), HEARTH_STEP_USERNS, 3);
+    CHECK(unshare(CLONE_NEWUSER), HEARTH_STEP_USERNS, 4);
+    send_msg(spec->sync_fd, HEARTH_MSG_ID_MAPS, 0, 0, 0, 0);
+    char go;
+    ssize_t n;
+    do { n = read(spec->sync_fd, &go, 1); } while (n < 0 && errno == EINTR);
+    if (n != 1) { if (n == 0) errno = EPIPE; fail(spec, HEARTH_STEP_WAIT_ID_MAPS, -1); }
+}
+
 static __attribute__((noreturn)) void child_main(const hearth_spawn_spec *spec) {
     int keep[4] = {spec->sync_fd, spec->stdout_fd, spec->stderr_fd, spec->exec_init ? spec->init_fd : spec->sync_fd};
     sort_fds(keep, 4);
@@ -467,6 +493,8 @@ static __attribute__((noreturn)) void child_main(const hearth_spawn_spec *spec) 
 
     for (int i = 0; i < spec->nrlimits; i++)
         CHECK(setrlimit(spec->rlimits[i].resource, &spec->rlimits[i].limit), HEARTH_STEP_RLIMIT, i);
+
+    if (spec->instance_ids) become_instance_ids(spec);
 
     CHECK(drop_capabilities(), HEARTH_STEP_DROP_CAPS, -1);
     // Raw syscalls: glibc's wrappers would try to synchronise the id change across the

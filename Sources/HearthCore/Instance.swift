@@ -75,9 +75,11 @@ public final class Instance: Sendable {
     private let usedOnce = Mutex(false)
     /// The waiting race's completion, told when the sandbox exits (one watcher per instance).
     private let onExit = Mutex<(@Sendable (SandboxExit) -> Void)?>(nil)
+    private let releaseIDs: @Sendable () -> Void
 
     private init(id: String, config: FunctionConfig, sandbox: Sandbox, server: RuntimeAPIServer, logs: LogCapture,
-                 workspace: String, host: SandboxHost, startedAt: ContinuousClock.Instant) {
+                 workspace: String, host: SandboxHost, startedAt: ContinuousClock.Instant, releaseIDs: @escaping @Sendable () -> Void) {
+        self.releaseIDs = releaseIDs
         self.id = id
         self.config = config
         self.sandbox = sandbox
@@ -129,9 +131,13 @@ public final class Instance: Sendable {
         let executable: String
         /// Lambda's first log line of an execution environment, written at launch.
         let initStartLine: String
+        /// Gives the instance's host ids back; called once its sandbox and cgroup are gone.
+        let releaseIDs: @Sendable () -> Void
 
         private init(id: String, config: FunctionConfig, sandbox: Sandbox, server: RuntimeAPIServer, logs: LogCapture,
-                     workspace: String, host: SandboxHost, executable: String, initStartLine: String) {
+                     workspace: String, host: SandboxHost, executable: String, initStartLine: String,
+                     releaseIDs: @escaping @Sendable () -> Void) {
+            self.releaseIDs = releaseIDs
             self.id = id
             self.config = config
             self.sandbox = sandbox
@@ -158,7 +164,20 @@ public final class Instance: Sendable {
             spec.cpus = config.cpus
             spec.ephemeralStorageMB = config.ephemeralStorageMB
             spec.hostname = "hearth-" + String(id.prefix(8))
-            spec.userNamespace = userNamespace
+            // A root supervisor gives every instance its own host ids, in a user namespace that id
+            // owns (`--userns` asks for nothing more); an unprivileged one maps a range of its own.
+            let instanceIDs: UInt32?
+            if let range = host.ids {
+                guard let id = range.acquire() else {
+                    throw StartFailure.setup("every host uid of the range \(range.start):\(range.count) is in use (--uid-range)")
+                }
+                instanceIDs = id
+                spec.instanceIDs = (id, id)
+            } else {
+                instanceIDs = nil
+                spec.userNamespace = userNamespace
+            }
+            let releaseIDs: @Sendable () -> Void = { [host] in if let instanceIDs { host.ids?.release(instanceIDs) } }
             spec.executable = image.manifest.entrypoint
             spec.arguments = image.manifest.arguments
             if let dir = image.manifest.workingDirectory { spec.workingDirectory = dir }
@@ -167,12 +186,13 @@ public final class Instance: Sendable {
             do {
                 try spec.validate()
             } catch {
+                releaseIDs()
                 throw StartFailure.setup("\(error)")
             }
 
             // The socket belongs to the sandbox user: 0700 folder, 0600 socket.
-            let hostUID = userNamespace ? spec.userNamespaceHostBase + spec.uid : spec.uid
-            let hostGID = userNamespace ? spec.userNamespaceHostBase + spec.gid : spec.gid
+            let hostUID = spec.instanceIDs?.uid ?? (spec.userNamespace ? spec.userNamespaceHostBase + spec.uid : spec.uid)
+            let hostGID = spec.instanceIDs?.gid ?? (spec.userNamespace ? spec.userNamespaceHostBase + spec.gid : spec.gid)
             var server: RuntimeAPIServer?
             var logs: LogCapture?
             do {
@@ -206,11 +226,14 @@ public final class Instance: Sendable {
                     }
                 }
                 return Shell(id: id, config: config, sandbox: sandbox, server: s, logs: capture, workspace: workspace,
-                             host: host, executable: spec.executable, initStartLine: Instance.initStartLine(config: config, image: image.manifest))
+                             host: host, executable: spec.executable, initStartLine: Instance.initStartLine(config: config, image: image.manifest),
+                             releaseIDs: releaseIDs)
             } catch {
                 logs?.closeWriteEnd()
                 if let server { await server.close() }
                 try? FileIO.removeTree(workspace)
+                // Sandbox.spawn has killed and reaped a child that failed: nothing runs as the id.
+                releaseIDs()
                 if let failure = error as? StartFailure { throw failure }
                 throw StartFailure.setup("\(error)")
             }
@@ -232,7 +255,7 @@ public final class Instance: Sendable {
                 throw StartFailure.setup("\(error)")
             }
             let instance = Instance(id: id, config: config, sandbox: sandbox, server: server, logs: logs,
-                                    workspace: workspace, host: host, startedAt: startedAt)
+                                    workspace: workspace, host: host, startedAt: startedAt, releaseIDs: releaseIDs)
             instance.watchExit()
             return instance
         }
@@ -242,7 +265,7 @@ public final class Instance: Sendable {
 
         /// Kills the held sandbox and removes everything it made: cgroup, sockets, folders.
         public func discard() async {
-            await Instance.remove(sandbox: sandbox, server: server, logs: logs, workspace: workspace, id: id)
+            await Instance.remove(sandbox: sandbox, server: server, logs: logs, workspace: workspace, id: id, releaseIDs: releaseIDs)
         }
     }
 
@@ -465,14 +488,19 @@ public final class Instance: Sendable {
 
     /// Kills the sandbox and removes everything the instance made: cgroup, sockets, folders.
     public func destroy() async {
-        await Self.remove(sandbox: sandbox, server: server, logs: logs, workspace: workspace, id: id)
+        await Self.remove(sandbox: sandbox, server: server, logs: logs, workspace: workspace, id: id, releaseIDs: releaseIDs)
     }
 
-    static func remove(sandbox: Sandbox, server: RuntimeAPIServer, logs: LogCapture, workspace: String, id: String) async {
+    static func remove(sandbox: Sandbox, server: RuntimeAPIServer, logs: LogCapture, workspace: String, id: String,
+                       releaseIDs: @Sendable () -> Void) async {
         sandbox.kill()
         do {
             try await sandbox.destroy()
+            // The init is reaped and the cgroup removed (which needs it empty): nothing of the
+            // instance runs as its ids any more.
+            releaseIDs()
         } catch {
+            // Kept out of the range: a process of the instance may survive the failed removal.
             FileHandle.standardError.write(Data("hearth: cleaning up instance \(id): \(error)\n".utf8))
         }
         await server.close()

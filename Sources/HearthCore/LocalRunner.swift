@@ -17,6 +17,8 @@ public struct LocalRunner: Sendable {
     public var layers: [String]
     /// Start instances from pre-forked shells, set up before the invocation that needs one.
     public var prefork = false
+    /// Host uids/gids for instances (a root supervisor's, one each), `START:COUNT` parsed.
+    public var uidRange = (start: HostIDRange.defaultStart, count: HostIDRange.defaultCount)
 
     public init(config: FunctionConfig, codePath: String?, imagePath: String? = nil, stateDirectory: String?, layers: [String] = []) {
         self.config = config
@@ -43,7 +45,7 @@ public struct LocalRunner: Sendable {
         do {
             // One instance at a time (plus a pre-forked shell): the totals' slack covers both.
             host = try SandboxHost(stateDirectory: stateDirectory ?? SandboxHost.defaultStateDirectory,
-                                   totals: .forThisHost(maxInstances: 1))
+                                   totals: .forThisHost(maxInstances: 1), uidRange: uidRange)
         } catch {
             Self.stderr("hearth: \(error)\n")
             return 2

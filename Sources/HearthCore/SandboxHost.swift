@@ -36,6 +36,9 @@ public final class SandboxHost: Sendable {
     /// This process's folder for instance workspaces (`<run>/<pid>`).
     public let runDirectory: String
     public let userNamespace: Bool
+    /// The host uids/gids of instances (one pair each), when the supervisor is root; nil for an
+    /// unprivileged supervisor, whose sandboxes use a user namespace of its own (`userNamespace`).
+    public let ids: HostIDRange?
 
     private static let hostCount = Atomic<Int>(0)
 
@@ -52,7 +55,9 @@ public final class SandboxHost: Sendable {
 
     public init(stateDirectory: String, runBase: String = SandboxHost.defaultRunDirectory,
                 imageDefinitions: String? = nil, userNamespace: Bool = false,
-                totals: CgroupTotals = .forThisHost(maxInstances: 1024)) throws {
+                totals: CgroupTotals = .forThisHost(maxInstances: 1024),
+                uidRange: (start: UInt32, count: UInt32) = (HostIDRange.defaultStart, HostIDRange.defaultCount)) throws {
+        ids = getuid() == 0 ? try HostIDRange(start: uidRange.start, count: uidRange.count) : nil
         guard let definitions = imageDefinitions ?? RuntimeImages.locateDefinitions() else {
             throw HearthError.setup("cannot find the runtime-images folder; set HEARTH_RUNTIME_IMAGES")
         }

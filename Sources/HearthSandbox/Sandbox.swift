@@ -179,6 +179,11 @@ public final class Sandbox: @unchecked Sendable {
         c.nrlimits = Int32(rlimits.count)
         c.uid = spec.uid
         c.gid = spec.gid
+        if let ids = spec.instanceIDs {
+            c.instance_ids = 1
+            c.host_uid = ids.uid
+            c.host_gid = ids.gid
+        }
         if let seccomp {
             c.seccomp_filter = UnsafeRawPointer(seccomp.instructions)
             c.seccomp_len = seccomp.count
@@ -227,7 +232,8 @@ public final class Sandbox: @unchecked Sendable {
         // Startup messages: the listener (if asked), then exec success (or, held, ready) or a failed step.
         let describe: @Sendable (hearth_msg) -> String? = { [spec, binds] msg in subject(of: msg, spec: spec, binds: binds) }
         var listenerFD: Int32?
-        let failure = awaitStartup(parentEnd, until: hold ? HEARTH_MSG_READY : HEARTH_MSG_EXEC_OK, describe: describe) { listenerFD = $0 }
+        let failure = awaitStartup(parentEnd, until: hold ? HEARTH_MSG_READY : HEARTH_MSG_EXEC_OK, describe: describe,
+                                   onIDMaps: { try writeInstanceIDMaps(spec: spec, pid: pid, sync: parentEnd) }) { listenerFD = $0 }
         if let failure {
             if let listenerFD { close(listenerFD) }
             throw abort(failure)
@@ -257,10 +263,21 @@ public final class Sandbox: @unchecked Sendable {
         return env + spec.environment.map { "\($0.0)=\($0.1)" }
     }
 
+    /// Maps the sandbox's uid/gid to the instance's host ids in the user namespace the child just
+    /// created as that uid (one id each, nothing else: host root and every other id stay unmapped),
+    /// then lets the child go on.
+    private static func writeInstanceIDMaps(spec: SandboxSpec, pid: pid_t, sync: Int32) throws {
+        guard let ids = spec.instanceIDs else { throw SystemError("unexpected id-map request", errno: EPROTO) }
+        try FileIO.write("\(spec.uid) \(ids.uid) 1\n", to: "/proc/\(pid)/uid_map", create: false)
+        try FileIO.write("\(spec.gid) \(ids.gid) 1\n", to: "/proc/\(pid)/gid_map", create: false)
+        var go: UInt8 = 1
+        try retryingOnInterrupt("id maps written") { send(sync, &go, 1, Int32(MSG_NOSIGNAL)) }
+    }
+
     /// Reads the child's startup messages until `until` arrives (nil) or a step fails or the
     /// child dies (the error). Passes a received listener to `onListener`. Waits up to 30 s.
     private static func awaitStartup(_ sock: Int32, until: hearth_msg_kind, describe: (hearth_msg) -> String?,
-                                     onListener: (Int32) -> Void) -> (any Error)? {
+                                     onIDMaps: () throws -> Void = {}, onListener: (Int32) -> Void) -> (any Error)? {
         var timeout = timeval(tv_sec: 30, tv_usec: 0)
         setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         defer {
@@ -276,6 +293,8 @@ public final class Sandbox: @unchecked Sendable {
             switch UInt32(msg.kind) {
             case until.rawValue: return nil
             case HEARTH_MSG_LISTENER.rawValue: onListener(fd)
+            case HEARTH_MSG_ID_MAPS.rawValue:
+                do { try onIDMaps() } catch { return error }
             case HEARTH_MSG_ERROR.rawValue:
                 return SandboxSetupError(step: msg.step, errno: msg.err, subject: describe(msg))
             default:

@@ -46,6 +46,11 @@ public struct SandboxSpec: Sendable, Equatable {
     public var userNamespace: Bool = false
     /// Host uid/gid that sandbox uid/gid 0 maps to in a user namespace (a 65,536-id range).
     public var userNamespaceHostBase: UInt32 = 1_000_000_000
+    /// The instance's own host uid/gid (from Hearth's range, `HostIDRange`), or nil. When set, the
+    /// sandbox's processes run as these host ids, seen inside as `uid`/`gid` through a user namespace
+    /// that the instance's uid creates and owns (so per-user kernel counters are the instance's own).
+    /// Needs a root supervisor; excludes `userNamespace`.
+    public var instanceIDs: (uid: UInt32, gid: UInt32)?
     /// TCP port the Runtime API listens on inside the sandbox (127.0.0.1), 0 for none.
     public var runtimeAPIPort: Int = 9001
 
@@ -69,6 +74,7 @@ public struct SandboxSpec: Sendable, Equatable {
             && lhs.ephemeralStorageMB == rhs.ephemeralStorageMB && lhs.openFilesLimit == rhs.openFilesLimit
             && lhs.hostname == rhs.hostname && lhs.uid == rhs.uid && lhs.gid == rhs.gid
             && lhs.userNamespace == rhs.userNamespace && lhs.userNamespaceHostBase == rhs.userNamespaceHostBase
+            && lhs.instanceIDs?.uid == rhs.instanceIDs?.uid && lhs.instanceIDs?.gid == rhs.instanceIDs?.gid
             && lhs.runtimeAPIPort == rhs.runtimeAPIPort
             && lhs.executable == rhs.executable && lhs.arguments == rhs.arguments
             && lhs.environment.map { "\($0.0)=\($0.1)" } == rhs.environment.map { "\($0.0)=\($0.1)" }
@@ -101,6 +107,12 @@ public struct SandboxSpec: Sendable, Equatable {
         if uid == 0 || gid == 0 { throw .invalid("sandbox uid/gid must not be 0 (uid \(uid), gid \(gid))") }
         if userNamespace && (uid >= 65536 || gid >= 65536) {
             throw .invalid("uid/gid \(uid)/\(gid) must be below 65536 in a user namespace")
+        }
+        if let ids = instanceIDs {
+            if userNamespace { throw .invalid("instance ids and a supervisor-owned user namespace exclude each other") }
+            if ids.uid == 0 || ids.gid == 0 || ids.uid == UInt32.max || ids.gid == UInt32.max {
+                throw .invalid("instance host uid/gid \(ids.uid)/\(ids.gid) is not valid")
+            }
         }
         if !(0...65535).contains(runtimeAPIPort) { throw .invalid("runtime API port \(runtimeAPIPort) is out of range") }
         for (name, path) in [("image", image), ("code", code), ("runtime socket directory", runtimeSocketDirectory),

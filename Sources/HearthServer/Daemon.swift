@@ -22,6 +22,8 @@ public final class Daemon: Sendable {
         public var shutdownGrace: Duration = .seconds(10)
         public var region = "us-east-1"
         public var userNamespace = false
+        /// Host uids/gids for instances (one each when the supervisor is root).
+        public var uidRange = (start: HostIDRange.defaultStart, count: HostIDRange.defaultCount)
         public var freezeIdle = false
         /// Pre-forked shells kept per function version with recent traffic.
         public var prefork = InstancePool.Limits.defaultPrefork
@@ -95,7 +97,8 @@ public final class Daemon: Sendable {
         }
         let maxInstances = options.maxInstances ?? defaultMaxInstances()
         let host = try SandboxHost(stateDirectory: state, userNamespace: options.userNamespace,
-                                   totals: .forThisHost(maxInstances: maxInstances, maxTotalPids: options.maxTotalPids))
+                                   totals: .forThisHost(maxInstances: maxInstances, maxTotalPids: options.maxTotalPids),
+                                   uidRange: options.uidRange)
         let store = try Store(path: state + "/hearth.sqlite")
         let code = try CodeStore(root: state + "/code")
         code.collectGarbage(keep: try store.referencedCodeHashes())

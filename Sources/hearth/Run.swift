@@ -71,7 +71,10 @@ struct Run: AsyncParsableCommand {
     @Option(help: "State directory (runtime image cache).")
     var stateDir: String?
 
-    @Flag(help: "Run the sandbox in a new user namespace even as root.")
+    @Option(help: "Host uids/gids Hearth owns, START:COUNT: each instance runs as one of them (seen inside as 993/990), in a user namespace that id owns. No id of /etc/passwd or /etc/group may be in it.")
+    var uidRange: String = "\(HostIDRange.defaultStart):\(HostIDRange.defaultCount)"
+
+    @Flag(help: "Unprivileged supervisors only: a user namespace of the supervisor's own (as root every sandbox already has one, owned by its instance's uid).")
     var userns = false
 
     @Flag(help: "A new sandbox for every invocation, destroyed after it answers (nothing carries over; implies --prefork).")
@@ -127,6 +130,7 @@ struct Run: AsyncParsableCommand {
         config.freshSandbox = fresh
         var runner = LocalRunner(config: config, codePath: image == nil ? path : nil, imagePath: image,
                                  stateDirectory: stateDir, layers: layers)
+        runner.uidRange = try HostIDRange.parse(uidRange)
         runner.imageOverrides = (imageEntrypoint.isEmpty ? nil : imageEntrypoint, imageCommand.isEmpty ? nil : imageCommand, imageWorkdir)
         runner.prefork = prefork || fresh
         let status = await runner.run(payload: payload, times: `repeat`)

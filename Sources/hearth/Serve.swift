@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HearthCore
 import HearthServer
 
 /// `hearth serve`: the supervisor daemon.
@@ -31,7 +32,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Region reported in ARNs and AWS_REGION.")
     var region: String = "us-east-1"
 
-    @Flag(help: "Run sandboxes in a new user namespace even as root.")
+    @Option(help: "Host uids/gids Hearth owns, START:COUNT: each instance runs as one of them (seen inside as 993/990), in a user namespace that id owns. No id of /etc/passwd or /etc/group may be in it.")
+    var uidRange: String = "\(HostIDRange.defaultStart):\(HostIDRange.defaultCount)"
+
+    @Flag(help: "Unprivileged supervisors only: a user namespace of the supervisor's own (as root every sandbox already has one, owned by its instance's uid).")
     var userns = false
 
     @Flag(help: "Freeze idle instances with the cgroup freezer (no CPU while idle; thawed on reuse).")
@@ -85,6 +89,7 @@ struct Serve: AsyncParsableCommand {
         options.shutdownGrace = .milliseconds(Int64(shutdownGrace * 1000))
         options.region = region
         options.userNamespace = userns
+        options.uidRange = try HostIDRange.parse(uidRange)
         options.freezeIdle = freezeIdle
         options.prefork = prefork
         options.asyncRetryDelays = try Self.parseDelays(asyncRetryDelays)

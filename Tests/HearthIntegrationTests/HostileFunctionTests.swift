@@ -296,6 +296,62 @@ struct HostileFunctionTests {
                              loadedP99 <= max(2 * idleP99, idleP99 + 5))
     }
 
+    /// The host uid an instance runs as, from its /proc/self/uid_map ("993 <host> 1").
+    static func hostUID(_ daemon: ServeDaemon, _ name: String) async throws -> (UInt32?, String) {
+        let map = try await daemon.invoke(name, #"{"cmd":"cat","path":"/proc/self/uid_map"}"#).json?["content"] as? String ?? ""
+        let fields = map.split(whereSeparator: { $0 == " " || $0 == "\n" })
+        guard fields.count == 3, fields[0] == "993", fields[2] == "1" else { return (nil, map) }
+        return (UInt32(fields[1]), map)
+    }
+
+    /// The owner (a host uid) of the user namespace of some process running as host uid `uid`,
+    /// read from outside with NS_GET_OWNER_UID.
+    static func userNamespaceOwner(ofProcessWithUID uid: UInt32) -> UInt32? {
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int32(entry) != nil {
+            guard let status = try? String(contentsOfFile: "/proc/\(entry)/status", encoding: .utf8),
+                  status.split(separator: "\n").contains(where: { $0.hasPrefix("Uid:\t\(uid)\t") }) else { continue }
+            let fd = open("/proc/\(entry)/ns/user", O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            defer { close(fd) }
+            var owner: UInt32 = 0
+            if ioctl(fd, UInt(0xb704), &owner) == 0 { return owner }  // NS_GET_OWNER_UID
+        }
+        return nil
+    }
+
+    /// Issue 11 item 2: every sandbox ran as host uid 993, so per-user kernel counters were one
+    /// pool for all tenants. Now each instance has a host uid of its own (Hearth's range) and a
+    /// user namespace that uid owns, so one instance exhausting its inotify instances (128, the
+    /// host's fs.inotify.max_user_instances) and queued signals (RLIMIT_SIGPENDING, at most 200,000
+    /// here) leaves a neighbour's untouched. Bounded: 128 descriptors, a few MB of queued signals.
+    @Test("each instance has its own host uid: one exhausting inotify instances and queued signals does not affect a neighbour")
+    func perInstanceUIDs() async throws {
+        let daemon = try ServeDaemon()
+        defer { daemon.stop(); daemon.removeState() }
+        try await daemon.createProbe("hog")
+        try await daemon.createProbe("neighbour")
+        let (hogUID, hogMap) = try await Self.hostUID(daemon, "hog")
+        let (neighbourUID, neighbourMap) = try await Self.hostUID(daemon, "neighbour")
+        let inRange = [hogUID, neighbourUID].allSatisfy { $0.map { $0 >= 2_147_000_000 && $0 < 2_147_065_536 } ?? false }
+        let owner = hogUID.flatMap { Self.userNamespaceOwner(ofProcessWithUID: $0) }
+        SecurityLedger.check("uid.per_instance", "the host uid of two instances (/proc/self/uid_map) and the owner of their user namespace (NS_GET_OWNER_UID from outside)",
+                             expected: "993 inside; two different host uids of Hearth's range (default 2147000000:65536); the namespace owned by the instance's uid, not root",
+                             observed: "uid_map \(hogMap.trimmingCharacters(in: .whitespacesAndNewlines)) / \(neighbourMap.trimmingCharacters(in: .whitespacesAndNewlines)); owner \(owner.map(String.init) ?? "?")",
+                             inRange && hogUID != neighbourUID && owner != nil && owner == hogUID)
+
+        let hog = try await daemon.invoke("hog", #"{"cmd":"ucounts","hog":1}"#).json ?? [:]
+        let neighbour = try await daemon.invoke("neighbour", #"{"cmd":"ucounts","hog":0}"#).json ?? [:]
+        let held = hog["inotify_held"] as? Int ?? -1, signals = hog["signals_held"] as? Int ?? -1
+        SecurityLedger.check("uid.inotify_instances", "one instance takes every inotify instance it can (and keeps them); a neighbour then asks for one",
+                             expected: "the hog stops at EMFILE (≤ 128, its own uid's fs.inotify.max_user_instances); the neighbour's inotify_init1 succeeds",
+                             observed: "hog \(held), then \(SecurityLedger.errnoName(hog["inotify_errno"] as? Int)); neighbour \(SecurityLedger.errnoName(neighbour["inotify_errno"] as? Int))",
+                             held > 0 && held <= 128 && hog["inotify_errno"] as? Int == Int(EMFILE) && neighbour["inotify_errno"] as? Int == 0)
+        SecurityLedger.check("uid.queued_signals", "one instance queues signals until refused (and keeps them queued); a neighbour then queues one",
+                             expected: "the hog stops at EAGAIN (RLIMIT_SIGPENDING of its own uid) or 200,000; the neighbour's sigqueue succeeds",
+                             observed: "hog \(signals), then \(SecurityLedger.errnoName(hog["signal_errno"] as? Int)); neighbour \(SecurityLedger.errnoName(neighbour["signal_errno"] as? Int))",
+                             signals > 0 && (hog["signal_errno"] as? Int == Int(EAGAIN) || signals == 200_000) && neighbour["signal_errno"] as? Int == 0)
+    }
+
     @Test("invalid JSON and invalid UTF-8 payloads are refused with 400; the supervisor stays healthy")
     func invalidPayloads() async throws {
         let daemon = try ServeDaemon()

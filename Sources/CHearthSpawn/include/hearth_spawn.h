@@ -59,6 +59,8 @@ typedef enum hearth_step {
     HEARTH_STEP_CHDIR,
     HEARTH_STEP_STDIO,
     HEARTH_STEP_EXEC,
+    HEARTH_STEP_USERNS,          // become the instance's host uid/gid and unshare the user namespace
+    HEARTH_STEP_WAIT_ID_MAPS,    // wait for the supervisor to write the namespace's id maps
     HEARTH_STEP_COUNT
 } hearth_step;
 
@@ -72,6 +74,7 @@ typedef enum hearth_msg_kind {
     HEARTH_MSG_EXEC_OK = 3,      // the function's process has exec'd
     HEARTH_MSG_EXIT = 4,         // the function's process ended: status = wait status
     HEARTH_MSG_READY = 5,        // a held sandbox is set up and waits for one byte to exec
+    HEARTH_MSG_ID_MAPS = 6,      // the instance's user namespace exists: write its id maps, then one byte
 } hearth_msg_kind;
 
 typedef struct hearth_msg {
@@ -124,6 +127,11 @@ typedef struct hearth_spawn_spec {
     int nrlimits;
     uid_t uid;
     gid_t gid;
+    int instance_ids;                     // after the mounts, become host_uid/host_gid (an id of the
+                                          // instance's own) and unshare a user namespace, which that id
+                                          // then owns; the supervisor maps uid -> host_uid, gid -> host_gid
+    uid_t host_uid;
+    gid_t host_gid;
 
     const void *_Nullable seccomp_filter; // struct sock_filter[], compiled before the fork
     size_t seccomp_len;                   // number of instructions

@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
@@ -919,6 +920,57 @@ static void cmd_fdbomb(const char *id) {
     respond_json(id, &b);
 }
 
+/* ================================================================ per-user kernel counters */
+
+/* Signal queued (and kept queued, blocked) by the ucounts hog. */
+#define UCOUNT_SIGNAL 40
+
+/* Per-user kernel counters, issue 11 item 2. hog=1: take every inotify instance
+ * (fs.inotify.max_user_instances) and queue signals until EAGAIN (RLIMIT_SIGPENDING, at most
+ * 200,000), and KEEP them (the warm process holds them after answering). hog=0: try one inotify
+ * instance and one queued signal (then release both) and report their errnos. Bounded: 128
+ * descriptors and at most 200,000 small queued signals (a few MB of kernel memory). */
+static void cmd_ucounts(const char *id, long long hog) {
+    static int held_inotify = 0;
+    static long long held_signals = 0;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, UCOUNT_SIGNAL);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    union sigval val = {.sival_int = 0};
+    jbuf b = {0};
+    jb_open(&b, '{');
+    if (hog) {
+        int ierr = 0, serr = 0;
+        for (int i = 0; i < 4096; i++) {
+            int fd = inotify_init1(IN_CLOEXEC);
+            if (fd < 0) { ierr = errno; break; }
+            held_inotify++;
+        }
+        for (long long i = 0; i < 200000; i++) {
+            if (sigqueue(getpid(), UCOUNT_SIGNAL, val) < 0) { serr = errno; break; }
+            held_signals++;
+        }
+        jb_kint(&b, "inotify_held", held_inotify);
+        jb_kint(&b, "inotify_errno", ierr);
+        jb_kint(&b, "signals_held", held_signals);
+        jb_kint(&b, "signal_errno", serr);
+    } else {
+        int fd = inotify_init1(IN_CLOEXEC);
+        int ierr = fd < 0 ? errno : 0;
+        if (fd >= 0) close(fd);
+        int serr = sigqueue(getpid(), UCOUNT_SIGNAL, val) < 0 ? errno : 0;
+        if (!serr) {
+            struct timespec zero = {0, 0};
+            sigtimedwait(&set, NULL, &zero);
+        }
+        jb_kint(&b, "inotify_errno", ierr);
+        jb_kint(&b, "signal_errno", serr);
+    }
+    jb_close(&b, '}');
+    respond_json(id, &b);
+}
+
 /* ================================================================ network / misc */
 
 /* Non-blocking connect with a 1 s timeout; returns 0 or an errno. */
@@ -1367,6 +1419,9 @@ static void handle(const lc_invocation *inv) {
     } else if (!strcmp(cmd, "conns")) {
         json_get_int(body, len, "n", &v);
         cmd_conns(id, v);
+    } else if (!strcmp(cmd, "ucounts")) {
+        json_get_int(body, len, "hog", &v);
+        cmd_ucounts(id, v);
     } else if (!strcmp(cmd, "connect")) {
         char path[512] = "";
         json_get_str(body, len, "path", path, sizeof path);
