@@ -75,6 +75,7 @@ let package = Package(
             dependencies: [
                 "HearthCore",
                 "HearthEvents",
+                "HearthScheduler",
                 "HearthStore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
