@@ -61,6 +61,9 @@ let package = Package(
         // the engines on it (asynchronous invocations). No storage, HTTP or syscalls: the SQL is
         // HearthStore's LedgerSQL.swift behind `LedgerBackend`; the clock is injected.
         .target(name: "HearthEvents"),
+        // EventBridge Scheduler's expression language: rate/cron/at, time zones and DST, and
+        // next(after:). Pure: no HTTP, no I/O, every instant passed in.
+        .target(name: "HearthScheduler"),
         // Embedded state: functions, versions, aliases, the event ledger (SQLite through GRDB).
         .target(
             name: "HearthStore",
@@ -72,6 +75,7 @@ let package = Package(
             dependencies: [
                 "HearthCore",
                 "HearthEvents",
+                "HearthScheduler",
                 "HearthStore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -84,6 +88,7 @@ let package = Package(
             dependencies: [
                 "HearthCore",
                 "HearthServer",
+                "HearthScheduler",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -126,6 +131,10 @@ let package = Package(
         .testTarget(
             name: "HearthEventsTests",
             dependencies: ["HearthEvents", "HearthStore"]
+        ),
+        .testTarget(
+            name: "HearthSchedulerTests",
+            dependencies: ["HearthScheduler"]
         ),
         .testTarget(
             name: "HearthStoreTests",

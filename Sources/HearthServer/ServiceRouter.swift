@@ -11,6 +11,8 @@ public enum ServiceRouter {
     /// The services Hearth knows by their SigV4 signing names.
     public enum Service: Equatable, Sendable {
         case lambda
+        /// EventBridge Scheduler (rest-json; told apart only by the signing name `scheduler`).
+        case scheduler
         /// Signed for (or targeted at) a service Hearth does not have.
         case unknown(String)
     }
@@ -25,6 +27,7 @@ public enum ServiceRouter {
         let name = signingName(of: request) ?? targetService(of: request) ?? "lambda"
         switch name {
         case "lambda": return .lambda
+        case "scheduler": return .scheduler
         default: return .unknown(name)
         }
     }

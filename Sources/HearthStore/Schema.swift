@@ -159,6 +159,32 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v5-schedules") { db in
+            // EventBridge Scheduler: groups (with their tags) and schedules. A schedule's
+            // definition (expression, zone, bounds, target…) is the validated API document as
+            // JSON; the columns are what lists filter and page on.
+            try db.execute(sql: """
+                CREATE TABLE schedule_groups (
+                    name         TEXT    PRIMARY KEY,
+                    tags         TEXT    NOT NULL DEFAULT '{}',
+                    created_ms   INTEGER NOT NULL,
+                    modified_ms  INTEGER NOT NULL
+                );
+                """)
+            try db.execute(sql: "INSERT INTO schedule_groups (name, created_ms, modified_ms) VALUES ('default', 0, 0);")
+            try db.execute(sql: """
+                CREATE TABLE schedules (
+                    group_name    TEXT    NOT NULL REFERENCES schedule_groups(name) ON DELETE CASCADE,
+                    name          TEXT    NOT NULL,
+                    state         TEXT    NOT NULL CHECK (state IN ('ENABLED', 'DISABLED')),
+                    definition    BLOB    NOT NULL,
+                    client_token  TEXT,
+                    created_ms    INTEGER NOT NULL,
+                    modified_ms   INTEGER NOT NULL,
+                    PRIMARY KEY (group_name, name)
+                );
+                """)
+        }
         return migrator
     }
 

@@ -25,6 +25,8 @@ public final class LambdaAPI: Sendable {
     let region: String
     let account = "000000000000"
     let userNamespace: Bool
+    /// EventBridge Scheduler, on the same listener and store.
+    let scheduler: SchedulerAPI
     private let asyncDispatcher = Mutex<LedgerDispatcher?>(nil)
 
     /// The dispatcher of asynchronous invocations (set once by the daemon: it runs them
@@ -47,6 +49,7 @@ public final class LambdaAPI: Sendable {
         self.verifier = verifier
         self.region = region
         self.userNamespace = userNamespace
+        self.scheduler = SchedulerAPI(store: store, region: region, account: account)
     }
 
     // MARK: entry point
@@ -89,8 +92,10 @@ public final class LambdaAPI: Sendable {
                 }
             }
             // One listener, several AWS services: told apart by the signing name and X-Amz-Target.
-            if case .unknown(let name) = ServiceRouter.service(of: request) {
-                return ServiceRouter.unknownService(name, request: request, requestID: requestID)
+            switch ServiceRouter.service(of: request) {
+            case .unknown(let name): return ServiceRouter.unknownService(name, request: request, requestID: requestID)
+            case .scheduler: return await scheduler.handle(request, requestID: requestID)
+            case .lambda: break
             }
             return try await route(request, segments: segments, requestID: requestID)
         } catch let error as LambdaError {
