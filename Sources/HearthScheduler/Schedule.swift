@@ -4,7 +4,7 @@ import Foundation
 /// What fires when: an expression, its `ScheduleExpressionTimezone`, and the StartDate/EndDate
 /// bounds. Pure: the caller supplies every instant (no clock is read here).
 ///
-/// DST (ADR 0010): a cron or `at()` wall time that a spring-forward gap skips does not exist;
+/// DST (ADR 0011): a cron or `at()` wall time that a spring-forward gap skips does not exist;
 /// recurring schedules skip it, and an `at()` in a gap fires at the first instant after the gap.
 /// A wall time repeated by a fall-back overlap fires once, at its first (daylight-time) instant.
 public struct Schedule: Equatable, Sendable {

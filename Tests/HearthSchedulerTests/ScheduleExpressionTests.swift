@@ -77,7 +77,7 @@ struct CronVectorTests {
     }
 }
 
-/// Wall-clock schedules across DST: gaps skipped, overlaps fired once at the first instant (ADR 0010).
+/// Wall-clock schedules across DST: gaps skipped, overlaps fired once at the first instant (ADR 0011).
 @Suite("time zones and DST")
 struct ZoneTests {
     struct Vector: CustomTestStringConvertible, Sendable {
