@@ -21,28 +21,23 @@ public struct CgroupV1Driver: CgroupDriver {
     }
 
     public func create(name: String, limits: CgroupLimits) throws -> any CgroupInstance {
-        precondition(!name.contains("/") && !name.isEmpty, "cgroup name must be one path component")
-        var dirs: [String: String] = [:]
-        do {
-            for controller in (CgroupHost.controllers + ["freezer", "devices"]) {
-                guard let parent = groups[controller] else {
-                    if Self.optionalControllers.contains(controller) { continue }
-                    throw SystemError("cgroup v1 controller \(controller) is not mounted", errno: ENOENT)
-                }
-                let dir = parent + "/" + name
-                if mkdir(dir, 0o755) < 0 && errno != EEXIST { throw SystemError("mkdir \(dir)") }
-                dirs[controller] = dir
-            }
+        try makeGroups(name) { dirs in
             let instance = CgroupV1Instance(dirs: dirs)
             try instance.apply(limits)
             return instance
-        } catch {
-            for dir in dirs.values { rmdir(dir) }
-            throw error
         }
     }
 
     public func makeParent(name: String, totals: CgroupTotals) throws -> any CgroupDriver {
+        try makeGroups(name) { dirs in
+            try Self.apply(totals, to: dirs)
+            return CgroupV1Driver(groups: dirs)
+        }
+    }
+
+    /// Makes `name` under each controller's group (optional controllers that are not mounted
+    /// are skipped) and hands the folders to `configure`; if anything fails, removes them.
+    private func makeGroups<T>(_ name: String, configure: ([String: String]) throws -> T) throws -> T {
         precondition(!name.contains("/") && !name.isEmpty, "cgroup name must be one path component")
         var dirs: [String: String] = [:]
         do {
@@ -55,8 +50,7 @@ public struct CgroupV1Driver: CgroupDriver {
                 if mkdir(dir, 0o755) < 0 && errno != EEXIST { throw SystemError("mkdir \(dir)") }
                 dirs[controller] = dir
             }
-            try Self.apply(totals, to: dirs)
-            return CgroupV1Driver(groups: dirs)
+            return try configure(dirs)
         } catch {
             for dir in dirs.values { rmdir(dir) }
             throw error
