@@ -141,9 +141,7 @@ public struct AsyncInvocations: Sendable {
         do {
             found = try await runner.settings(for: event)
         } catch {
-            event.throttles += 1
-            let due = clock.nowMs() + policy.throttleDelay(afterThrottle: event.throttles)
-            return .retry(dueAt: due, attempts: item.attempts, payload: event.encoded(), error: "settings unavailable: \(error)")
+            return backOff(event, item: item, error: "settings unavailable: \(error)", notAfter: .max)
         }
         guard let settings = found else {
             return drop(event, item: item, reason: "FunctionNotFound", detail: "the function or qualifier no longer exists")
@@ -175,12 +173,19 @@ public struct AsyncInvocations: Sendable {
             finished.attempts = attempt
             return failure(event, item: finished, settings: settings, condition: .retriesExhausted, invokeCount: attempt)
         case .throttled(let reason), .systemError(let reason):
-            event.throttles += 1
-            let due = min(clock.nowMs() + policy.throttleDelay(afterThrottle: event.throttles), expiresAt)
-            return .retry(dueAt: due, attempts: item.attempts, payload: event.encoded(), error: reason)
+            return backOff(event, item: item, error: reason, notAfter: expiresAt)
         case .gone(let detail):
             return drop(event, item: item, reason: "FunctionNotFound", detail: detail)
         }
+    }
+
+    /// A throttle or transient failure: due again after the next backoff step (not after
+    /// `notAfter`), without using up a retry.
+    private func backOff(_ event: AsyncEvent, item: LedgerItem, error: String, notAfter: Int64) -> LedgerDecision {
+        var event = event
+        event.throttles += 1
+        let due = min(clock.nowMs() + policy.throttleDelay(afterThrottle: event.throttles), notAfter)
+        return .retry(dueAt: due, attempts: item.attempts, payload: event.encoded(), error: error)
     }
 
     private func drop(_ event: AsyncEvent, item: LedgerItem, reason: String, detail: String) -> LedgerDecision {
