@@ -60,7 +60,7 @@ let package = Package(
         // The durable event core: the ledger (claims, leases, group commit), its dispatcher, and
         // the engines on it (asynchronous invocations). No storage, HTTP or syscalls: the SQL is
         // HearthStore's LedgerSQL.swift behind `LedgerBackend`; the clock is injected.
-        .target(name: "HearthEvents"),
+        .target(name: "HearthEvents", dependencies: ["HearthScheduler"]),
         // EventBridge Scheduler's expression language: rate/cron/at, time zones and DST, and
         // next(after:). Pure: no HTTP, no I/O, every instant passed in.
         .target(name: "HearthScheduler"),
@@ -130,7 +130,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HearthEventsTests",
-            dependencies: ["HearthEvents", "HearthStore"]
+            dependencies: ["HearthEvents", "HearthStore", "HearthScheduler"]
         ),
         .testTarget(
             name: "HearthSchedulerTests",

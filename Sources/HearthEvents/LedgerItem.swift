@@ -123,4 +123,6 @@ public struct LedgerDepth: Sendable, Equatable {
 public enum LedgerKind {
     /// An asynchronous Lambda invocation (`InvocationType: Event`, destinations).
     public static let lambdaInvoke = "lambda.invoke"
+    /// One EventBridge Scheduler occurrence (or its delivery retry, or the deletion after the last).
+    public static let schedulerFire = "scheduler.fire"
 }

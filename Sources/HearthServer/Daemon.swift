@@ -36,6 +36,8 @@ public final class Daemon: Sendable {
         public var asyncConcurrency: Int?
         /// Tasks of all instances together (the parent cgroup's pids.max); nil: derived.
         public var maxTotalPids: Int?
+        /// The first delay between EventBridge Scheduler delivery retries (doubling up to 5 minutes).
+        public var schedulerRetryBase: Duration = .seconds(1)
 
         public init() {}
     }
@@ -131,8 +133,10 @@ public final class Daemon: Sendable {
         // Running events get the grace; the pool's shutdown then ends what is left, and the
         // dispatcher releases those events (due again at the next start).
         async let drained: Void = events.stop(grace: options.shutdownGrace)
+        async let fired: Void = api.scheduler.stopFiring(grace: options.shutdownGrace)
         await pool.shutdown(grace: options.shutdownGrace)
         await drained
+        await fired
         host.close()
         lock.unlock()
     }
@@ -156,6 +160,7 @@ public final class Daemon: Sendable {
         }
         api.attach(events: dispatcher)
         dispatcher.start()
+        try await api.scheduler.startFiring(ledger: ledger, lambda: api, queues: nil, retryBase: options.schedulerRetryBase, log: log)
         return dispatcher
     }
 }

@@ -181,3 +181,31 @@ public final class SQLiteLedger: LedgerBackend {
                    finishedAt: row["finished_at_ms"])
     }
 }
+
+// MARK: items of one queue, in a caller's transaction (schedules plant and remove their own)
+
+extension SQLiteLedger {
+    /// Removes a queue's pending (available or leased) items; failed ones stay as history. A
+    /// removed leased item's finish then finds no lease: its outcome is dropped.
+    static let deletePendingSQL = "DELETE FROM ledger_items WHERE kind = ? AND queue = ? AND state <> 'failed'"
+
+    /// Queues of `kind` with a pending item.
+    static let pendingQueuesSQL = "SELECT DISTINCT queue FROM ledger_items WHERE kind = ? AND state <> 'failed'"
+
+    /// Adds `items` inside the caller's transaction (idempotency keys apply as in `commit`).
+    public static func insert(_ db: Database, _ items: [NewLedgerItem], now: Int64) throws {
+        for item in items { _ = try insert(db, item, lease: nil, now: now) }
+    }
+
+    /// Deletes `queue`'s pending items of `kind` inside the caller's transaction; returns how many.
+    @discardableResult
+    public static func deletePending(_ db: Database, kind: String, queue: String) throws -> Int {
+        try db.execute(sql: deletePendingSQL, arguments: [kind, queue])
+        return db.changesCount
+    }
+
+    /// The queues of `kind` that have an available or leased item.
+    public static func pendingQueues(_ db: Database, kind: String) throws -> Set<String> {
+        Set(try String.fetchAll(db, sql: pendingQueuesSQL, arguments: [kind]))
+    }
+}

@@ -1,6 +1,7 @@
 // HearthStore: EventBridge Scheduler's schedule groups and schedules.
 import Foundation
 import GRDB
+import HearthEvents
 
 /// A schedule group (`default` always exists until deleted; Hearth recreates nothing).
 public struct ScheduleGroupRecord: Sendable, Equatable {
@@ -25,6 +26,9 @@ public struct ScheduleRecord: Sendable, Equatable {
         (self.group, self.name, self.state, self.definition, self.clientToken, self.created, self.modified) =
             (group, name, state, definition, clientToken, created, modified)
     }
+
+    /// The revision its firings are planned from: `modified` in stored milliseconds.
+    public var revision: Int64 { Schema.millis(modified) }
 }
 
 extension Store {
@@ -56,6 +60,9 @@ extension Store {
                 throw StoreError.notFound("Schedule group \(name) does not exist.")
             }
             let names = try String.fetchAll(db, sql: "SELECT name FROM schedules WHERE group_name = ?", arguments: [name])
+            for schedule in names {
+                try SQLiteLedger.deletePending(db, kind: LedgerKind.schedulerFire, queue: FiringSchedule.queue(group: name, name: schedule))
+            }
             try db.execute(sql: "DELETE FROM schedules WHERE group_name = ?", arguments: [name])
             try db.execute(sql: "DELETE FROM schedule_groups WHERE name = ?", arguments: [name])
             return names
@@ -94,9 +101,11 @@ extension Store {
 
     // MARK: schedules
 
-    /// Inserts a schedule. `conflict` if the name exists in the group (unless it was created
-    /// with the same client token, then the stored one is returned); `notFound` for a missing group.
-    public func createSchedule(_ record: ScheduleRecord) throws -> ScheduleRecord {
+    /// Inserts a schedule, and in the same transaction the `scheduler.fire` item `plan` makes
+    /// of it (its first occurrence). `conflict` if the name exists in the group (unless it was
+    /// created with the same client token, then the stored one is returned and nothing is
+    /// planted); `notFound` for a missing group.
+    public func createSchedule(_ record: ScheduleRecord, plan: (ScheduleRecord) throws -> NewLedgerItem? = { _ in nil }) throws -> ScheduleRecord {
         try write { db in
             guard try Int.fetchOne(db, sql: "SELECT 1 FROM schedule_groups WHERE name = ?", arguments: [record.group]) != nil else {
                 throw StoreError.notFound("Schedule group \(record.group) does not exist.")
@@ -111,12 +120,15 @@ extension Store {
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [record.group, record.name, record.state, Data(record.definition), record.clientToken,
                                  Schema.millis(record.created), Schema.millis(record.modified)])
+            if let item = try plan(record) { try SQLiteLedger.insert(db, [item], now: Schema.millis(Schema.now())) }
             return record
         }
     }
 
-    /// Replaces a schedule's state and definition (UpdateSchedule is a full replace); keeps its creation date.
-    public func updateSchedule(_ record: ScheduleRecord) throws -> ScheduleRecord {
+    /// Replaces a schedule's state and definition (UpdateSchedule is a full replace); keeps its
+    /// creation date. In the same transaction its pending `scheduler.fire` items are replaced by
+    /// the one `plan` makes of the stored result (none while DISABLED).
+    public func updateSchedule(_ record: ScheduleRecord, plan: (ScheduleRecord) throws -> NewLedgerItem? = { _ in nil }) throws -> ScheduleRecord {
         try write { db in
             guard var existing = try Row.fetchOne(db, sql: "SELECT * FROM schedules WHERE group_name = ? AND name = ?",
                                                   arguments: [record.group, record.name]).map(Self.decodeSchedule) else {
@@ -127,6 +139,8 @@ extension Store {
             existing.modified = record.modified
             try db.execute(sql: "UPDATE schedules SET state = ?, definition = ?, modified_ms = ? WHERE group_name = ? AND name = ?",
                            arguments: [existing.state, Data(existing.definition), Schema.millis(existing.modified), record.group, record.name])
+            try SQLiteLedger.deletePending(db, kind: LedgerKind.schedulerFire, queue: FiringSchedule.queue(group: record.group, name: record.name))
+            if let item = try plan(existing) { try SQLiteLedger.insert(db, [item], now: Schema.millis(Schema.now())) }
             return existing
         }
     }
@@ -137,10 +151,34 @@ extension Store {
         }
     }
 
+    /// Deletes a schedule and its pending `scheduler.fire` items.
     public func deleteSchedule(group: String, name: String) throws {
         try write { db in
             try db.execute(sql: "DELETE FROM schedules WHERE group_name = ? AND name = ?", arguments: [group, name])
             guard db.changesCount > 0 else { throw StoreError.notFound("Schedule \(name) does not exist.") }
+            try SQLiteLedger.deletePending(db, kind: LedgerKind.schedulerFire, queue: FiringSchedule.queue(group: group, name: name))
+        }
+    }
+
+    /// `ActionAfterCompletion: DELETE`: deletes the schedule (and its pending items) only if it
+    /// is still the revision (`modified_ms`) whose last occurrence fired. Returns whether it did.
+    @discardableResult
+    public func deleteCompletedSchedule(group: String, name: String, revision: Int64) throws -> Bool {
+        try write { db in
+            try db.execute(sql: "DELETE FROM schedules WHERE group_name = ? AND name = ? AND modified_ms = ?", arguments: [group, name, revision])
+            guard db.changesCount > 0 else { return false }
+            try SQLiteLedger.deletePending(db, kind: LedgerKind.schedulerFire, queue: FiringSchedule.queue(group: group, name: name))
+            return true
+        }
+    }
+
+    /// Enabled schedules without a pending `scheduler.fire` item (start-up reconciliation: those
+    /// stored before schedules fired, or whose chain ended).
+    public func schedulesWithoutFirings() throws -> [ScheduleRecord] {
+        try dbWriter.read { db in
+            let pending = try SQLiteLedger.pendingQueues(db, kind: LedgerKind.schedulerFire)
+            return try Row.fetchAll(db, sql: "SELECT * FROM schedules WHERE state = 'ENABLED'").map(Self.decodeSchedule)
+                .filter { !pending.contains(FiringSchedule.queue(group: $0.group, name: $0.name)) }
         }
     }
 

@@ -164,6 +164,8 @@ public final class LambdaAPI: Sendable {
             return try getLogs(segments[2], request, requestID: requestID)
         case ("GET", 4, "hearth") where segments[1] == "functions" && segments[3] == "events":
             return try await getEvents(segments[2], request, requestID: requestID)
+        case ("GET", 5, "hearth") where segments[1] == "schedules" && segments[4] == "firings":
+            return try await scheduler.firings(group: segments[2], name: segments[3], requestID: requestID)
         case ("POST", _, "2014-11-13") where (segments.count == 4 || (segments.count == 5 && segments[4].isEmpty))
                                             && segments[1] == "functions" && segments[3] == "invoke-async":
             return try await invokeAsync(segments[2], request, requestID: requestID)

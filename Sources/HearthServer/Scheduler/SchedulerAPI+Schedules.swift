@@ -67,6 +67,9 @@ extension SchedulerAPI {
         if let start, let end, end <= start, !parsed.isOneTime {
             throw SchedulerError.validation("The EndDate you specify must be later than the StartDate.")
         }
+        if let start, !parsed.isOneTime, start < Date().timeIntervalSince1970 - 300 {
+            throw SchedulerError.validation("The StartDate you specify cannot be earlier than 5 minutes ago.")
+        }
         if let start { doc["StartDate"] = start }
         if let end { doc["EndDate"] = end }
 
@@ -75,8 +78,9 @@ extension SchedulerAPI {
     }
 
     /// The Target: a Hearth Lambda function (invoked asynchronously), with RoleArn, Input
-    /// (well-formed JSON) and RetryPolicy. Other targets and DeadLetterConfig are refused until
-    /// Hearth has queues.
+    /// (well-formed JSON), RetryPolicy and DeadLetterConfig (an SQS queue ARN: its messages go
+    /// through the queue seam once Hearth has queues; until then an undeliverable occurrence is
+    /// kept failed with that reason, ADR 0012). Other targets are refused until Hearth has queues.
     func target(_ value: Any?) throws -> [String: Any] {
         guard let target = value as? [String: Any] else {
             throw SchedulerError.validation("1 validation error detected: Value null at 'target' failed to satisfy constraint: Member must not be null")
@@ -98,8 +102,11 @@ extension SchedulerAPI {
         guard try store.function(named: parts[6]) != nil else {
             throw SchedulerError.validation("Invalid target \(arn): the function \(parts[6]) does not exist.")
         }
-        if target["DeadLetterConfig"] != nil {
-            throw SchedulerError.validation("DeadLetterConfig is not supported by Hearth yet: it needs an SQS queue, and Hearth has no queues.")
+        if let dlq = target["DeadLetterConfig"] {
+            guard let config = dlq as? [String: Any], let dlqArn = config["Arn"] as? String, Self.isQueueArn(dlqArn) else {
+                throw SchedulerError.validation("1 validation error detected: Value at 'target.deadLetterConfig.arn' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:aws(-[a-z]+)?:sqs:[a-z0-9\\-]+:\\d{12}:[a-zA-Z0-9\\-_]+")
+            }
+            out["DeadLetterConfig"] = ["Arn": dlqArn]
         }
         if let input = target["Input"] as? String {
             guard !input.isEmpty, (try? JSONSerialization.jsonObject(with: Data(input.utf8), options: [.fragmentsAllowed])) != nil else {
@@ -126,6 +133,15 @@ extension SchedulerAPI {
         return out
     }
 
+    /// `arn:aws(-[a-z]+)?:sqs:[a-z0-9-]+:\d{12}:[a-zA-Z0-9-_]+`, the DeadLetterConfig pattern.
+    static func isQueueArn(_ arn: String) -> Bool {
+        let p = arn.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard p.count == 6, p[0] == "arn", p[1] == "aws" || p[1].hasPrefix("aws-"), p[2] == "sqs", !p[3].isEmpty,
+              p[4].count == 12, p[4].allSatisfy({ $0.isASCII && $0.isNumber }), !p[5].isEmpty, p[5].count <= 80 else { return false }
+        return p[3].allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }
+            && p[5].allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+    }
+
     func record(_ name: String, _ request: HTTPRequest) throws -> ScheduleRecord {
         try Self.checkName(name, "name")
         let body = try Self.body(request)
@@ -136,15 +152,24 @@ extension SchedulerAPI {
                               clientToken: body["ClientToken"] as? String, created: now, modified: now)
     }
 
+    /// Stores the schedule and, in the same transaction, the item of its first occurrence
+    /// (a `rate()` without StartDate fires at creation).
     func createSchedule(_ name: String, _ request: HTTPRequest, requestID: String) throws -> HTTPResponse {
-        let stored = try store.createSchedule(try record(name, request))
+        let stored = try store.createSchedule(try record(name, request)) { try plan($0, from: Self.wholeSecond($0.created)) }
+        wakeFiring()
         return Self.json(["ScheduleArn": scheduleArn(stored.group, stored.name)], requestID: requestID)
     }
 
+    /// Replaces the schedule and its pending occurrences with the first one from now (none
+    /// while DISABLED; enabling plants it).
     func updateSchedule(_ name: String, _ request: HTTPRequest, requestID: String) throws -> HTTPResponse {
-        let stored = try store.updateSchedule(try record(name, request))
+        let stored = try store.updateSchedule(try record(name, request)) { try plan($0, from: Self.wholeSecond($0.modified)) }
+        wakeFiring()
         return Self.json(["ScheduleArn": scheduleArn(stored.group, stored.name)], requestID: requestID)
     }
+
+    /// `date` in ms, down to its whole second (occurrences are whole seconds).
+    static func wholeSecond(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970.rounded(.down)) * 1000 }
 
     func getSchedule(_ name: String, _ request: HTTPRequest, requestID: String) throws -> HTTPResponse {
         let group = request.query["groupName"] ?? "default"

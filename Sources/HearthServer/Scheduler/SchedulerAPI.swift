@@ -1,6 +1,7 @@
 import Foundation
 import HearthScheduler
 import HearthStore
+import Synchronization
 
 /// EventBridge Scheduler's API (rest-json, signing name `scheduler`) over the store: schedules,
 /// schedule groups and group tags, with Scheduler's shapes, validation and errors. Reached
@@ -10,6 +11,9 @@ final class SchedulerAPI: Sendable {
     let store: Store
     let region: String
     let account: String
+    /// Set once the daemon starts firing (`startFiring`); nil: schedules are stored, not fired.
+    let firingState = Mutex<ScheduleFiringService?>(nil)
+    var firingService: ScheduleFiringService? { firingState.withLock { $0 } }
 
     init(store: Store, region: String, account: String) {
         self.store = store
