@@ -7,7 +7,7 @@ struct ScheduleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "schedule",
         abstract: "Check EventBridge Scheduler expressions before deploying them.",
-        subcommands: [Next.self])
+        subcommands: [Next.self, Firings.self])
 
     /// `hearth schedule next EXPR`: the next fire times, ISO-8601 UTC, one a line.
     struct Next: ParsableCommand {

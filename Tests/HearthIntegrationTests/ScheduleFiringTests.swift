@@ -141,4 +141,34 @@ struct ScheduleFiringTests {
         }
         print("schedule crash: \(before) run(s) had finished before kill -9, \(recovered) item(s) recovered; after restart all 6 fired, \(twice.count) twice")
     }
+
+    @Test("a deleted function: retried per RetryPolicy, then failed with the DeadLetterConfig reason (no queue service yet); the next occurrence stays planted")
+    func retryThenDeadLetter() async throws {
+        let daemon = try ServeDaemon(extra: ["--prefork", "0"])
+        defer { daemon.stop(); daemon.removeState() }
+        try await daemon.createProbe("work")
+        // The first occurrence is StartDate, 3 s ahead; the function is deleted before it.
+        let r = daemon.python(#"""
+            import boto3, json, os, datetime
+            c = boto3.client('scheduler', endpoint_url=os.environ['ENDPOINT'])
+            start = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=3)
+            c.create_schedule(Name='orphan', ScheduleExpression='rate(1 hour)', StartDate=start, FlexibleTimeWindow={'Mode': 'OFF'},
+                              Target={'Arn': '\#(Self.fn)', 'RoleArn': '\#(Self.role)', 'RetryPolicy': {'MaximumRetryAttempts': 1, 'MaximumEventAgeInSeconds': 60},
+                                      'DeadLetterConfig': {'Arn': 'arn:aws:sqs:us-east-1:000000000000:dlq'}})
+            print(json.dumps({'ok': True}))
+            """#)
+        #expect(r.stdoutJSON?["ok"] as? Bool == true, "\(r.stdoutText) \(r.stderr)")
+        #expect(try await daemon.client().send("DELETE", "/2015-03-31/functions/work").status == 204)
+        let failed = try await AsyncInvokeTests.waitFor(20) {
+            try await Self.firings(daemon, "orphan").contains { $0["State"] as? String == "failed" }
+        }
+        #expect(failed)
+        let firings = try await Self.firings(daemon, "orphan")
+        let record = try #require(firings.first { $0["State"] as? String == "failed" })
+        let reason = record["LastError"] as? String ?? ""
+        #expect(reason.hasPrefix("ResourceNotFoundException: Function not found: \(Self.fn) (after 2 attempt(s); MaximumRetryAttempts exhausted)"), "\(reason)")
+        #expect(reason.contains("dead-letter queue arn:aws:sqs:us-east-1:000000000000:dlq not reached: Hearth has no queue service yet"), "\(reason)")
+        #expect(firings.filter { $0["State"] as? String == "available" && $0["Action"] as? String == "fire" }.count == 1, "the next hour is planted: \(firings)")
+        #expect(daemon.log.contains("not delivered"), "\(daemon.log)")
+    }
 }
