@@ -189,8 +189,11 @@ extension SQLiteLedger {
     /// removed leased item's finish then finds no lease: its outcome is dropped.
     static let deletePendingSQL = "DELETE FROM ledger_items WHERE kind = ? AND queue = ? AND state <> 'failed'"
 
-    /// Queues of `kind` with a pending item.
-    static let pendingQueuesSQL = "SELECT DISTINCT queue FROM ledger_items WHERE kind = ? AND state <> 'failed'"
+    /// A condition true when the queue `queueExpression` (SQL over the caller's row) has a
+    /// pending item of the kind bound to its one `?`: an index probe of `(kind, queue, state)`.
+    static func hasPendingSQL(queueExpression: String) -> String {
+        "EXISTS (SELECT 1 FROM ledger_items WHERE kind = ? AND queue = \(queueExpression) AND state <> 'failed')"
+    }
 
     /// Adds `items` inside the caller's transaction (idempotency keys apply as in `commit`).
     public static func insert(_ db: Database, _ items: [NewLedgerItem], now: Int64) throws {
@@ -202,10 +205,5 @@ extension SQLiteLedger {
     public static func deletePending(_ db: Database, kind: String, queue: String) throws -> Int {
         try db.execute(sql: deletePendingSQL, arguments: [kind, queue])
         return db.changesCount
-    }
-
-    /// The queues of `kind` that have an available or leased item.
-    public static func pendingQueues(_ db: Database, kind: String) throws -> Set<String> {
-        Set(try String.fetchAll(db, sql: pendingQueuesSQL, arguments: [kind]))
     }
 }

@@ -175,10 +175,12 @@ extension Store {
     /// Enabled schedules without a pending `scheduler.fire` item (start-up reconciliation: those
     /// stored before schedules fired, or whose chain ended).
     public func schedulesWithoutFirings() throws -> [ScheduleRecord] {
+        // The queue is `group/name` (`FiringSchedule.queue`); only the schedules without one are read.
         try dbWriter.read { db in
-            let pending = try SQLiteLedger.pendingQueues(db, kind: LedgerKind.schedulerFire)
-            return try Row.fetchAll(db, sql: "SELECT * FROM schedules WHERE state = 'ENABLED'").map(Self.decodeSchedule)
-                .filter { !pending.contains(FiringSchedule.queue(group: $0.group, name: $0.name)) }
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM schedules
+                WHERE state = 'ENABLED' AND NOT \(SQLiteLedger.hasPendingSQL(queueExpression: "schedules.group_name || '/' || schedules.name"))
+                """, arguments: [LedgerKind.schedulerFire]).map(Self.decodeSchedule)
         }
     }
 

@@ -323,3 +323,52 @@ struct ScheduleFiringsTests {
         #expect(try await firings("gone").isEmpty)
     }
 }
+
+/// The store's side of firing: items planted and removed in the schedule's own transactions,
+/// and start-up reconciliation.
+@Suite("schedule firing: store")
+struct ScheduleFiringStoreTests {
+    static let definition = Array(#"{"ScheduleExpression":"rate(1 minute)","FlexibleTimeWindow":{"Mode":"OFF"},"Target":{"Arn":"arn:aws:lambda:us-east-1:000000000000:function:fn","RoleArn":"arn:aws:iam::000000000000:role/r"}}"#.utf8)
+
+    static func record(_ name: String, group: String = "default", state: String = "ENABLED") -> ScheduleRecord {
+        ScheduleRecord(group: group, name: name, state: state, definition: definition, clientToken: nil,
+                       created: Date(timeIntervalSince1970: 1_767_225_600), modified: Date())
+    }
+
+    static func plan(_ r: ScheduleRecord) throws -> NewLedgerItem? {
+        try FiringSchedule(arn: "arn:aws:scheduler:us-east-1:000000000000:schedule/\(r.group)/\(r.name)", group: r.group, name: r.name,
+                           enabled: r.state == "ENABLED", revision: r.revision, created: r.created, definition: r.definition)
+            .firstItem(from: Int64(r.modified.timeIntervalSince1970 * 1000))
+    }
+
+    @Test("Create/Update/Delete(Group) plant and remove occurrences in their transaction; reconciliation finds enabled schedules with none")
+    func plantedWithTheSchedule() throws {
+        let store = try Store.inMemory()
+        let ledger = SQLiteLedger(store: store)
+        func pending(_ name: String, group: String = "default") throws -> [LedgerItem] {
+            try ledger.items(kind: LedgerKind.schedulerFire, queue: "\(group)/\(name)", limit: 10)
+        }
+        _ = try store.createSchedule(Self.record("planted"), plan: Self.plan)
+        _ = try store.createSchedule(Self.record("bare"))
+        _ = try store.createSchedule(Self.record("off", state: "DISABLED"), plan: Self.plan)
+        #expect(try pending("planted").count == 1)
+        #expect(try pending("off").isEmpty)
+        #expect(try store.schedulesWithoutFirings().map(\.name) == ["bare"])
+
+        _ = try store.updateSchedule(Self.record("planted", state: "DISABLED"), plan: Self.plan)
+        #expect(try pending("planted").isEmpty, "disabling removes the pending occurrence")
+        let updated = try store.updateSchedule(Self.record("planted"), plan: Self.plan)
+        let item = try #require(try pending("planted").first)
+        #expect(try FireDocument.decode(item.payload).revision == updated.revision, "planted from the new revision")
+        #expect(try store.deleteCompletedSchedule(group: "default", name: "planted", revision: updated.revision - 1) == false)
+        try store.deleteSchedule(group: "default", name: "planted")
+        #expect(try pending("planted").isEmpty)
+
+        _ = try store.createScheduleGroup("team", tags: [:])
+        _ = try store.createSchedule(Self.record("job", group: "team"), plan: Self.plan)
+        #expect(try pending("job", group: "team").count == 1)
+        try store.deleteScheduleGroup("team")
+        #expect(try pending("job", group: "team").isEmpty)
+        #expect(try store.schedulesWithoutFirings().map(\.name) == ["bare"])
+    }
+}

@@ -55,6 +55,23 @@ struct ScheduleFiringTests {
             """)
         #expect(gone.stdoutText.contains("deleted"), "ActionAfterCompletion DELETE: \(gone.stdoutText) \(gone.stderr)")
         #expect(try await Self.firings(daemon, "soon").isEmpty)
+
+        let group = daemon.python(#"""
+            import boto3, os
+            c = boto3.client('scheduler', endpoint_url=os.environ['ENDPOINT'])
+            c.create_schedule_group(Name='team')
+            c.create_schedule(Name='daily', GroupName='team', ScheduleExpression='rate(1 day)', StartDate=2000000000, FlexibleTimeWindow={'Mode': 'OFF'},
+                              Target={'Arn': '\#(Self.fn)', 'RoleArn': '\#(Self.role)'})
+            """#)
+        #expect(group.status == 0, "\(group.stderr)")
+        let planted = try await Self.firings(daemon, "daily", group: "team")
+        #expect((planted.first?["DueAt"] as? NSNumber)?.int64Value == 2_000_000_000_000, "the first occurrence is StartDate: \(planted)")
+        let deleted = daemon.python("""
+            import boto3, os
+            boto3.client('scheduler', endpoint_url=os.environ['ENDPOINT']).delete_schedule_group(Name='team')
+            """)
+        #expect(deleted.status == 0, "\(deleted.stderr)")
+        #expect(try await Self.firings(daemon, "daily", group: "team").isEmpty, "DeleteScheduleGroup removes its schedules' pending occurrences")
     }
 
     @Test("aws CLI: rate() fires at creation and plants the next minute; disable removes it, enable plants it, delete removes it")

@@ -18,7 +18,9 @@ extension SchedulerAPI {
 
     /// Validates a CreateSchedule/UpdateSchedule body into the stored definition document (the
     /// GetSchedule fields other than Arn, Name, GroupName, State and the dates), its state and group.
-    func definition(_ body: [String: Any]) throws -> (group: String, state: String, document: [String: Any]) {
+    /// `creating`: CreateSchedule also refuses a recurring schedule's StartDate more than 5
+    /// minutes in the past (an update may resend the StartDate it was created with).
+    func definition(_ body: [String: Any], creating: Bool = false) throws -> (group: String, state: String, document: [String: Any]) {
         let group = body["GroupName"] as? String ?? "default"
         try Self.checkName(group, "groupName")
         var doc: [String: Any] = [:]
@@ -67,7 +69,7 @@ extension SchedulerAPI {
         if let start, let end, end <= start, !parsed.isOneTime {
             throw SchedulerError.validation("The EndDate you specify must be later than the StartDate.")
         }
-        if let start, !parsed.isOneTime, start < Date().timeIntervalSince1970 - 300 {
+        if creating, let start, !parsed.isOneTime, start < Date().timeIntervalSince1970 - 300 {
             throw SchedulerError.validation("The StartDate you specify cannot be earlier than 5 minutes ago.")
         }
         if let start { doc["StartDate"] = start }
@@ -142,10 +144,10 @@ extension SchedulerAPI {
             && p[5].allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
     }
 
-    func record(_ name: String, _ request: HTTPRequest) throws -> ScheduleRecord {
+    func record(_ name: String, _ request: HTTPRequest, creating: Bool = false) throws -> ScheduleRecord {
         try Self.checkName(name, "name")
         let body = try Self.body(request)
-        let (group, state, doc) = try definition(body)
+        let (group, state, doc) = try definition(body, creating: creating)
         let data = try JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys])
         let now = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 * 1000).rounded(.down) / 1000)
         return ScheduleRecord(group: group, name: name, state: state, definition: [UInt8](data),
@@ -155,7 +157,7 @@ extension SchedulerAPI {
     /// Stores the schedule and, in the same transaction, the item of its first occurrence
     /// (a `rate()` without StartDate fires at creation).
     func createSchedule(_ name: String, _ request: HTTPRequest, requestID: String) throws -> HTTPResponse {
-        let stored = try store.createSchedule(try record(name, request)) { try plan($0, from: Self.wholeSecond($0.created)) }
+        let stored = try store.createSchedule(try record(name, request, creating: true)) { try plan($0, from: Self.wholeSecond($0.created)) }
         wakeFiring()
         return Self.json(["ScheduleArn": scheduleArn(stored.group, stored.name)], requestID: requestID)
     }
