@@ -123,4 +123,6 @@ public struct LedgerDepth: Sendable, Equatable {
 public enum LedgerKind {
     /// An asynchronous Lambda invocation (`InvocationType: Event`, destinations).
     public static let lambdaInvoke = "lambda.invoke"
+    /// A Step Functions execution's pending work: a task to run or a timer to fire (HearthStates' driver).
+    public static let statesExecution = "states.execution"
 }
