@@ -170,7 +170,7 @@ struct StatesAPITests {
         #expect(out["names"] as? [String] == ["express", "flow", "waiter"])
     }
 
-    @Test("aws CLI (v1 and v2): create-state-machine, start-execution, describe-execution, get-execution-history")
+    @Test("aws CLI (v1 and v2): create-state-machine, start-execution, describe-execution, get-execution-history; hearth states history")
     func awsCLI() async throws {
         let daemon = try ServeDaemon(extra: ["--prefork", "0"])
         defer { daemon.stop(); daemon.removeState() }
@@ -199,6 +199,23 @@ struct StatesAPITests {
             #expect(types == ["ExecutionStarted", "TaskStateEntered", "LambdaFunctionScheduled", "LambdaFunctionStarted", "LambdaFunctionSucceeded",
                               "TaskStateExited", "ExecutionSucceeded"])
         }
+        // hearth states history: the same execution as a timeline.
+        let machine = "arn:aws:states:us-east-1:000000000000:stateMachine:retrying"
+        let retrying = #"{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"\#(Self.fn)","Parameters":{"cmd":"error"},"Retry":[{"ErrorEquals":["States.ALL"],"IntervalSeconds":1,"MaxAttempts":1}],"End":true}}}"#
+        #expect(daemon.aws(["stepfunctions", "create-state-machine", "--name", "retrying", "--definition", retrying, "--role-arn", "arn:aws:iam::000000000000:role/r"]).status == 0)
+        #expect(daemon.aws(["stepfunctions", "start-execution", "--state-machine-arn", machine, "--name", "x"]).status == 0)
+        let execution = "arn:aws:states:us-east-1:000000000000:execution:retrying:x"
+        for _ in 0..<100 where daemon.aws(["stepfunctions", "describe-execution", "--execution-arn", execution]).stdoutJSON?["status"] as? String == "RUNNING" {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let timeline = Harness.run(Harness.hearth, ["states", "history", execution, "--endpoint", daemon.endpoint, "--credentials", daemon.credentialsPath])
+        #expect(timeline.status == 0, "\(timeline.stderr)")
+        let lines = timeline.stdoutText.split(separator: "\n").map(String.init)
+        #expect(lines.count == 2, "\(timeline.stdoutText)")
+        #expect(lines.first?.contains("T ") == true && lines.first?.contains("Task") == true && lines.first?.contains("2 attempts  errors: Probe.Failure, Probe.Failure  (did not exit)") == true, "\(timeline.stdoutText)")
+        #expect(lines.last?.contains("ExecutionFailed  Probe.Failure") == true, "\(timeline.stdoutText)")
+        let missing = Harness.run(Harness.hearth, ["states", "history", execution + "nope", "--endpoint", daemon.endpoint, "--credentials", daemon.credentialsPath])
+        #expect(missing.status != 0 && missing.stderr.contains("ExecutionDoesNotExist"), "\(missing.stderr)")
     }
 
     /// kill -9 with executions in a Lambda task (a 1.5 s sleep) and then in a Wait: after each
