@@ -64,6 +64,10 @@ let package = Package(
         // EventBridge Scheduler's expression language: rate/cron/at, time zones and DST, and
         // next(after:). Pure: no HTTP, no I/O, every instant passed in.
         .target(name: "HearthScheduler"),
+        // Step Functions' Amazon States Language (JSONPath): parse + validate, JSONPath,
+        // intrinsics, and the interpreter (journal entries in, history events and actions out).
+        // Pure: no I/O, no clock, no HTTP.
+        .target(name: "HearthStates", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // Embedded state: functions, versions, aliases, the event ledger (SQLite through GRDB).
         .target(
             name: "HearthStore",
@@ -76,6 +80,7 @@ let package = Package(
                 "HearthCore",
                 "HearthEvents",
                 "HearthScheduler",
+                "HearthStates",
                 "HearthStore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -135,6 +140,10 @@ let package = Package(
         .testTarget(
             name: "HearthSchedulerTests",
             dependencies: ["HearthScheduler"]
+        ),
+        .testTarget(
+            name: "HearthStatesTests",
+            dependencies: ["HearthStates"]
         ),
         .testTarget(
             name: "HearthStoreTests",

@@ -125,4 +125,6 @@ public enum LedgerKind {
     public static let lambdaInvoke = "lambda.invoke"
     /// One EventBridge Scheduler occurrence (or its delivery retry, or the deletion after the last).
     public static let schedulerFire = "scheduler.fire"
+    /// A Step Functions execution's pending work: a task to run or a timer to fire (HearthStates' driver).
+    public static let statesExecution = "states.execution"
 }

@@ -38,6 +38,9 @@ public final class Daemon: Sendable {
         public var maxTotalPids: Int?
         /// The first delay between EventBridge Scheduler delivery retries (doubling up to 5 minutes).
         public var schedulerRetryBase: Duration = .seconds(1)
+        /// Multiplies Step Functions Wait and retry delays (as Step Functions Local's
+        /// WAIT_TIME_SCALE; 0 runs them at once). 1: as written.
+        public var statesTimeScale: Double = 1
 
         public init() {}
     }
@@ -48,14 +51,17 @@ public final class Daemon: Sendable {
     let pool: InstancePool
     let host: SandboxHost
     let events: LedgerDispatcher
+    /// Step Functions' tasks and timers (kind `states.execution`).
+    let statesEvents: LedgerDispatcher
     let lock: StateLock
     public let credentialsPath: String
 
     public var boundPort: Int? { server.localAddress?.port }
 
     private init(options: Options, api: LambdaAPI, server: HTTPServer, pool: InstancePool, host: SandboxHost, events: LedgerDispatcher,
-                 lock: StateLock, credentialsPath: String) {
+                 statesEvents: LedgerDispatcher, lock: StateLock, credentialsPath: String) {
         self.events = events
+        self.statesEvents = statesEvents
         self.lock = lock
         self.options = options
         self.api = api
@@ -115,13 +121,14 @@ public final class Daemon: Sendable {
                             verifier: verifier, region: options.region, userNamespace: options.userNamespace)
         await api.restoreProvisionedConcurrency()
         let events = try await startEvents(options, store: store, api: api, metrics: metrics, log: log)
+        let statesEvents = await startStates(options, store: store, api: api, ledger: events.ledger, log: log)
         let server = try await HTTPServer.start(host: options.host, port: options.port, group: MultiThreadedEventLoopGroup.singleton,
                                                 maxBody: HearthServerLimits.maxRequestBytes,
                                                 preflight: { api.preflight($0) }) { request in
             await api.handle(request)
         }
-        let daemon = Daemon(options: options, api: api, server: server, pool: pool, host: host, events: events, lock: lock,
-                            credentialsPath: credentialsPath)
+        let daemon = Daemon(options: options, api: api, server: server, pool: pool, host: host, events: events,
+                            statesEvents: statesEvents, lock: lock, credentialsPath: credentialsPath)
         log("hearth: serving the Lambda API on http://\(options.host):\(daemon.boundPort ?? options.port) (state \(state), auth \(options.auth ? "sigv4" : "none"), max instances \(limits.maxInstances), all instances together at most \(host.totals.pidsMax.map(String.init) ?? "unlimited") tasks and \(host.totals.memoryBytes.map { "\($0 >> 20) MB" } ?? "unlimited memory"))")
         return daemon
     }
@@ -134,9 +141,11 @@ public final class Daemon: Sendable {
         // dispatcher releases those events (due again at the next start).
         async let drained: Void = events.stop(grace: options.shutdownGrace)
         async let fired: Void = api.scheduler.stopFiring(grace: options.shutdownGrace)
+        async let statesDrained: Void = statesEvents.stop(grace: options.shutdownGrace)
         await pool.shutdown(grace: options.shutdownGrace)
         await drained
         await fired
+        await statesDrained
         host.close()
         lock.unlock()
     }
@@ -161,6 +170,27 @@ public final class Daemon: Sendable {
         api.attach(events: dispatcher)
         dispatcher.start()
         try await api.scheduler.startFiring(ledger: ledger, lambda: api, queues: nil, retryBase: options.schedulerRetryBase, log: log)
+        return dispatcher
+    }
+}
+
+extension Daemon {
+    /// Step Functions: the execution driver, its dispatcher on the shared ledger, and the API;
+    /// running executions resume from their journals.
+    static func startStates(_ options: Options, store: Store, api: LambdaAPI, ledger: Ledger,
+                            log: @escaping @Sendable (String) -> Void) async -> LedgerDispatcher {
+        let clock = ledger.clock
+        let driver = StatesDriver(store: store, region: options.region, clock: clock, timeScale: options.statesTimeScale, log: log) { task, _ in
+            await api.runStatesTask(task, clock: clock)
+        }
+        let concurrency = max(16, 8 * ProcessInfo.processInfo.activeProcessorCount)
+        let dispatcher = LedgerDispatcher(ledger: ledger, kind: LedgerKind.statesExecution, concurrency: concurrency, log: log) { item in
+            await driver.handle(item)
+        }
+        driver.attach(dispatcher)
+        api.attach(states: StatesAPI(store: store, region: options.region, account: api.account, driver: driver))
+        dispatcher.start()
+        await driver.recover()
         return dispatcher
     }
 }

@@ -13,6 +13,8 @@ public enum ServiceRouter {
         case lambda
         /// EventBridge Scheduler (rest-json; told apart only by the signing name `scheduler`).
         case scheduler
+        /// Step Functions (JSON 1.0; signing name `states`, `X-Amz-Target: AWSStepFunctions.*`).
+        case states
         /// Signed for (or targeted at) a service Hearth does not have.
         case unknown(String)
     }
@@ -28,6 +30,7 @@ public enum ServiceRouter {
         switch name {
         case "lambda": return .lambda
         case "scheduler": return .scheduler
+        case "states": return .states
         default: return .unknown(name)
         }
     }

@@ -185,6 +185,61 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v6-states") { db in
+            // Step Functions: state machines (the definition as given, its type and role) and
+            // executions. An execution is its journal (HearthStates.JournalEntry, the durable
+            // truth replayed after a crash) plus the history events that journal produced, kept
+            // for GetExecutionHistory; the executions row holds what Describe/List read.
+            try db.execute(sql: """
+                CREATE TABLE state_machines (
+                    arn          TEXT    PRIMARY KEY,
+                    name         TEXT    NOT NULL UNIQUE,
+                    type         TEXT    NOT NULL CHECK (type IN ('STANDARD', 'EXPRESS')),
+                    definition   TEXT    NOT NULL,
+                    role_arn     TEXT    NOT NULL,
+                    settings     TEXT    NOT NULL DEFAULT '{}', -- loggingConfiguration, tracingConfiguration (JSON)
+                    tags         TEXT    NOT NULL DEFAULT '{}',
+                    revision_id  TEXT    NOT NULL,
+                    created_ms   INTEGER NOT NULL,
+                    updated_ms   INTEGER NOT NULL
+                );
+                """)
+            try db.execute(sql: """
+                CREATE TABLE executions (
+                    arn               TEXT    PRIMARY KEY,
+                    state_machine_arn TEXT    NOT NULL,
+                    name              TEXT    NOT NULL,
+                    status            TEXT    NOT NULL CHECK (status IN ('RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED')),
+                    input             TEXT    NOT NULL,
+                    output            TEXT,
+                    error             TEXT,
+                    cause             TEXT,
+                    definition        TEXT    NOT NULL, -- the machine's definition when it started
+                    role_arn          TEXT    NOT NULL,
+                    started_ms        INTEGER NOT NULL,
+                    stopped_ms        INTEGER,
+                    UNIQUE (state_machine_arn, name)
+                );
+                """)
+            try db.execute(sql: "CREATE INDEX executions_machine ON executions(state_machine_arn, started_ms);")
+            try db.execute(sql: "CREATE INDEX executions_status ON executions(status);")
+            try db.execute(sql: """
+                CREATE TABLE execution_journal (
+                    execution_arn TEXT    NOT NULL REFERENCES executions(arn) ON DELETE CASCADE,
+                    seq           INTEGER NOT NULL,
+                    entry         TEXT    NOT NULL,
+                    PRIMARY KEY (execution_arn, seq)
+                );
+                """)
+            try db.execute(sql: """
+                CREATE TABLE execution_history (
+                    execution_arn TEXT    NOT NULL REFERENCES executions(arn) ON DELETE CASCADE,
+                    id            INTEGER NOT NULL,
+                    event         TEXT    NOT NULL,
+                    PRIMARY KEY (execution_arn, id)
+                );
+                """)
+        }
         return migrator
     }
 

@@ -56,6 +56,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Asynchronous invocations run at once (default: 2 per CPU, at least 4).")
     var asyncConcurrency: Int?
 
+    @Option(help: "Multiply Step Functions Wait and Retry delays by this (as Step Functions Local's WAIT_TIME_SCALE; 0: at once). For tests; default 1.")
+    var statesTimeScale: Double = 1
+
     static func parseDelays(_ text: String) throws -> [Duration] {
         let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
         guard !values.isEmpty, values.allSatisfy({ $0 != nil && $0! >= 0 && $0! <= 21_600 }) else {
@@ -67,6 +70,7 @@ struct Serve: AsyncParsableCommand {
     func validate() throws {
         _ = try Self.parseDelays(asyncRetryDelays)
         if let asyncConcurrency, asyncConcurrency < 1 || asyncConcurrency > 4096 { throw ValidationError("--async-concurrency must be 1–4096") }
+        if !(0...1000).contains(statesTimeScale) { throw ValidationError("--states-time-scale must be 0–1000") }
         if asyncThrottleDelay <= 0 || asyncThrottleDelay > 300 { throw ValidationError("--async-throttle-delay must be more than 0 and at most 300") }
         if prefork < 0 || prefork > 64 { throw ValidationError("--prefork must be 0–64") }
         if let maxTotalPids, maxTotalPids < 16 { throw ValidationError("--max-total-pids must be at least 16") }
@@ -95,6 +99,7 @@ struct Serve: AsyncParsableCommand {
         options.asyncRetryDelays = try Self.parseDelays(asyncRetryDelays)
         options.asyncThrottleBase = .milliseconds(Int64(asyncThrottleDelay * 1000))
         options.asyncConcurrency = asyncConcurrency
+        options.statesTimeScale = statesTimeScale
         options.maxTotalPids = maxTotalPids
         let log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         let daemon: Daemon

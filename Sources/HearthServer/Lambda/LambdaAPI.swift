@@ -28,6 +28,10 @@ public final class LambdaAPI: Sendable {
     /// EventBridge Scheduler, on the same listener and store.
     let scheduler: SchedulerAPI
     private let asyncDispatcher = Mutex<LedgerDispatcher?>(nil)
+    /// Step Functions (set once by the daemon, with its execution driver).
+    private let statesBox = Mutex<StatesAPI?>(nil)
+    var states: StatesAPI? { statesBox.withLock { $0 } }
+    func attach(states: StatesAPI) { statesBox.withLock { $0 = states } }
 
     /// The dispatcher of asynchronous invocations (set once by the daemon: it runs them
     /// through this API's `execute`).
@@ -75,8 +79,9 @@ public final class LambdaAPI: Sendable {
         if request.method == "GET" && request.rawPath == "/metrics" {
             let stats = await pool.stats()
             let depth = (try? await events?.ledger.read { try $0.depth(kind: LedgerKind.lambdaInvoke) }) ?? [:]
-            let text = metrics.render(concurrent: stats.busy, idle: stats.idle, instances: stats.total, shells: stats.shells,
+            var text = metrics.render(concurrent: stats.busy, idle: stats.idle, instances: stats.total, shells: stats.shells,
                                       asyncDepth: depth ?? [:])
+            if let states { text += states.driver.metrics.render(open: await states.driver.engine.openCount) }
             return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")], body: Array(text.utf8))
         }
         do {
@@ -95,6 +100,9 @@ public final class LambdaAPI: Sendable {
             switch ServiceRouter.service(of: request) {
             case .unknown(let name): return ServiceRouter.unknownService(name, request: request, requestID: requestID)
             case .scheduler: return await scheduler.handle(request, requestID: requestID)
+            case .states:
+                guard let states else { return ServiceRouter.unknownService("states", request: request, requestID: requestID) }
+                return await states.handle(request, requestID: requestID)
             case .lambda: break
             }
             return try await route(request, segments: segments, requestID: requestID)

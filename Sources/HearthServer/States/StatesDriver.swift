@@ -1,0 +1,288 @@
+import Foundation
+import HearthEvents
+import HearthStates
+import HearthStore
+import Synchronization
+
+/// Runs one task for the driver (a Lambda function through the same path as Invoke) and says
+/// how it went, as the journal entry to record.
+typealias StatesTaskRunner = @Sendable (TaskInvocation, ExecutionContext) async -> JournalEntry
+
+/// The open executions: each one's interpreter (rebuilt from its journal when not in memory),
+/// and the one place journal entries are written. An actor: entries of one execution are
+/// applied one at a time, in the order they are journalled.
+actor StatesEngine {
+    let store: Store
+    let region: String
+    private var open: [String: (execution: Execution, entries: Int)] = [:]
+    private var machines: [String: StateMachine] = [:]
+
+    init(store: Store, region: String) {
+        self.store = store
+        self.region = region
+    }
+
+    static func context(_ record: ExecutionRecord, region: String) -> ExecutionContext {
+        let machineName = record.stateMachineArn.split(separator: ":").last.map(String.init) ?? ""
+        return ExecutionContext(executionArn: record.arn, executionName: record.name, stateMachineArn: record.stateMachineArn,
+                                stateMachineName: machineName, roleArn: record.roleArn, region: region)
+    }
+
+    func machine(_ definition: String) throws -> StateMachine {
+        if let m = machines[definition] { return m }
+        let m = try StateMachine.parse(definition)
+        if machines.count > 256 { machines = [:] }
+        machines[definition] = m
+        return m
+    }
+
+    /// The execution's interpreter, replayed from its journal if it is not in memory.
+    func load(_ arn: String) throws -> (execution: Execution, entries: Int)? {
+        if let cached = open[arn] { return cached }
+        guard let record = try store.execution(arn: arn) else { return nil }
+        let entries = try store.journal(execution: arn).compactMap { text in (try? JSON.parse(text)).flatMap(JournalEntry.init(json:)) }
+        let execution = Execution.replay(machine: try machine(record.definition), context: Self.context(record, region: region), journal: entries)
+        if execution.outcome == nil { open[arn] = (execution, entries.count) }
+        return (execution, entries.count)
+    }
+
+    /// Starts an execution (its record, first journal entry and history in one transaction),
+    /// or returns the one already holding the name.
+    func start(_ record: ExecutionRecord) throws -> (existing: ExecutionRecord?, actions: [ExecutionAction]) {
+        var execution = Execution(machine: try machine(record.definition), context: Self.context(record, region: region))
+        let entry = JournalEntry.started(input: record.input, at: record.startedMs)
+        let actions = execution.apply(entry)
+        let events = execution.history.map { ($0.id, $0.json.text) }
+        let end = execution.outcome.map { ExecutionEnd(status: $0.status, output: $0.output, error: $0.error, cause: $0.cause, stoppedMs: $0.stopMs) }
+        if let existing = try store.createExecution(record, journal: entry.json.text, events: events, end: end) { return (existing, []) }
+        if execution.outcome == nil { open[record.arn] = (execution, 1) }
+        return (nil, actions)
+    }
+
+    /// Journals `entry` if the execution still waits for it, with the events it produced (and
+    /// the end, if it ended); returns the new actions, nil if the entry was not wanted.
+    func record(_ arn: String, _ entry: JournalEntry) throws -> [ExecutionAction]? {
+        guard var (execution, entries) = try load(arn), execution.accepts(entry) else { return nil }
+        let before = execution.history.count
+        let actions = execution.apply(entry)
+        let events = execution.history[before...].map { ($0.id, $0.json.text) }
+        let end = execution.outcome.map { ExecutionEnd(status: $0.status, output: $0.output, error: $0.error, cause: $0.cause, stoppedMs: $0.stopMs) }
+        try store.appendJournal(execution: arn, seq: entries + 1, entry: entry.json.text, events: Array(events), end: end)
+        entries += 1
+        if execution.outcome == nil { open[arn] = (execution, entries) } else { open[arn] = nil }
+        return actions
+    }
+
+    func invocation(_ arn: String, task: String) throws -> (TaskInvocation, ExecutionContext)? {
+        guard let (execution, _) = try load(arn), let t = execution.outstandingTasks[task] else { return nil }
+        return (t, execution.context)
+    }
+
+    var openCount: Int { open.count }
+}
+
+/// Carries out executions' actions through the ledger: a task is an item due now (run by the
+/// dispatcher through the Lambda invoke path), a timer is an item due at its time (a Wait, a
+/// retry's delay, a task's or the execution's timeout). Each outcome is journalled before the
+/// item completes; the item's follow-ups (the next actions) are committed with its completion.
+/// After a crash, `recover` replays every running execution and re-adds what is outstanding
+/// (the ledger drops duplicates by key); a task that was running is run again, counted as the
+/// item's recovery. Thread-safe.
+final class StatesDriver: Sendable {
+    let store: Store
+    let engine: StatesEngine
+    let runner: StatesTaskRunner
+    /// Multiplies Wait and retry delays (`--states-time-scale`, as Step Functions Local's
+    /// WAIT_TIME_SCALE); 1 by default.
+    let timeScale: Double
+    let clock: any LedgerClock
+    let metrics: StatesMetrics
+    private let dispatcherBox = Mutex<LedgerDispatcher?>(nil)
+    private let log: @Sendable (String) -> Void
+
+    init(store: Store, region: String, clock: any LedgerClock, timeScale: Double, metrics: StatesMetrics = StatesMetrics(),
+         log: @escaping @Sendable (String) -> Void, runner: @escaping StatesTaskRunner) {
+        self.store = store
+        self.engine = StatesEngine(store: store, region: region)
+        self.clock = clock
+        self.timeScale = timeScale
+        self.runner = runner
+        self.metrics = metrics
+        self.log = log
+    }
+
+    var dispatcher: LedgerDispatcher? { dispatcherBox.withLock { $0 } }
+
+    func attach(_ dispatcher: LedgerDispatcher) { dispatcherBox.withLock { $0 = dispatcher } }
+
+    // MARK: actions → ledger items
+
+    static func key(_ arn: String, _ id: String) -> String { "\(arn)#\(id)" }
+
+    func items(_ arn: String, _ actions: [ExecutionAction], at: Int64) -> [NewLedgerItem] {
+        let queue = arn.split(separator: ":").dropLast().last.map(String.init) ?? "states"
+        var out: [NewLedgerItem] = []
+        for action in actions {
+            switch action {
+            case .invoke(let t):
+                let payload = JSON.obj([("execution", .string(arn)), ("task", .string(t.id))]).bytes
+                out.append(NewLedgerItem(kind: LedgerKind.statesExecution, queue: queue, payload: payload, dueAt: at, idempotencyKey: Self.key(arn, t.id)))
+            case .startTimer(let id, let due):
+                let payload = JSON.obj([("execution", .string(arn)), ("timer", .string(id))]).bytes
+                let scaled = at + Int64((Double(max(0, due - at)) * timeScale).rounded())
+                out.append(NewLedgerItem(kind: LedgerKind.statesExecution, queue: queue, payload: payload, dueAt: scaled, idempotencyKey: Self.key(arn, id)))
+            case .finish(let outcome):
+                metrics.finished(machine: queue, status: outcome.status)
+            }
+        }
+        return out
+    }
+
+    func submit(_ arn: String, _ actions: [ExecutionAction], at: Int64) async throws {
+        let new = items(arn, actions, at: at)
+        guard !new.isEmpty else { return }
+        guard let dispatcher else { throw StatesAPIError(type: "ServiceUnavailable", message: "the execution driver is not running", status: 500) }
+        try await dispatcher.submit(new)
+    }
+
+    // MARK: the API's calls
+
+    /// Starts an execution; returns the existing one if the name is taken on that machine.
+    func start(_ record: ExecutionRecord) async throws -> ExecutionRecord? {
+        let (existing, actions) = try await engine.start(record)
+        if let existing { return existing }
+        metrics.started(machine: record.stateMachineArn.split(separator: ":").last.map(String.init) ?? "")
+        try await submit(record.arn, actions, at: record.startedMs)
+        return nil
+    }
+
+    /// Stops a running execution (`ExecutionAborted`). False if it was not running.
+    func stop(_ arn: String, error: String?, cause: String?) async throws -> Bool {
+        let now = clock.nowMs()
+        guard let actions = try await engine.record(arn, .stopped(error: error, cause: cause, at: now)) else { return false }
+        _ = items(arn, actions, at: now)
+        return true
+    }
+
+    // MARK: the dispatcher's handler
+
+    func handle(_ item: LedgerItem) async -> LedgerDecision {
+        guard let payload = try? JSON.parse(item.payload), let arn = payload["execution"]?.stringValue else {
+            return .fail(reason: "unreadable states item", attempts: item.attempts, followUps: [])
+        }
+        do {
+            var entry: JournalEntry
+            if let timer = payload["timer"]?.stringValue {
+                entry = .timerFired(timer: timer, at: clock.nowMs())
+            } else if let task = payload["task"]?.stringValue {
+                guard let (invocation, context) = try await engine.invocation(arn, task: task) else { return .complete(followUps: []) }
+                if item.recoveries > 0 {
+                    log("hearth: states: task \(task) of \(arn) (state \(invocation.stateName)) runs again after a crash (recovery \(item.recoveries))")
+                }
+                entry = await runner(invocation, context)
+            } else {
+                return .fail(reason: "states item names neither a task nor a timer", attempts: item.attempts, followUps: [])
+            }
+            guard let actions = try await engine.record(arn, entry) else { return .complete(followUps: []) }
+            metrics.transitions(1)
+            return .complete(followUps: items(arn, actions, at: entry.at))
+        } catch {
+            log("hearth: states: \(arn): \(error); retrying in 1 s")
+            return .retry(dueAt: clock.nowMs() + 1000, attempts: item.attempts + 1, payload: item.payload, error: "\(error)")
+        }
+    }
+
+    /// At start-up: every running execution's outstanding tasks and timers are put back on the
+    /// ledger (those still there are kept: the ledger skips duplicate keys).
+    func recover() async {
+        let running: [String]
+        do { running = try store.runningExecutions() } catch {
+            log("hearth: states: cannot list running executions: \(error)")
+            return
+        }
+        var resumed = 0
+        for arn in running {
+            do {
+                guard let (execution, _) = try await engine.load(arn) else { continue }
+                let lastAt = execution.history.last?.timestampMs ?? clock.nowMs()
+                let new = items(arn, execution.outstandingActions, at: lastAt)
+                if !new.isEmpty, let dispatcher { try await dispatcher.ledger.add(new) }
+                resumed += 1
+            } catch {
+                log("hearth: states: cannot resume \(arn): \(error)")
+            }
+        }
+        if resumed > 0 { log("hearth: states: resumed \(resumed) running execution(s) from their journals") }
+    }
+
+    // MARK: express, synchronously (StartSyncExecution)
+
+    /// Runs an execution in memory to its end: tasks at once (concurrently within a step),
+    /// timers by sleeping (scaled). Nothing is journalled: Express executions are not durable.
+    func runSync(machine: StateMachine, context: ExecutionContext, input: String, deadlineMs: Int64) async -> Execution {
+        var execution = Execution(machine: machine, context: context)
+        var pending = execution.apply(.started(input: input, at: clock.nowMs()))
+        var timers: [String: Int64] = [:]
+        while execution.outcome == nil {
+            var invokes: [TaskInvocation] = []
+            for action in pending {
+                switch action {
+                case .invoke(let t): invokes.append(t)
+                case .startTimer(let id, let due): timers[id] = due
+                case .finish: break
+                }
+            }
+            pending = []
+            if !invokes.isEmpty {
+                let results = await withTaskGroup(of: JournalEntry.self) { group -> [JournalEntry] in
+                    for t in invokes { group.addTask { await self.runner(t, context) } }
+                    var out: [JournalEntry] = []
+                    for await r in group { out.append(r) }
+                    return out
+                }
+                for r in results { pending += execution.apply(r) }
+                continue
+            }
+            timers = timers.filter { execution.outstandingTimers[$0.key] != nil }
+            guard let (id, due) = timers.min(by: { $0.value < $1.value }) else { break }
+            let now = clock.nowMs()
+            if now >= deadlineMs {
+                pending = execution.apply(.stopped(error: "States.Timeout", cause: "The execution exceeded the Express limit of 5 minutes", at: now))
+                break
+            }
+            let wait = Double(max(0, due - now)) * timeScale
+            if wait > 0 { try? await Task.sleep(for: .milliseconds(Int64(wait))) }
+            timers[id] = nil
+            pending = execution.apply(.timerFired(timer: id, at: clock.nowMs()))
+        }
+        return execution
+    }
+}
+
+/// Counts for /metrics: executions started and ended per machine and status, transitions.
+final class StatesMetrics: Sendable {
+    private let counts = Mutex<(started: [String: Int], ended: [String: Int], transitions: Int)>(([:], [:], 0))
+
+    init() {}
+
+    func started(machine: String) { counts.withLock { $0.started[machine, default: 0] += 1 } }
+    func finished(machine: String, status: String) { counts.withLock { $0.ended["\(machine)|\(status)", default: 0] += 1 } }
+    func transitions(_ n: Int) { counts.withLock { $0.transitions += n } }
+
+    /// Prometheus text lines.
+    func render(open: Int) -> String {
+        let c = counts.withLock { $0 }
+        var lines = ["# TYPE hearth_states_executions_started_total counter"]
+        for (m, n) in c.started.sorted(by: { $0.key < $1.key }) { lines.append("hearth_states_executions_started_total{state_machine=\"\(m)\"} \(n)") }
+        lines.append("# TYPE hearth_states_executions_ended_total counter")
+        for (k, n) in c.ended.sorted(by: { $0.key < $1.key }) {
+            let parts = k.split(separator: "|")
+            lines.append("hearth_states_executions_ended_total{state_machine=\"\(parts[0])\",status=\"\(parts.count > 1 ? parts[1] : "")\"} \(n)")
+        }
+        lines.append("# TYPE hearth_states_steps_total counter")
+        lines.append("hearth_states_steps_total \(c.transitions)")
+        lines.append("# TYPE hearth_states_open_executions gauge")
+        lines.append("hearth_states_open_executions \(open)")
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

@@ -1,0 +1,740 @@
+// HearthStates: the interpreter. Journal entries in, history events and actions out. Pure.
+import Foundation
+
+/// One execution of a state machine, as a state machine of its own: `apply` takes a journal
+/// entry (the start, a task's result, a timer firing, a stop), appends the history events it
+/// causes to `history`, and returns the actions for the driver (run a task, start a timer,
+/// finish). It calls nothing, reads no clock and draws randomness from a generator seeded by
+/// the execution's ARN, so `replay` of the same journal reproduces the same history and the
+/// same outstanding actions: that is crash recovery.
+///
+/// Value type; not thread-safe (the driver holds one per open execution under its lock).
+public struct Execution: Sendable {
+    public let machine: StateMachine
+    public let context: ExecutionContext
+    public private(set) var history: [HistoryEvent] = []
+    public private(set) var outcome: ExecutionOutcome?
+    /// Tasks running (by id), and timers set (by id, with their due time).
+    public private(set) var outstandingTasks: [String: TaskInvocation] = [:]
+    public private(set) var outstandingTimers: [String: Int64] = [:]
+
+    var input: JSON = .null
+    var startMs: Int64 = 0
+    var random: StatesRandom
+    var nextID = 0
+    var frames: [Int: Frame] = [:]
+    var tasks: [String: Int] = [:]             // task id → frame
+    var timers: [String: TimerPurpose] = [:]
+    var agenda: [Work] = []
+    var actions: [ExecutionAction] = []
+    /// The largest state input or output (bytes): 256 KiB, as AWS.
+    public static let payloadLimit = 262_144
+
+    enum TimerPurpose: Equatable {
+        case wait(frame: Int)
+        case retry(frame: Int)
+        case taskTimeout(task: String)
+        case executionTimeout
+    }
+
+    enum Work {
+        case enter(frame: Int, state: String, input: JSON)
+    }
+
+    struct Frame {
+        var id: Int
+        /// The frame running the Parallel or Map state this branch belongs to, and the slot.
+        var parent: (frame: Int, slot: Int)?
+        var branch: Branch
+        var state: State
+        var stateInput: JSON = .null
+        var enteredEventId = 0
+        var enteredAt: Int64 = 0
+        var lastEventId: Int
+        var phase: Phase = .idle
+        var retryCounts: [Int] = []
+        var generation = 0
+    }
+
+    enum Phase {
+        case idle
+        case task(id: String, effective: JSON)
+        case retryDelay(timer: String)
+        case waiting(timer: String, effective: JSON)
+        case parallel(children: [Int], results: [JSON?], done: Int)
+        case map(MapRun)
+    }
+
+    struct MapRun {
+        var items: [JSON]
+        var inputs: [JSON]
+        var next = 0
+        var running: [Int: Int] = [:]   // slot → child frame
+        var results: [JSON?]
+        var finished = 0
+        var maxConcurrency: Int
+        var pumping = false
+    }
+
+    public init(machine: StateMachine, context: ExecutionContext) {
+        self.machine = machine
+        self.context = context
+        random = StatesRandom(seed: context.executionArn)
+    }
+
+    /// Rebuilds an execution from its journal: the state it was in after the last entry.
+    public static func replay(machine: StateMachine, context: ExecutionContext, journal: [JournalEntry]) -> Execution {
+        var execution = Execution(machine: machine, context: context)
+        for entry in journal { _ = execution.apply(entry) }
+        return execution
+    }
+
+    /// The actions still to carry out (after a replay): every running task and set timer, or the finish.
+    public var outstandingActions: [ExecutionAction] {
+        if let outcome { return [.finish(outcome)] }
+        return outstandingTasks.keys.sorted().map { .invoke(outstandingTasks[$0]!) }
+            + outstandingTimers.keys.sorted().map { .startTimer(id: $0, dueMs: outstandingTimers[$0]!) }
+    }
+
+    /// Whether an entry would change anything (a result for a task still running, a timer
+    /// still set, a start or stop while it makes sense). The driver journals only these.
+    public func accepts(_ entry: JournalEntry) -> Bool {
+        switch entry {
+        case .started: return history.isEmpty
+        case .taskSucceeded(let t, _, _), .taskFailed(let t, _, _, _): return outcome == nil && outstandingTasks[t] != nil
+        case .timerFired(let t, _): return outcome == nil && outstandingTimers[t] != nil
+        case .stopped: return outcome == nil && !history.isEmpty
+        }
+    }
+
+    // MARK: entry point
+
+    public mutating func apply(_ entry: JournalEntry) -> [ExecutionAction] {
+        guard accepts(entry) else { return [] }
+        actions = []
+        let at = entry.at
+        switch entry {
+        case .started(let text, let at):
+            startMs = at
+            input = (try? JSON.parse(text)) ?? .null
+            _ = emit(nil, at, "ExecutionStarted", "executionStartedEventDetails",
+                     .obj([("input", .string(input.text)), ("inputDetails", .obj([("truncated", .bool(false))])), ("roleArn", .string(context.roleArn))]))
+            if let timeout = machine.timeoutSeconds {
+                setTimer(.executionTimeout, due: at + Int64(timeout) * 1000)
+            }
+            let root = newFrame(parent: nil, branch: machine.root, lastEventId: 0)
+            agenda.append(.enter(frame: root, state: machine.root.startAt, input: input))
+        case .taskSucceeded(let id, let output, let at):
+            let invocation = outstandingTasks.removeValue(forKey: id)!
+            let fid = tasks.removeValue(forKey: id)!
+            clearTaskTimeout(id)
+            let result = (try? JSON.parse(output)) ?? .string(output)
+            if case .lambdaFunction = invocation.resource {
+                _ = emit(fid, at, "LambdaFunctionSucceeded", "lambdaFunctionSucceededEventDetails",
+                         .obj([("output", .string(result.text)), ("outputDetails", .obj([("truncated", .bool(false))]))]))
+            } else {
+                _ = emit(fid, at, "TaskSucceeded", "taskSucceededEventDetails",
+                         .obj([("resourceType", .string("lambda")), ("resource", .string("invoke")), ("output", .string(result.text)),
+                               ("outputDetails", .obj([("truncated", .bool(false))]))]))
+            }
+            guard case .task(_, _) = frames[fid]!.phase else { break }
+            finishWithResult(fid, result: result, at: at)
+        case .taskFailed(let id, let error, let cause, let at):
+            let invocation = outstandingTasks.removeValue(forKey: id)!
+            let fid = tasks.removeValue(forKey: id)!
+            clearTaskTimeout(id)
+            emitTaskFailure(fid, invocation, type: "Failed", error: error, cause: cause, at: at)
+            stateFailed(fid, StatesError(error, cause), at: at)
+        case .timerFired(let id, let at):
+            outstandingTimers[id] = nil
+            let purpose = timers.removeValue(forKey: id)!
+            switch purpose {
+            case .executionTimeout:
+                finish(status: "TIMED_OUT", type: "ExecutionTimedOut", key: "executionTimedOutEventDetails",
+                       details: .obj([("error", .string(StatesError.timeout)), ("cause", .string("The execution timed out"))]),
+                       error: StatesError.timeout, cause: "The execution timed out", output: nil, previous: lastEventId, at: at)
+            case .taskTimeout(let task):
+                guard let invocation = outstandingTasks.removeValue(forKey: task), let fid = tasks.removeValue(forKey: task) else { break }
+                emitTaskFailure(fid, invocation, type: "TimedOut", error: StatesError.timeout, cause: "", at: at)
+                stateFailed(fid, StatesError(StatesError.timeout, ""), at: at)
+            case .wait(let fid):
+                guard case .waiting(_, let effective) = frames[fid]?.phase else { break }
+                frames[fid]!.phase = .idle
+                complete(fid, output: effective, outputPathApplies: true, at: at)
+            case .retry(let fid):
+                guard frames[fid] != nil else { break }
+                frames[fid]!.phase = .idle
+                run(fid, at: at)
+            }
+        case .stopped(let error, let cause, let at):
+            var details = JSONObject()
+            if let error { details["error"] = .string(error) }
+            if let cause { details["cause"] = .string(cause) }
+            finish(status: "ABORTED", type: "ExecutionAborted", key: "executionAbortedEventDetails", details: .object(details),
+                   error: error, cause: cause, output: nil, previous: lastEventId, at: at)
+        }
+        drain(at: at)
+        return actions
+    }
+
+    var lastEventId: Int { history.last?.id ?? 0 }
+
+    // MARK: the agenda (transitions run iteratively: a loop of Pass and Choice states never deepens the stack)
+
+    mutating func drain(at: Int64) {
+        var i = 0
+        while i < agenda.count {
+            let work = agenda[i]
+            i += 1
+            guard outcome == nil else { break }
+            switch work {
+            case .enter(let fid, let name, let input):
+                guard frames[fid] != nil else { continue }
+                enter(fid, name, input: input, at: at)
+            }
+        }
+        agenda = []
+    }
+
+    mutating func newFrame(parent: (frame: Int, slot: Int)?, branch: Branch, lastEventId: Int) -> Int {
+        nextID += 1
+        let start = branch.states[branch.startAt]!
+        frames[nextID] = Frame(id: nextID, parent: parent, branch: branch, state: start, lastEventId: lastEventId)
+        return nextID
+    }
+
+    mutating func newID(_ prefix: String) -> String {
+        nextID += 1
+        return "\(prefix)-\(nextID)"
+    }
+
+    @discardableResult
+    mutating func emit(_ fid: Int?, _ at: Int64, _ type: String, _ key: String?, _ details: JSON?, previous: Int? = nil) -> Int {
+        let id = history.count + 1
+        let prev = previous ?? fid.flatMap { frames[$0]?.lastEventId } ?? (history.last?.id ?? 0)
+        history.append(HistoryEvent(id: id, previousEventId: prev, timestampMs: at, type: type, detailsKey: key, details: details))
+        if let fid, frames[fid] != nil { frames[fid]!.lastEventId = id }
+        return id
+    }
+
+    mutating func setTimer(_ purpose: TimerPurpose, due: Int64) {
+        let id = newID("timer")
+        timers[id] = purpose
+        outstandingTimers[id] = due
+        actions.append(.startTimer(id: id, dueMs: due))
+    }
+
+    mutating func clearTaskTimeout(_ task: String) {
+        for (id, purpose) in timers where purpose == .taskTimeout(task: task) {
+            timers[id] = nil
+            outstandingTimers[id] = nil
+        }
+    }
+
+    // MARK: context object
+
+    func contextObject(_ fid: Int, mapItem: (Int, JSON)? = nil) -> JSON {
+        let f = frames[fid]!
+        var o = JSONObject([
+            ("Execution", .obj([("Id", .string(context.executionArn)), ("Input", input), ("Name", .string(context.executionName)),
+                                ("RoleArn", .string(context.roleArn)), ("StartTime", .string(Timestamp.format(startMs))),
+                                ("RedriveCount", .int(0))])),
+            ("StateMachine", .obj([("Id", .string(context.stateMachineArn)), ("Name", .string(context.stateMachineName))])),
+            ("State", .obj([("EnteredTime", .string(Timestamp.format(f.enteredAt))), ("Name", .string(f.state.name)),
+                            ("RetryCount", .int(Int64(f.retryCounts.reduce(0, +))))])),
+        ])
+        if let (index, value) = mapItem {
+            o["Map"] = .obj([("Item", .obj([("Index", .int(Int64(index))), ("Value", value)]))])
+        }
+        return .object(o)
+    }
+
+    func runtimeCause(_ fid: Int, _ message: String) -> String {
+        let f = frames[fid]!
+        return "An error occurred while executing the state '\(f.state.name)' (entered at the event id #\(f.enteredEventId)). \(message)"
+    }
+
+    // MARK: entering and running states
+
+    static func eventPrefix(_ type: String) -> String { type }
+
+    mutating func enter(_ fid: Int, _ name: String, input: JSON, at: Int64) {
+        let state = frames[fid]!.branch.states[name]!
+        frames[fid]!.state = state
+        frames[fid]!.stateInput = input
+        frames[fid]!.enteredAt = at
+        frames[fid]!.retryCounts = Array(repeating: 0, count: state.retry.count)
+        frames[fid]!.generation += 1
+        frames[fid]!.phase = .idle
+        let id = emit(fid, at, "\(state.type)StateEntered", "stateEnteredEventDetails",
+                      .obj([("name", .string(name)), ("input", .string(input.text)), ("inputDetails", .obj([("truncated", .bool(false))]))]))
+        frames[fid]!.enteredEventId = id
+        if input.text.utf8.count > Self.payloadLimit {
+            failExecution(fid, StatesError(StatesError.dataLimitExceeded, "The state/task '\(name)' returned a result with a size exceeding the maximum number of bytes service limit."), at: at)
+            return
+        }
+        run(fid, at: at)
+    }
+
+    /// Applies InputPath or OutputPath (`null`: `{}`; a path that matches nothing: States.Runtime).
+    func applyInputPath(_ field: PathField, _ value: JSON, fid: Int, name: String) throws(StatesError) -> JSON {
+        switch field {
+        case .absent: return value
+        case .null: return .object(JSONObject())
+        case .path(let p):
+            do { return try p.read(p.root == .context ? contextObject(fid) : value) } catch {
+                if case .notFound(let m) = error { throw StatesError.runtime(runtimeCause(fid, "Invalid path '\(p)' : \(m)")) }
+                return .null
+            }
+        }
+    }
+
+    /// The state's work, from its (raw) input: everything after StateEntered (also after a retry's delay).
+    mutating func run(_ fid: Int, at: Int64) {
+        let f = frames[fid]!
+        let state = f.state
+        do throws(StatesError) {
+            let afterInput = try applyInputPath(state.inputPath, f.stateInput, fid: fid, name: state.name)
+            switch state.kind {
+            case .pass(let result):
+                let effective = try parameters(fid, afterInput)
+                finishWithResult(fid, result: result ?? effective, at: at)
+            case .succeed:
+                complete(fid, output: afterInput, outputPathApplies: true, at: at)
+            case .fail(let error, let cause, let errorPath, let causePath):
+                var random = self.random
+                let ctx = contextObject(fid)
+                func dynamic(_ t: Template?) throws(StatesError) -> String? {
+                    guard let t else { return nil }
+                    let v = try t.evaluate(input: afterInput, context: ctx, random: &random)
+                    guard case .string(let s) = v else {
+                        throw StatesError.runtime(runtimeCause(fid, "The value of the ErrorPath/CausePath must be a string, not \(v.typeName)"))
+                    }
+                    return s
+                }
+                let e = try dynamic(errorPath) ?? error
+                let c = try dynamic(causePath) ?? cause
+                self.random = random
+                var details = JSONObject()
+                if let e { details["error"] = .string(e) }
+                if let c { details["cause"] = .string(c) }
+                // A Fail state ends its frame: an execution, or a branch (the Parallel/Map fails).
+                frameFailed(fid, StatesError(e ?? "", c ?? ""), at: at, fromFailState: (e, c))
+            case .choice(let choices, let dflt):
+                var next: String?
+                for choice in choices {
+                    if try evaluate(choice.rule, afterInput, fid: fid) {
+                        next = choice.next
+                        break
+                    }
+                }
+                guard let target = next ?? dflt else {
+                    throw StatesError(StatesError.noChoiceMatched, "No Matches!")
+                }
+                let output = try applyOutputPath(fid, afterInput)
+                emitExited(fid, output, at: at)
+                agenda.append(.enter(frame: fid, state: target, input: output))
+            case .wait(let spec):
+                let due: Int64
+                switch spec {
+                case .seconds(let s): due = at + s * 1000
+                case .timestamp(let ms): due = max(at, ms)
+                case .secondsPath(let p):
+                    let v: JSON
+                    do { v = try p.read(p.root == .context ? contextObject(fid) : afterInput) } catch {
+                        throw StatesError.runtime(runtimeCause(fid, "Invalid path '\(p)' : \(error)"))
+                    }
+                    guard let s = v.intValue, v.isNumber, s >= 0 else {
+                        throw StatesError.runtime(runtimeCause(fid, "The SecondsPath parameter does not reference a valid integer value: \(v.text)"))
+                    }
+                    due = at + s * 1000
+                case .timestampPath(let p):
+                    let v: JSON
+                    do { v = try p.read(p.root == .context ? contextObject(fid) : afterInput) } catch {
+                        throw StatesError.runtime(runtimeCause(fid, "Invalid path '\(p)' : \(error)"))
+                    }
+                    guard case .string(let s) = v, let ms = Timestamp.parse(s) else {
+                        throw StatesError.runtime(runtimeCause(fid, "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: \(v.text)"))
+                    }
+                    due = max(at, ms)
+                }
+                let id = newID("timer")
+                timers[id] = .wait(frame: fid)
+                outstandingTimers[id] = due
+                actions.append(.startTimer(id: id, dueMs: due))
+                frames[fid]!.phase = .waiting(timer: id, effective: afterInput)
+            case .task(let resource, let text, let timeout, _):
+                let effective = try parameters(fid, afterInput)
+                var seconds: Int64?
+                switch timeout {
+                case .value(let n): seconds = n
+                case .path(let p):
+                    let v = try? p.read(p.root == .context ? contextObject(fid) : afterInput)
+                    guard let n = v?.intValue, n > 0 else {
+                        throw StatesError.runtime(runtimeCause(fid, "The TimeoutSecondsPath parameter does not reference a valid positive integer value"))
+                    }
+                    seconds = n
+                case nil: seconds = nil
+                }
+                schedule(fid, resource: resource, text: text, effective: effective, timeout: seconds, at: at)
+            case .parallel(let branches):
+                let effective = try parameters(fid, afterInput)
+                let started = emit(fid, at, "ParallelStateStarted", nil, nil)
+                var children: [Int] = []
+                for (slot, branch) in branches.enumerated() {
+                    children.append(newFrame(parent: (fid, slot), branch: branch, lastEventId: started))
+                }
+                frames[fid]!.phase = .parallel(children: children, results: Array(repeating: nil, count: branches.count), done: 0)
+                for (slot, child) in children.enumerated() {
+                    agenda.append(.enter(frame: child, state: branches[slot].startAt, input: effective))
+                }
+                if branches.isEmpty { parallelDone(fid, at: at) }
+            case .map(let processor, let itemsPath, let selector, let maxConcurrency):
+                let itemsValue: JSON
+                if let itemsPath {
+                    do { itemsValue = try itemsPath.read(itemsPath.root == .context ? contextObject(fid) : afterInput) } catch {
+                        if case .notFound(let m) = error { throw StatesError.runtime(runtimeCause(fid, "Invalid path '\(itemsPath)' : \(m)")) }
+                        itemsValue = .null
+                    }
+                } else {
+                    itemsValue = afterInput
+                }
+                guard case .array(let items) = itemsValue else {
+                    throw StatesError.runtime(runtimeCause(fid, "Item list must be a JSON array; got \(itemsValue.typeName)"))
+                }
+                var inputs: [JSON] = []
+                var random = self.random
+                for (index, item) in items.enumerated() {
+                    if let selector {
+                        inputs.append(try selector.evaluate(input: afterInput, context: contextObject(fid, mapItem: (index, item)), random: &random))
+                    } else {
+                        inputs.append(item)
+                    }
+                }
+                self.random = random
+                var limit = 0
+                switch maxConcurrency {
+                case .value(let n): limit = Int(n)
+                case .path(let p):
+                    guard let n = (try? p.read(p.root == .context ? contextObject(fid) : afterInput))?.intValue, n >= 0 else {
+                        throw StatesError.runtime(runtimeCause(fid, "The MaxConcurrencyPath parameter does not reference a valid non-negative integer value"))
+                    }
+                    limit = Int(n)
+                case nil: limit = 0
+                }
+                emit(fid, at, "MapStateStarted", "mapStateStartedEventDetails", .obj([("length", .int(Int64(items.count)))]))
+                _ = processor
+                frames[fid]!.phase = .map(MapRun(items: items, inputs: inputs, results: Array(repeating: nil, count: items.count),
+                                                 maxConcurrency: limit == 0 ? Int.max : limit))
+                mapPump(fid, at: at)
+            }
+        } catch {
+            stateFailed(fid, error, at: at)
+        }
+    }
+
+    mutating func parameters(_ fid: Int, _ afterInput: JSON) throws(StatesError) -> JSON {
+        guard let template = frames[fid]!.state.parameters else { return afterInput }
+        var random = self.random
+        defer { self.random = random }
+        do {
+            return try template.evaluate(input: afterInput, context: contextObject(fid), random: &random)
+        } catch {
+            throw StatesError(error.error, error.error == "States.Runtime" || error.error == "States.IntrinsicFailure" ? runtimeCause(fid, error.cause) : error.cause)
+        }
+    }
+
+    mutating func schedule(_ fid: Int, resource: TaskResource, text: String, effective: JSON, timeout: Int64?, at: Int64) {
+        let id = newID("task")
+        let invocation = TaskInvocation(id: id, resource: resource, resourceText: text, parameters: effective, timeoutSeconds: timeout,
+                                        stateName: frames[fid]!.state.name)
+        switch resource {
+        case .lambdaFunction(let arn):
+            var details = JSONObject([("resource", .string(arn)), ("input", .string(effective.text)), ("inputDetails", .obj([("truncated", .bool(false))]))])
+            if let timeout { details["timeoutInSeconds"] = .int(timeout) }
+            emit(fid, at, "LambdaFunctionScheduled", "lambdaFunctionScheduledEventDetails", .object(details))
+            emit(fid, at, "LambdaFunctionStarted", nil, nil)
+        case .lambdaInvoke:
+            var details = JSONObject([("resourceType", .string("lambda")), ("resource", .string("invoke")), ("region", .string(context.region)),
+                                      ("parameters", .string(effective.text))])
+            if let timeout { details["timeoutInSeconds"] = .int(timeout) }
+            emit(fid, at, "TaskScheduled", "taskScheduledEventDetails", .object(details))
+            emit(fid, at, "TaskStarted", "taskStartedEventDetails", .obj([("resourceType", .string("lambda")), ("resource", .string("invoke"))]))
+        }
+        outstandingTasks[id] = invocation
+        tasks[id] = fid
+        frames[fid]!.phase = .task(id: id, effective: effective)
+        actions.append(.invoke(invocation))
+        if let timeout { setTimer(.taskTimeout(task: id), due: at + timeout * 1000) }
+    }
+
+    mutating func emitTaskFailure(_ fid: Int, _ invocation: TaskInvocation, type: String, error: String, cause: String, at: Int64) {
+        switch invocation.resource {
+        case .lambdaFunction:
+            emit(fid, at, "LambdaFunction\(type)", "lambdaFunction\(type)EventDetails", .obj([("error", .string(error)), ("cause", .string(cause))]))
+        case .lambdaInvoke:
+            emit(fid, at, "Task\(type)", "task\(type)EventDetails",
+                 .obj([("resourceType", .string("lambda")), ("resource", .string("invoke")), ("error", .string(error)), ("cause", .string(cause))]))
+        }
+    }
+
+    // MARK: results
+
+    /// ResultSelector → ResultPath → OutputPath on a Pass, Task, Parallel or Map result, then on.
+    mutating func finishWithResult(_ fid: Int, result: JSON, at: Int64) {
+        let f = frames[fid]!
+        do throws(StatesError) {
+            var selected = result
+            if let selector = f.state.resultSelector {
+                var random = self.random
+                do { selected = try selector.evaluate(input: result, context: contextObject(fid), random: &random) } catch {
+                    throw StatesError(error.error, runtimeCause(fid, error.cause))
+                }
+                self.random = random
+            }
+            let merged = try applyResultPath(fid, f.state.resultPath, input: f.stateInput, result: selected)
+            frames[fid]!.phase = .idle
+            complete(fid, output: merged, outputPathApplies: true, at: at)
+        } catch {
+            stateFailed(fid, error, at: at)
+        }
+    }
+
+    func applyResultPath(_ fid: Int, _ field: PathField, input: JSON, result: JSON) throws(StatesError) -> JSON {
+        switch field {
+        case .absent: return result
+        case .null: return input
+        case .path(let p):
+            guard let steps = p.definiteSteps else { return result }
+            if steps.isEmpty { return result }
+            guard let merged = input.setting(steps[...], to: result) else {
+                throw StatesError(StatesError.resultPathMatchFailure,
+                                  runtimeCause(fid, "Unable to apply ResultPath \"\(p)\" to input \"\(input.text)\""))
+            }
+            return merged
+        }
+    }
+
+    func applyOutputPath(_ fid: Int, _ value: JSON) throws(StatesError) -> JSON {
+        try applyInputPath(frames[fid]!.state.outputPath, value, fid: fid, name: frames[fid]!.state.name)
+    }
+
+    mutating func emitExited(_ fid: Int, _ output: JSON, at: Int64) {
+        let f = frames[fid]!
+        emit(fid, at, "\(f.state.type)StateExited", "stateExitedEventDetails",
+             .obj([("name", .string(f.state.name)), ("output", .string(output.text)), ("outputDetails", .obj([("truncated", .bool(false))]))]))
+    }
+
+    /// OutputPath, StateExited, then the transition (or the end of the frame).
+    mutating func complete(_ fid: Int, output raw: JSON, outputPathApplies: Bool, at: Int64) {
+        let output: JSON
+        do { output = outputPathApplies ? try applyOutputPath(fid, raw) : raw } catch {
+            stateFailed(fid, error, at: at)
+            return
+        }
+        if output.text.utf8.count > Self.payloadLimit {
+            failExecution(fid, StatesError(StatesError.dataLimitExceeded, "The state/task '\(frames[fid]!.state.name)' returned a result with a size exceeding the maximum number of bytes service limit."), at: at)
+            return
+        }
+        emitExited(fid, output, at: at)
+        let state = frames[fid]!.state
+        if case .succeed = state.kind {
+            frameEnded(fid, output: output, at: at)
+            return
+        }
+        switch state.transition {
+        case .next(let n)?: agenda.append(.enter(frame: fid, state: n, input: output))
+        default: frameEnded(fid, output: output, at: at)
+        }
+    }
+
+    /// A branch reached its end: the execution succeeds, or the parent's Parallel/Map collects it.
+    mutating func frameEnded(_ fid: Int, output: JSON, at: Int64) {
+        let f = frames.removeValue(forKey: fid)!
+        guard let (pid, slot) = f.parent else {
+            finish(status: "SUCCEEDED", type: "ExecutionSucceeded", key: "executionSucceededEventDetails",
+                   details: .obj([("output", .string(output.text)), ("outputDetails", .obj([("truncated", .bool(false))]))]),
+                   error: nil, cause: nil, output: output.text, previous: f.lastEventId, at: at)
+            return
+        }
+        guard frames[pid] != nil else { return }
+        frames[pid]!.lastEventId = f.lastEventId
+        switch frames[pid]!.phase {
+        case .parallel(let children, var results, let done):
+            results[slot] = output
+            frames[pid]!.phase = .parallel(children: children, results: results, done: done + 1)
+            if done + 1 == children.count { parallelDone(pid, at: at) }
+        case .map(var run):
+            emit(pid, at, "MapIterationSucceeded", "mapIterationSucceededEventDetails",
+                 .obj([("name", .string(frames[pid]!.state.name)), ("index", .int(Int64(slot)))]))
+            run.results[slot] = output
+            run.running[slot] = nil
+            run.finished += 1
+            frames[pid]!.phase = .map(run)
+            mapPump(pid, at: at)
+        default: break
+        }
+    }
+
+    mutating func parallelDone(_ fid: Int, at: Int64) {
+        guard case .parallel(_, let results, _) = frames[fid]!.phase else { return }
+        emit(fid, at, "ParallelStateSucceeded", nil, nil)
+        finishWithResult(fid, result: .array(results.map { $0 ?? .null }), at: at)
+    }
+
+    mutating func mapPump(_ fid: Int, at: Int64) {
+        guard case .map(var run) = frames[fid]?.phase, !run.pumping else { return }
+        let generation = frames[fid]!.generation
+        run.pumping = true
+        frames[fid]!.phase = .map(run)
+        while true {
+            guard frames[fid]?.generation == generation, case .map(var run) = frames[fid]!.phase else { return }
+            if run.finished == run.items.count {
+                run.pumping = false
+                frames[fid]!.phase = .map(run)
+                emit(fid, at, "MapStateSucceeded", nil, nil)
+                finishWithResult(fid, result: .array(run.results.map { $0 ?? .null }), at: at)
+                return
+            }
+            guard run.running.count < run.maxConcurrency, run.next < run.items.count else {
+                run.pumping = false
+                frames[fid]!.phase = .map(run)
+                return
+            }
+            let slot = run.next
+            run.next += 1
+            guard case .map(let processor, _, _, _) = frames[fid]!.state.kind else { return }
+            let started = emit(fid, at, "MapIterationStarted", "mapIterationStartedEventDetails",
+                               .obj([("name", .string(frames[fid]!.state.name)), ("index", .int(Int64(slot)))]))
+            let child = newFrame(parent: (fid, slot), branch: processor, lastEventId: started)
+            run.running[slot] = child
+            frames[fid]!.phase = .map(run)
+            agenda.append(.enter(frame: child, state: processor.startAt, input: run.inputs[slot]))
+        }
+    }
+
+    // MARK: failures
+
+    /// A state failed: retry it, catch the error, or fail its frame.
+    mutating func stateFailed(_ fid: Int, _ error: StatesError, at: Int64) {
+        guard frames[fid] != nil else { return }
+        abortChildren(fid)
+        let state = frames[fid]!.state
+        if let k = state.retry.firstIndex(where: { error.matches($0.errorEquals) }) {
+            let retrier = state.retry[k]
+            let count = frames[fid]!.retryCounts[k]
+            if count < retrier.maxAttempts {
+                frames[fid]!.retryCounts[k] = count + 1
+                var delay = retrier.intervalSeconds * pow(retrier.backoffRate, Double(count))
+                if let cap = retrier.maxDelaySeconds { delay = min(delay, cap) }
+                if retrier.jitterFull { delay *= random.unit() }
+                let id = newID("timer")
+                timers[id] = .retry(frame: fid)
+                let due = at + Int64((delay * 1000).rounded())
+                outstandingTimers[id] = due
+                actions.append(.startTimer(id: id, dueMs: due))
+                frames[fid]!.phase = .retryDelay(timer: id)
+                frames[fid]!.generation += 1
+                return
+            }
+        }
+        if let catcher = state.catchers.first(where: { error.matches($0.errorEquals) }) {
+            let errorOutput = JSON.obj([("Error", .string(error.error)), ("Cause", .string(error.cause))])
+            do {
+                let output = try applyResultPath(fid, catcher.resultPath, input: frames[fid]!.stateInput, result: errorOutput)
+                frames[fid]!.phase = .idle
+                emitExited(fid, output, at: at)
+                agenda.append(.enter(frame: fid, state: catcher.next, input: output))
+            } catch {
+                frameFailed(fid, error, at: at)
+            }
+            return
+        }
+        frameFailed(fid, error, at: at)
+    }
+
+    /// Ends a Parallel's or Map's running branches (their tasks and timers are forgotten).
+    mutating func abortChildren(_ fid: Int) {
+        var children: [Int] = []
+        switch frames[fid]!.phase {
+        case .parallel(let c, _, _): children = c
+        case .map(let run): children = Array(run.running.values)
+        default: return
+        }
+        frames[fid]!.phase = .idle
+        frames[fid]!.generation += 1
+        var stack = children
+        while let child = stack.popLast() {
+            guard let frame = frames.removeValue(forKey: child) else { continue }
+            switch frame.phase {
+            case .parallel(let c, _, _): stack += c
+            case .map(let run): stack += run.running.values
+            default: break
+            }
+            for (task, owner) in tasks where owner == child {
+                tasks[task] = nil
+                outstandingTasks[task] = nil
+                clearTaskTimeout(task)
+            }
+            for (timer, purpose) in timers {
+                switch purpose {
+                case .wait(let f) where f == child, .retry(let f) where f == child:
+                    timers[timer] = nil
+                    outstandingTimers[timer] = nil
+                default: break
+                }
+            }
+        }
+    }
+
+    /// A frame failed (no retry or catch took the error): the execution fails, or the
+    /// enclosing Parallel/Map state does.
+    mutating func frameFailed(_ fid: Int, _ error: StatesError, at: Int64, fromFailState: (String?, String?)? = nil) {
+        if let (e, c) = fromFailState {
+            _ = (e, c)
+        }
+        let f = frames.removeValue(forKey: fid)!
+        guard let (pid, slot) = f.parent else {
+            var details = JSONObject()
+            if fromFailState?.0 != nil || fromFailState == nil { details["error"] = .string(error.error) }
+            if fromFailState?.1 != nil || fromFailState == nil { details["cause"] = .string(error.cause) }
+            finish(status: "FAILED", type: "ExecutionFailed", key: "executionFailedEventDetails", details: .object(details),
+                   error: fromFailState == nil || fromFailState?.0 != nil ? error.error : nil,
+                   cause: fromFailState == nil || fromFailState?.1 != nil ? error.cause : nil, output: nil, previous: f.lastEventId, at: at)
+            return
+        }
+        guard frames[pid] != nil else { return }
+        frames[pid]!.lastEventId = f.lastEventId
+        switch frames[pid]!.phase {
+        case .parallel:
+            emit(pid, at, "ParallelStateFailed", nil, nil)
+        case .map:
+            emit(pid, at, "MapIterationFailed", "mapIterationFailedEventDetails",
+                 .obj([("name", .string(frames[pid]!.state.name)), ("index", .int(Int64(slot)))]))
+            emit(pid, at, "MapStateFailed", nil, nil)
+        default: return
+        }
+        stateFailed(pid, error, at: at)
+    }
+
+    /// A terminal failure (States.DataLimitExceeded on a state's input or output): not retried or caught.
+    mutating func failExecution(_ fid: Int, _ error: StatesError, at: Int64) {
+        finish(status: "FAILED", type: "ExecutionFailed", key: "executionFailedEventDetails",
+               details: .obj([("error", .string(error.error)), ("cause", .string(error.cause))]),
+               error: error.error, cause: error.cause, output: nil, previous: frames[fid]?.lastEventId ?? lastEventId, at: at)
+    }
+
+    mutating func finish(status: String, type: String, key: String, details: JSON, error: String?, cause: String?, output: String?,
+                         previous: Int, at: Int64) {
+        emit(nil, at, type, key, details, previous: previous)
+        let result = ExecutionOutcome(status: status, output: output, error: error, cause: cause, stopMs: at)
+        outcome = result
+        frames = [:]
+        tasks = [:]
+        timers = [:]
+        outstandingTasks = [:]
+        outstandingTimers = [:]
+        agenda = []
+        actions = [.finish(result)]
+    }
+}

@@ -1,0 +1,138 @@
+// HearthStates: what goes into and comes out of the interpreter. Pure values.
+
+/// Who an execution is: the facts the context object (`$$.Execution`, `$$.StateMachine`) shows.
+public struct ExecutionContext: Sendable, Equatable {
+    public var executionArn: String
+    public var executionName: String
+    public var stateMachineArn: String
+    public var stateMachineName: String
+    public var roleArn: String
+    public var region: String
+
+    public init(executionArn: String, executionName: String, stateMachineArn: String, stateMachineName: String, roleArn: String, region: String) {
+        self.executionArn = executionArn
+        self.executionName = executionName
+        self.stateMachineArn = stateMachineArn
+        self.stateMachineName = stateMachineName
+        self.roleArn = roleArn
+        self.region = region
+    }
+}
+
+/// One entry of an execution's journal: something the outside world decided (the start, a
+/// task's result, a timer's firing, a stop), with the time it happened. The journal is the
+/// durable truth of an execution: replaying it through `Execution.apply` reproduces the
+/// history and the outstanding actions exactly.
+public enum JournalEntry: Sendable, Equatable {
+    case started(input: String, at: Int64)
+    case taskSucceeded(task: String, output: String, at: Int64)
+    case taskFailed(task: String, error: String, cause: String, at: Int64)
+    case timerFired(timer: String, at: Int64)
+    case stopped(error: String?, cause: String?, at: Int64)
+
+    public var at: Int64 {
+        switch self {
+        case .started(_, let at), .taskSucceeded(_, _, let at), .taskFailed(_, _, _, let at), .timerFired(_, let at), .stopped(_, _, let at): return at
+        }
+    }
+
+    /// The entry as one JSON document (how the store keeps it).
+    public var json: JSON {
+        switch self {
+        case .started(let input, let at): return .obj([("type", .string("started")), ("input", .string(input)), ("at", .int(at))])
+        case .taskSucceeded(let task, let output, let at):
+            return .obj([("type", .string("taskSucceeded")), ("task", .string(task)), ("output", .string(output)), ("at", .int(at))])
+        case .taskFailed(let task, let error, let cause, let at):
+            return .obj([("type", .string("taskFailed")), ("task", .string(task)), ("error", .string(error)), ("cause", .string(cause)), ("at", .int(at))])
+        case .timerFired(let timer, let at): return .obj([("type", .string("timerFired")), ("timer", .string(timer)), ("at", .int(at))])
+        case .stopped(let error, let cause, let at):
+            return .obj([("type", .string("stopped")), ("error", error.map(JSON.string) ?? .null), ("cause", cause.map(JSON.string) ?? .null), ("at", .int(at))])
+        }
+    }
+
+    public init?(json: JSON) {
+        guard let type = json["type"]?.stringValue, let at = json["at"]?.intValue else { return nil }
+        let s = { (k: String) in json[k]?.stringValue }
+        switch type {
+        case "started": guard let i = s("input") else { return nil }; self = .started(input: i, at: at)
+        case "taskSucceeded": guard let t = s("task"), let o = s("output") else { return nil }; self = .taskSucceeded(task: t, output: o, at: at)
+        case "taskFailed": guard let t = s("task"), let e = s("error"), let c = s("cause") else { return nil }; self = .taskFailed(task: t, error: e, cause: c, at: at)
+        case "timerFired": guard let t = s("timer") else { return nil }; self = .timerFired(timer: t, at: at)
+        case "stopped": self = .stopped(error: s("error"), cause: s("cause"), at: at)
+        default: return nil
+        }
+    }
+}
+
+/// A task the driver is to run: a Lambda function, in one of the two forms.
+public struct TaskInvocation: Sendable, Equatable {
+    public var id: String
+    public var resource: TaskResource
+    /// The state's `Resource` text.
+    public var resourceText: String
+    /// The task's input after InputPath and Parameters: for a function ARN, the payload; for
+    /// `lambda:invoke`, the Invoke parameters (`FunctionName`, `Payload`, `Qualifier`).
+    public var parameters: JSON
+    public var timeoutSeconds: Int64?
+    public var stateName: String
+}
+
+/// What the driver is to do.
+public enum ExecutionAction: Sendable, Equatable {
+    /// Run a task; report `taskSucceeded` or `taskFailed` with its id.
+    case invoke(TaskInvocation)
+    /// Report `timerFired(id)` at `dueMs` (a Wait, a retry's delay, a task's or the execution's timeout).
+    case startTimer(id: String, dueMs: Int64)
+    /// The execution is over.
+    case finish(ExecutionOutcome)
+}
+
+/// How an execution ended.
+public struct ExecutionOutcome: Sendable, Equatable {
+    /// SUCCEEDED, FAILED, TIMED_OUT or ABORTED.
+    public var status: String
+    public var output: String?
+    public var error: String?
+    public var cause: String?
+    public var stopMs: Int64
+}
+
+/// One history event, as GetExecutionHistory returns it: `id`, `previousEventId`, the time,
+/// the type and its one `…EventDetails` object (nil for the types that have none).
+public struct HistoryEvent: Sendable, Equatable {
+    public var id: Int
+    public var previousEventId: Int
+    public var timestampMs: Int64
+    public var type: String
+    public var detailsKey: String?
+    public var details: JSON?
+
+    /// The event as the API shapes it (timestamp in epoch seconds).
+    public var json: JSON {
+        var o = JSONObject([("timestamp", .double(Double(timestampMs) / 1000)), ("type", .string(type)), ("id", .int(Int64(id))),
+                            ("previousEventId", .int(Int64(previousEventId)))])
+        if let detailsKey, let details { o[detailsKey] = details }
+        return .object(o)
+    }
+
+    public init(id: Int, previousEventId: Int, timestampMs: Int64, type: String, detailsKey: String?, details: JSON?) {
+        self.id = id
+        self.previousEventId = previousEventId
+        self.timestampMs = timestampMs
+        self.type = type
+        self.detailsKey = detailsKey
+        self.details = details
+    }
+
+    public init?(json: JSON) {
+        guard let id = json["id"]?.intValue, let prev = json["previousEventId"]?.intValue, let ts = json["timestamp"]?.doubleValue,
+              let type = json["type"]?.stringValue else { return nil }
+        self.id = Int(id)
+        previousEventId = Int(prev)
+        timestampMs = Int64((ts * 1000).rounded())
+        self.type = type
+        let key = json.objectValue?.keys.first { $0.hasSuffix("EventDetails") }
+        detailsKey = key
+        details = key.flatMap { json[$0] }
+    }
+}

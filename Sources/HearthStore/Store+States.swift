@@ -1,0 +1,214 @@
+// HearthStore: Step Functions' state machines and executions (journal and history).
+import Foundation
+import GRDB
+
+/// A stored state machine.
+public struct StateMachineRecord: Sendable, Equatable {
+    public var arn: String
+    public var name: String
+    public var type: String
+    public var definition: String
+    public var roleArn: String
+    /// `loggingConfiguration` and `tracingConfiguration` as given (a JSON object).
+    public var settings: String
+    public var tags: [String: String]
+    public var revisionID: String
+    public var created: Date
+    public var updated: Date
+
+    public init(arn: String, name: String, type: String, definition: String, roleArn: String, settings: String = "{}",
+                tags: [String: String] = [:], revisionID: String = UUID().uuidString.lowercased(), created: Date = Date(), updated: Date? = nil) {
+        (self.arn, self.name, self.type, self.definition, self.roleArn, self.settings, self.tags, self.revisionID, self.created) =
+            (arn, name, type, definition, roleArn, settings, tags, revisionID, created)
+        self.updated = updated ?? created
+    }
+}
+
+/// A stored execution (what Describe/List read; the journal and history are apart).
+public struct ExecutionRecord: Sendable, Equatable {
+    public var arn: String
+    public var stateMachineArn: String
+    public var name: String
+    public var status: String
+    public var input: String
+    public var output: String?
+    public var error: String?
+    public var cause: String?
+    public var definition: String
+    public var roleArn: String
+    public var startedMs: Int64
+    public var stoppedMs: Int64?
+
+    public init(arn: String, stateMachineArn: String, name: String, status: String = "RUNNING", input: String, output: String? = nil,
+                error: String? = nil, cause: String? = nil, definition: String, roleArn: String, startedMs: Int64, stoppedMs: Int64? = nil) {
+        (self.arn, self.stateMachineArn, self.name, self.status, self.input, self.output, self.error, self.cause) =
+            (arn, stateMachineArn, name, status, input, output, error, cause)
+        (self.definition, self.roleArn, self.startedMs, self.stoppedMs) = (definition, roleArn, startedMs, stoppedMs)
+    }
+}
+
+/// How an execution ended, written with its last journal entry.
+public struct ExecutionEnd: Sendable, Equatable {
+    public var status: String
+    public var output: String?
+    public var error: String?
+    public var cause: String?
+    public var stoppedMs: Int64
+
+    public init(status: String, output: String?, error: String?, cause: String?, stoppedMs: Int64) {
+        (self.status, self.output, self.error, self.cause, self.stoppedMs) = (status, output, error, cause, stoppedMs)
+    }
+}
+
+extension Store {
+    // MARK: state machines
+
+    /// Inserts a machine; `conflict` if the name is taken.
+    public func createStateMachine(_ record: StateMachineRecord) throws {
+        try write { db in
+            if try Row.fetchOne(db, sql: "SELECT 1 FROM state_machines WHERE name = ?", arguments: [record.name]) != nil {
+                throw StoreError.conflict(record.arn)
+            }
+            try db.execute(sql: """
+                INSERT INTO state_machines (arn, name, type, definition, role_arn, settings, tags, revision_id, created_ms, updated_ms)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [record.arn, record.name, record.type, record.definition, record.roleArn, record.settings,
+                                 try Schema.json(record.tags), record.revisionID, Schema.millis(record.created), Schema.millis(record.updated)])
+        }
+    }
+
+    public func stateMachine(arn: String) throws -> StateMachineRecord? {
+        try dbWriter.read { db in try Row.fetchOne(db, sql: "SELECT * FROM state_machines WHERE arn = ?", arguments: [arn]).map(Self.decodeMachine) }
+    }
+
+    /// Replaces a machine's definition, role and settings (UpdateStateMachine); `notFound` if gone.
+    public func updateStateMachine(_ record: StateMachineRecord) throws {
+        try write { db in
+            try db.execute(sql: """
+                UPDATE state_machines SET definition = ?, role_arn = ?, settings = ?, revision_id = ?, updated_ms = ? WHERE arn = ?
+                """, arguments: [record.definition, record.roleArn, record.settings, record.revisionID, Schema.millis(record.updated), record.arn])
+            guard db.changesCount > 0 else { throw StoreError.notFound(record.arn) }
+        }
+    }
+
+    /// Deletes a machine (its executions stay, with the definitions they ran).
+    public func deleteStateMachine(arn: String) throws {
+        try write { db in try db.execute(sql: "DELETE FROM state_machines WHERE arn = ?", arguments: [arn]) }
+    }
+
+    public func stateMachines(after marker: String?, limit: Int) throws -> (machines: [StateMachineRecord], next: String?) {
+        try dbWriter.read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT * FROM state_machines WHERE name > ? ORDER BY name LIMIT ?",
+                                        arguments: [marker ?? "", limit + 1])
+            let page = try rows.prefix(limit).map(Self.decodeMachine)
+            return (page, rows.count > limit ? page.last?.name : nil)
+        }
+    }
+
+    public func tagStateMachine(arn: String, add: [String: String], remove: [String]) throws {
+        try write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM state_machines WHERE arn = ?", arguments: [arn]) else {
+                throw StoreError.notFound(arn)
+            }
+            var tags = try Self.decodeMachine(row).tags
+            tags.merge(add) { $1 }
+            for key in remove { tags[key] = nil }
+            try db.execute(sql: "UPDATE state_machines SET tags = ? WHERE arn = ?", arguments: [try Schema.json(tags), arn])
+        }
+    }
+
+    static func decodeMachine(_ row: Row) throws -> StateMachineRecord {
+        StateMachineRecord(arn: row["arn"], name: row["name"], type: row["type"], definition: row["definition"], roleArn: row["role_arn"],
+                           settings: row["settings"], tags: try Schema.unjson([String: String].self, row["tags"]), revisionID: row["revision_id"],
+                           created: Schema.date(millis: row["created_ms"]), updated: Schema.date(millis: row["updated_ms"]))
+    }
+
+    // MARK: executions
+
+    /// Inserts an execution with its first journal entry and history events, or returns the
+    /// execution already holding that name on that machine (nothing is written then).
+    public func createExecution(_ record: ExecutionRecord, journal entry: String, events: [(Int, String)], end: ExecutionEnd? = nil) throws -> ExecutionRecord? {
+        try write { db in
+            if let existing = try Row.fetchOne(db, sql: "SELECT * FROM executions WHERE state_machine_arn = ? AND name = ?",
+                                               arguments: [record.stateMachineArn, record.name]) {
+                return Self.decodeExecution(existing)
+            }
+            try db.execute(sql: """
+                INSERT INTO executions (arn, state_machine_arn, name, status, input, definition, role_arn, started_ms)
+                VALUES (?, ?, ?, 'RUNNING', ?, ?, ?, ?)
+                """, arguments: [record.arn, record.stateMachineArn, record.name, record.input, record.definition, record.roleArn, record.startedMs])
+            try db.execute(sql: "INSERT INTO execution_journal (execution_arn, seq, entry) VALUES (?, 1, ?)", arguments: [record.arn, entry])
+            for (id, event) in events {
+                try db.execute(sql: "INSERT INTO execution_history (execution_arn, id, event) VALUES (?, ?, ?)", arguments: [record.arn, id, event])
+            }
+            if let end {
+                try db.execute(sql: "UPDATE executions SET status = ?, output = ?, error = ?, cause = ?, stopped_ms = ? WHERE arn = ?",
+                               arguments: [end.status, end.output, end.error, end.cause, end.stoppedMs, record.arn])
+            }
+            return nil
+        }
+    }
+
+    /// Appends a journal entry (number `seq`) and the history events it produced, and the end
+    /// when it ended the execution: one transaction.
+    public func appendJournal(execution arn: String, seq: Int, entry: String, events: [(Int, String)], end: ExecutionEnd?) throws {
+        try write { db in
+            try db.execute(sql: "INSERT INTO execution_journal (execution_arn, seq, entry) VALUES (?, ?, ?)", arguments: [arn, seq, entry])
+            for (id, event) in events {
+                try db.execute(sql: "INSERT INTO execution_history (execution_arn, id, event) VALUES (?, ?, ?)", arguments: [arn, id, event])
+            }
+            if let end {
+                try db.execute(sql: "UPDATE executions SET status = ?, output = ?, error = ?, cause = ?, stopped_ms = ? WHERE arn = ?",
+                               arguments: [end.status, end.output, end.error, end.cause, end.stoppedMs, arn])
+            }
+        }
+    }
+
+    public func execution(arn: String) throws -> ExecutionRecord? {
+        try dbWriter.read { db in try Row.fetchOne(db, sql: "SELECT * FROM executions WHERE arn = ?", arguments: [arn]).map(Self.decodeExecution) }
+    }
+
+    /// A machine's executions, newest first, optionally of one status, from `offset`.
+    public func executions(stateMachine arn: String, status: String?, offset: Int, limit: Int) throws -> [ExecutionRecord] {
+        try dbWriter.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM executions WHERE state_machine_arn = ? AND (? IS NULL OR status = ?)
+                ORDER BY started_ms DESC, arn DESC LIMIT ? OFFSET ?
+                """, arguments: [arn, status, status, limit, offset]).map(Self.decodeExecution)
+        }
+    }
+
+    /// The ARNs of executions still running (to resume after a restart).
+    public func runningExecutions() throws -> [String] {
+        try dbWriter.read { db in try String.fetchAll(db, sql: "SELECT arn FROM executions WHERE status = 'RUNNING' ORDER BY started_ms") }
+    }
+
+    /// An execution's journal entries in order.
+    public func journal(execution arn: String) throws -> [String] {
+        try dbWriter.read { db in
+            try String.fetchAll(db, sql: "SELECT entry FROM execution_journal WHERE execution_arn = ? ORDER BY seq", arguments: [arn])
+        }
+    }
+
+    /// History events with ids in `ids`, in order (or reverse order).
+    public func history(execution arn: String, from: Int, limit: Int, reverse: Bool) throws -> [String] {
+        try dbWriter.read { db in
+            let sql = reverse
+                ? "SELECT event FROM execution_history WHERE execution_arn = ? AND id <= ? ORDER BY id DESC LIMIT ?"
+                : "SELECT event FROM execution_history WHERE execution_arn = ? AND id >= ? ORDER BY id LIMIT ?"
+            return try String.fetchAll(db, sql: sql, arguments: [arn, from, limit])
+        }
+    }
+
+    public func historyCount(execution arn: String) throws -> Int {
+        try dbWriter.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM execution_history WHERE execution_arn = ?", arguments: [arn]) ?? 0
+        }
+    }
+
+    static func decodeExecution(_ row: Row) -> ExecutionRecord {
+        ExecutionRecord(arn: row["arn"], stateMachineArn: row["state_machine_arn"], name: row["name"], status: row["status"], input: row["input"],
+                        output: row["output"], error: row["error"], cause: row["cause"], definition: row["definition"], roleArn: row["role_arn"],
+                        startedMs: row["started_ms"], stoppedMs: row["stopped_ms"])
+    }
+}
