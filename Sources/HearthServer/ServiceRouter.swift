@@ -13,6 +13,8 @@ public enum ServiceRouter {
         case lambda
         /// EventBridge Scheduler (rest-json; told apart only by the signing name `scheduler`).
         case scheduler
+        /// API Gateway v2 (HTTP APIs; rest-json, signing name `apigateway`).
+        case apigateway
         /// Signed for (or targeted at) a service Hearth does not have.
         case unknown(String)
     }
@@ -28,6 +30,7 @@ public enum ServiceRouter {
         switch name {
         case "lambda": return .lambda
         case "scheduler": return .scheduler
+        case "apigateway": return .apigateway
         default: return .unknown(name)
         }
     }
