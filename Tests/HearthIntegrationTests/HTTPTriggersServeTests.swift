@@ -228,6 +228,11 @@ struct HTTPTriggersServeTests {
         #expect((event["headers"] as? [String: String])?["x-dup"] == "a,b")
         #expect((event["queryStringParameters"] as? [String: String])?["q"] == "1,2")
         #expect(event["body"] as? String == "plain text" && event["isBase64Encoded"] as? Bool == false)
+        // Throttled like Invoke: reserved concurrency 0 gives 429 without running the function.
+        #expect(daemon.aws(["lambda", "put-function-concurrency", "--function-name", "web", "--reserved-concurrent-executions", "0"]).status == 0)
+        let throttled = Harness.run("/usr/bin/curl", ["-s", "-w", " %{http_code}", "-H", "Host: \(host):\(daemon.port)", "http://127.0.0.1:\(daemon.port)/"])
+        #expect(throttled.stdoutText == #"{"message":"Too Many Requests"} 429"#)
+        #expect(daemon.aws(["lambda", "delete-function-concurrency", "--function-name", "web"]).status == 0)
         let got = daemon.aws(["lambda", "get-function-url-config", "--function-name", "web"])
         #expect(got.stdoutJSON?["FunctionUrl"] as? String == url)
         let listed = daemon.aws(["lambda", "list-function-url-configs", "--function-name", "web"])
@@ -235,6 +240,14 @@ struct HTTPTriggersServeTests {
         #expect(daemon.aws(["lambda", "delete-function-url-config", "--function-name", "web"]).status == 0)
         let missing = daemon.aws(["lambda", "get-function-url-config", "--function-name", "web"])
         #expect(missing.status != 0 && missing.stderr.contains("ResourceNotFoundException"), "\(missing.stderr)")
+        // `hearth url NAME` creates the URL when there is none, then prints the same one.
+        let cli = ["--endpoint", daemon.endpoint, "--credentials", daemon.credentialsPath]
+        let first = Harness.run(Harness.hearth, ["url", "web"] + cli)
+        let printed = first.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(printed.range(of: "^http://[a-z0-9]{32}\\.lambda-url\\.us-east-1\\.localhost:\(daemon.port)/$", options: .regularExpression) != nil,
+                "\(first.stdoutText) \(first.stderr)")
+        #expect(Harness.run(Harness.hearth, ["url", "web"] + cli).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) == printed)
+        #expect(Harness.run(Harness.hearth, ["url", "web", "--delete"] + cli).status == 0)
         // Deleting the function deletes its URL; a restart keeps what was configured.
         _ = daemon.aws(["lambda", "create-function-url-config", "--function-name", "web", "--auth-type", "AWS_IAM"])
         daemon.stop()
