@@ -41,6 +41,8 @@ public final class Daemon: Sendable {
         /// Multiplies Step Functions Wait and retry delays (as Step Functions Local's
         /// WAIT_TIME_SCALE; 0 runs them at once). 1: as written.
         public var statesTimeScale: Double = 1
+        /// `--http-listen`: a second listener serving only HTTP triggers (Function URLs, HTTP APIs).
+        public var httpListen: (host: String, port: Int)?
 
         public init() {}
     }
@@ -48,6 +50,8 @@ public final class Daemon: Sendable {
     public let options: Options
     public let api: LambdaAPI
     let server: HTTPServer
+    /// The `--http-listen` listener (HTTP triggers only), if any.
+    let dataServer: HTTPServer?
     let pool: InstancePool
     let host: SandboxHost
     let events: LedgerDispatcher
@@ -57,9 +61,11 @@ public final class Daemon: Sendable {
     public let credentialsPath: String
 
     public var boundPort: Int? { server.localAddress?.port }
+    public var boundHTTPPort: Int? { dataServer?.localAddress?.port }
 
-    private init(options: Options, api: LambdaAPI, server: HTTPServer, pool: InstancePool, host: SandboxHost, events: LedgerDispatcher,
-                 statesEvents: LedgerDispatcher, lock: StateLock, credentialsPath: String) {
+    private init(options: Options, api: LambdaAPI, server: HTTPServer, dataServer: HTTPServer?, pool: InstancePool, host: SandboxHost,
+                 events: LedgerDispatcher, statesEvents: LedgerDispatcher, lock: StateLock, credentialsPath: String) {
+        self.dataServer = dataServer
         self.events = events
         self.statesEvents = statesEvents
         self.lock = lock
@@ -129,6 +135,19 @@ public final class Daemon: Sendable {
         }
         let daemon = Daemon(options: options, api: api, server: server, pool: pool, host: host, events: events,
                             statesEvents: statesEvents, lock: lock, credentialsPath: credentialsPath)
+        // AWS_IAM Function URLs and routes check signatures even under --auth none (ADR 0013).
+        let iamVerifier = (try? CredentialsFile.load(path: credentialsPath)).map { SigV4Verifier(credentials: Array($0.values)) }
+        api.triggerSettings.configure(port: server.localAddress?.port ?? options.port, iamVerifier: iamVerifier)
+        var dataServer: HTTPServer?
+        if let listen = options.httpListen {
+            dataServer = try await HTTPServer.start(host: listen.host, port: listen.port, group: MultiThreadedEventLoopGroup.singleton,
+                                                    maxBody: LambdaAPI.maxTriggerPayload + 1) { request in
+                await api.handleDataPlane(request)
+            }
+            log("hearth: serving HTTP triggers only (Function URLs, HTTP APIs) on http://\(listen.host):\(dataServer?.localAddress?.port ?? listen.port)")
+        }
+        let daemon = Daemon(options: options, api: api, server: server, dataServer: dataServer, pool: pool, host: host, events: events, lock: lock,
+                            credentialsPath: credentialsPath)
         log("hearth: serving the Lambda API on http://\(options.host):\(daemon.boundPort ?? options.port) (state \(state), auth \(options.auth ? "sigv4" : "none"), max instances \(limits.maxInstances), all instances together at most \(host.totals.pidsMax.map(String.init) ?? "unlimited") tasks and \(host.totals.memoryBytes.map { "\($0 >> 20) MB" } ?? "unlimited memory"))")
         return daemon
     }
@@ -137,6 +156,7 @@ public final class Daemon: Sendable {
     /// instance, cgroup, socket and run folder is removed.
     public func stop() async {
         await server.close()
+        await dataServer?.close()
         // Running events get the grace; the pool's shutdown then ends what is left, and the
         // dispatcher releases those events (due again at the next start).
         async let drained: Void = events.stop(grace: options.shutdownGrace)

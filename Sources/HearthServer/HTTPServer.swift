@@ -14,6 +14,12 @@ public struct HTTPRequest: Sendable {
     public var body: [UInt8]
     /// True when the body exceeded the server's limit (the body is then empty).
     public var bodyTooLarge: Bool
+    /// The client's IP address, when known (HTTP triggers' `sourceIp`).
+    public var remoteIP: String?
+    /// The port the request arrived on (`x-forwarded-port`).
+    public var localPort: Int?
+    /// `HTTP/1.1` or `HTTP/1.0`, as on the request line.
+    public var httpVersion = "HTTP/1.1"
 
     public func header(_ name: String) -> String? {
         headers.first { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1
@@ -141,8 +147,11 @@ final class RequestCollector: ChannelInboundHandler, @unchecked Sendable {
                 return
             }
             let (path, query) = Self.split(head.uri)
-            let request = HTTPRequest(method: head.method.rawValue, rawPath: path, rawQuery: query,
+            var request = HTTPRequest(method: head.method.rawValue, rawPath: path, rawQuery: query,
                                       headers: head.headers.map { ($0.name, $0.value) }, body: body, bodyTooLarge: tooLarge)
+            request.remoteIP = context.channel.remoteAddress?.ipAddress
+            request.localPort = context.channel.localAddress?.port
+            request.httpVersion = "HTTP/\(head.version.major).\(head.version.minor)"
             body = []
             let keepAlive = head.isKeepAlive
             let version = head.version

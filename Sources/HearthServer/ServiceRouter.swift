@@ -15,6 +15,8 @@ public enum ServiceRouter {
         case scheduler
         /// Step Functions (JSON 1.0; signing name `states`, `X-Amz-Target: AWSStepFunctions.*`).
         case states
+        /// API Gateway v2 (HTTP APIs; rest-json, signing name `apigateway`).
+        case apigateway
         /// Signed for (or targeted at) a service Hearth does not have.
         case unknown(String)
     }
@@ -31,6 +33,7 @@ public enum ServiceRouter {
         case "lambda": return .lambda
         case "scheduler": return .scheduler
         case "states": return .states
+        case "apigateway": return .apigateway
         default: return .unknown(name)
         }
     }

@@ -237,6 +237,51 @@ enum Schema {
                     id            INTEGER NOT NULL,
                     event         TEXT    NOT NULL,
                     PRIMARY KEY (execution_arn, id)
+        migrator.registerMigration("v6-http-triggers") { db in
+            // Lambda Function URLs: one per function and qualifier ('' = unqualified), found by
+            // their url-id (the Host's first label) on every request. Cors is the API's JSON.
+            try db.execute(sql: """
+                CREATE TABLE function_urls (
+                    url_id        TEXT    PRIMARY KEY,
+                    function      TEXT    NOT NULL REFERENCES functions(name) ON DELETE CASCADE ON UPDATE CASCADE,
+                    qualifier     TEXT    NOT NULL,
+                    auth_type     TEXT    NOT NULL CHECK (auth_type IN ('NONE', 'AWS_IAM')),
+                    cors          TEXT,
+                    invoke_mode   TEXT    NOT NULL,
+                    created_ms    INTEGER NOT NULL,
+                    modified_ms   INTEGER NOT NULL,
+                    UNIQUE (function, qualifier)
+                );
+                """)
+            // Resource-policy statements (AddPermission): stored and returned, not evaluated.
+            try db.execute(sql: """
+                CREATE TABLE function_policy_statements (
+                    function      TEXT    NOT NULL REFERENCES functions(name) ON DELETE CASCADE ON UPDATE CASCADE,
+                    qualifier     TEXT    NOT NULL,
+                    sid           TEXT    NOT NULL,
+                    statement     TEXT    NOT NULL,
+                    created_ms    INTEGER NOT NULL,
+                    PRIMARY KEY (function, qualifier, sid)
+                );
+                """)
+            // API Gateway HTTP APIs and their routes, integrations and stages, each the
+            // validated API document as JSON (the shapes live in HearthServer/APIGateway).
+            try db.execute(sql: """
+                CREATE TABLE http_apis (
+                    api_id        TEXT    PRIMARY KEY,
+                    document      BLOB    NOT NULL,
+                    created_ms    INTEGER NOT NULL
+                );
+                """)
+            try db.execute(sql: """
+                CREATE TABLE http_api_resources (
+                    api_id        TEXT    NOT NULL REFERENCES http_apis(api_id) ON DELETE CASCADE,
+                    kind          TEXT    NOT NULL CHECK (kind IN ('route', 'integration', 'stage')),
+                    id            TEXT    NOT NULL,
+                    document      BLOB    NOT NULL,
+                    created_ms    INTEGER NOT NULL,
+                    modified_ms   INTEGER NOT NULL,
+                    PRIMARY KEY (api_id, kind, id)
                 );
                 """)
         }

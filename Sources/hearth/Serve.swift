@@ -11,6 +11,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Address to listen on, HOST:PORT.")
     var listen: String = "127.0.0.1:9001"
 
+    @Option(name: .customLong("http-listen"), help: "Also serve HTTP triggers only (Function URLs, HTTP APIs; no control plane) on HOST:PORT. Routed by Host, else by the first path segment (the url-id or api-id).")
+    var httpListen: String?
+
     @Option(help: "State directory (default /var/lib/hearth as root, $XDG_STATE_HOME/hearth otherwise).")
     var stateDir: String?
 
@@ -67,6 +70,12 @@ struct Serve: AsyncParsableCommand {
         return values.map { .milliseconds(Int64($0! * 1000)) }
     }
 
+    /// `HOST:PORT` (IPv6 in brackets) split.
+    static func hostPort(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        return (String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
+    }
+
     func validate() throws {
         _ = try Self.parseDelays(asyncRetryDelays)
         if let asyncConcurrency, asyncConcurrency < 1 || asyncConcurrency > 4096 { throw ValidationError("--async-concurrency must be 1–4096") }
@@ -78,6 +87,7 @@ struct Serve: AsyncParsableCommand {
         guard let colon = listen.lastIndex(of: ":"), Int(listen[listen.index(after: colon)...]) != nil else {
             throw ValidationError("--listen must be HOST:PORT")
         }
+        if let httpListen, Self.hostPort(httpListen) == nil { throw ValidationError("--http-listen must be HOST:PORT") }
     }
 
     func run() async throws {
@@ -101,6 +111,7 @@ struct Serve: AsyncParsableCommand {
         options.asyncConcurrency = asyncConcurrency
         options.statesTimeScale = statesTimeScale
         options.maxTotalPids = maxTotalPids
+        options.httpListen = httpListen.flatMap(Self.hostPort)
         let log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         let daemon: Daemon
         do {

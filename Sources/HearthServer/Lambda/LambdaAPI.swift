@@ -27,6 +27,10 @@ public final class LambdaAPI: Sendable {
     let userNamespace: Bool
     /// EventBridge Scheduler, on the same listener and store.
     let scheduler: SchedulerAPI
+    /// The port and IAM verifier of the HTTP triggers (Function URLs, HTTP APIs).
+    public let triggerSettings = TriggerSettings()
+    /// API Gateway HTTP APIs' control plane (`apigateway` signing name).
+    let apiGateway: APIGatewayAPI
     private let asyncDispatcher = Mutex<LedgerDispatcher?>(nil)
     /// Step Functions (set once by the daemon, with its execution driver).
     private let statesBox = Mutex<StatesAPI?>(nil)
@@ -54,12 +58,15 @@ public final class LambdaAPI: Sendable {
         self.region = region
         self.userNamespace = userNamespace
         self.scheduler = SchedulerAPI(store: store, region: region, account: account)
+        self.apiGateway = APIGatewayAPI(store: store, region: region, account: account, settings: triggerSettings)
     }
 
     // MARK: entry point
 
     /// Answers unsigned requests before their bodies are buffered (when auth is on).
     public func preflight(_ request: HTTPRequest) -> HTTPResponse? {
+        // HTTP triggers authenticate (or not) by their own rules.
+        if TriggerHost.parse(request.header("Host")) != nil { return nil }
         guard verifier != nil, request.method != "GET" || (request.rawPath != "/" && request.rawPath != "/metrics") else { return nil }
         let signed = request.header("Authorization") != nil || request.rawQuery.contains("X-Amz-Algorithm=")
         if signed { return nil }
@@ -69,6 +76,10 @@ public final class LambdaAPI: Sendable {
     }
 
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
+        // Function URLs and HTTP APIs are told apart by Host, before any SigV4 routing.
+        if let target = TriggerHost.parse(request.header("Host")) {
+            return await serveTrigger(request, target: target, path: request.rawPath)
+        }
         let requestID = RequestID.make()
         let segments = request.rawPath.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
             .map { String($0).removingPercentEncoding ?? String($0) }
@@ -103,6 +114,7 @@ public final class LambdaAPI: Sendable {
             case .states:
                 guard let states else { return ServiceRouter.unknownService("states", request: request, requestID: requestID) }
                 return await states.handle(request, requestID: requestID)
+            case .apigateway: return await apiGateway.handle(request, requestID: requestID)
             case .lambda: break
             }
             return try await route(request, segments: segments, requestID: requestID)
@@ -148,8 +160,21 @@ public final class LambdaAPI: Sendable {
             case ("GET", 3) where rest[1] == "aliases": return try getAlias(rest[0], rest[2], requestID: requestID)
             case ("PUT", 3) where rest[1] == "aliases": return try await updateAlias(rest[0], rest[2], request, requestID: requestID)
             case ("DELETE", 3) where rest[1] == "aliases": return try deleteAlias(rest[0], rest[2], requestID: requestID)
+            case ("POST", 2) where rest[1] == "policy": return try addPermission(rest[0], request, requestID: requestID)
+            case ("GET", 2) where rest[1] == "policy": return try getPolicy(rest[0], request, requestID: requestID)
+            case ("DELETE", 3) where rest[1] == "policy": return try removePermission(rest[0], rest[2], request, requestID: requestID)
             default: break
             }
+        case (_, 4, "2021-10-31") where segments[1] == "functions" && segments[3] == "url":
+            switch m {
+            case "POST": return try createFunctionURL(segments[2], request, requestID: requestID)
+            case "GET": return try getFunctionURL(segments[2], request, requestID: requestID)
+            case "PUT": return try updateFunctionURL(segments[2], request, requestID: requestID)
+            case "DELETE": return try deleteFunctionURL(segments[2], request, requestID: requestID)
+            default: break
+            }
+        case ("GET", 4, "2021-10-31") where segments[1] == "functions" && segments[3] == "urls":
+            return try listFunctionURLs(segments[2], request, requestID: requestID)
         case ("PUT", 4, "2017-10-31") where segments[1] == "functions" && segments[3] == "concurrency":
             return try await putConcurrency(segments[2], request, requestID: requestID)
         case ("DELETE", 4, "2017-10-31") where segments[1] == "functions" && segments[3] == "concurrency":

@@ -3,13 +3,16 @@ import HearthStore
 
 /// JSON shapes of the Lambda API (PascalCase, as AWS sends them).
 enum LambdaShapes {
-    static let timestampFormatter: DateFormatter = {
+    static let timestampFormatter = utcFormatter("yyyy-MM-dd'T'HH:mm:ss.SSSZ")
+
+    /// A POSIX-locale UTC formatter for `format` (the APIs' timestamp shapes).
+    static func utcFormatter(_ format: String) -> DateFormatter {
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyy-MM-dd'T'HH:mm:ss.SSSZ"
+        f.dateFormat = format
         return f
-    }()
+    }
 
     static func timestamp(_ date: Date) -> String { timestampFormatter.string(from: date) }
 
