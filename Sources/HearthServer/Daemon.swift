@@ -1,6 +1,7 @@
 import Foundation
 import HearthCore
 import HearthEvents
+import HearthQueues
 import HearthSandbox
 import HearthStore
 import NIOCore
@@ -130,9 +131,13 @@ public final class Daemon: Sendable {
         await server.close()
         // Running events get the grace; the pool's shutdown then ends what is left, and the
         // dispatcher releases those events (due again at the next start).
+        // Pollers stop taking batches; one in flight ends with its invocation (or with the pool's
+        // shutdown), and what it did not delete comes back after its visibility timeout.
+        async let mappingsStopped: Void = api.stopMappings()
         async let drained: Void = events.stop(grace: options.shutdownGrace)
         await pool.shutdown(grace: options.shutdownGrace)
         await drained
+        await mappingsStopped
         host.close()
         lock.unlock()
     }
@@ -155,6 +160,7 @@ public final class Daemon: Sendable {
             await engine.handle(item)
         }
         api.attach(events: dispatcher)
+        try api.attach(queues: QueueService(ledger: ledger, catalog: store, region: options.region), log: log)
         dispatcher.start()
         return dispatcher
     }

@@ -13,6 +13,8 @@ public enum ServiceRouter {
         case lambda
         /// EventBridge Scheduler (rest-json; told apart only by the signing name `scheduler`).
         case scheduler
+        /// Amazon SQS (AWS JSON 1.0, `X-Amz-Target: AmazonSQS.*`; signing name `sqs`).
+        case sqs
         /// Signed for (or targeted at) a service Hearth does not have.
         case unknown(String)
     }
@@ -28,6 +30,7 @@ public enum ServiceRouter {
         switch name {
         case "lambda": return .lambda
         case "scheduler": return .scheduler
+        case "sqs": return .sqs
         default: return .unknown(name)
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import HearthCore
 import HearthEvents
+import HearthQueues
 import HearthStore
 import Synchronization
 
@@ -28,6 +29,24 @@ public final class LambdaAPI: Sendable {
     /// EventBridge Scheduler, on the same listener and store.
     let scheduler: SchedulerAPI
     private let asyncDispatcher = Mutex<LedgerDispatcher?>(nil)
+    /// SQS and the event source mappings (set once by the daemon, on the ledger).
+    private let queueServices = Mutex<(sqs: SQSAPI, mappings: EventSourceMappings)?>(nil)
+
+    var sqs: SQSAPI? { queueServices.withLock { $0?.sqs } }
+    var mappings: EventSourceMappings? { queueServices.withLock { $0?.mappings } }
+    public var queues: QueueService? { sqs?.queues }
+
+    /// Serves SQS on `queues` and runs the stored event source mappings from it.
+    public func attach(queues: QueueService, log: @escaping @Sendable (String) -> Void) throws {
+        let mappings = EventSourceMappings(store: store, queues: queues, invoker: MappingRunner(api: self), log: log)
+        queueServices.withLock { $0 = (SQSAPI(queues: queues), mappings) }
+        try mappings.start()
+    }
+
+    /// Stops the event source mappings' pollers (shutdown).
+    public func stopMappings() async {
+        await mappings?.stop()
+    }
 
     /// The dispatcher of asynchronous invocations (set once by the daemon: it runs them
     /// through this API's `execute`).
@@ -95,6 +114,9 @@ public final class LambdaAPI: Sendable {
             switch ServiceRouter.service(of: request) {
             case .unknown(let name): return ServiceRouter.unknownService(name, request: request, requestID: requestID)
             case .scheduler: return await scheduler.handle(request, requestID: requestID)
+            case .sqs:
+                guard let sqs else { return ServiceRouter.unknownService("sqs", request: request, requestID: requestID) }
+                return await sqs.handle(request, requestID: requestID)
             case .lambda: break
             }
             return try await route(request, segments: segments, requestID: requestID)
@@ -141,6 +163,10 @@ public final class LambdaAPI: Sendable {
             case ("PUT", 3) where rest[1] == "aliases": return try await updateAlias(rest[0], rest[2], request, requestID: requestID)
             case ("DELETE", 3) where rest[1] == "aliases": return try deleteAlias(rest[0], rest[2], requestID: requestID)
             default: break
+            }
+        case (_, _, "2015-03-31") where segments.count >= 2 && segments[1] == "event-source-mappings":
+            if let response = try await eventSourceMappingsRoute(request, rest: Array(segments.dropFirst(2)), requestID: requestID) {
+                return response
             }
         case ("PUT", 4, "2017-10-31") where segments[1] == "functions" && segments[3] == "concurrency":
             return try await putConcurrency(segments[2], request, requestID: requestID)
