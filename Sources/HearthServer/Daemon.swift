@@ -154,13 +154,14 @@ public final class Daemon: Sendable {
         let ms: (Duration) -> Int64 = { Int64($0.components.seconds) * 1000 + Int64($0.components.attoseconds / 1_000_000_000_000_000) }
         let policy = AsyncRetryPolicy(retryDelaysMs: options.asyncRetryDelays.map(ms), throttleBaseMs: max(1, ms(options.asyncThrottleBase)),
                                       throttleCapMs: 300_000)
-        let engine = AsyncInvocations(runner: AsyncRunner(api: api), clock: ledger.clock, policy: policy, observer: metrics)
+        let queues = try QueueService(ledger: ledger, catalog: store, region: options.region)
+        let engine = AsyncInvocations(runner: AsyncRunner(api: api), clock: ledger.clock, policy: policy, observer: metrics, queues: queues)
         let concurrency = options.asyncConcurrency ?? max(4, 2 * ProcessInfo.processInfo.activeProcessorCount)
         let dispatcher = LedgerDispatcher(ledger: ledger, kind: LedgerKind.lambdaInvoke, concurrency: concurrency, log: log) { item in
             await engine.handle(item)
         }
         api.attach(events: dispatcher)
-        try api.attach(queues: QueueService(ledger: ledger, catalog: store, region: options.region), log: log)
+        try api.attach(queues: queues, log: log)
         dispatcher.start()
         return dispatcher
     }
