@@ -61,6 +61,10 @@ let package = Package(
         // the engines on it (asynchronous invocations). No storage, HTTP or syscalls: the SQL is
         // HearthStore's LedgerSQL.swift behind `LedgerBackend`; the clock is injected.
         .target(name: "HearthEvents", dependencies: ["HearthScheduler"]),
+        // SQS standard queues on the ledger (visibility, receive counts, redrive, delay,
+        // retention, long polls) and the event source mapping pollers. No wire format; the
+        // clock is the ledger's.
+        .target(name: "HearthQueues", dependencies: ["HearthEvents", .product(name: "Crypto", package: "swift-crypto")]),
         // EventBridge Scheduler's expression language: rate/cron/at, time zones and DST, and
         // next(after:). Pure: no HTTP, no I/O, every instant passed in.
         .target(name: "HearthScheduler"),
@@ -71,7 +75,7 @@ let package = Package(
         // Embedded state: functions, versions, aliases, the event ledger (SQLite through GRDB).
         .target(
             name: "HearthStore",
-            dependencies: ["HearthEvents", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["HearthEvents", "HearthQueues", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         // The Lambda API front door: HTTP, SigV4, routing. No syscalls.
         .target(
@@ -79,6 +83,7 @@ let package = Package(
             dependencies: [
                 "HearthCore",
                 "HearthEvents",
+                "HearthQueues",
                 "HearthScheduler",
                 "HearthStates",
                 "HearthStore",
@@ -138,6 +143,10 @@ let package = Package(
             dependencies: ["HearthEvents", "HearthStore", "HearthScheduler"]
         ),
         .testTarget(
+            name: "HearthQueuesTests",
+            dependencies: ["HearthQueues", "HearthEvents", "HearthStore"]
+        ),
+        .testTarget(
             name: "HearthSchedulerTests",
             dependencies: ["HearthScheduler"]
         ),
@@ -155,7 +164,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HearthIntegrationTests",
-            dependencies: ["HearthCore", "HearthServer"]
+            dependencies: ["HearthCore", "HearthServer", "HearthQueues"]
         ),
     ]
 )

@@ -116,8 +116,8 @@ public final class Ledger: Sendable {
 
     // MARK: wake-ups
 
-    /// Registers the function that wakes `kind`'s dispatcher (one per kind).
-    func onWake(_ kind: String, _ wake: @escaping @Sendable () -> Void) {
+    /// Registers the function that wakes `kind`'s dispatcher or waiters (one per kind).
+    public func onWake(_ kind: String, _ wake: @escaping @Sendable () -> Void) {
         wakers.withLock { $0[kind] = wake }
     }
 

@@ -19,7 +19,9 @@ public protocol LedgerBackend: Sendable {
     func claim(kind: String, owner: String, now: Int64, leaseUntil: Int64, limit: Int) throws -> [LedgerItem]
 
     /// Makes every lease not held by `owner` due now, counting a recovery on each: at start-up,
-    /// what a dead supervisor held (one supervisor per state directory, which it locks).
+    /// what a dead supervisor held (one supervisor per state directory, which it locks). Leases
+    /// held by clients (owners starting with `LedgerLease.clientPrefix`: SQS visibility timeouts)
+    /// are not the supervisor's and are kept: they end on their own.
     func recoverAbandoned(keeping owner: String, now: Int64) throws -> Int
 
     /// Makes `owner`'s leases due now without counting a recovery (graceful shutdown: they did
@@ -40,6 +42,84 @@ public protocol LedgerBackend: Sendable {
 
     /// Deletes failed items that finished before `before`.
     func prune(failedBefore before: Int64) throws -> Int
+
+    // MARK: queues with client-held leases (SQS: a lease is a visibility timeout, a claim a receive)
+
+    /// In one transaction on `request.queue` only: expired leases become available again (due
+    /// when they expired, keeping their last owner, counting no recovery: a visibility timeout
+    /// that ends is normal); items created at or before `retainedAfter` are deleted (retention);
+    /// due items already claimed `redrive.maxClaims` times move to `redrive.queue` (claims reset,
+    /// due now); then up to `limit` due items are leased to `owner` until `leaseUntil`, earliest
+    /// due first, bumping `claims` and setting `firstClaimedAt` on a first claim.
+    func receive(_ request: LedgerReceive, now: Int64) throws -> LedgerReceive.Result
+
+    /// Moves the end of a lease `owner` still holds on item `id` (of `kind`) to `until`; at or
+    /// before `now` the item is available again at once (keeping its owner). False if the item
+    /// is gone, or not leased to `owner`, or its lease has already ended.
+    func changeLease(kind: String, id: Int64, owner: String, until: Int64, now: Int64) throws -> Bool
+
+    /// Deletes every item of `queue` (of `kind`), whatever its state. Returns how many.
+    func removeAll(kind: String, queue: String) throws -> Int
+
+    /// Counts of `queue`'s items as of `now`.
+    func counts(kind: String, queue: String, now: Int64) throws -> LedgerQueueCounts
+}
+
+/// A receive on one queue of client-held leases (`LedgerBackend.receive`).
+public struct LedgerReceive: Sendable, Equatable {
+    public struct Redrive: Sendable, Equatable {
+        public var maxClaims: Int
+        public var queue: String
+        public init(maxClaims: Int, queue: String) {
+            self.maxClaims = maxClaims
+            self.queue = queue
+        }
+    }
+    public struct Result: Sendable, Equatable {
+        public var items: [LedgerItem]
+        /// How many were moved to the redrive queue.
+        public var redriven: Int
+        /// How many were deleted by retention.
+        public var expired: Int
+        public init(items: [LedgerItem], redriven: Int, expired: Int) {
+            self.items = items
+            self.redriven = redriven
+            self.expired = expired
+        }
+    }
+
+    public var kind: String
+    public var queue: String
+    public var owner: String
+    public var leaseUntil: Int64
+    public var limit: Int
+    public var retainedAfter: Int64?
+    public var redrive: Redrive?
+
+    public init(kind: String, queue: String, owner: String, leaseUntil: Int64, limit: Int, retainedAfter: Int64? = nil, redrive: Redrive? = nil) {
+        self.kind = kind
+        self.queue = queue
+        self.owner = owner
+        self.leaseUntil = leaseUntil
+        self.limit = limit
+        self.retainedAfter = retainedAfter
+        self.redrive = redrive
+    }
+}
+
+/// One queue's items by visibility.
+public struct LedgerQueueCounts: Sendable, Equatable {
+    /// Due and not leased (SQS: ApproximateNumberOfMessages).
+    public var visible = 0
+    /// Leased, lease not ended (ApproximateNumberOfMessagesNotVisible).
+    public var leased = 0
+    /// Available but not yet due (ApproximateNumberOfMessagesDelayed).
+    public var delayed = 0
+    public init(visible: Int = 0, leased: Int = 0, delayed: Int = 0) {
+        self.visible = visible
+        self.leased = leased
+        self.delayed = delayed
+    }
 }
 
 /// Writes committed together.

@@ -39,10 +39,13 @@ public struct LedgerItem: Sendable, Equatable {
     public var lastError: String?
     /// When it reached `failed`.
     public var finishedAt: Int64?
+    /// When it was first claimed by a receive (`LedgerBackend.receive`; SQS's
+    /// ApproximateFirstReceiveTimestamp). Dispatcher claims do not set it.
+    public var firstClaimedAt: Int64?
 
     public init(id: Int64, kind: String, queue: String, payload: [UInt8], state: LedgerState, dueAt: Int64, createdAt: Int64,
                 attempts: Int = 0, claims: Int = 0, recoveries: Int = 0, leaseOwner: String? = nil, leaseUntil: Int64? = nil,
-                idempotencyKey: String? = nil, lastError: String? = nil, finishedAt: Int64? = nil) {
+                idempotencyKey: String? = nil, lastError: String? = nil, finishedAt: Int64? = nil, firstClaimedAt: Int64? = nil) {
         self.id = id
         self.kind = kind
         self.queue = queue
@@ -58,6 +61,7 @@ public struct LedgerItem: Sendable, Equatable {
         self.idempotencyKey = idempotencyKey
         self.lastError = lastError
         self.finishedAt = finishedAt
+        self.firstClaimedAt = firstClaimedAt
     }
 }
 
@@ -85,6 +89,10 @@ public struct NewLedgerItem: Sendable, Equatable {
 /// A lease to hand an item out with at insert time (direct dispatch: the accepting process runs
 /// it at once, without a claim round trip).
 public struct LedgerLease: Sendable, Equatable {
+    /// Owners of leases held by clients outside the supervisor (SQS visibility timeouts):
+    /// start-up recovery leaves them alone (`LedgerBackend.recoverAbandoned`).
+    public static let clientPrefix = "client:"
+
     public var owner: String
     public var until: Int64
 

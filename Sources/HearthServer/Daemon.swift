@@ -1,6 +1,7 @@
 import Foundation
 import HearthCore
 import HearthEvents
+import HearthQueues
 import HearthSandbox
 import HearthStore
 import NIOCore
@@ -159,6 +160,9 @@ public final class Daemon: Sendable {
         await dataServer?.close()
         // Running events get the grace; the pool's shutdown then ends what is left, and the
         // dispatcher releases those events (due again at the next start).
+        // Pollers stop taking batches; one in flight ends with its invocation (or with the pool's
+        // shutdown), and what it did not delete comes back after its visibility timeout.
+        async let mappingsStopped: Void = api.stopMappings()
         async let drained: Void = events.stop(grace: options.shutdownGrace)
         async let fired: Void = api.scheduler.stopFiring(grace: options.shutdownGrace)
         async let statesDrained: Void = statesEvents.stop(grace: options.shutdownGrace)
@@ -166,6 +170,7 @@ public final class Daemon: Sendable {
         await drained
         await fired
         await statesDrained
+        await mappingsStopped
         host.close()
         lock.unlock()
     }
@@ -182,12 +187,14 @@ public final class Daemon: Sendable {
         let ms: (Duration) -> Int64 = { Int64($0.components.seconds) * 1000 + Int64($0.components.attoseconds / 1_000_000_000_000_000) }
         let policy = AsyncRetryPolicy(retryDelaysMs: options.asyncRetryDelays.map(ms), throttleBaseMs: max(1, ms(options.asyncThrottleBase)),
                                       throttleCapMs: 300_000)
-        let engine = AsyncInvocations(runner: AsyncRunner(api: api), clock: ledger.clock, policy: policy, observer: metrics)
+        let queues = try QueueService(ledger: ledger, catalog: store, region: options.region)
+        let engine = AsyncInvocations(runner: AsyncRunner(api: api), clock: ledger.clock, policy: policy, observer: metrics, queues: queues)
         let concurrency = options.asyncConcurrency ?? max(4, 2 * ProcessInfo.processInfo.activeProcessorCount)
         let dispatcher = LedgerDispatcher(ledger: ledger, kind: LedgerKind.lambdaInvoke, concurrency: concurrency, log: log) { item in
             await engine.handle(item)
         }
         api.attach(events: dispatcher)
+        try api.attach(queues: queues, log: log)
         dispatcher.start()
         try await api.scheduler.startFiring(ledger: ledger, lambda: api, queues: nil, retryBase: options.schedulerRetryBase, log: log)
         return dispatcher

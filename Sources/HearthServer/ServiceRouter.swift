@@ -17,6 +17,8 @@ public enum ServiceRouter {
         case states
         /// API Gateway v2 (HTTP APIs; rest-json, signing name `apigateway`).
         case apigateway
+        /// Amazon SQS (AWS JSON 1.0, `X-Amz-Target: AmazonSQS.*`; signing name `sqs`).
+        case sqs
         /// Signed for (or targeted at) a service Hearth does not have.
         case unknown(String)
     }
@@ -34,6 +36,7 @@ public enum ServiceRouter {
         case "scheduler": return .scheduler
         case "states": return .states
         case "apigateway": return .apigateway
+        case "sqs": return .sqs
         default: return .unknown(name)
         }
     }

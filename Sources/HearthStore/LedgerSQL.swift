@@ -107,8 +107,8 @@ public final class SQLiteLedger: LedgerBackend {
             try db.execute(sql: """
                 UPDATE ledger_items SET state = 'available', due_at_ms = ?, recoveries = recoveries + 1,
                     lease_owner = NULL, lease_until_ms = NULL
-                WHERE state = 'leased' AND lease_owner <> ?
-                """, arguments: [now, owner])
+                WHERE state = 'leased' AND lease_owner <> ? AND lease_owner NOT LIKE ?
+                """, arguments: [now, owner, LedgerLease.clientPrefix + "%"])
             return db.changesCount
         }
     }
@@ -173,12 +173,101 @@ public final class SQLiteLedger: LedgerBackend {
         }
     }
 
+    // MARK: queues with client-held leases
+
+    /// A queue's ended leases become available again, due when they ended, keeping their owner
+    /// (so a stale receipt can be told from a deleted item), without counting a recovery.
+    static let queueExpireSQL = """
+        UPDATE ledger_items SET state = 'available', due_at_ms = lease_until_ms, lease_until_ms = NULL
+        WHERE kind = ? AND queue = ? AND state = 'leased' AND lease_until_ms <= ?
+        """
+
+    static let queueRetentionSQL = "DELETE FROM ledger_items WHERE kind = ? AND queue = ? AND state <> 'failed' AND created_at_ms <= ?"
+
+    static let queueRedriveSQL = """
+        UPDATE ledger_items SET queue = ?, claims = 0, first_claimed_at_ms = NULL, lease_owner = NULL, due_at_ms = ?
+        WHERE id IN (
+            SELECT id FROM ledger_items
+            WHERE kind = ? AND queue = ? AND state = 'available' AND due_at_ms <= ? AND claims >= ? \(claimLockClause)
+        )
+        """
+
+    /// Due items of one queue, earliest first, off the `(kind, queue, state, due_at_ms)` index.
+    static let queueClaimSQL = """
+        UPDATE ledger_items
+        SET state = 'leased', lease_owner = ?, lease_until_ms = ?, claims = claims + 1,
+            first_claimed_at_ms = COALESCE(first_claimed_at_ms, ?)
+        WHERE id IN (
+            SELECT id FROM ledger_items
+            WHERE kind = ? AND queue = ? AND state = 'available' AND due_at_ms <= ?
+            ORDER BY due_at_ms, id
+            LIMIT ? \(claimLockClause)
+        )
+        RETURNING *
+        """
+
+    public func receive(_ request: LedgerReceive, now: Int64) throws -> LedgerReceive.Result {
+        try db.write { db in
+            try db.execute(sql: Self.queueExpireSQL, arguments: [request.kind, request.queue, now])
+            var expired = 0, redriven = 0
+            if let retainedAfter = request.retainedAfter {
+                try db.execute(sql: Self.queueRetentionSQL, arguments: [request.kind, request.queue, retainedAfter])
+                expired = db.changesCount
+            }
+            if let redrive = request.redrive {
+                try db.execute(sql: Self.queueRedriveSQL, arguments: [redrive.queue, now, request.kind, request.queue, now, redrive.maxClaims])
+                redriven = db.changesCount
+            }
+            var items: [LedgerItem] = []
+            if request.limit > 0 {
+                items = try Row.fetchAll(db, sql: Self.queueClaimSQL, arguments: [
+                    request.owner, request.leaseUntil, now, request.kind, request.queue, now, request.limit,
+                ]).map(Self.decode).sorted { ($0.dueAt, $0.id) < ($1.dueAt, $1.id) }
+            }
+            return LedgerReceive.Result(items: items, redriven: redriven, expired: expired)
+        }
+    }
+
+    public func changeLease(kind: String, id: Int64, owner: String, until: Int64, now: Int64) throws -> Bool {
+        try db.write { db in
+            let held = "id = ? AND kind = ? AND state = 'leased' AND lease_owner = ? AND lease_until_ms > ?"
+            if until > now {
+                try db.execute(sql: "UPDATE ledger_items SET lease_until_ms = ? WHERE \(held)", arguments: [until, id, kind, owner, now])
+            } else {
+                try db.execute(sql: "UPDATE ledger_items SET state = 'available', due_at_ms = ?, lease_until_ms = NULL WHERE \(held)",
+                               arguments: [now, id, kind, owner, now])
+            }
+            return db.changesCount == 1
+        }
+    }
+
+    public func removeAll(kind: String, queue: String) throws -> Int {
+        try db.write { db in
+            try db.execute(sql: "DELETE FROM ledger_items WHERE kind = ? AND queue = ?", arguments: [kind, queue])
+            return db.changesCount
+        }
+    }
+
+    public func counts(kind: String, queue: String, now: Int64) throws -> LedgerQueueCounts {
+        try db.read { db in
+            let row = try Row.fetchOne(db, sql: """
+                SELECT
+                    COALESCE(SUM(CASE WHEN state = 'leased' AND lease_until_ms > ? THEN 1 ELSE 0 END), 0) AS leased,
+                    COALESCE(SUM(CASE WHEN state = 'available' AND due_at_ms > ? THEN 1 ELSE 0 END), 0) AS delayed,
+                    COUNT(*) AS total
+                FROM ledger_items WHERE kind = ? AND queue = ? AND state <> 'failed'
+                """, arguments: [now, now, kind, queue])
+            let leased: Int = row?["leased"] ?? 0, delayed: Int = row?["delayed"] ?? 0, total: Int = row?["total"] ?? 0
+            return LedgerQueueCounts(visible: total - leased - delayed, leased: leased, delayed: delayed)
+        }
+    }
+
     static func decode(_ row: Row) -> LedgerItem {
         LedgerItem(id: row["id"], kind: row["kind"], queue: row["queue"], payload: [UInt8](row["payload"] as Data),
                    state: LedgerState(rawValue: row["state"]) ?? .failed, dueAt: row["due_at_ms"], createdAt: row["created_at_ms"],
                    attempts: row["attempts"], claims: row["claims"], recoveries: row["recoveries"], leaseOwner: row["lease_owner"],
                    leaseUntil: row["lease_until_ms"], idempotencyKey: row["idempotency_key"], lastError: row["last_error"],
-                   finishedAt: row["finished_at_ms"])
+                   finishedAt: row["finished_at_ms"], firstClaimedAt: row["first_claimed_at_ms"])
     }
 }
 

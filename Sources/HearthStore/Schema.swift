@@ -282,6 +282,24 @@ enum Schema {
                     created_ms    INTEGER NOT NULL,
                     modified_ms   INTEGER NOT NULL,
                     PRIMARY KEY (api_id, kind, id)
+        migrator.registerMigration("v6-queues") { db in
+            // SQS (HearthQueues): messages are ledger items (kind `sqs.message`, queue = the queue's
+            // name); a receive is a claim, a visibility timeout a client-held lease. Queues and
+            // event source mappings are documents keyed by name and UUID.
+            try db.execute(sql: "ALTER TABLE ledger_items ADD COLUMN first_claimed_at_ms INTEGER;")
+            try db.execute(sql: "CREATE INDEX ledger_items_queue_due ON ledger_items(kind, queue, state, due_at_ms);")
+            try db.execute(sql: """
+                CREATE TABLE sqs_queues (
+                    name        TEXT    PRIMARY KEY,
+                    document    BLOB    NOT NULL
+                );
+                """)
+            try db.execute(sql: """
+                CREATE TABLE event_source_mappings (
+                    uuid              TEXT    PRIMARY KEY,
+                    function          TEXT    NOT NULL,
+                    event_source_arn  TEXT    NOT NULL,
+                    document          BLOB    NOT NULL
                 );
                 """)
         }

@@ -122,13 +122,16 @@ public struct AsyncInvocations: Sendable {
     public let clock: any LedgerClock
     public let policy: AsyncRetryPolicy
     public let observer: any AsyncObserver
+    /// Where SQS destination ARNs lead (nil: queues are undeliverable, with the reason recorded).
+    public let queues: (any QueueMessages)?
 
     public init(runner: any AsyncFunctionRunner, clock: any LedgerClock, policy: AsyncRetryPolicy = .lambda,
-                observer: any AsyncObserver = NoAsyncObserver()) {
+                observer: any AsyncObserver = NoAsyncObserver(), queues: (any QueueMessages)? = nil) {
         self.runner = runner
         self.clock = clock
         self.policy = policy
         self.observer = observer
+        self.queues = queues
     }
 
     /// Decides what becomes of `item` (one claim of it).
@@ -217,6 +220,20 @@ public struct AsyncInvocations: Sendable {
             observer.destinationFailed(function: event.function, reason: "RecursiveInvocationLoop")
             observer.log("hearth: recursive invocation loop detected: \(event.function) request \(event.requestID) would reach destination \(arn) after \(event.hops + 1) hops (limit \(Self.maxDestinationHops)); the \(condition.rawValue) record is dropped")
             return []
+        }
+        if arn.hasPrefix("arn:aws:sqs:") || arn.split(separator: ":").dropFirst(2).first == "sqs" {
+            // The record becomes a message on the queue, added with this event's finish.
+            let result = queues.map { $0.message(queueARN: arn, body: String(decoding: record, as: UTF8.self), attributes: [:], now: clock.nowMs()) }
+                ?? .failure(QueueMessageError("no queue service"))
+            switch result {
+            case .success(let item):
+                observer.destinationDelivered(function: event.function, condition: condition.rawValue)
+                return [item]
+            case .failure(let error):
+                observer.destinationFailed(function: event.function, reason: error.message)
+                observer.log("hearth: \(event.function) request \(event.requestID): \(condition.rawValue) record not delivered to \(arn): \(error.message)")
+                return []
+            }
         }
         switch runner.destinationEvent(arn: arn, record: record, source: event) {
         case .success(var next):

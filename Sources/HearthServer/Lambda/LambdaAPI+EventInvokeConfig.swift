@@ -96,8 +96,8 @@ extension LambdaAPI {
         }
     }
 
-    /// A destination ARN as given: "" clears it; a Lambda function ARN is delivered to. Queue,
-    /// topic, bus and bucket ARNs are valid on AWS but have no service on Hearth yet.
+    /// A destination ARN as given: "" clears it; Lambda function and SQS queue ARNs are
+    /// delivered to. Topic, bus and bucket ARNs are valid on AWS but have no service on Hearth yet.
     static func destination(_ value: Any?, member: String) throws -> String? {
         guard let value else { return nil }
         guard let arn = value as? String else { throw LambdaError.invalidParameter("\(member) must be a string") }
@@ -113,7 +113,12 @@ extension LambdaAPI {
                 throw LambdaError.invalidParameter("The destination ARN \(arn) is not a valid Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER])")
             }
             return arn
-        case "sqs", "sns", "events", "s3":
+        case "sqs":
+            guard parts.count == 6, !parts[5].isEmpty else {
+                throw LambdaError.invalidParameter("The destination ARN \(arn) is not a valid SQS queue ARN (arn:aws:sqs:REGION:ACCOUNT:NAME)")
+            }
+            return arn
+        case "sns", "events", "s3":
             throw LambdaError.invalidParameter("The destination ARN \(arn) names an \(parts[2].uppercased()) resource: Hearth delivers destinations to Lambda functions only until its \(parts[2]) service exists")
         default:
             throw LambdaError.invalidParameter("The destination ARN \(arn) is not supported: destinations are Lambda functions, SQS queues, SNS topics, EventBridge buses or S3 buckets")

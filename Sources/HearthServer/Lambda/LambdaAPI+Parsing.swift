@@ -70,7 +70,7 @@ extension LambdaAPI {
         // A dead-letter queue is an SQS queue or SNS topic: refused clearly until those exist
         // (an empty TargetArn, which clears it, is fine).
         if let dlq = body["DeadLetterConfig"] as? [String: Any], let target = dlq["TargetArn"] as? String, !target.isEmpty {
-            throw LambdaError.invalidParameter("DeadLetterConfig.TargetArn \(target): Hearth has no SQS or SNS service yet, so dead-letter queues cannot be set; use an OnFailure destination (a Lambda function) instead")
+            throw LambdaError.invalidParameter("DeadLetterConfig.TargetArn \(target): Hearth does not support function dead-letter queues yet; use an OnFailure destination (a Lambda function or an SQS queue) instead")
         }
         if let runtime = try Self.string(body, "Runtime"), config.packageType == "Zip" {
             do {

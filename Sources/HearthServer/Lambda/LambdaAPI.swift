@@ -1,6 +1,7 @@
 import Foundation
 import HearthCore
 import HearthEvents
+import HearthQueues
 import HearthStore
 import Synchronization
 
@@ -36,6 +37,24 @@ public final class LambdaAPI: Sendable {
     private let statesBox = Mutex<StatesAPI?>(nil)
     var states: StatesAPI? { statesBox.withLock { $0 } }
     func attach(states: StatesAPI) { statesBox.withLock { $0 = states } }
+    /// SQS and the event source mappings (set once by the daemon, on the ledger).
+    private let queueServices = Mutex<(sqs: SQSAPI, mappings: EventSourceMappings)?>(nil)
+
+    var sqs: SQSAPI? { queueServices.withLock { $0?.sqs } }
+    var mappings: EventSourceMappings? { queueServices.withLock { $0?.mappings } }
+    public var queues: QueueService? { sqs?.queues }
+
+    /// Serves SQS on `queues` and runs the stored event source mappings from it.
+    public func attach(queues: QueueService, log: @escaping @Sendable (String) -> Void) throws {
+        let mappings = EventSourceMappings(store: store, queues: queues, invoker: MappingRunner(api: self), log: log)
+        queueServices.withLock { $0 = (SQSAPI(queues: queues), mappings) }
+        try mappings.start()
+    }
+
+    /// Stops the event source mappings' pollers (shutdown).
+    public func stopMappings() async {
+        await mappings?.stop()
+    }
 
     /// The dispatcher of asynchronous invocations (set once by the daemon: it runs them
     /// through this API's `execute`).
@@ -115,6 +134,9 @@ public final class LambdaAPI: Sendable {
                 guard let states else { return ServiceRouter.unknownService("states", request: request, requestID: requestID) }
                 return await states.handle(request, requestID: requestID)
             case .apigateway: return await apiGateway.handle(request, requestID: requestID)
+            case .sqs:
+                guard let sqs else { return ServiceRouter.unknownService("sqs", request: request, requestID: requestID) }
+                return await sqs.handle(request, requestID: requestID)
             case .lambda: break
             }
             return try await route(request, segments: segments, requestID: requestID)
@@ -175,6 +197,10 @@ public final class LambdaAPI: Sendable {
             }
         case ("GET", 4, "2021-10-31") where segments[1] == "functions" && segments[3] == "urls":
             return try listFunctionURLs(segments[2], request, requestID: requestID)
+        case (_, _, "2015-03-31") where segments.count >= 2 && segments[1] == "event-source-mappings":
+            if let response = try await eventSourceMappingsRoute(request, rest: Array(segments.dropFirst(2)), requestID: requestID) {
+                return response
+            }
         case ("PUT", 4, "2017-10-31") where segments[1] == "functions" && segments[3] == "concurrency":
             return try await putConcurrency(segments[2], request, requestID: requestID)
         case ("DELETE", 4, "2017-10-31") where segments[1] == "functions" && segments[3] == "concurrency":

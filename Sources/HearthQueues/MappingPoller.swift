@@ -1,0 +1,213 @@
+// HearthQueues: the pollers that carry a queue's messages to a function.
+import Foundation
+import Synchronization
+
+/// How one synchronous invocation of a mapping's function went.
+public enum MappingInvokeOutcome: Sendable, Equatable {
+    /// The function returned (its response payload).
+    case success([UInt8])
+    /// The function failed (error, timeout, out of memory, exit): the batch comes back.
+    case functionError(String)
+    /// Throttled (reserved concurrency or the pool): retried within the batch's visibility.
+    case throttled
+    /// Could not run at all (the function is gone, its code cannot be prepared).
+    case failed(String)
+}
+
+/// What a poller needs from the platform: invoke the function through the same path as a
+/// synchronous Invoke, and know its timeout (for the batch's effective visibility).
+public protocol MappingInvoker: Sendable {
+    func invoke(_ mapping: EventSourceMapping, payload: [UInt8]) async -> MappingInvokeOutcome
+    /// The function's timeout in seconds, nil if it does not exist.
+    func timeoutSeconds(_ mapping: EventSourceMapping) -> Int?
+    /// The mapping's last processing result changed (for GetEventSourceMapping).
+    func processed(_ mapping: EventSourceMapping, result: String)
+}
+
+extension MappingInvoker {
+    public func processed(_ mapping: EventSourceMapping, result: String) {}
+}
+
+/// Polls one enabled mapping's queue and invokes its function with batches, as Lambda does:
+/// receive up to BatchSize messages (gathering for MaximumBatchingWindowInSeconds when the
+/// batch is not full), hidden for the queue's visibility timeout (or window + function
+/// timeout + 30 s when that is longer); drop (delete) the ones the filter rejects; invoke
+/// synchronously; on success delete the batch, or with ReportBatchItemFailures all but the
+/// reported items; on a function error leave it to come back (and to the queue's dead-letter
+/// queue after maxReceiveCount). Workers scale up by one while batches come full (up to
+/// MaximumConcurrency) and down to one when the queue is empty or the function throttles.
+///
+/// Every message stays in the ledger until deleted, leased to the receive that holds it: a
+/// crashed supervisor loses nothing, its batches reappear when their visibility ends.
+/// Thread-safe.
+public final class MappingPoller: Sendable {
+    public let mapping: EventSourceMapping
+    let service: QueueService
+    let invoker: any MappingInvoker
+    let log: @Sendable (String) -> Void
+    private let state = Mutex<State>(State())
+    /// How long an idle receive waits (SQS's longest long poll).
+    static let pollSeconds = 20
+    /// Lambda's synchronous payload limit.
+    static let maxPayload = 6 * 1024 * 1024
+
+    private struct State {
+        var workers: [UUID: Task<Void, Never>] = [:]
+        var stopped = false
+    }
+
+    public init(mapping: EventSourceMapping, service: QueueService, invoker: any MappingInvoker, log: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.mapping = mapping
+        self.service = service
+        self.invoker = invoker
+        self.log = log
+    }
+
+    public var maxWorkers: Int { mapping.maximumConcurrency ?? 1000 }
+
+    public var workerCount: Int { state.withLock { $0.workers.count } }
+
+    public func start() { spawn() }
+
+    /// Stops every worker (an invocation in flight finishes first; its batch, if not deleted,
+    /// comes back after its visibility timeout).
+    public func stop() async {
+        let tasks = state.withLock { s -> [Task<Void, Never>] in
+            s.stopped = true
+            return Array(s.workers.values)
+        }
+        for task in tasks { task.cancel() }
+        for task in tasks { await task.value }
+    }
+
+    @discardableResult
+    private func spawn() -> Bool {
+        let id = UUID()
+        return state.withLock { s -> Bool in
+            guard !s.stopped, s.workers.count < maxWorkers else { return false }
+            s.workers[id] = Task { [self] in
+                await self.work()
+                self.state.withLock { _ = $0.workers.removeValue(forKey: id) }
+            }
+            return true
+        }
+    }
+
+    /// True when this worker should end: stopped, or more than one worker and `idle`.
+    private func shouldExit(idle: Bool) -> Bool {
+        state.withLock { s in s.stopped || (idle && s.workers.count > 1) }
+    }
+
+    private func work() async {
+        while !Task.isCancelled && !shouldExit(idle: false) {
+            guard let queue = service.queue(arn: mapping.eventSourceArn) else {
+                invoker.processed(mapping, result: "PROBLEM: Queue does not exist")
+                try? await Task.sleep(for: .seconds(1))
+                continue
+            }
+            guard let timeout = invoker.timeoutSeconds(mapping) else {
+                invoker.processed(mapping, result: "PROBLEM: Function does not exist")
+                try? await Task.sleep(for: .seconds(1))
+                continue
+            }
+            let window = mapping.maximumBatchingWindowInSeconds
+            var visibility = queue.visibilityTimeout
+            if window + timeout > visibility { visibility = window + timeout + 30 }
+            var batch: [ReceivedMessage]
+            do {
+                batch = try await service.receive(queue.name, max: min(10, mapping.batchSize), visibilityTimeout: visibility,
+                                                  waitSeconds: Self.pollSeconds)
+            } catch {
+                try? await Task.sleep(for: .seconds(1))
+                continue
+            }
+            if batch.isEmpty {
+                if shouldExit(idle: true) { return }
+                continue
+            }
+            await gather(&batch, queue: queue.name, visibility: visibility, window: window)
+            if batch.count >= mapping.batchSize { spawn() }
+            if await process(batch, queueARN: service.arn(queue.name), queue: queue.name, visibility: visibility) { return }
+        }
+    }
+
+    /// Fills `batch` up to BatchSize while the batching window lasts (and the payload fits).
+    private func gather(_ batch: inout [ReceivedMessage], queue: String, visibility: Int, window: Int) async {
+        guard window > 0, batch.count < mapping.batchSize else { return }
+        let deadline = service.clock.nowMs() + Int64(window) * 1000
+        var bytes = batch.reduce(0) { $0 + $1.message.body.utf8.count + 1024 }
+        while batch.count < mapping.batchSize && bytes < Self.maxPayload - 300_000 && !Task.isCancelled {
+            let now = service.clock.nowMs()
+            if now >= deadline { return }
+            let more = (try? await service.receiveNow(queue, max: min(10, mapping.batchSize - batch.count), visibilityTimeout: visibility)) ?? []
+            if more.isEmpty {
+                await service.waitForMessages(on: queue, upToMs: min(deadline - now, 1000))
+                continue
+            }
+            batch += more
+            bytes += more.reduce(0) { $0 + $1.message.body.utf8.count + 1024 }
+        }
+    }
+
+    /// Filters, invokes and settles one batch; true when this worker should end (throttled
+    /// while others run).
+    private func process(_ received: [ReceivedMessage], queueARN: String, queue: String, visibility: Int) async -> Bool {
+        var batch = received
+        if let filters = mapping.filterPatterns, !filters.isEmpty {
+            let patterns = filters.compactMap { try? EventPattern(parsing: $0) }
+            var dropped: [String] = []
+            batch = received.filter { message in
+                var record = SQSEvent.record(message, queueARN: queueARN, region: service.region)
+                if let data = message.message.body.data(using: .utf8),
+                   let parsed = try? JSONSerialization.jsonObject(with: data), parsed is [String: Any] || parsed is [Any] {
+                    record["body"] = parsed
+                }
+                let keep = patterns.contains { $0.matches(record) }
+                if !keep { dropped.append(message.receiptHandle) }
+                return keep
+            }
+            if !dropped.isEmpty { _ = try? await service.delete(queue, receiptHandles: dropped) }
+            if batch.isEmpty { return false }
+        }
+        let payload = SQSEvent.event(batch, queueARN: queueARN, region: service.region)
+        var throttles = 0
+        let deadline = service.clock.nowMs() + Int64(visibility) * 1000
+        while true {
+            switch await invoker.invoke(mapping, payload: payload) {
+            case .success(let response):
+                var keep = Set<String>()
+                if mapping.reportsBatchItemFailures {
+                    guard let failed = SQSEvent.failedItems(response: response, batchIds: Set(batch.map(\.message.messageId))) else {
+                        invoker.processed(mapping, result: "PROBLEM: Function call failed")
+                        log("hearth: event source mapping \(mapping.uuid): the function's partial batch response is invalid; the whole batch of \(batch.count) will be retried")
+                        return false
+                    }
+                    keep = failed
+                }
+                let done = batch.filter { !keep.contains($0.message.messageId) }.map(\.receiptHandle)
+                if !done.isEmpty { _ = try? await service.delete(queue, receiptHandles: done) }
+                invoker.processed(mapping, result: "OK")
+                return false
+            case .functionError:
+                invoker.processed(mapping, result: "PROBLEM: Function call failed")
+                return false
+            case .failed(let reason):
+                invoker.processed(mapping, result: "PROBLEM: \(reason)")
+                return false
+            case .throttled:
+                // The batch stays hidden while it waits for room: no receive is counted for a
+                // throttle, and the extra workers stop.
+                throttles += 1
+                let pause = min(Int64(50) << Int64(min(throttles, 5)), 1000)
+                if Task.isCancelled || service.clock.nowMs() + pause >= deadline - 1000 { return false }
+                try? await Task.sleep(for: .milliseconds(pause))
+                if shouldExit(idle: true) {
+                    // Another worker keeps going; hand the batch back at once for it.
+                    let entries = batch.map { (receiptHandle: $0.receiptHandle, timeout: 0) }
+                    _ = try? await service.changeVisibility(queue, entries: entries)
+                    return true
+                }
+            }
+        }
+    }
+}

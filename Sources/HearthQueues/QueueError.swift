@@ -1,0 +1,44 @@
+// HearthQueues: why a queue operation failed, in SQS's terms (the wire shapes are the handler's).
+
+/// An SQS error: the engine's reason, named after SQS's error (the SQS handler maps each case to
+/// its `__type`, query-compatible code and status in `SQSShapes`).
+public enum QueueError: Error, Sendable, Equatable {
+    /// `QueueDoesNotExist` (`AWS.SimpleQueueService.NonExistentQueue`).
+    case queueDoesNotExist
+    /// `QueueNameExists` (`QueueAlreadyExists`): same name, another value for `attribute`.
+    case queueNameExists(attribute: String)
+    case invalidParameterValue(String)
+    case invalidAttributeName(String)
+    case invalidAttributeValue(String)
+    case missingParameter(String)
+    case receiptHandleIsInvalid(String)
+    /// `MessageNotInflight`: a visibility change for a message that is not in flight.
+    case messageNotInflight
+    case invalidMessageContents(String)
+    /// `UnsupportedOperation`: what Hearth does not do (FIFO queues).
+    case unsupportedOperation(String)
+    case purgeQueueInProgress(String)
+    case invalidBatchEntryId(String)
+    case batchEntryIdsNotDistinct(String)
+    case emptyBatchRequest(String)
+    case tooManyEntriesInBatchRequest(String)
+    case batchRequestTooLong(String)
+    case overLimit(String)
+    case resourceNotFound(String)
+    /// Storage failed (500).
+    case internalError(String)
+
+    public var message: String {
+        switch self {
+        case .queueDoesNotExist: return "The specified queue does not exist."
+        case .queueNameExists(let attribute): return "A queue already exists with the same name and a different value for attribute \(attribute)"
+        case .messageNotInflight: return "Message does not exist or is not available for visibility timeout change."
+        case .invalidParameterValue(let m), .invalidAttributeName(let m), .invalidAttributeValue(let m), .missingParameter(let m),
+             .receiptHandleIsInvalid(let m), .invalidMessageContents(let m), .unsupportedOperation(let m), .purgeQueueInProgress(let m),
+             .invalidBatchEntryId(let m), .batchEntryIdsNotDistinct(let m), .emptyBatchRequest(let m),
+             .tooManyEntriesInBatchRequest(let m), .batchRequestTooLong(let m), .overLimit(let m), .resourceNotFound(let m),
+             .internalError(let m):
+            return m
+        }
+    }
+}

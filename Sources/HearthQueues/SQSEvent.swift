@@ -1,0 +1,69 @@
+// HearthQueues: the event a queue's mapping invokes a function with, and its partial-batch answer.
+import Foundation
+
+/// Lambda's SQS event (`{"Records":[…]}`), exactly as Lambda sends it: every attribute value a
+/// string, timestamps in milliseconds, `messageAttributes` entries with empty list members.
+public enum SQSEvent {
+    public static func record(_ received: ReceivedMessage, queueARN: String, region: String) -> [String: Any] {
+        let message = received.message
+        var attributes: [String: Any] = [
+            "ApproximateReceiveCount": String(received.receiveCount),
+            "SentTimestamp": String(message.sentTimestamp),
+            "SenderId": message.senderId,
+            "ApproximateFirstReceiveTimestamp": String(received.firstReceiveTimestamp),
+        ]
+        if let trace = message.traceHeader { attributes["AWSTraceHeader"] = trace }
+        var messageAttributes: [String: Any] = [:]
+        for (name, value) in message.attributes ?? [:] {
+            var entry: [String: Any] = ["stringListValues": [String](), "binaryListValues": [String](), "dataType": value.dataType]
+            if let string = value.stringValue { entry["stringValue"] = string }
+            if let binary = value.binaryValue { entry["binaryValue"] = binary.base64EncodedString() }
+            messageAttributes[name] = entry
+        }
+        var record: [String: Any] = [
+            "messageId": message.messageId,
+            "receiptHandle": received.receiptHandle,
+            "body": message.body,
+            "attributes": attributes,
+            "messageAttributes": messageAttributes,
+            "md5OfBody": message.md5OfBody,
+            "eventSource": "aws:sqs",
+            "eventSourceARN": queueARN,
+            "awsRegion": region,
+        ]
+        if let md5 = message.md5OfMessageAttributes { record["md5OfMessageAttributes"] = md5 }
+        return record
+    }
+
+    /// The event for a batch (JSON bytes).
+    public static func event(_ batch: [ReceivedMessage], queueARN: String, region: String) -> [UInt8] {
+        let object: [String: Any] = ["Records": batch.map { record($0, queueARN: queueARN, region: region) }]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes])) ?? Data("{\"Records\":[]}".utf8)
+        return [UInt8](data)
+    }
+
+    /// A function's answer with `ReportBatchItemFailures`: nil for a complete failure (invalid
+    /// JSON, a bad key, an empty, null or unknown `itemIdentifier`), otherwise the message ids
+    /// to keep (empty: complete success, as are an empty, `null` or empty-list response).
+    public static func failedItems(response: [UInt8], batchIds: Set<String>) -> Set<String>? {
+        let trimmed = String(decoding: response, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.isEmpty || trimmed == "null" { return [] }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8), options: [.fragmentsAllowed]) else { return nil }
+        guard let dictionary = object as? [String: Any] else {
+            // A response that is not an object (a string, a number, a list) is no partial-batch
+            // response: Lambda treats it as success.
+            return []
+        }
+        guard let failures = dictionary["batchItemFailures"] else { return [] }
+        if failures is NSNull { return [] }
+        guard let list = failures as? [Any] else { return nil }
+        var ids = Set<String>()
+        for entry in list {
+            guard let entry = entry as? [String: Any], let id = entry["itemIdentifier"] as? String, !id.isEmpty, batchIds.contains(id) else {
+                return nil
+            }
+            ids.insert(id)
+        }
+        return ids
+    }
+}
