@@ -196,7 +196,7 @@ public final class Daemon: Sendable {
         api.attach(events: dispatcher)
         try api.attach(queues: queues, log: log)
         dispatcher.start()
-        try await api.scheduler.startFiring(ledger: ledger, lambda: api, queues: nil, retryBase: options.schedulerRetryBase, log: log)
+        try await api.scheduler.startFiring(ledger: ledger, lambda: api, queues: queues, retryBase: options.schedulerRetryBase, log: log)
         return dispatcher
     }
 }

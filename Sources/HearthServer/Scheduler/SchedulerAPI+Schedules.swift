@@ -82,7 +82,7 @@ extension SchedulerAPI {
     /// The Target: a Hearth Lambda function (invoked asynchronously), with RoleArn, Input
     /// (well-formed JSON), RetryPolicy and DeadLetterConfig (an SQS queue ARN: its messages go
     /// through the queue seam once Hearth has queues; until then an undeliverable occurrence is
-    /// kept failed with that reason, ADR 0012). Other targets are refused until Hearth has queues.
+    /// kept failed with that reason, ADR 0012), or an SQS queue (each occurrence a message).
     func target(_ value: Any?) throws -> [String: Any] {
         guard let target = value as? [String: Any] else {
             throw SchedulerError.validation("1 validation error detected: Value null at 'target' failed to satisfy constraint: Member must not be null")
@@ -96,13 +96,17 @@ extension SchedulerAPI {
         var out: [String: Any] = ["Arn": arn, "RoleArn": role]
         let parts = arn.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         if parts.count >= 3, parts[0] == "arn", parts[2] == "sqs" {
-            throw SchedulerError.validation("Invalid target \(arn): Hearth does not have SQS queues yet; only Lambda function targets are supported.")
-        }
-        guard parts.count == 7 || parts.count == 8, parts[0] == "arn", parts[2] == "lambda", parts[5] == "function" else {
-            throw SchedulerError.validation("Invalid target \(arn): Hearth supports Lambda function targets (arn:aws:lambda:region:account:function:name) only.")
-        }
-        guard try store.function(named: parts[6]) != nil else {
-            throw SchedulerError.validation("Invalid target \(arn): the function \(parts[6]) does not exist.")
+            // An SQS queue: each occurrence is a message (SendMessage with Input as the body).
+            guard Self.isQueueArn(arn) else {
+                throw SchedulerError.validation("Invalid target \(arn): not an SQS queue ARN (arn:aws:sqs:region:account:name).")
+            }
+        } else {
+            guard parts.count == 7 || parts.count == 8, parts[0] == "arn", parts[2] == "lambda", parts[5] == "function" else {
+                throw SchedulerError.validation("Invalid target \(arn): Hearth supports Lambda function and SQS queue targets only.")
+            }
+            guard try store.function(named: parts[6]) != nil else {
+                throw SchedulerError.validation("Invalid target \(arn): the function \(parts[6]) does not exist.")
+            }
         }
         if let dlq = target["DeadLetterConfig"] {
             guard let config = dlq as? [String: Any], let dlqArn = config["Arn"] as? String, Self.isQueueArn(dlqArn) else {
