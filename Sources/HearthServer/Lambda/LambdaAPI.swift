@@ -142,6 +142,8 @@ public final class LambdaAPI: Sendable {
             case ("DELETE", 3) where rest[1] == "aliases": return try deleteAlias(rest[0], rest[2], requestID: requestID)
             default: break
             }
+        case ("POST", 4, "2021-11-15") where segments[1] == "functions" && segments[3] == "response-streaming-invocations":
+            return try await invokeWithResponseStream(segments[2], request, requestID: requestID)
         case ("PUT", 4, "2017-10-31") where segments[1] == "functions" && segments[3] == "concurrency":
             return try await putConcurrency(segments[2], request, requestID: requestID)
         case ("DELETE", 4, "2017-10-31") where segments[1] == "functions" && segments[3] == "concurrency":
