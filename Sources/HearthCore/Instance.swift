@@ -77,6 +77,8 @@ public final class Instance: Sendable {
     private let startedAt: ContinuousClock.Instant
     private let initDuration = Mutex<Double?>(nil)
     private let usedOnce = Mutex(false)
+    /// The init phase's CPU burst is over (the quota applies).
+    private let burstOver = Mutex(false)
     /// The waiting race's completion, told when the sandbox exits (one watcher per instance).
     private let onExit = Mutex<(@Sendable (SandboxExit) -> Void)?>(nil)
     private let releaseIDs: @Sendable () -> Void
@@ -166,6 +168,8 @@ public final class Instance: Sendable {
             spec.opt = opt
             spec.memoryMB = config.memoryMB
             spec.cpus = config.cpus
+            // Lambda's init burst: no CPU quota until the runtime's first /next (or 10 s).
+            spec.cpuInitBurst = true
             spec.ephemeralStorageMB = config.ephemeralStorageMB
             spec.hostname = "hearth-" + String(id.prefix(8))
             // A root supervisor gives every instance its own host ids, in a user namespace that id
@@ -261,6 +265,7 @@ public final class Instance: Sendable {
             let instance = Instance(id: id, config: config, sandbox: sandbox, server: server, logs: logs,
                                     workspace: workspace, host: host, startedAt: startedAt, releaseIDs: releaseIDs)
             instance.watchExit()
+            instance.capInitBurst()
             return instance
         }
 
@@ -357,6 +362,23 @@ public final class Instance: Sendable {
         }
     }
 
+    /// Applies the memory-proportional CPU quota, ending the init burst (once).
+    private func endInitBurst() {
+        let first = burstOver.withLock { over in
+            defer { over = true }
+            return !over
+        }
+        if first { try? sandbox.cgroup.endCPUBurst() }
+    }
+
+    /// The burst lasts at most `initTimeoutSeconds`, whatever the runtime does meanwhile.
+    private func capInitBurst() {
+        Task { [weak self] in
+            try? await Task.sleep(for: .seconds(Self.initTimeoutSeconds))
+            self?.endInitBurst()
+        }
+    }
+
     /// Waits for the runtime's first `/next` (or its failure, or the init timeout). Returns the
     /// event that ended the wait when it was not a successful initialisation, and the init time.
     private func awaitInitialization() async -> (Event?, Double) {
@@ -366,6 +388,8 @@ public final class Instance: Sendable {
             server.initFailed.whenSuccess { finish(.outcome($0)) }
         }
         let initMs = Self.milliseconds(startedAt.duration(to: .now))
+        // Init is over, however it ended: the quota applies from here.
+        endInitBurst()
         if case .initialized = event { return (nil, initMs) }
         if case .exited = event, let initError = await server.reportedInitError() {
             return (.outcome(initError), initMs)

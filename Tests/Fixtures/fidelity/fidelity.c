@@ -15,6 +15,8 @@
  *   "stream":N          stream N chunks ("chunk-i\n"), "gap_ms":G apart (response mode streaming)
  *   "stream_error":1    after the chunks, end the stream with an error in trailers
  *   "stream_kb":K       stream K KiB of 'x' in 64 KiB chunks (response mode streaming)
+ *   "spin_ms":N         before responding, spin N ms of wall time; print "invoke-cpu-ms <CPU ms it got>"
+ * FIDELITY_INIT_SPIN_MS=N spins N ms of wall time during init and prints "init-cpu-ms <CPU ms>".
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -119,6 +121,18 @@ static void sleep_ms(long ms) {
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
 }
 
+/* Spins for `ms` of wall time; returns the CPU milliseconds the process got meanwhile. */
+static long spin(long ms) {
+    struct timespec w0, w, c0, c;
+    clock_gettime(CLOCK_MONOTONIC, &w0);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+    do {
+        clock_gettime(CLOCK_MONOTONIC, &w);
+    } while ((w.tv_sec - w0.tv_sec) * 1000 + (w.tv_nsec - w0.tv_nsec) / 1000000 < ms);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c);
+    return (c.tv_sec - c0.tv_sec) * 1000 + (c.tv_nsec - c0.tv_nsec) / 1000000;
+}
+
 static void stream(const char *id, long chunks, long gap, int fail, long kb) {
     int fd = dial();
     char head[1024];
@@ -166,6 +180,8 @@ int main(void) {
     const char *v = getenv("FIDELITY_HTTP10");
     http10 = v && *v == '1';
     printf("fidelity-init\n"); /* init output: must come after INIT_START, before START */
+    const char *init_spin = getenv("FIDELITY_INIT_SPIN_MS");
+    if (init_spin && atol(init_spin) > 0) printf("init-cpu-ms %ld\n", spin(atol(init_spin)));
     for (;;) {
         size_t len;
         char *next = request("GET", "/2018-06-01/runtime/invocation/next", "", NULL, 0, &len);
@@ -183,6 +199,7 @@ int main(void) {
         sscanf(idh + strlen("\nLambda-Runtime-Aws-Request-Id:"), " %255[^\r\n]", id);
 
         if (number(event, "before")) printf("before-response %s\n", id);
+        if (number(event, "spin_ms") > 0) printf("invoke-cpu-ms %ld\n", spin(number(event, "spin_ms")));
         long chunks = number(event, "stream"), kb = number(event, "stream_kb");
         if (chunks > 0 || kb > 0) {
             stream(id, chunks, number(event, "gap_ms"), number(event, "stream_error") != 0, kb);
