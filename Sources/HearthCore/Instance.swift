@@ -219,9 +219,15 @@ public final class Instance: Sendable {
                 let capture = try LogCapture(sink: logSink)
                 logs = capture
                 let (cgroups, cgroupName, seccomp, logFD, initFD) = (host.cgroups, host.cgroupName(instanceID: id), host.seccomp, capture.writeFD, host.initFD)
+                let ephemeral = host.ephemeralDirectory
                 let sandbox = try await host.blocking.runIfActive { [spec] in
-                    try Sandbox.spawn(spec: spec, cgroups: cgroups, cgroupName: cgroupName,
-                                      seccomp: seccomp, stdoutFD: logFD, stderrFD: logFD, hold: true, initFD: initFD)
+                    // /tmp: disk-backed ephemeral storage of exactly its size, not the function's memory.
+                    let tmp = try ephemeral.map {
+                        try EphemeralStorage.prepare(sizeMB: spec.ephemeralStorageMB, directory: $0, uid: hostUID, gid: hostGID)
+                    }
+                    defer { tmp?.close() }
+                    return try Sandbox.spawn(spec: spec, cgroups: cgroups, cgroupName: cgroupName,
+                                             seccomp: seccomp, stdoutFD: logFD, stderrFD: logFD, hold: true, initFD: initFD, tmp: tmp)
                 }
                 capture.closeWriteEnd()
                 if let listener = sandbox.takeRuntimeListener() {
