@@ -151,3 +151,22 @@ struct FidelityInitBurstTests {
         #expect(result.reports.first?["Init Duration"] != nil)
     }
 }
+
+/// Issue 10 item 6: `hearth bench` without `--function`, run through the architecture path of
+/// the binary, uses the echo function built next to it (no fixture build).
+@Suite("hearth bench default function", .serialized, .requiresRoot)
+struct BenchDefaultFunctionTests {
+    @Test func benchWithoutFunctionThroughTheArchitecturePath() throws {
+        let binary = URL(fileURLWithPath: Harness.hearth).resolvingSymlinksInPath().path
+        let state = NSTemporaryDirectory() + "hearth-bench-default-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        // Share the runtime image cache of the other tests.
+        try? FileManager.default.createSymbolicLink(atPath: state + "/images", withDestinationPath: Harness.stateDirectory + "/images")
+        let result = Harness.run(binary, ["bench", "cold-start", "--runs", "2", "--no-prefork", "--state-dir", state, "--json"], timeout: 120)
+        #expect(result.status == 0, "\(result.stderr)")
+        let json = try result.json()
+        #expect((json["series"] as? [String: Any])?.isEmpty == false, "\(json)")
+        #expect(Harness.leftovers().isEmpty, "\(Harness.leftovers())")
+    }
+}
