@@ -27,6 +27,7 @@
 #define SYS_fsmount 432
 #endif
 #define HEARTH_FSOPEN_CLOEXEC 0x00000001
+#define HEARTH_FSCONFIG_SET_FLAG 0
 #define HEARTH_FSCONFIG_SET_STRING 1
 #define HEARTH_FSCONFIG_CMD_CREATE 6
 #define HEARTH_FSMOUNT_CLOEXEC 0x00000001
@@ -102,6 +103,8 @@ int hearth_tmp_prepare(const char *image, uint64_t size_bytes, const char *mkfs,
     if (fs < 0) {
         rc = -errno;
     } else if (syscall(SYS_fsconfig, fs, HEARTH_FSCONFIG_SET_STRING, "source", device, 0) < 0
+               // statfs reports the whole size asked for (metadata included), as a tmpfs of it would.
+               || syscall(SYS_fsconfig, fs, HEARTH_FSCONFIG_SET_FLAG, "minixdf", NULL, 0) < 0
                || syscall(SYS_fsconfig, fs, HEARTH_FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
         rc = -errno;
     } else {

@@ -16,7 +16,7 @@ struct EphemeralStorageTests {
                              expected: "ENOSPC at 480–512 MB, not Runtime.OutOfMemory; /tmp a disk file system (ext4)",
                              observed: "\(written) MB, then \(SecurityLedger.errnoName(fill["errno"] as? Int)); /tmp magic \(String(format: "0x%x", fill["tmp_fs_magic"] as? Int ?? 0)), \(total / 1024) MB",
                              fill["errno"] as? Int == Int(ENOSPC) && written > 480 && written <= 512 && fill["tmp_fs_magic"] as? Int == Self.ext4Magic)
-        #expect(total > 490 * 1024 && total <= 512 * 1024, "\(total) KB")
+        #expect(total == 512 * 1024, "\(total) KB")
         #expect(Harness.leftovers().isEmpty, "\(Harness.leftovers())")
     }
 
@@ -29,7 +29,7 @@ struct EphemeralStorageTests {
         #expect(fill["written_mb"] as? Int == 700, "\(fill)")
         #expect(fill["errno"] as? Int == 0, "\(fill)")
         let total = fill["tmp_total_kb"] as? Int ?? 0
-        #expect(total > 1000 * 1024 && total <= 1024 * 1024, "\(total) KB")
+        #expect(total == 1024 * 1024, "\(total) KB")
         #expect(Harness.leftovers().isEmpty, "\(Harness.leftovers())")
     }
 }
