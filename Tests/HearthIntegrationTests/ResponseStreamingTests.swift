@@ -76,7 +76,7 @@ struct ResponseStreamingTests {
         #expect((stalled["complete"] as? [String: Any])?["ErrorCode"] as? String == "Sandbox.Timedout", "\(stalled)")
     }
 
-    @Test("past the 20 MB streaming limit the stream ends with Function.ResponseSizeTooLarge, the supervisor holding a bounded amount")
+    @Test("past the 20 MB streaming limit the stream ends with Function.ResponseSizeTooLarge, after the bytes within it")
     func streamLimit() async throws {
         let daemon = try ServeDaemon()
         defer { daemon.stop(); daemon.removeState() }
