@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "hearth", targets: ["hearth"]),
         .executable(name: "hearth-init", targets: ["hearth-init"]),
+        .executable(name: "hearth-echo", targets: ["hearth-echo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
@@ -26,6 +27,11 @@ let package = Package(
         // pid 1 is not a copy of the supervisor (installed next to `hearth`).
         .executableTarget(
             name: "hearth-init",
+            linkerSettings: [.unsafeFlags(["-static-executable", "-Xlinker", "--gc-sections"])]
+        ),
+        // `hearth bench`'s default function: the C echo example, built with hearth (issue 10).
+        .executableTarget(
+            name: "hearth-echo",
             linkerSettings: [.unsafeFlags(["-static-executable", "-Xlinker", "--gc-sections"])]
         ),
         // zlib, for gzip-compressed container image layers.

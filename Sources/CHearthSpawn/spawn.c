@@ -49,6 +49,9 @@
 #ifndef SYS_clone3
 #define SYS_clone3 435
 #endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
@@ -419,9 +422,10 @@ static void become_instance_ids(const hearth_spawn_spec *spec) {
 }
 
 static __attribute__((noreturn)) void child_main(const hearth_spawn_spec *spec) {
-    int keep[4] = {spec->sync_fd, spec->stdout_fd, spec->stderr_fd, spec->exec_init ? spec->init_fd : spec->sync_fd};
-    sort_fds(keep, 4);
-    close_other_fds(keep, 4);
+    int keep[5] = {spec->sync_fd, spec->stdout_fd, spec->stderr_fd, spec->exec_init ? spec->init_fd : spec->sync_fd,
+                   spec->tmp_mount_fd >= 0 ? spec->tmp_mount_fd : spec->sync_fd};
+    sort_fds(keep, 5);
+    close_other_fds(keep, 5);
     reset_signals();
 
     if (spec->wait_for_parent) {
@@ -477,7 +481,14 @@ static __attribute__((noreturn)) void child_main(const hearth_spawn_spec *spec) 
         memcpy(opts + pos, ",mode=1777", 11);
     }
     CHECK(path_join(path, sizeof path, spec->root, "tmp"), HEARTH_STEP_MOUNT_TMP, -1);
-    CHECK(mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, opts), HEARTH_STEP_MOUNT_TMP, -1);
+    if (spec->tmp_mount_fd >= 0) {
+        // Disk-backed ephemeral storage, mounted detached by the supervisor (ADR 0016).
+        CHECK(syscall(SYS_move_mount, spec->tmp_mount_fd, "", AT_FDCWD, path, 0x00000004 /* MOVE_MOUNT_F_EMPTY_PATH */),
+              HEARTH_STEP_MOUNT_TMP, -1);
+        close(spec->tmp_mount_fd);
+    } else {
+        CHECK(mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, opts), HEARTH_STEP_MOUNT_TMP, -1);
+    }
     CHECK(path_join(path, sizeof path, spec->root, "dev"), HEARTH_STEP_MOUNT_DEV, -1);
     mount_dev(spec, path);
     CHECK(path_join(devnull, sizeof devnull, spec->root, "dev/null"), HEARTH_STEP_MOUNT_PROC, -1);

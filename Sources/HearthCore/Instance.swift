@@ -25,6 +25,10 @@ public struct InvocationRecord: Sendable {
     public var instanceReusable: Bool
     /// The `Content-Type` the runtime posted with its response, if any.
     public var contentType: String?
+    /// Set when the runtime failed after it had answered, before its next `/next` (it exited,
+    /// timed out or ran out of memory during work after the response): the error REPORT shows
+    /// with `status`. The caller's response (`payload`, `errorType`) stands.
+    public var failureAfterResponse: String?
 
     public var billedDurationMs: Int { max(1, Int(durationMs.rounded(.up))) }
 
@@ -36,7 +40,7 @@ public struct InvocationRecord: Sendable {
         if let initDurationMs { line += "\tInit Duration: \(String(format: "%.2f", initDurationMs)) ms" }
         if let status {
             line += "\tStatus: \(status)"
-            if status == "error", let errorType { line += "\tError Type: \(errorType)" }
+            if status == "error", let type = failureAfterResponse ?? errorType { line += "\tError Type: \(type)" }
         }
         return line
     }
@@ -73,6 +77,8 @@ public final class Instance: Sendable {
     private let startedAt: ContinuousClock.Instant
     private let initDuration = Mutex<Double?>(nil)
     private let usedOnce = Mutex(false)
+    /// The init phase's CPU burst is over (the quota applies).
+    private let burstOver = Mutex(false)
     /// The waiting race's completion, told when the sandbox exits (one watcher per instance).
     private let onExit = Mutex<(@Sendable (SandboxExit) -> Void)?>(nil)
     private let releaseIDs: @Sendable () -> Void
@@ -162,6 +168,8 @@ public final class Instance: Sendable {
             spec.opt = opt
             spec.memoryMB = config.memoryMB
             spec.cpus = config.cpus
+            // Lambda's init burst: no CPU quota until the runtime's first /next (or 10 s).
+            spec.cpuInitBurst = true
             spec.ephemeralStorageMB = config.ephemeralStorageMB
             spec.hostname = "hearth-" + String(id.prefix(8))
             // A root supervisor gives every instance its own host ids, in a user namespace that id
@@ -211,9 +219,15 @@ public final class Instance: Sendable {
                 let capture = try LogCapture(sink: logSink)
                 logs = capture
                 let (cgroups, cgroupName, seccomp, logFD, initFD) = (host.cgroups, host.cgroupName(instanceID: id), host.seccomp, capture.writeFD, host.initFD)
+                let ephemeral = host.ephemeralDirectory
                 let sandbox = try await host.blocking.runIfActive { [spec] in
-                    try Sandbox.spawn(spec: spec, cgroups: cgroups, cgroupName: cgroupName,
-                                      seccomp: seccomp, stdoutFD: logFD, stderrFD: logFD, hold: true, initFD: initFD)
+                    // /tmp: disk-backed ephemeral storage of exactly its size, not the function's memory.
+                    let tmp = try ephemeral.map {
+                        try EphemeralStorage.prepare(sizeMB: spec.ephemeralStorageMB, directory: $0, uid: hostUID, gid: hostGID)
+                    }
+                    defer { tmp?.close() }
+                    return try Sandbox.spawn(spec: spec, cgroups: cgroups, cgroupName: cgroupName,
+                                             seccomp: seccomp, stdoutFD: logFD, stderrFD: logFD, hold: true, initFD: initFD, tmp: tmp)
                 }
                 capture.closeWriteEnd()
                 if let listener = sandbox.takeRuntimeListener() {
@@ -257,6 +271,7 @@ public final class Instance: Sendable {
             let instance = Instance(id: id, config: config, sandbox: sandbox, server: server, logs: logs,
                                     workspace: workspace, host: host, startedAt: startedAt, releaseIDs: releaseIDs)
             instance.watchExit()
+            instance.capInitBurst()
             return instance
         }
 
@@ -306,9 +321,14 @@ public final class Instance: Sendable {
         return "Root=1-\(epoch)-\(root);Parent=\(String(format: "%016llx", UInt64.random(in: 0...UInt64.max)));Sampled=0"
     }
 
-    private enum Event: Sendable {
+    typealias Event = WaitEvent
+
+    /// What ends a wait on the runtime.
+    enum WaitEvent: Sendable {
         case initialized
         case outcome(RuntimeOutcome)
+        /// The runtime asked for the next event after answering: the invocation is over.
+        case ended
         case exited(SandboxExit)
         case timedOut
         case abandoned
@@ -348,6 +368,23 @@ public final class Instance: Sendable {
         }
     }
 
+    /// Applies the memory-proportional CPU quota, ending the init burst (once).
+    private func endInitBurst() {
+        let first = burstOver.withLock { over in
+            defer { over = true }
+            return !over
+        }
+        if first { try? sandbox.cgroup.endCPUBurst() }
+    }
+
+    /// The burst lasts at most `initTimeoutSeconds`, whatever the runtime does meanwhile.
+    private func capInitBurst() {
+        Task { [weak self] in
+            try? await Task.sleep(for: .seconds(Self.initTimeoutSeconds))
+            self?.endInitBurst()
+        }
+    }
+
     /// Waits for the runtime's first `/next` (or its failure, or the init timeout). Returns the
     /// event that ended the wait when it was not a successful initialisation, and the init time.
     private func awaitInitialization() async -> (Event?, Double) {
@@ -357,6 +394,8 @@ public final class Instance: Sendable {
             server.initFailed.whenSuccess { finish(.outcome($0)) }
         }
         let initMs = Self.milliseconds(startedAt.duration(to: .now))
+        // Init is over, however it ended: the quota applies from here.
+        endInitBurst()
         if case .initialized = event { return (nil, initMs) }
         if case .exited = event, let initError = await server.reportedInitError() {
             return (.outcome(initError), initMs)
@@ -376,11 +415,18 @@ public final class Instance: Sendable {
         return event == nil
     }
 
-    /// Sends one event to the runtime and waits for its answer, the deadline or its death.
+    /// Sends one event to the runtime and waits for its answer, the deadline or its death; then,
+    /// as on Lambda, for the end of the invocation: the runtime's next `/next`. `onResponse` is
+    /// called once, before this returns, with the caller's answer as soon as there is one (at
+    /// `/response` or `/error`, or when the invocation failed); the record returned covers the
+    /// whole invocation (Duration, log and REPORT status including work after the response).
+    /// With `stream`, a streamed response reaches the caller as the runtime writes it (and a
+    /// buffered answer or a failure is put on the stream whole); the stream always ends.
     /// `invokedARN` is the ARN as the caller named the function (with its alias or version);
     /// a trace header is made up when the caller sent none.
     public func invoke(payload: [UInt8], requestID: String, invokedARN: String? = nil, traceID: String? = nil,
-                       clientContext: String? = nil, cognitoIdentity: String? = nil) async -> InvocationRecord {
+                       clientContext: String? = nil, cognitoIdentity: String? = nil, stream: ResponseStream? = nil,
+                       onResponse: (@Sendable (InvocationRecord) -> Void)? = nil) async -> InvocationRecord {
         let coldStart = usedOnce.withLock { used in
             defer { used = true }
             return !used
@@ -408,12 +454,14 @@ public final class Instance: Sendable {
         let invocation = Invocation(requestID: requestID, payload: payload, deadlineMs: deadlineMs, functionARN: invokedARN ?? config.arn,
                                     traceID: traceID ?? Self.newTraceID(), clientContext: clientContext, cognitoIdentity: cognitoIdentity)
         let event: Event
+        var ended: EventLoopFuture<Void>?
         if let early {
             event = early
         } else {
-            let server = self.server
+            let submitted = server.submit(invocation, stream: stream)
+            ended = submitted.ended
             event = await race(deadline: deadline) { finish in
-                server.invoke(invocation).whenComplete { result in
+                submitted.outcome.whenComplete { result in
                     switch result {
                     case .success(let outcome): finish(.outcome(outcome))
                     case .failure: finish(.abandoned)
@@ -422,44 +470,36 @@ public final class Instance: Sendable {
             }
         }
         record.durationMs = Self.milliseconds(invokeStart.duration(to: .now))
+        record.apply(event: event, early: early != nil, config: config) {
+            sandbox.cgroup.oomKillCount() > oomBefore
+        }
+        if let stream {
+            // A streamed response has ended the stream already; anything else goes on it whole.
+            if let type = record.errorType {
+                stream.finish(.init(type: type, body: record.payload))
+            } else {
+                stream.begin(contentType: record.contentType)
+                stream.write(record.payload)
+                stream.finish()
+            }
+        }
 
-        switch event {
-        case .outcome(.response(let body, _, let contentType)):
-            record.payload = body
-            record.contentType = contentType
-        case .outcome(.functionError(let type, let body)):
-            record.errorType = type
-            record.payload = body.isEmpty ? Self.errorDocument(type: type, message: "Unhandled error") : body
-        case .outcome(.responseTooLarge(let limit)):
-            record.errorType = "Function.ResponseSizeTooLarge"
-            record.payload = Self.errorDocument(type: "Function.ResponseSizeTooLarge",
-                message: "Response payload size exceeded maximum allowed payload size (\(limit) bytes).")
-        case .outcome(.initError(let type, let body)):
-            record.errorType = type
-            record.status = "error"
-            record.payload = body.isEmpty ? Self.errorDocument(type: type, message: "RequestId: \(requestID) Error: init failed") : body
-            record.instanceReusable = false
-        case .exited(let exit):
-            let oom = sandbox.cgroup.oomKillCount() > oomBefore
-            let type = oom ? "Runtime.OutOfMemory" : "Runtime.ExitError"
-            record.errorType = type
-            record.status = "error"
-            record.payload = Self.errorDocument(type: type,
-                message: "RequestId: \(requestID) Error: Runtime exited with error: \(exit)")
-            record.instanceReusable = false
-        case .timedOut:
-            sandbox.kill()
-            let limit = early == nil ? config.timeout : Self.initTimeoutSeconds
-            record.errorType = "Sandbox.Timedout"
-            record.status = "timeout"
-            record.payload = Self.errorDocument(type: "Sandbox.Timedout",
-                message: "RequestId: \(requestID) Error: Task timed out after \(String(format: "%.2f", limit)) seconds")
-            record.instanceReusable = false
-        case .abandoned, .initialized:
-            record.errorType = "Runtime.Unknown"
-            record.status = "error"
-            record.payload = Self.errorDocument(type: "Runtime.Unknown", message: "RequestId: \(requestID) Error: instance closed")
-            record.instanceReusable = false
+        if record.instanceReusable, let ended {
+            // The caller has its answer; the invocation goes on until the runtime's next /next.
+            logs.drain()
+            var response = record
+            response.log = logs.current()
+            onResponse?(response)
+            let end = await race(deadline: deadline) { finish in
+                ended.whenComplete { result in
+                    switch result {
+                    case .success: finish(.ended)
+                    case .failure: finish(.abandoned)
+                    }
+                }
+            }
+            record.durationMs = Self.milliseconds(invokeStart.duration(to: .now))
+            record.applyAfterResponse(event: end, config: config) { sandbox.cgroup.oomKillCount() > oomBefore }
         }
         if !record.instanceReusable {
             server.abandon()
@@ -468,6 +508,10 @@ public final class Instance: Sendable {
         record.maxMemoryUsedMB = Int(((sandbox.cgroup.peakMemoryBytes() ?? 0) + (1 << 20) - 1) >> 20)
         logs.drain()
         record.log = logs.current()
+        if ended == nil || !record.instanceReusable && record.failureAfterResponse == nil {
+            // Failed before answering: the caller's answer is the failure.
+            onResponse?(record)
+        }
         return record
     }
 
@@ -515,6 +559,68 @@ public final class Instance: Sendable {
 
     static func milliseconds(_ d: Duration) -> Double {
         Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+    }
+}
+
+extension InvocationRecord {
+    /// Fills the caller's answer in from what ended the wait for the runtime's answer.
+    fileprivate mutating func apply(event: Instance.WaitEvent, early: Bool, config: FunctionConfig, oomKilled: () -> Bool) {
+        let requestID = self.requestID
+        switch event {
+        case .outcome(.response(let body, _, let contentType)):
+            payload = body
+            self.contentType = contentType
+        case .outcome(.functionError(let type, let body)):
+            errorType = type
+            payload = body.isEmpty ? Instance.errorDocument(type: type, message: "Unhandled error") : body
+        case .outcome(.responseTooLarge(let limit)):
+            errorType = "Function.ResponseSizeTooLarge"
+            payload = Instance.errorDocument(type: "Function.ResponseSizeTooLarge",
+                message: "Response payload size exceeded maximum allowed payload size (\(limit) bytes).")
+        case .outcome(.initError(let type, let body)):
+            errorType = type
+            status = "error"
+            payload = body.isEmpty ? Instance.errorDocument(type: type, message: "RequestId: \(requestID) Error: init failed") : body
+            instanceReusable = false
+        case .exited(let exit):
+            let type = oomKilled() ? "Runtime.OutOfMemory" : "Runtime.ExitError"
+            errorType = type
+            status = "error"
+            payload = Instance.errorDocument(type: type, message: "RequestId: \(requestID) Error: Runtime exited with error: \(exit)")
+            instanceReusable = false
+        case .timedOut:
+            let limit = early ? Instance.initTimeoutSeconds : config.timeout
+            errorType = "Sandbox.Timedout"
+            status = "timeout"
+            payload = Instance.errorDocument(type: "Sandbox.Timedout",
+                message: "RequestId: \(requestID) Error: Task timed out after \(String(format: "%.2f", limit)) seconds")
+            instanceReusable = false
+        case .abandoned, .initialized, .ended:
+            errorType = "Runtime.Unknown"
+            status = "error"
+            payload = Instance.errorDocument(type: "Runtime.Unknown", message: "RequestId: \(requestID) Error: instance closed")
+            instanceReusable = false
+        }
+    }
+
+    /// Records what ended the invocation after the runtime answered: its next `/next` (the
+    /// instance is reusable), or an exit, a timeout or an out-of-memory kill, charged to this
+    /// invocation's REPORT (the caller's answer is not changed; the instance is not reused).
+    fileprivate mutating func applyAfterResponse(event: Instance.WaitEvent, config: FunctionConfig, oomKilled: () -> Bool) {
+        switch event {
+        case .ended:
+            return
+        case .exited:
+            failureAfterResponse = oomKilled() ? "Runtime.OutOfMemory" : "Runtime.ExitError"
+            status = "error"
+        case .timedOut:
+            failureAfterResponse = "Sandbox.Timedout"
+            status = "timeout"
+        case .abandoned, .initialized, .outcome:
+            failureAfterResponse = "Runtime.Unknown"
+            status = "error"
+        }
+        instanceReusable = false
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import HearthRuntimeAPI
 import HearthSandbox
 
 /// What the pool needs to start an instance of one function version.
@@ -228,10 +229,13 @@ public actor InstancePool {
     }
 
     /// Invokes `version` of a function: a warm instance when one is idle, else a cold start.
-    /// `onStart` is told whether this invocation is a cold start.
+    /// `onResponse` gets the caller's answer as soon as there is one (see `Instance.invoke`);
+    /// the instance stays busy until the invocation ends at the runtime's next `/next`, and the
+    /// record returned then covers the whole invocation.
     public func invoke(function: String, versionName: String, version: DeployedVersion, reserved: Int?,
                        payload: [UInt8], requestID: String, invokedARN: String? = nil, traceID: String? = nil,
-                       clientContext: String? = nil) async throws(PoolThrottle) -> InvocationRecord {
+                       clientContext: String? = nil, stream: ResponseStream? = nil,
+                       onResponse: (@Sendable (InvocationRecord) -> Void)? = nil) async throws(PoolThrottle) -> InvocationRecord {
         let key = Key(function: function, version: versionName)
         let lease = try await acquire(key, version: version, reserved: reserved)
         traffic[key] = (.now, version)
@@ -255,13 +259,16 @@ public actor InstancePool {
             } catch {
                 markIdle(key)
                 instanceGone(key)
-                return InvocationRecord(failedStart: error, requestID: requestID, config: version.config)
+                let record = InvocationRecord(failedStart: error, requestID: requestID, config: version.config)
+                stream?.finish(.init(type: record.errorType ?? "Runtime.Unknown", body: record.payload))
+                onResponse?(record)
+                return record
             }
         }
         busyInstances[ObjectIdentifier(instance)] = instance
         if case .cold = lease { fillShells(key) }
         let record = await instance.invoke(payload: payload, requestID: requestID, invokedARN: invokedARN, traceID: traceID,
-                                           clientContext: clientContext)
+                                           clientContext: clientContext, stream: stream, onResponse: onResponse)
         busyInstances[ObjectIdentifier(instance)] = nil
         // A function that asked for a sandbox per invocation never gets this one again.
         release(key, instance: instance, generation: version.generation, started: startedAt,

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import HearthSandbox
 
 /// `hearth run`: invokes one function N times in sandboxes, reusing the warm instance and
@@ -129,13 +130,19 @@ public struct LocalRunner: Sendable {
                     break
                 }
             }
-            record = await instance!.invoke(payload: payload, requestID: requestID)
+            // The answer is printed when the runtime posts it; END and REPORT when the
+            // invocation ends, at the runtime's next /next (work after the response included).
+            let answered = Mutex<InvocationRecord?>(nil)
+            record = await instance!.invoke(payload: payload, requestID: requestID) { response in
+                answered.withLock { $0 = response }
+                Self.printPayload(response, index: i, times: times)
+            }
             if !record.instanceReusable || config.sandboxPerInvocation {
                 await current.destroy()
                 if prefork && i < times - 1 { try? await prepareShell() }
             }
-            Self.finish(record, index: i, times: times)
-            if record.errorType != nil { status = 1 }
+            Self.stderr("END RequestId: \(record.requestID)\n\(record.reportLine)\n")
+            if (answered.withLock { $0 } ?? record).errorType != nil { status = 1 }
         }
         await current.destroy()
         code.remove()
@@ -146,6 +153,11 @@ public struct LocalRunner: Sendable {
 
     static func finish(_ record: InvocationRecord, index: Int, times: Int) {
         stderr("END RequestId: \(record.requestID)\n\(record.reportLine)\n")
+        printPayload(record, index: index, times: times)
+    }
+
+    /// The caller's answer on stdout (newline-separated with `--repeat`).
+    static func printPayload(_ record: InvocationRecord, index: Int, times: Int) {
         var out = Data(record.payload)
         if times > 1 && index < times - 1 { out.append(0x0a) }
         FileHandle.standardOutput.write(out)

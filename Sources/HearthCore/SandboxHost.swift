@@ -35,6 +35,9 @@ public final class SandboxHost: Sendable {
     public let containerImages: ContainerImages
     /// This process's folder for instance workspaces (`<run>/<pid>`).
     public let runDirectory: String
+    /// Where instances' `/tmp` file systems are made (on the state directory's disk), when the
+    /// host can make them (root, loop devices, mkfs.ext4); nil: each `/tmp` is a tmpfs.
+    public let ephemeralDirectory: String?
     public let userNamespace: Bool
     /// The host uids/gids of instances (one pair each), when the supervisor is root; nil for an
     /// unprivileged supervisor, whose sandboxes use a user namespace of its own (`userNamespace`).
@@ -62,6 +65,11 @@ public final class SandboxHost: Sendable {
             throw HearthError.setup("cannot find the runtime-images folder; set HEARTH_RUNTIME_IMAGES")
         }
         images = RuntimeImages(definitions: definitions, cache: stateDirectory + "/images")
+        if EphemeralStorage.isAvailable, (try? FileIO.makeDirectories(stateDirectory + "/ephemeral", mode: 0o700)) != nil {
+            ephemeralDirectory = stateDirectory + "/ephemeral"
+        } else {
+            ephemeralDirectory = nil
+        }
         containerImages = ContainerImages(cache: stateDirectory + "/images/container")
         let detected: any CgroupDriver
         do {

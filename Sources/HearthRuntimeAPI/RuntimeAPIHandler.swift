@@ -42,8 +42,14 @@ final class RuntimeAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var holdsBodyBudget = false
     /// The request being answered asked for the connection to close afterwards.
     private var closeAfterResponse = false
-    /// A `read` was held back while the channel was not writable.
+    /// A `read` was held back while the channel was not writable, or the caller of a streamed
+    /// response was behind.
     private var readPending = false
+    /// The current request is a streamed `/response` passed on to the caller as it arrives.
+    private var streaming: ResponseStream?
+    private var streamedBytes = 0
+    /// The caller of the streamed response is behind: reading waits for `whenDrained`.
+    private var streamPaused = false
 
     init(server: RuntimeAPIServer) {
         self.server = server
@@ -61,6 +67,9 @@ final class RuntimeAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         releaseBodyBudget()
         body = []
+        // A stream cut off here is ended by the supervisor with the invocation's error.
+        streaming = nil
+        streamPaused = false
         if let connectionID { server.unregister(connectionID) }
         context.fireChannelInactive()
     }
@@ -68,7 +77,7 @@ final class RuntimeAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: flow control
 
     func read(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
+        if context.channel.isWritable && !streamPaused {
             context.read()
         } else {
             readPending = true
@@ -76,7 +85,7 @@ final class RuntimeAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable, readPending {
+        if context.channel.isWritable, !streamPaused, readPending {
             readPending = false
             context.read()
         }
@@ -157,10 +166,36 @@ final class RuntimeAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
             tooLarge = false
             closeAfterResponse = !head.isKeepAlive
             admitBody(head: head)
-            let streaming = head.headers["Lambda-Runtime-Function-Response-Mode"].first?.lowercased() == "streaming"
-            limit = streaming ? RuntimeAPIServer.maxStreamedResponseBytes : RuntimeAPIServer.maxResponseBytes
+            let streamed = head.headers["Lambda-Runtime-Function-Response-Mode"].first?.lowercased() == "streaming"
+            limit = streamed ? RuntimeAPIServer.maxStreamedResponseBytes : RuntimeAPIServer.maxResponseBytes
             if let length = head.headers["Content-Length"].first.flatMap(Int.init), length > limit { tooLarge = true }
+            // A streamed response whose caller reads a stream: passed on, not buffered.
+            if streamed, !discardBody, case .success(.response(let id)) = Self.parseRoute(method: head.method, uri: head.uri),
+               let stream = server.claimStream(requestID: id) {
+                streaming = stream
+                streamedBytes = 0
+                discardBody = true
+                stream.begin(contentType: head.headers["Content-Type"].first)
+            }
         case .body(var chunk):
+            if let stream = streaming, !tooLarge {
+                streamedBytes += chunk.readableBytes
+                if streamedBytes > limit {
+                    tooLarge = true
+                    stream.finish(.init(type: "Function.ResponseSizeTooLarge",
+                                        body: Array(RuntimeAPIError.streamTooLarge(limit: limit).body.utf8)))
+                    return
+                }
+                if !stream.write(chunk.readBytes(length: chunk.readableBytes) ?? []) {
+                    streamPaused = true
+                    let channel = context.channel
+                    let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+                    stream.whenDrained {
+                        channel.eventLoop.execute { handler.value.resumeStream(channel: channel) }
+                    }
+                }
+                return
+            }
             if tooLarge || discardBody { return }
             if body.count + chunk.readableBytes > limit {
                 tooLarge = true
@@ -178,7 +213,18 @@ final class RuntimeAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 dispatch(head: head, trailers: trailers, channel: context.channel)
             }
             body = []
+            streaming = nil
             releaseBodyBudget()
+        }
+    }
+
+    /// The caller of a streamed response caught up: read the runtime again.
+    private func resumeStream(channel: any Channel) {
+        guard streamPaused else { return }
+        streamPaused = false
+        if readPending {
+            readPending = false
+            channel.read()
         }
     }
 
@@ -203,7 +249,12 @@ final class RuntimeAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 // A streamed response that failed midway: the error travels in trailers.
                 let encoded = trailers["Lambda-Runtime-Function-Error-Body"].first ?? ""
                 let errorBody = Data(base64Encoded: encoded).map { [UInt8]($0) } ?? Array(encoded.utf8)
+                streaming?.finish(.init(type: type, body: errorBody))
                 outcome = .functionError(type: type, body: errorBody)
+            } else if let stream = streaming {
+                // Passed on as it came; the caller has every byte.
+                stream.finish()
+                outcome = .response(body: [], streamed: true, contentType: head.headers["Content-Type"].first)
             } else {
                 outcome = .response(body: body, streamed: streamed, contentType: head.headers["Content-Type"].first)
             }

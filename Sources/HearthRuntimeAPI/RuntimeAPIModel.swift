@@ -40,6 +40,8 @@ public enum RuntimeAPIError: Error, Equatable, Sendable {
     case invalidRequestID(String)
     case invalidStateTransition(String)
     case entityTooLarge(limit: Int)
+    /// A streamed response past the streaming limit (the caller's stream ends with it).
+    case streamTooLarge(limit: Int)
     case notFound(String)
     case methodNotAllowed(String)
     case badRequest(String)
@@ -48,7 +50,7 @@ public enum RuntimeAPIError: Error, Equatable, Sendable {
         switch self {
         case .invalidRequestID: return 400
         case .invalidStateTransition: return 403
-        case .entityTooLarge: return 413
+        case .entityTooLarge, .streamTooLarge: return 413
         case .notFound: return 404
         case .methodNotAllowed: return 405
         case .badRequest: return 400
@@ -60,6 +62,7 @@ public enum RuntimeAPIError: Error, Equatable, Sendable {
         case .invalidRequestID: return "InvalidRequestID"
         case .invalidStateTransition: return "InvalidStateTransition"
         case .entityTooLarge: return "RequestEntityTooLarge"
+        case .streamTooLarge: return "Function.ResponseSizeTooLarge"
         case .notFound: return "NotFound"
         case .methodNotAllowed: return "MethodNotAllowed"
         case .badRequest: return "InvalidRequest"
@@ -71,6 +74,7 @@ public enum RuntimeAPIError: Error, Equatable, Sendable {
         case .invalidRequestID(let id): return "Invalid request ID: \(id)"
         case .invalidStateTransition(let what): return "State transition failed: \(what)"
         case .entityTooLarge(let limit): return "Exceeded maximum allowed payload size (\(limit) bytes)."
+        case .streamTooLarge(let limit): return "Response payload size exceeded maximum allowed payload size (\(limit) bytes)."
         case .notFound(let path): return "No such Runtime API endpoint: \(path)"
         case .methodNotAllowed(let what): return "Method not allowed: \(what)"
         case .badRequest(let what): return what

@@ -20,6 +20,10 @@ public final class RuntimeAPIServer: @unchecked Sendable {
     private var connections: [RuntimeStateMachine.ConnectionID: any Channel] = [:]
     private var nextConnectionID = 0
     private var pending: EventLoopPromise<RuntimeOutcome>?
+    /// Completes when the answered invocation ends: at the runtime's next `/next`.
+    private var pendingEnd: (requestID: String, promise: EventLoopPromise<Void>)?
+    /// Where the current invocation's streamed response goes, until its `/response` claims it.
+    private var pendingStream: (requestID: String, stream: ResponseStream)?
     private let firstNextPromise: EventLoopPromise<Void>
     private let initErrorPromise: EventLoopPromise<RuntimeOutcome>
     private var closed = false
@@ -90,23 +94,45 @@ public final class RuntimeAPIServer: @unchecked Sendable {
         if isClosed { try? await channel.close() }
     }
 
+    /// An invocation handed to the runtime: what it made of it, and when it ended.
+    public struct Submitted: Sendable {
+        /// The runtime's answer (`/response`, `/error`, `/init/error`), for the caller.
+        public let outcome: EventLoopFuture<RuntimeOutcome>
+        /// Succeeds at the runtime's next `/next` after its answer: the end of the invocation
+        /// (on Lambda, work after the response belongs to the invocation). Fails if the
+        /// invocation is abandoned or the server closes first, and at once after an init error.
+        public let ended: EventLoopFuture<Void>
+    }
+
     /// Hands `invocation` to the runtime; the future completes with what the runtime made of it.
     public func invoke(_ invocation: Invocation) -> EventLoopFuture<RuntimeOutcome> {
-        eventLoop.flatSubmit {
+        submit(invocation).outcome
+    }
+
+    /// Hands `invocation` to the runtime (the previous one must have ended). A `stream` gets a
+    /// streamed response as the runtime writes it (a buffered one is left to the caller).
+    public func submit(_ invocation: Invocation, stream: ResponseStream? = nil) -> Submitted {
+        let outcome = eventLoop.makePromise(of: RuntimeOutcome.self)
+        let ended = eventLoop.makePromise(of: Void.self)
+        eventLoop.execute {
+            self.pendingStream = stream.map { (invocation.requestID, $0) }
             switch self.machine.invoke(invocation) {
-            case .fail(let outcome):
-                return self.eventLoop.makeSucceededFuture(outcome)
+            case .fail(let result):
+                outcome.succeed(result)
+                ended.fail(ChannelError.ioOnClosedChannel)
             case .queued:
-                let promise = self.eventLoop.makePromise(of: RuntimeOutcome.self)
-                self.pending = promise
-                return promise.futureResult
+                // Handed over before the previous one's /next: the supervisor is done with that one.
+                self.endAnswered()
+                self.pending = outcome
+                self.pendingEnd = (invocation.requestID, ended)
             case .deliver(let invocation, let connection):
-                let promise = self.eventLoop.makePromise(of: RuntimeOutcome.self)
-                self.pending = promise
+                self.endAnswered()
+                self.pending = outcome
+                self.pendingEnd = (invocation.requestID, ended)
                 if let channel = self.connections[connection] { Self.writeNext(invocation, to: channel) }
-                return promise.futureResult
             }
         }
+        return Submitted(outcome: outcome.futureResult, ended: ended.futureResult)
     }
 
     /// The `/init/error` the runtime reported, if it did (asked after the runtime exited, so that
@@ -121,6 +147,8 @@ public final class RuntimeAPIServer: @unchecked Sendable {
             self.machine.abandon()
             self.pending?.fail(ChannelError.ioOnClosedChannel)
             self.pending = nil
+            self.pendingEnd?.promise.fail(ChannelError.ioOnClosedChannel)
+            self.pendingEnd = nil
         }
     }
 
@@ -142,6 +170,8 @@ public final class RuntimeAPIServer: @unchecked Sendable {
         machine.abandon()
         pending?.fail(ChannelError.ioOnClosedChannel)
         pending = nil
+        pendingEnd?.promise.fail(ChannelError.ioOnClosedChannel)
+        pendingEnd = nil
         firstNextPromise.fail(ChannelError.ioOnClosedChannel)
         initErrorPromise.fail(ChannelError.ioOnClosedChannel)
         return listeners + Array(connections.values)
@@ -161,6 +191,14 @@ public final class RuntimeAPIServer: @unchecked Sendable {
 
     var currentRequestID: String? { machine.currentRequestID }
     var hasInitialized: Bool { machine.hasInitialized }
+
+    /// The stream for `requestID`'s streamed `/response` (once: a second post is not streamed).
+    func claimStream(requestID: String) -> ResponseStream? {
+        eventLoop.preconditionInEventLoop()
+        guard let pending = pendingStream, pending.requestID == requestID, machine.currentRequestID == requestID else { return nil }
+        pendingStream = nil
+        return pending.stream
+    }
 
     /// Lets `id` buffer one request body if no other connection is doing so.
     func claimBodyBudget(_ id: RuntimeStateMachine.ConnectionID) -> Bool {
@@ -189,7 +227,13 @@ public final class RuntimeAPIServer: @unchecked Sendable {
 
     func next(on id: RuntimeStateMachine.ConnectionID, channel: any Channel) {
         eventLoop.preconditionInEventLoop()
-        switch machine.next(on: id) {
+        let answered = machine.respondedRequestID
+        let action = machine.next(on: id)
+        if let answered, machine.respondedRequestID == nil {
+            // The answered invocation ends with this /next.
+            endAnswered(answered)
+        }
+        switch action {
         case .deliver(let invocation, let initCompleted):
             if initCompleted { firstNextPromise.succeed(()) }
             Self.writeNext(invocation, to: channel)
@@ -198,6 +242,13 @@ public final class RuntimeAPIServer: @unchecked Sendable {
         case .reject(let error):
             Self.write(error: error, to: channel)
         }
+    }
+
+    /// Ends the answered invocation (`requestID`, or whichever is waiting for its `/next`).
+    private func endAnswered(_ requestID: String? = nil) {
+        guard let end = pendingEnd, requestID == nil || end.requestID == requestID else { return }
+        pendingEnd = nil
+        end.promise.succeed(())
     }
 
     func post(requestID: String, outcome: RuntimeOutcome, channel: any Channel) {
@@ -226,6 +277,8 @@ public final class RuntimeAPIServer: @unchecked Sendable {
             let promise = pending
             pending = nil
             promise?.succeed(outcome)
+            pendingEnd?.promise.fail(ChannelError.ioOnClosedChannel)
+            pendingEnd = nil
             Self.writeAccepted(to: channel)
         case .reject(let error):
             Self.write(error: error, to: channel)

@@ -2,7 +2,9 @@
 /// server must do. A value type; the server feeds it events and carries out the actions.
 ///
 /// States: the runtime is initialising (no `/next` yet) → idle (waiting, maybe parked on a
-/// long-polling `/next`) → invoking one request id → idle … ; `failed` after `/init/error`.
+/// long-polling `/next`) → invoking one request id → responded (its `/response` or `/error` is
+/// in; the invocation goes on until the runtime's next `/next`, as on Lambda, so work after the
+/// response belongs to it) → idle … ; `failed` after `/init/error`.
 public struct RuntimeStateMachine: Sendable {
     public typealias ConnectionID = Int
 
@@ -10,6 +12,9 @@ public struct RuntimeStateMachine: Sendable {
         case initializing(pending: Invocation?)
         case idle(parked: ConnectionID?, pending: Invocation?)
         case invoking(Invocation)
+        /// The runtime answered; the invocation ends at its next `/next`. `pending` is one the
+        /// supervisor handed over meanwhile (delivered at that `/next`).
+        case responded(Invocation, pending: Invocation?)
         case failed
     }
 
@@ -47,6 +52,13 @@ public struct RuntimeStateMachine: Sendable {
         return nil
     }
 
+    /// The request id of an invocation that has its response but has not ended: the runtime
+    /// has not asked for the next event yet.
+    public var respondedRequestID: String? {
+        if case .responded(let invocation, _) = state { return invocation.requestID }
+        return nil
+    }
+
     /// The outcome of `/init/error`, once posted.
     public var reportedInitError: RuntimeOutcome? { initError }
 
@@ -79,6 +91,14 @@ public struct RuntimeStateMachine: Sendable {
             return .park(initCompleted: false)
         case .invoking(let invocation):
             return .reject(.invalidStateTransition("/next before a response or error for \(invocation.requestID)"))
+        case .responded(_, let pending):
+            // The answered invocation ends here.
+            if let pending {
+                state = .invoking(pending)
+                return .deliver(pending, initCompleted: false)
+            }
+            state = .idle(parked: connection, pending: nil)
+            return .park(initCompleted: false)
         case .failed:
             return .reject(.invalidStateTransition("/next after /init/error"))
         }
@@ -98,9 +118,12 @@ public struct RuntimeStateMachine: Sendable {
             }
             state = .idle(parked: nil, pending: invocation)
             return .queued
+        case .responded(let answered, nil):
+            state = .responded(answered, pending: invocation)
+            return .queued
         case .failed:
             return .fail(initError ?? .initError(type: "Runtime.Unknown", body: []))
-        case .initializing(.some), .idle(_, .some), .invoking:
+        case .initializing(.some), .idle(_, .some), .invoking, .responded(_, .some):
             preconditionFailure("an instance takes one invocation at a time")
         }
     }
@@ -122,7 +145,7 @@ public struct RuntimeStateMachine: Sendable {
         guard case .invoking(let invocation) = state, invocation.requestID == requestID else {
             return .reject(.invalidRequestID(requestID))
         }
-        state = .idle(parked: nil, pending: nil)
+        state = .responded(invocation, pending: nil)
         return .accept(outcome)
     }
 

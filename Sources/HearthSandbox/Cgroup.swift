@@ -98,6 +98,25 @@ public protocol CgroupInstance: AnyObject, Sendable {
     func setFrozen(_ frozen: Bool) throws
     /// Kills what is left and removes the cgroup directories. Idempotent.
     func remove() throws
+    /// Applies the CPU quota of the limits the cgroup was created with, ending the init burst
+    /// of a cgroup created with `cpuInitBurst` (v1 `cpu.cfs_quota_us`, v2 `cpu.max`). Once per
+    /// instance, off the warm path.
+    func endCPUBurst() throws
+}
+
+/// The CPU bandwidth files' contents for one instance's limits.
+enum CPUBandwidth {
+    /// The quota while the init burst lasts: none.
+    static func initialQuota(_ limits: CgroupLimits) -> Int? {
+        limits.cpuInitBurst ? nil : limits.cpuQuotaMicros
+    }
+
+    /// `cpu.cfs_burst_us` / `cpu.max.burst` where the kernel has it: one period's quota, so a
+    /// function that was idle can run a short burst unthrottled (the average stays the quota;
+    /// the kernel refuses a burst above the quota).
+    static func burst(_ limits: CgroupLimits) -> Int? {
+        limits.cpuQuotaMicros
+    }
 }
 
 /// Finds the host's cgroup layout and the supervisor's place in it.

@@ -101,6 +101,8 @@ public struct CgroupV1Driver: CgroupDriver {
 final class CgroupV1Instance: CgroupInstance {
     let dirs: [String: String]
     private let removed = Mutex(false)
+    /// The limits whose quota `endCPUBurst()` applies, while the init burst lasts.
+    private let steadyCPU = Mutex<CgroupLimits?>(nil)
     /// Reset and read (peak), and read (OOM kills), on every invocation.
     private let peak: CgroupFile?
     /// The peak of TCP socket buffers (memory.kmem.tcp), which v1 keeps apart from memory.
@@ -138,7 +140,17 @@ final class CgroupV1Instance: CgroupInstance {
         }
         try FileIO.write("\(limits.pidsMax)", to: pids + "/pids.max")
         try FileIO.write("\(limits.cpuPeriodMicros)", to: cpu + "/cpu.cfs_period_us")
-        try FileIO.write(limits.cpuQuotaMicros.map(String.init) ?? "-1", to: cpu + "/cpu.cfs_quota_us")
+        // The burst first: the kernel refuses a burst above a finite quota, never one with -1.
+        if let burst = CPUBandwidth.burst(limits), FileIO.exists(cpu + "/cpu.cfs_burst_us") {
+            try FileIO.write("\(burst)", to: cpu + "/cpu.cfs_burst_us")
+        }
+        try FileIO.write(CPUBandwidth.initialQuota(limits).map(String.init) ?? "-1", to: cpu + "/cpu.cfs_quota_us")
+        if limits.cpuInitBurst { steadyCPU.withLock { $0 = limits } }
+    }
+
+    func endCPUBurst() throws {
+        guard let cpu = dirs["cpu"], let limits = steadyCPU.withLock({ s in defer { s = nil }; return s }) else { return }
+        try FileIO.write(limits.cpuQuotaMicros.map(String.init) ?? "-1", to: cpu + "/cpu.cfs_quota_us", create: false)
     }
 
     func attach(pid: pid_t) throws {

@@ -91,6 +91,8 @@ final class CgroupV2Instance: CgroupInstance {
     /// memory.events, read on every invocation (OOM kills).
     private let events: CgroupFile
     private let removed = Mutex(false)
+    /// The limits whose quota `endCPUBurst()` applies, while the init burst lasts.
+    private let steadyCPU = Mutex<CgroupLimits?>(nil)
 
     init(dir: String) throws {
         self.dir = dir
@@ -111,7 +113,17 @@ final class CgroupV2Instance: CgroupInstance {
         try FileIO.write("\(limits.memoryBytes)", to: dir + "/memory.max")
         if FileIO.exists(dir + "/memory.swap.max") { try FileIO.write("0", to: dir + "/memory.swap.max") }
         try FileIO.write("\(limits.pidsMax)", to: dir + "/pids.max")
-        try FileIO.write("\(limits.cpuQuotaMicros.map(String.init) ?? "max") \(limits.cpuPeriodMicros)", to: dir + "/cpu.max")
+        // The burst first: the kernel refuses a burst above a finite quota, never one with "max".
+        if let burst = CPUBandwidth.burst(limits), FileIO.exists(dir + "/cpu.max.burst") {
+            try FileIO.write("\(burst)", to: dir + "/cpu.max.burst")
+        }
+        try FileIO.write("\(CPUBandwidth.initialQuota(limits).map(String.init) ?? "max") \(limits.cpuPeriodMicros)", to: dir + "/cpu.max")
+        if limits.cpuInitBurst { steadyCPU.withLock { $0 = limits } }
+    }
+
+    func endCPUBurst() throws {
+        guard let limits = steadyCPU.withLock({ s in defer { s = nil }; return s }) else { return }
+        try FileIO.write("\(limits.cpuQuotaMicros.map(String.init) ?? "max") \(limits.cpuPeriodMicros)", to: dir + "/cpu.max", create: false)
     }
 
     func attach(pid: pid_t) throws {

@@ -110,12 +110,12 @@ public final class Sandbox: @unchecked Sendable {
     /// the sandbox is set up; without it pid 1 stays the set-up child, a copy of the supervisor.
     public static func spawn(spec: SandboxSpec, cgroups: any CgroupDriver, cgroupName: String,
                              seccomp: SeccompProgram?, stdoutFD: Int32, stderrFD: Int32, hold: Bool = false,
-                             initFD: Int32? = nil) throws -> Sandbox {
+                             initFD: Int32? = nil, tmp: EphemeralStorage? = nil) throws -> Sandbox {
         try spec.validate()
         let cgroup = try cgroups.create(name: cgroupName, limits: spec.cgroupLimits)
         do {
             return try spawn(spec: spec, cgroup: cgroup, seccomp: seccomp, stdoutFD: stdoutFD, stderrFD: stderrFD, hold: hold,
-                             initFD: initFD)
+                             initFD: initFD, tmp: tmp)
         } catch {
             try? cgroup.remove()
             throw error
@@ -123,7 +123,7 @@ public final class Sandbox: @unchecked Sendable {
     }
 
     private static func spawn(spec: SandboxSpec, cgroup: any CgroupInstance, seccomp: SeccompProgram?,
-                              stdoutFD: Int32, stderrFD: Int32, hold: Bool, initFD: Int32?) throws -> Sandbox {
+                              stdoutFD: Int32, stderrFD: Int32, hold: Bool, initFD: Int32?, tmp: EphemeralStorage?) throws -> Sandbox {
         try FileIO.makeDirectories(spec.rootMountPoint, mode: 0o700)
         var pair: [Int32] = [-1, -1]
         try retryingOnInterrupt("socketpair") { socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) }
@@ -163,6 +163,7 @@ public final class Sandbox: @unchecked Sendable {
         }
         c.nbinds = Int32(bindCount)
         c.tmp_size_bytes = UInt64(spec.ephemeralStorageMB) << 20
+        c.tmp_mount_fd = tmp?.mountFD ?? -1
         c.hostname = arena.add(spec.hostname)
         c.listen_port = Int32(spec.runtimeAPIPort)
         let rlimits: [(Int32, UInt64)] = [

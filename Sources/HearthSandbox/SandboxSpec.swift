@@ -35,6 +35,9 @@ public struct SandboxSpec: Sendable, Equatable {
     public var memoryMB: Int = 128
     /// vCPUs; `nil` means proportional to memory, `0` means no quota.
     public var cpus: Double?
+    /// Start with the CPU quota lifted (Lambda's init burst): the cgroup's
+    /// `endCPUBurst()` applies the quota once the runtime has initialised.
+    public var cpuInitBurst = false
     public var pidsMax: Int = 1024
     public var ephemeralStorageMB: Int = 512
     public var openFilesLimit: Int = 1024
@@ -89,8 +92,10 @@ public struct SandboxSpec: Sendable, Equatable {
     }
 
     public var cgroupLimits: CgroupLimits {
-        CgroupLimits(memoryBytes: UInt64(memoryMB) << 20, pidsMax: pidsMax,
-                     cpuQuotaMicros: cpuQuotaMicros, cpuPeriodMicros: Self.cpuPeriodMicros)
+        var limits = CgroupLimits(memoryBytes: UInt64(memoryMB) << 20, pidsMax: pidsMax,
+                                  cpuQuotaMicros: cpuQuotaMicros, cpuPeriodMicros: Self.cpuPeriodMicros)
+        limits.cpuInitBurst = cpuInitBurst
+        return limits
     }
 
     /// Checks every value; throws naming the first wrong one.
@@ -143,6 +148,8 @@ public struct CgroupLimits: Sendable, Equatable {
     /// nil: no CPU quota.
     public var cpuQuotaMicros: Int?
     public var cpuPeriodMicros: Int
+    /// Created with the quota lifted until `CgroupInstance.endCPUBurst()` (the init phase).
+    public var cpuInitBurst = false
 
     public init(memoryBytes: UInt64, pidsMax: Int, cpuQuotaMicros: Int?, cpuPeriodMicros: Int) {
         self.memoryBytes = memoryBytes

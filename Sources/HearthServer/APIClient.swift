@@ -18,6 +18,12 @@ public struct APIClient: Sendable {
         public var headers: [String: String]
         public var body: Data
 
+        public init(status: Int, headers: [String: String], body: Data) {
+            self.status = status
+            self.headers = headers
+            self.body = body
+        }
+
         public func header(_ name: String) -> String? {
             headers.first { $0.key.lowercased() == name.lowercased() }?.value
         }
@@ -71,5 +77,64 @@ public struct APIClient: Sendable {
             }
         }
         return out
+    }
+}
+
+extension APIClient {
+    /// Like `send`, but hands the body to `onData` as it arrives (for streamed responses);
+    /// returns the status and headers once the body has ended.
+    public func stream(_ method: String, _ path: String, headers: [(String, String)] = [], body: Data = Data(),
+                       onData: @escaping @Sendable (Data) -> Void) async throws -> (status: Int, headers: [String: String]) {
+        var components = URLComponents(url: endpoint, resolvingAgainstBaseURL: false)!
+        components.percentEncodedPath = path
+        let url = components.url!
+        var request = URLRequest(url: url)
+        request.httpMethod = method
+        var all = headers
+        if !body.isEmpty && !all.contains(where: { $0.0.lowercased() == "content-type" }) {
+            all.append(("Content-Type", "application/json"))
+        }
+        if let signer { all += signer.sign(method: method, url: url, headers: all, body: [UInt8](body)) }
+        for (name, value) in all where name.lowercased() != "host" { request.setValue(value, forHTTPHeaderField: name) }
+        request.httpBody = body.isEmpty ? nil : body
+        request.timeoutInterval = 960
+        let delegate = StreamingDelegate(onData: onData)
+        let session = URLSession(configuration: .default, delegate: delegate, delegateQueue: nil)
+        defer { session.finishTasksAndInvalidate() }
+        return try await withCheckedThrowingContinuation { continuation in
+            delegate.done = { continuation.resume(with: $0) }
+            session.dataTask(with: request).resume()
+        }
+    }
+}
+
+/// Passes a data task's body on as it arrives.
+private final class StreamingDelegate: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+    let onData: @Sendable (Data) -> Void
+    var done: ((Result<(status: Int, headers: [String: String]), any Error>) -> Void)?
+    private var head: (status: Int, headers: [String: String])?
+
+    init(onData: @escaping @Sendable (Data) -> Void) {
+        self.onData = onData
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+                    completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
+        if let http = response as? HTTPURLResponse {
+            var fields: [String: String] = [:]
+            for (key, value) in http.allHeaderFields { fields["\(key)"] = "\(value)" }
+            head = (http.statusCode, fields)
+        }
+        completionHandler(.allow)
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+        onData(data)
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
+        let finish = done
+        done = nil
+        if let error { finish?(.failure(error)) } else { finish?(.success(head ?? (0, [:]))) }
     }
 }

@@ -51,11 +51,26 @@ public struct HTTPResponse: Sendable {
     public var status: Int
     public var headers: [(String, String)]
     public var body: [UInt8]
+    /// A body written as it is produced (chunked transfer encoding) instead of `body`: called
+    /// once the head is sent; each write waits until the bytes are on the socket (so a slow
+    /// caller holds the producer back) and throws once the caller has gone away.
+    public var bodyStream: (@Sendable (HTTPBodyWriter) async -> Void)?
 
-    public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
+    public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = [],
+                bodyStream: (@Sendable (HTTPBodyWriter) async -> Void)? = nil) {
         self.status = status
         self.headers = headers
         self.body = body
+        self.bodyStream = bodyStream
+    }
+}
+
+/// Writes one streamed response body (see `HTTPResponse.bodyStream`).
+public struct HTTPBodyWriter: Sendable {
+    let send: @Sendable ([UInt8]) async throws -> Void
+
+    public func write(_ bytes: [UInt8]) async throws {
+        try await send(bytes)
     }
 }
 
@@ -160,9 +175,47 @@ final class RequestCollector: ChannelInboundHandler, @unchecked Sendable {
             let handler = self.handler
             Task {
                 let response = await handler(request)
+                if let produce = response.bodyStream {
+                    await Self.stream(response, produce: produce, keepAlive: keepAlive, version: version, loop: loop, context: bound)
+                    return
+                }
                 loop.execute {
                     Self.write(response, keepAlive: keepAlive, version: version, context: bound.value)
                 }
+            }
+        }
+    }
+
+    /// Sends the head, then the producer's chunks as they come (each flushed before the next is
+    /// asked for), then the end.
+    static func stream(_ response: HTTPResponse, produce: @Sendable (HTTPBodyWriter) async -> Void, keepAlive: Bool,
+                       version: HTTPVersion, loop: any EventLoop, context: NIOLoopBound<ChannelHandlerContext>) async {
+        // Chunked framing needs HTTP/1.1; an HTTP/1.0 caller reads to the close.
+        let keepAlive = keepAlive && version == .http1_1
+        loop.execute {
+            var headers = HTTPHeaders(response.headers)
+            headers.remove(name: "Content-Length")
+            if version == .http1_1 { headers.replaceOrAdd(name: "Transfer-Encoding", value: "chunked") }
+            if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
+            let head = HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: response.status), headers: headers)
+            context.value.writeAndFlush(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
+        }
+        let writer = HTTPBodyWriter { bytes in
+            try await loop.flatSubmit { () -> EventLoopFuture<Void> in
+                let context = context.value
+                guard context.channel.isActive else { return loop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+                var buffer = context.channel.allocator.buffer(capacity: bytes.count)
+                buffer.writeBytes(bytes)
+                return context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))))
+            }.get()
+        }
+        await produce(writer)
+        loop.execute {
+            let context = context.value
+            let done = context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)))
+            if !keepAlive {
+                let channel = context.channel
+                done.whenComplete { _ in channel.close(promise: nil) }
             }
         }
     }

@@ -16,7 +16,7 @@ struct Bench: AsyncParsableCommand {
               and calls the pool directly.
             burst: --runs simultaneous first invocations (time until each is answered, and until all are).
             Latencies go into HDR histograms; progress goes to stderr; --json prints one object on stdout.
-            Uses a folder or zip with a bootstrap (--function; default: the C echo example).
+            Uses a folder or zip with a bootstrap (--function; default: hearth-echo, the C echo example built next to hearth).
             """)
 
     @Argument(help: "cold-start, warm or burst") var kind: String
@@ -33,6 +33,21 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "warm --in-process: a new sandbox per invocation (HEARTH_SANDBOX_PER_INVOCATION), from pre-forked shells.") var fresh = false
     @Flag(help: .hidden) var lockstep = false
 
+    /// A folder whose `bootstrap` is `hearth-echo`, the echo example built and installed next to
+    /// the hearth binary (whatever path the binary is run through); the caller removes it.
+    static func defaultFunction() throws -> String {
+        let binary = URL(fileURLWithPath: Bundle.main.executablePath ?? CommandLine.arguments[0]).resolvingSymlinksInPath()
+        let echo = binary.deletingLastPathComponent().appendingPathComponent("hearth-echo").path
+        guard FileManager.default.isExecutableFile(atPath: echo) else {
+            throw ValidationError("no hearth-echo next to \(binary.path) (swift build builds it; or give --function)")
+        }
+        let folder = NSTemporaryDirectory() + "hearth-bench-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+        try FileManager.default.copyItem(atPath: echo, toPath: folder + "/bootstrap")
+        chmod(folder + "/bootstrap", 0o755)
+        return folder
+    }
+
     func validate() throws {
         guard Benchmark.Kind(rawValue: kind) != nil else { throw ValidationError("kind must be cold-start, warm or burst") }
         if runs < 1 || concurrency < 1 { throw ValidationError("--runs and --concurrency must be at least 1") }
@@ -43,9 +58,15 @@ struct Bench: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let fallback = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("../fixtures/echo").standardizedFileURL.path
-        let code = function ?? fallback
+        var defaultFolder: String?
+        defer { if let defaultFolder { try? FileManager.default.removeItem(atPath: defaultFolder) } }
+        let code: String
+        if let function {
+            code = function
+        } else {
+            defaultFolder = try Self.defaultFunction()
+            code = defaultFolder!
+        }
         guard FileManager.default.fileExists(atPath: code) else {
             throw ValidationError("no function at \(code): give --function (scripts/build-fixtures builds the echo example)")
         }

@@ -328,9 +328,14 @@ struct Invoke: AsyncParsableCommand {
     @Flag(help: "Print the invocation's log tail to stderr.") var log = false
     @Flag(name: .customLong("async"), help: "Invoke asynchronously (InvocationType Event): queue it durably and print its request id.")
     var asynchronous = false
+    @Flag(help: "InvokeWithResponseStream: print the response's chunks as they arrive.") var stream = false
 
     func run() async throws {
         let payload = event == "-" ? FileHandle.standardInput.readDataToEndOfFile() : Data(event.utf8)
+        if stream {
+            try await InvokeStream.run(client: try client.client(), path: functionPath(name), payload: payload, log: log)
+            return
+        }
         var headers: [(String, String)] = []
         if asynchronous {
             headers.append(("X-Amz-Invocation-Type", "Event"))

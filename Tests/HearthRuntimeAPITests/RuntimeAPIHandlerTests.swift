@@ -158,6 +158,37 @@ struct RuntimeAPIHandlerTests {
         #expect(try h.response() == nil)
     }
 
+    @Test("the invocation ends at the runtime's next /next, not at its /response")
+    func invocationEndsAtNextNotAtResponse() throws {
+        let h = try Harness()
+        try h.send(.GET, nextPath)
+        let ended = Mutex<Result<Void, any Error>?>(nil)
+        let submitted = h.server.submit(invocation("req-1"))
+        submitted.ended.whenComplete { result in ended.withLock { $0 = result } }
+        h.loop.run()
+        _ = try #require(try h.response())
+        try h.send(.POST, responsePath("req-1"), body: Array("1".utf8))
+        _ = try #require(try h.response())
+        #expect(ended.withLock { $0 } == nil, "ended at /response")
+        try h.send(.GET, nextPath)
+        #expect((try? ended.withLock { $0 }?.get()) != nil, "not ended at /next")
+    }
+
+    @Test("abandoning after the answer fails the end (a post-response timeout)")
+    func abandonAfterResponseFailsTheEnd() throws {
+        let h = try Harness()
+        try h.send(.GET, nextPath)
+        let ended = Mutex<Result<Void, any Error>?>(nil)
+        h.server.submit(invocation("req-1")).ended.whenComplete { result in ended.withLock { $0 = result } }
+        h.loop.run()
+        _ = try h.response()
+        try h.send(.POST, responsePath("req-1"), body: Array("1".utf8))
+        h.server.abandon()
+        h.loop.run()
+        let result = try #require(ended.withLock { $0 })
+        #expect((try? result.get()) == nil)
+    }
+
     @Test func emptyResponseBody() throws {
         let h = try Harness()
         let (_, box) = try h.parkAndInvoke(invocation("req-1"))

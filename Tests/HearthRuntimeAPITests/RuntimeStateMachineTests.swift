@@ -116,6 +116,40 @@ struct RuntimeStateMachineTests {
         ]),
     ]
 
+    /// Issue 10 item 2: an answered invocation lasts until the runtime's next `/next`.
+    static let afterResponse: [Scenario] = [
+        Scenario(name: "after the answer, a repeated post is rejected and /next ends the invocation", steps: [
+            .next(1, .park(initCompleted: true)),
+            .invoke(a, .deliver(a, to: 1)),
+            .post("req-a", ok, .accept(ok)),
+            .post("req-a", ok, .reject(.invalidRequestID("req-a"))),
+            .next(2, .park(initCompleted: false)),
+            .invoke(b, .deliver(b, to: 2)),
+        ]),
+        Scenario(name: "abandoned after the answer (a timeout in post-response work): /next is refused", steps: [
+            .next(1, .park(initCompleted: true)),
+            .invoke(a, .deliver(a, to: 1)),
+            .post("req-a", crash, .accept(crash)),
+            .abandon,
+            .next(1, .reject(.invalidStateTransition("/next after /init/error"))),
+        ]),
+    ]
+
+    @Test("after the answer, the invocation lasts until /next", arguments: afterResponse)
+    func runAfterResponse(_ scenario: Scenario) { run(scenario) }
+
+    @Test func respondedRequestIDUntilNext() {
+        var machine = RuntimeStateMachine()
+        _ = machine.next(on: 1)
+        _ = machine.invoke(Self.a)
+        #expect(machine.respondedRequestID == nil)
+        _ = machine.post(requestID: "req-a", outcome: Self.ok)
+        #expect(machine.respondedRequestID == "req-a")
+        #expect(machine.currentRequestID == nil)
+        _ = machine.next(on: 1)
+        #expect(machine.respondedRequestID == nil)
+    }
+
     @Test("event sequence", arguments: scenarios)
     func run(_ scenario: Scenario) {
         var machine = RuntimeStateMachine()

@@ -34,6 +34,19 @@ struct CgroupV1DriverTests {
         #expect(!tmp.exists("memory/sup/hearth-a/memory.swappiness"))
     }
 
+    @Test("init burst: quota -1 until endCPUBurst; cpu.cfs_burst_us of one quota where the kernel has it")
+    func initBurst() throws {
+        try tmp.dir("cpu/sup/hearth-burst")
+        try tmp.write("0\n", to: "cpu/sup/hearth-burst/cpu.cfs_burst_us")
+        var limits = Self.limits
+        limits.cpuInitBurst = true
+        let instance = try driver.create(name: "hearth-burst", limits: limits)
+        #expect(try tmp.read("cpu/sup/hearth-burst/cpu.cfs_quota_us") == "-1")
+        #expect(try tmp.read("cpu/sup/hearth-burst/cpu.cfs_burst_us") == "14471")
+        try instance.endCPUBurst()
+        #expect(try tmp.read("cpu/sup/hearth-burst/cpu.cfs_quota_us") == "14471")
+    }
+
     @Test func nilQuotaWritesMinusOne() throws {
         var limits = Self.limits
         limits.cpuQuotaMicros = nil

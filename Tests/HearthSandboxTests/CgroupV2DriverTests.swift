@@ -59,6 +59,34 @@ struct CgroupV2DriverTests {
         #expect(st.st_mode & S_IFMT == S_IFDIR)
     }
 
+    @Test("init burst: no quota until endCPUBurst; cpu.max.burst of one quota where the kernel has it")
+    func initBurst() throws {
+        let driver = try CgroupV2Driver(supervisorGroup: sup, moveSelf: false)
+        try tmp.dir("sup/hearth-burst")
+        try tmp.write("0\n", to: "sup/hearth-burst/cpu.max.burst")
+        var limits = Self.limits
+        limits.cpuInitBurst = true
+        let instance = try driver.create(name: "hearth-burst", limits: limits)
+        #expect(try tmp.read("sup/hearth-burst/cpu.max") == "max 100000")
+        #expect(try tmp.read("sup/hearth-burst/cpu.max.burst") == "7236")
+        try instance.endCPUBurst()
+        #expect(try tmp.read("sup/hearth-burst/cpu.max") == "7236 100000")
+        // Once: a later call writes nothing.
+        try tmp.write("changed", to: "sup/hearth-burst/cpu.max")
+        try instance.endCPUBurst()
+        #expect(try tmp.read("sup/hearth-burst/cpu.max") == "changed")
+    }
+
+    @Test("without the init burst the quota applies at once; no burst file is invented")
+    func noInitBurst() throws {
+        let driver = try CgroupV2Driver(supervisorGroup: sup, moveSelf: false)
+        let instance = try driver.create(name: "hearth-steady", limits: Self.limits)
+        #expect(try tmp.read("sup/hearth-steady/cpu.max") == "7236 100000")
+        #expect(!tmp.exists("sup/hearth-steady/cpu.max.burst"))
+        try instance.endCPUBurst()
+        #expect(try tmp.read("sup/hearth-steady/cpu.max") == "7236 100000")
+    }
+
     @Test func nilQuotaWritesMax() throws {
         let driver = try CgroupV2Driver(supervisorGroup: sup, moveSelf: false)
         var limits = Self.limits

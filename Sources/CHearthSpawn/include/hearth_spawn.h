@@ -119,6 +119,8 @@ typedef struct hearth_spawn_spec {
     hearth_bind binds[HEARTH_MAX_BINDS];  // code, layers, runtime socket dir
     int nbinds;
     uint64_t tmp_size_bytes;              // size of the /tmp tmpfs
+    int tmp_mount_fd;                     // a detached mount (hearth_tmp_prepare) to move to /tmp
+                                          // instead of the tmpfs, or -1
 
     const char *_Nullable hostname;
     int listen_port;                      // TCP port on 127.0.0.1 in the sandbox, 0 for none
@@ -160,6 +162,11 @@ pid_t hearth_spawn_clone(const hearth_spawn_spec *_Nonnull spec, int *_Nonnull p
 int hearth_recv_msg(int sock, hearth_msg *_Nonnull msg, int *_Nonnull fd_out);
 
 /// pipe2(O_CLOEXEC), which Swift's Glibc module does not expose.
+/// Ephemeral storage for a sandbox's /tmp: an ext4 file system of exactly `size_bytes` on a
+/// sparse file at `image` (unlinked at once), on a self-clearing loop device, mounted detached
+/// (nosuid, nodev). Returns the mount's descriptor (close-on-exec) or -errno. Root only.
+int hearth_tmp_prepare(const char *_Nonnull image, uint64_t size_bytes, const char *_Nonnull mkfs, uid_t uid, gid_t gid);
+
 int hearth_pipe_cloexec(int fds[_Nonnull 2]);
 
 /// pidfd_send_signal, with a kill(2) fallback when pidfd is -1.

@@ -1,6 +1,7 @@
 import Foundation
 import HearthCore
 import HearthEvents
+import HearthRuntimeAPI
 import HearthStore
 
 // Invoke (RequestResponse, Event and DryRun), the legacy InvokeAsync, and Hearth's logs and
@@ -21,8 +22,28 @@ extension LambdaAPI {
         let payload = try InvokeRequest.validatedPayload(request.body)
         let record: InvocationRecord
         do {
-            record = try await execute(config, version: version, qualifier: invocation.function.qualifier, payload: payload, requestID: requestID,
-                                       traceID: invocation.traceID, clientContext: invocation.clientContext)
+            // The caller has its answer at the runtime's /response; the invocation (and its
+            // log, REPORT and metrics) goes on until the runtime's next /next. A tail log holds
+            // REPORT, so it waits for the end.
+            let (answers, answer) = AsyncStream.makeStream(of: InvocationRecord.self, bufferingPolicy: .bufferingNewest(1))
+            let whole = Task {
+                defer { answer.finish() }
+                return try await self.execute(config, version: version, qualifier: invocation.function.qualifier, payload: payload,
+                                              requestID: requestID, traceID: invocation.traceID, clientContext: invocation.clientContext,
+                                              onResponse: { answer.yield($0); answer.finish() })
+            }
+            var early: InvocationRecord?
+            if !invocation.tailLog {
+                for await first in answers {
+                    early = first
+                    break
+                }
+            }
+            if let early {
+                record = early
+            } else {
+                record = try await whole.value
+            }
         } catch let throttle as PoolThrottle {
             throw LambdaError.tooManyRequests(reason: throttle.reason)
         }
@@ -43,8 +64,11 @@ extension LambdaAPI {
     /// One invocation through the pool, as every trigger runs one: reserved concurrency, the
     /// pool's limits, the function's logs and the metrics. Throws the pool's `PoolThrottle`, or
     /// a `LambdaError` when the version cannot be prepared.
+    /// `onResponse` gets the caller's answer as soon as there is one; the record returned covers
+    /// the whole invocation, up to the runtime's next `/next`.
     func execute(_ config: FunctionConfiguration, version: String, qualifier: String?, payload: [UInt8], requestID: String,
-                 traceID: String?, clientContext: String? = nil) async throws -> InvocationRecord {
+                 traceID: String?, clientContext: String? = nil, stream: ResponseStream? = nil,
+                 onResponse: (@Sendable (InvocationRecord) -> Void)? = nil) async throws -> InvocationRecord {
         let deployed = try deployedVersion(config, version: version)
         let reserved = try store.reservedConcurrency(function: config.name)
         if reserved == 0 {
@@ -56,7 +80,7 @@ extension LambdaAPI {
             // The function sees the ARN it was invoked by (with the alias or version asked for).
             record = try await pool.invoke(function: config.name, versionName: version, version: deployed, reserved: reserved,
                                            payload: payload, requestID: requestID, invokedARN: arn(config.name, qualifier), traceID: traceID,
-                                           clientContext: clientContext)
+                                           clientContext: clientContext, stream: stream, onResponse: onResponse)
         } catch {
             metrics.recordThrottle(function: config.name)
             throw error

@@ -201,6 +201,8 @@ public final class LambdaAPI: Sendable {
             if let response = try await eventSourceMappingsRoute(request, rest: Array(segments.dropFirst(2)), requestID: requestID) {
                 return response
             }
+        case ("POST", 4, "2021-11-15") where segments[1] == "functions" && segments[3] == "response-streaming-invocations":
+            return try await invokeWithResponseStream(segments[2], request, requestID: requestID)
         case ("PUT", 4, "2017-10-31") where segments[1] == "functions" && segments[3] == "concurrency":
             return try await putConcurrency(segments[2], request, requestID: requestID)
         case ("DELETE", 4, "2017-10-31") where segments[1] == "functions" && segments[3] == "concurrency":

@@ -14,6 +14,9 @@
  *   "ctype":1           respond with Content-Type: text/plain; charset=utf-8
  *   "stream":N          stream N chunks ("chunk-i\n"), "gap_ms":G apart (response mode streaming)
  *   "stream_error":1    after the chunks, end the stream with an error in trailers
+ *   "stream_kb":K       stream K KiB of 'x' in 64 KiB chunks (response mode streaming)
+ *   "spin_ms":N         before responding, spin N ms of wall time; print "invoke-cpu-ms <CPU ms it got>"
+ * FIDELITY_INIT_SPIN_MS=N spins N ms of wall time during init and prints "init-cpu-ms <CPU ms>".
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -118,7 +121,19 @@ static void sleep_ms(long ms) {
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
 }
 
-static void stream(const char *id, long chunks, long gap, int fail) {
+/* Spins for `ms` of wall time; returns the CPU milliseconds the process got meanwhile. */
+static long spin(long ms) {
+    struct timespec w0, w, c0, c;
+    clock_gettime(CLOCK_MONOTONIC, &w0);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+    do {
+        clock_gettime(CLOCK_MONOTONIC, &w);
+    } while ((w.tv_sec - w0.tv_sec) * 1000 + (w.tv_nsec - w0.tv_nsec) / 1000000 < ms);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c);
+    return (c.tv_sec - c0.tv_sec) * 1000 + (c.tv_nsec - c0.tv_nsec) / 1000000;
+}
+
+static void stream(const char *id, long chunks, long gap, int fail, long kb) {
     int fd = dial();
     char head[1024];
     int h = snprintf(head, sizeof head,
@@ -127,6 +142,19 @@ static void stream(const char *id, long chunks, long gap, int fail) {
                      "Content-Type: text/plain\r\n%s\r\n",
                      id, closing(), fail ? "Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n" : "");
     send_all(fd, head, (size_t)h);
+    if (kb > 0) {
+        static char block[65536];
+        memset(block, 'x', sizeof block);
+        for (long left = kb * 1024; left > 0;) {
+            size_t n = left < (long)sizeof block ? (size_t)left : sizeof block;
+            char frame[32];
+            int fn = snprintf(frame, sizeof frame, "%zx\r\n", n);
+            send_all(fd, frame, (size_t)fn);
+            send_all(fd, block, n);
+            send_all(fd, "\r\n", 2);
+            left -= (long)n;
+        }
+    }
     for (long i = 0; i < chunks; i++) {
         if (i > 0) sleep_ms(gap);
         char piece[64], frame[96];
@@ -152,6 +180,8 @@ int main(void) {
     const char *v = getenv("FIDELITY_HTTP10");
     http10 = v && *v == '1';
     printf("fidelity-init\n"); /* init output: must come after INIT_START, before START */
+    const char *init_spin = getenv("FIDELITY_INIT_SPIN_MS");
+    if (init_spin && atol(init_spin) > 0) printf("init-cpu-ms %ld\n", spin(atol(init_spin)));
     for (;;) {
         size_t len;
         char *next = request("GET", "/2018-06-01/runtime/invocation/next", "", NULL, 0, &len);
@@ -169,9 +199,10 @@ int main(void) {
         sscanf(idh + strlen("\nLambda-Runtime-Aws-Request-Id:"), " %255[^\r\n]", id);
 
         if (number(event, "before")) printf("before-response %s\n", id);
-        long chunks = number(event, "stream");
-        if (chunks > 0) {
-            stream(id, chunks, number(event, "gap_ms"), number(event, "stream_error") != 0);
+        if (number(event, "spin_ms") > 0) printf("invoke-cpu-ms %ld\n", spin(number(event, "spin_ms")));
+        long chunks = number(event, "stream"), kb = number(event, "stream_kb");
+        if (chunks > 0 || kb > 0) {
+            stream(id, chunks, number(event, "gap_ms"), number(event, "stream_error") != 0, kb);
         } else {
             char path[512];
             snprintf(path, sizeof path, "/2018-06-01/runtime/invocation/%s/response", id);

@@ -48,6 +48,7 @@
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <sys/vfs.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -883,6 +884,10 @@ static void cmd_tmpfill(const char *id, long long max_mb) {
     jb_open(&b, '{');
     jb_kint(&b, "written_mb", written);
     jb_kint(&b, "errno", err);
+    struct statfs fs;
+    jb_kint(&b, "tmp_fs_magic", statfs("/tmp", &fs) == 0 ? (long long)fs.f_type : -(long long)errno);
+    struct statvfs sv;
+    jb_kint(&b, "tmp_total_kb", statvfs("/tmp", &sv) == 0 ? (long long)((unsigned long long)sv.f_blocks * sv.f_frsize / 1024) : -1);
     jb_close(&b, '}');
     respond_json(id, &b);
 }

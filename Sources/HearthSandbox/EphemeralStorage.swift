@@ -1,0 +1,46 @@
+import CHearthSpawn
+import Foundation
+import Synchronization
+
+/// A sandbox's `/tmp` as Lambda's ephemeral storage (ADR 0016): an ext4 file system of exactly
+/// the asked size on the state directory's disk (a sparse image, unlinked at once, on a loop
+/// device that frees itself when the file system goes), mounted detached; `Sandbox.spawn`
+/// moves the mount to `/tmp`. Unlike a tmpfs its pages are not memory the function cannot give
+/// back: written data goes to disk under memory pressure, so `/tmp` does not count against
+/// the function's memory limit, and writing past its size fails with ENOSPC.
+///
+/// Needs root, `/dev/loop-control` and `mkfs.ext4`; `prepare` returns nil where they are
+/// missing (the sandbox then gets a tmpfs). `close()` once the sandbox has its mount.
+public final class EphemeralStorage: Sendable {
+    public let mountFD: Int32
+    private let closed = Mutex(false)
+
+    private init(mountFD: Int32) {
+        self.mountFD = mountFD
+    }
+
+    /// Where mkfs.ext4 is, if anywhere.
+    static let mkfs: String? = ["/usr/sbin/mkfs.ext4", "/sbin/mkfs.ext4"].first { access($0, X_OK) == 0 }
+
+    /// Whether this host can make disk-backed ephemeral storage.
+    public static var isAvailable: Bool {
+        geteuid() == 0 && mkfs != nil && access("/dev/loop-control", R_OK | W_OK) == 0
+    }
+
+    /// Makes a file system of `sizeMB` MB in `directory` (on disk, not a tmpfs), its root owned
+    /// by `uid`:`gid` as the host sees them.
+    public static func prepare(sizeMB: Int, directory: String, uid: UInt32, gid: UInt32) throws -> EphemeralStorage {
+        guard isAvailable, let mkfs else { throw SystemError("ephemeral storage: needs root, mkfs.ext4 and /dev/loop-control", errno: ENOTSUP) }
+        let image = directory + "/tmp-\(UInt64.random(in: 0...UInt64.max)).img"
+        let fd = hearth_tmp_prepare(image, UInt64(sizeMB) << 20, mkfs, uid, gid)
+        guard fd >= 0 else { throw SystemError("ephemeral storage of \(sizeMB) MB in \(directory)", errno: -fd) }
+        return EphemeralStorage(mountFD: fd)
+    }
+
+    /// Gives up the supervisor's reference (the sandbox's mount keeps the file system).
+    public func close() {
+        if closed.withLock({ c in defer { c = true }; return !c }) { Glibc.close(mountFD) }
+    }
+
+    deinit { close() }
+}

@@ -1,0 +1,1 @@
+../../../Examples/lambda-c/lambda_client.h
