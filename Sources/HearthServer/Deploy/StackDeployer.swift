@@ -202,8 +202,15 @@ public struct DeployError: Error, CustomStringConvertible, Sendable {
 
 extension APIClient {
     /// The same client signing for another service (`scheduler`, `sqs`, `states`, `apigateway`).
+    /// Without credentials (a server run with `--auth none`) the request is still signed, with
+    /// placeholder keys, because the credential scope is how the shared listener tells rest-json
+    /// services apart.
     func signing(for service: String) -> APIClient {
         var copy = self
+        if copy.signer == nil {
+            copy.signer = SigV4Signer(credentials: AWSCredentials(accessKeyID: "HEARTHUNSIGNED", secretAccessKey: "unsigned"),
+                                      region: region, service: service)
+        }
         copy.signer?.service = service
         return copy
     }
