@@ -27,6 +27,25 @@ extension StackDeployer {
                                   exists: old != nil)
             let values = ResourceNames.predicted(resource, properties: properties, stack: stack.stackName, region: stack.region, endpoint: client.endpoint)!
             record.attributes = values.attributes.mapValues(\.canonicalJSON)
+        case .queue:
+            try await applyQueue(resource, name: name, properties: properties, old: old, record: &record)
+        case .httpApi, .restApi:
+            try await applyHttpApi(resource, name: name, properties: properties, old: old, record: &record)
+        case .stateMachine:
+            try await applyStateMachine(resource, name: name, properties: properties, old: old, record: &record)
+        case .eventSourceMapping:
+            guard let function = properties["FunctionName"]?.stringValue else { throw DeployError("FunctionName is required") }
+            let target = function.hasPrefix("arn:") ? function : ResourceNames.functionARN(function, region: stack.region)
+            let uuid = try await putMapping(Self.mappingBody(properties, functionARN: target, queueKey: "EventSourceArn"), existing: old?.physicalID)
+            record.physicalID = uuid
+            record.ref = uuid
+        case .functionURL:
+            guard let function = properties["TargetFunctionArn"]?.stringValue else { throw DeployError("TargetFunctionArn is required") }
+            let parts = function.split(separator: ":").map(String.init)
+            let qualifier = properties["Qualifier"]?.stringValue ?? (parts.count == 8 ? parts[7] : nil)
+            let url = try await putFunctionURL(function: Self.functionName(function), qualifier: qualifier, properties, exists: old != nil)
+            record.physicalID = "\(Self.functionName(function))|\(qualifier ?? "")"
+            record.attributes = ["FunctionUrl": TemplateValue.string(url).canonicalJSON, "FunctionArn": TemplateValue.string(function).canonicalJSON]
         case .permission, .iam:
             if let values = ResourceNames.predicted(resource, properties: properties, stack: stack.stackName, region: stack.region, endpoint: client.endpoint) {
                 record.ref = values.ref
@@ -42,11 +61,19 @@ extension StackDeployer {
         guard let kind = ResourceKind.of(resource.type) else { return }
         switch kind {
         case .function:
-            for (role, child) in resource.children where role.hasPrefix("schedule:") {
-                let parts = child.split(separator: "|", maxSplits: 1).map(String.init)
-                try await deleteSchedule(name: parts.last ?? child, group: parts.count == 2 ? parts[0] : "default")
-            }
+            for (role, child) in resource.children { try await deleteChild(role, child) }
             _ = try await client.call("DELETE", functionPath(resource.physicalID), accept: [404])
+        case .queue:
+            try await deleteQueue(resource)
+        case .httpApi, .restApi:
+            try await deleteHttpApi(resource)
+        case .stateMachine:
+            try await deleteStateMachine(resource)
+        case .eventSourceMapping:
+            try await deleteMapping(resource.physicalID)
+        case .functionURL:
+            let parts = resource.physicalID.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+            try await deleteFunctionURL(function: parts[0], qualifier: parts.count == 2 && !parts[1].isEmpty ? parts[1] : nil)
         case .layer:
             if resource.propertyMap["RetentionPolicy"]?.stringValue?.lowercased() == "delete", let version = resource.children["version"] {
                 _ = try await client.call("DELETE", "/2018-10-31/layers/\(APIClient.encode(resource.physicalID))/versions/\(version)", accept: [404])
@@ -61,6 +88,18 @@ extension StackDeployer {
             try await deleteSchedule(name: resource.physicalID, group: resource.propertyMap["GroupName"]?.stringValue ?? "default")
         default:
             break
+        }
+    }
+
+    /// Removes what a function made for one of its events (`schedule:`, `esm:`, `route:` children).
+    func deleteChild(_ role: String, _ child: String) async throws {
+        if role.hasPrefix("schedule:") {
+            let parts = child.split(separator: "|", maxSplits: 1).map(String.init)
+            try await deleteSchedule(name: parts.last ?? child, group: parts.count == 2 ? parts[0] : "default")
+        } else if role.hasPrefix("esm:") {
+            try await deleteMapping(child)
+        } else if role.hasPrefix("route:") {
+            try await deleteRoute(child)
         }
     }
 
@@ -204,13 +243,37 @@ extension StackDeployer {
                 record.children[role] = "\(group)|\(scheduleName)"
                 keptSchedules.insert(role)
                 implicitValues[resource.logicalID + eventName] = RecordedValues(ResourceValues(ref: scheduleName))
+            case "SQS":
+                let role = "esm:\(eventName)"
+                let uuid = try await putMapping(Self.mappingBody(eventProperties, functionARN: targetARN, queueKey: "Queue"), existing: old?.children[role])
+                record.children[role] = uuid
+                keptSchedules.insert(role)
+                implicitValues[resource.logicalID + eventName] = RecordedValues(ResourceValues(ref: uuid))
+            case "HttpApi", "Api":
+                let implicitAPI = type == "HttpApi" ? "ServerlessHttpApi" : "ServerlessRestApi"
+                let apiID = eventProperties[type == "HttpApi" ? "ApiId" : "RestApiId"]?.stringValue ?? known[implicitAPI]?.ref
+                guard let apiID else { throw DeployError("event \(eventName): no API to add the route to") }
+                let apiRecord = recorded.values.first { $0.physicalID == apiID } ?? previous?.resources.values.first { $0.physicalID == apiID }
+                let role = "route:\(eventName)"
+                let child = try await putRoute(apiID: apiID, payload: apiRecord?.children["payload"] ?? (type == "HttpApi" ? "2.0" : "1.0"),
+                                               event: eventProperties, functionARN: targetARN, existing: old?.children[role])
+                record.children[role] = child
+                keptSchedules.insert(role)
             default:
                 throw DeployError("event \(eventName) of type \(type) is not deployable by this Hearth")
             }
         }
-        for (role, child) in old?.children ?? [:] where role.hasPrefix("schedule:") && !keptSchedules.contains(role) {
-            let parts = child.split(separator: "|", maxSplits: 1).map(String.init)
-            try await deleteSchedule(name: parts[1], group: parts[0])
+        for (role, child) in old?.children ?? [:] where (role.hasPrefix("schedule:") || role.hasPrefix("esm:") || role.hasPrefix("route:")) && !keptSchedules.contains(role) {
+            try await deleteChild(role, child)
+        }
+
+        // FunctionUrlConfig (on the alias when there is one).
+        if let urlConfig = properties["FunctionUrlConfig"]?.mapValue {
+            let url = try await putFunctionURL(function: name, qualifier: qualifier, urlConfig,
+                                               exists: old?.children["url"] != nil && old?.children["alias"] == record.children["alias"])
+            record.children["url"] = url
+        } else if old?.children["url"] != nil {
+            try await deleteFunctionURL(function: name, qualifier: old?.children["alias"])
         }
         rememberImplicit(resource, record)
     }
@@ -226,6 +289,9 @@ extension StackDeployer {
             let aliasARN = ResourceNames.functionARN(record.physicalID, region: stack.region, qualifier: alias)
             values[id + "Alias" + alias] = ResourceValues(ref: aliasARN, attributes: ["AliasArn": .string(aliasARN)])
             values[id + ".Alias"] = ResourceValues(ref: aliasARN)
+        }
+        if let url = record.children["url"] {
+            values[id + "Url"] = ResourceValues(ref: url, attributes: ["FunctionUrl": .string(url), "FunctionArn": .string(ResourceNames.functionARN(record.physicalID, region: stack.region))])
         }
         if let version = record.children["version"] {
             values[id + ".Version"] = ResourceValues(ref: ResourceNames.functionARN(record.physicalID, region: stack.region, qualifier: version),
@@ -252,6 +318,8 @@ extension StackDeployer {
         if let size = p["EphemeralStorage"]?["Size"]?.intValue { body["EphemeralStorage"] = ["Size": size] }
         if create, let architectures = p["Architectures"]?.listValue { body["Architectures"] = architectures.compactMap(\.stringValue) }
         if let image = p["ImageConfig"]?.mapValue { body["ImageConfig"] = TemplateValue.map(image).jsonObject }
+        // SAM's DeadLetterQueue {Type, TargetArn} is Lambda's DeadLetterConfig {TargetArn}.
+        if let target = p["DeadLetterQueue"]?["TargetArn"]?.stringValue { body["DeadLetterConfig"] = ["TargetArn": target] }
         return body
     }
 
