@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", exact: "0.2.0"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
     ],
     targets: [
         // The only code that runs between clone3 and execve, plus the libseccomp compiler shim.
@@ -78,6 +79,12 @@ let package = Package(
         // intrinsics, and the interpreter (journal entries in, history events and actions out).
         // Pure: no I/O, no clock, no HTTP.
         .target(name: "HearthStates", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // SAM templates: YAML/JSON with CloudFormation's tags, intrinsic functions, Globals, the
+        // resource graph and change sets. Pure: no HTTP, no I/O beyond what callers pass in.
+        .target(
+            name: "HearthDeploy",
+            dependencies: [.product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // Embedded state: functions, versions, aliases, the event ledger (SQLite through GRDB).
         .target(
             name: "HearthStore",
@@ -88,6 +95,7 @@ let package = Package(
             name: "HearthServer",
             dependencies: [
                 "HearthCore",
+                "HearthDeploy",
                 "HearthEvents",
                 "HearthQueues",
                 "HearthScheduler",
@@ -97,6 +105,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
         .executableTarget(
@@ -105,6 +114,7 @@ let package = Package(
                 "HearthCore",
                 "HearthServer",
                 "HearthScheduler",
+                "HearthDeploy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -159,6 +169,10 @@ let package = Package(
         .testTarget(
             name: "HearthStatesTests",
             dependencies: ["HearthStates"]
+        ),
+        .testTarget(
+            name: "HearthDeployTests",
+            dependencies: ["HearthDeploy"]
         ),
         .testTarget(
             name: "HearthStoreTests",

@@ -7,9 +7,11 @@ import FoundationNetworking
 public struct APIClient: Sendable {
     public var endpoint: URL
     public var signer: SigV4Signer?
+    public var region: String
 
     public init(endpoint: URL, credentials: AWSCredentials?, region: String) {
         self.endpoint = endpoint
+        self.region = region
         signer = credentials.map { SigV4Signer(credentials: $0, region: region) }
     }
 

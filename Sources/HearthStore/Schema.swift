@@ -300,6 +300,14 @@ enum Schema {
                     function          TEXT    NOT NULL,
                     event_source_arn  TEXT    NOT NULL,
                     document          BLOB    NOT NULL
+        migrator.registerMigration("v6-stacks") { db in
+            // `hearth deploy`'s stacks: the record of what each deployed (resources with their
+            // physical ids, evaluated properties and artifact hashes; outputs) as JSON.
+            try db.execute(sql: """
+                CREATE TABLE stacks (
+                    name         TEXT    PRIMARY KEY,
+                    record       BLOB    NOT NULL,
+                    modified_ms  INTEGER NOT NULL
                 );
                 """)
         }

@@ -7,7 +7,7 @@ struct Hearth: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hearth",
         abstract: "A self-hosted, AWS-Lambda-compatible function runtime.",
-        subcommands: [Run.self, Serve.self, Create.self, Update.self, Delete.self, List.self, Get.self, Publish.self, Alias.self, Layer.self, Invoke.self, Logs.self, Events.self, URLCommand.self, ScheduleCommand.self, StatesCommand.self, Bench.self, PackageFunction.self])
+        subcommands: [Run.self, Serve.self, Create.self, Update.self, Delete.self, List.self, Get.self, Publish.self, Alias.self, Layer.self, Invoke.self, Logs.self, Events.self, URLCommand.self, ScheduleCommand.self, StatesCommand.self, DeployCommand.self, StackCommand.self, Bench.self, PackageFunction.self])
 
     /// Exit status 2 for every usage error (ArgumentParser's default is 64).
     static func main() async {

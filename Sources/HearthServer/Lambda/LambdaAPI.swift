@@ -221,6 +221,8 @@ public final class LambdaAPI: Sendable {
             case ("DELETE", 3) where rest[1] == "versions": return try deleteLayerVersion(rest[0], rest[2], requestID: requestID)
             default: break
             }
+        case (_, 2...3, "hearth") where segments[1] == "stacks":
+            return try stacksRoute(m, segments, request, requestID: requestID)
         case ("GET", 4, "hearth") where segments[1] == "functions" && segments[3] == "logs":
             return try getLogs(segments[2], request, requestID: requestID)
         case ("GET", 4, "hearth") where segments[1] == "functions" && segments[3] == "events":
