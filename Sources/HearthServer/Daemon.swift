@@ -134,8 +134,6 @@ public final class Daemon: Sendable {
                                                 preflight: { api.preflight($0) }) { request in
             await api.handle(request)
         }
-        let daemon = Daemon(options: options, api: api, server: server, pool: pool, host: host, events: events,
-                            statesEvents: statesEvents, lock: lock, credentialsPath: credentialsPath)
         // AWS_IAM Function URLs and routes check signatures even under --auth none (ADR 0013).
         let iamVerifier = (try? CredentialsFile.load(path: credentialsPath)).map { SigV4Verifier(credentials: Array($0.values)) }
         api.triggerSettings.configure(port: server.localAddress?.port ?? options.port, iamVerifier: iamVerifier)
@@ -147,8 +145,8 @@ public final class Daemon: Sendable {
             }
             log("hearth: serving HTTP triggers only (Function URLs, HTTP APIs) on http://\(listen.host):\(dataServer?.localAddress?.port ?? listen.port)")
         }
-        let daemon = Daemon(options: options, api: api, server: server, dataServer: dataServer, pool: pool, host: host, events: events, lock: lock,
-                            credentialsPath: credentialsPath)
+        let daemon = Daemon(options: options, api: api, server: server, dataServer: dataServer, pool: pool, host: host, events: events,
+                            statesEvents: statesEvents, lock: lock, credentialsPath: credentialsPath)
         log("hearth: serving the Lambda API on http://\(options.host):\(daemon.boundPort ?? options.port) (state \(state), auth \(options.auth ? "sigv4" : "none"), max instances \(limits.maxInstances), all instances together at most \(host.totals.pidsMax.map(String.init) ?? "unlimited") tasks and \(host.totals.memoryBytes.map { "\($0 >> 20) MB" } ?? "unlimited memory"))")
         return daemon
     }

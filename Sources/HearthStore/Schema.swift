@@ -237,6 +237,9 @@ enum Schema {
                     id            INTEGER NOT NULL,
                     event         TEXT    NOT NULL,
                     PRIMARY KEY (execution_arn, id)
+                );
+                """)
+        }
         migrator.registerMigration("v6-http-triggers") { db in
             // Lambda Function URLs: one per function and qualifier ('' = unqualified), found by
             // their url-id (the Host's first label) on every request. Cors is the API's JSON.
@@ -282,6 +285,9 @@ enum Schema {
                     created_ms    INTEGER NOT NULL,
                     modified_ms   INTEGER NOT NULL,
                     PRIMARY KEY (api_id, kind, id)
+                );
+                """)
+        }
         migrator.registerMigration("v6-queues") { db in
             // SQS (HearthQueues): messages are ledger items (kind `sqs.message`, queue = the queue's
             // name); a receive is a claim, a visibility timeout a client-held lease. Queues and
@@ -300,6 +306,9 @@ enum Schema {
                     function          TEXT    NOT NULL,
                     event_source_arn  TEXT    NOT NULL,
                     document          BLOB    NOT NULL
+                );
+                """)
+        }
         migrator.registerMigration("v6-stacks") { db in
             // `hearth deploy`'s stacks: the record of what each deployed (resources with their
             // physical ids, evaluated properties and artifact hashes; outputs) as JSON.
