@@ -174,4 +174,69 @@ struct DeployTests {
         daemon.stop()
         #expect(Harness.leftovers().isEmpty)
     }
+
+    @Test("triggers: an HTTP API route, a Function URL, a queue with a mapping and a DLQ, a state machine calling two functions; each once, then delete")
+    func triggers() async throws {
+        let daemon = try ServeDaemon(extra: ["--prefork", "0"])
+        defer { daemon.stop(); daemon.removeState() }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hearth-tests-sam-\(UUID().uuidString.prefix(8))").path
+        #expect(Harness.run("/bin/cp", ["-r", Harness.packageRoot + "/Tests/Fixtures/sam-triggers", folder]).status == 0)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let deployed = hearth(daemon, ["deploy", "--stack-name", "trig"], in: folder)
+        #expect(deployed.status == 0, "\(deployed.stdoutText) \(deployed.stderr)")
+        let outputs = try #require(hearth(daemon, ["stack", "outputs", "trig", "--json"], in: folder).stdoutJSON)
+        let hello = try #require(outputs["HelloUrl"] as? String)
+        #expect(hello.hasPrefix("http://") && hello.hasSuffix(".execute-api.localhost:\(daemon.port)/hello/hearth"), "\(hello)")
+        let functionURL = try #require(outputs["ApiFunctionUrl"] as? String)
+        #expect(functionURL.contains(".lambda-url.us-east-1.localhost:\(daemon.port)"), "\(functionURL)")
+        let r = daemon.python("""
+            import boto3, json, os, time, urllib.parse, urllib.request
+            def get(url):
+                u = urllib.parse.urlparse(url)
+                req = urllib.request.Request('http://127.0.0.1:%d%s' % (u.port, u.path or '/'), headers={'Host': u.netloc})
+                return json.loads(urllib.request.urlopen(req, timeout=60).read())
+            out = {'http': get('\(hello)'), 'url': get('\(functionURL)')}
+            sqs = boto3.client('sqs', endpoint_url=os.environ['ENDPOINT'])
+            sqs.send_message(QueueUrl='\(outputs["QueueUrl"] as? String ?? "")', MessageBody='job-1')
+            sfn = boto3.client('stepfunctions', endpoint_url=os.environ['ENDPOINT'])
+            e = sfn.start_execution(stateMachineArn='\(outputs["FlowArn"] as? String ?? "")', input=json.dumps({'order': 7}))
+            for _ in range(300):
+                d = sfn.describe_execution(executionArn=e['executionArn'])
+                if d['status'] != 'RUNNING': break
+                time.sleep(0.1)
+            out['flow'] = [d['status'], json.loads(d.get('output', 'null'))]
+            print(json.dumps(out))
+            """)
+        #expect(r.status == 0, "\(r.stdoutText) \(r.stderr)")
+        let out = try #require(r.stdoutJSON, "\(r.stdoutText) \(r.stderr)")
+        #expect((out["http"] as? [String: Any])?["name"] as? String == "hearth")
+        #expect((out["http"] as? [String: Any])?["path"] as? String == "/hello/hearth")
+        #expect((out["url"] as? [String: Any])?["path"] as? String == "/")
+        let flow = out["flow"] as? [Any]
+        #expect(flow?.first as? String == "SUCCEEDED", "\(flow ?? [])")
+        let flowOutput = flow?.last as? [String: Any]
+        #expect(flowOutput?["step"] as? String == "api")
+        #expect((flowOutput?["input"] as? [String: Any])?["step"] as? String == "worker")
+        var consumed = false
+        for _ in 0..<100 {
+            if hearth(daemon, ["logs", "trig-Worker"], in: folder).stdoutText.contains("worker-record job-1") { consumed = true; break }
+            usleep(100_000)
+        }
+        #expect(consumed, "the queue's message did not reach the Worker through the mapping")
+
+        let deleted = hearth(daemon, ["stack", "delete", "trig"], in: folder)
+        #expect(deleted.status == 0, "\(deleted.stderr)")
+        let left = daemon.python("""
+            import boto3, json, os
+            e = os.environ['ENDPOINT']
+            print(json.dumps([len(boto3.client('sqs', endpoint_url=e).list_queues().get('QueueUrls', [])),
+                              len(boto3.client('apigatewayv2', endpoint_url=e).get_apis()['Items']),
+                              len(boto3.client('stepfunctions', endpoint_url=e).list_state_machines()['stateMachines']),
+                              len(boto3.client('lambda', endpoint_url=e).list_event_source_mappings()['EventSourceMappings']),
+                              len(boto3.client('lambda', endpoint_url=e).list_functions()['Functions'])]))
+            """)
+        #expect(left.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) == "[0, 0, 0, 0, 0]", "\(left.stdoutText) \(left.stderr)")
+        daemon.stop()
+        #expect(Harness.leftovers().isEmpty)
+    }
 }

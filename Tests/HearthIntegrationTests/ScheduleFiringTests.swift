@@ -159,7 +159,7 @@ struct ScheduleFiringTests {
         print("schedule crash: \(before) run(s) had finished before kill -9, \(recovered) item(s) recovered; after restart all 6 fired, \(twice.count) twice")
     }
 
-    @Test("a deleted function: retried per RetryPolicy, then failed with the DeadLetterConfig reason (no queue service yet); the next occurrence stays planted")
+    @Test("a deleted function: retried per RetryPolicy, then sent to the DeadLetterConfig queue with Scheduler's attributes; the next occurrence stays planted")
     func retryThenDeadLetter() async throws {
         let daemon = try ServeDaemon(extra: ["--prefork", "0"])
         defer { daemon.stop(); daemon.removeState() }
@@ -168,6 +168,7 @@ struct ScheduleFiringTests {
         let r = daemon.python(#"""
             import boto3, json, os, datetime
             c = boto3.client('scheduler', endpoint_url=os.environ['ENDPOINT'])
+            boto3.client('sqs', endpoint_url=os.environ['ENDPOINT']).create_queue(QueueName='dlq')
             start = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=3)
             c.create_schedule(Name='orphan', ScheduleExpression='rate(1 hour)', StartDate=start, FlexibleTimeWindow={'Mode': 'OFF'},
                               Target={'Arn': '\#(Self.fn)', 'RoleArn': '\#(Self.role)', 'RetryPolicy': {'MaximumRetryAttempts': 1, 'MaximumEventAgeInSeconds': 60},
@@ -184,8 +185,18 @@ struct ScheduleFiringTests {
         let record = try #require(firings.first { $0["State"] as? String == "failed" })
         let reason = record["LastError"] as? String ?? ""
         #expect(reason.hasPrefix("ResourceNotFoundException: Function not found: \(Self.fn) (after 2 attempt(s); MaximumRetryAttempts exhausted)"), "\(reason)")
-        #expect(reason.contains("dead-letter queue arn:aws:sqs:us-east-1:000000000000:dlq not reached: Hearth has no queue service yet"), "\(reason)")
+        #expect(reason.hasSuffix("; sent to the dead-letter queue arn:aws:sqs:us-east-1:000000000000:dlq"), "\(reason)")
         #expect(firings.filter { $0["State"] as? String == "available" && $0["Action"] as? String == "fire" }.count == 1, "the next hour is planted: \(firings)")
-        #expect(daemon.log.contains("not delivered"), "\(daemon.log)")
+        let dead = daemon.python(#"""
+            import boto3, json, os
+            q = boto3.client('sqs', endpoint_url=os.environ['ENDPOINT'])
+            url = q.get_queue_url(QueueName='dlq')['QueueUrl']
+            m = q.receive_message(QueueUrl=url, MessageAttributeNames=['All'], WaitTimeSeconds=5)['Messages'][0]
+            print(json.dumps({k: v['StringValue'] for k, v in m['MessageAttributes'].items()}))
+            """#)
+        let attributes = try #require(dead.stdoutJSON, "\(dead.stdoutText) \(dead.stderr)")
+        #expect(attributes["ERROR_CODE"] as? String == "ResourceNotFoundException", "\(attributes)")
+        #expect(attributes["TARGET_ARN"] as? String == Self.fn)
+        #expect(attributes["SCHEDULE_ARN"] as? String == "arn:aws:scheduler:us-east-1:000000000000:schedule/default/orphan")
     }
 }

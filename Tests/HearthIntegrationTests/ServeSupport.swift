@@ -7,9 +7,9 @@ import FoundationNetworking
 
 /// A `hearth serve` process for a test: its own state directory and loopback port.
 final class ServeDaemon: @unchecked Sendable {
-    let process = Process()
+    private(set) var process = Process()
     let stateDirectory: String
-    let port: Int
+    private(set) var port: Int
     let stderrPath: String
 
     var endpoint: String { "http://127.0.0.1:\(port)" }
@@ -27,17 +27,24 @@ final class ServeDaemon: @unchecked Sendable {
             try? FileManager.default.createDirectory(atPath: Harness.stateDirectory + "/images", withIntermediateDirectories: true)
             try FileManager.default.createSymbolicLink(atPath: images, withDestinationPath: Harness.stateDirectory + "/images")
         }
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: Harness.hearth)
-        process.arguments = ["serve", "--listen", "127.0.0.1:\(port)", "--state-dir", self.stateDirectory] + extra
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle(forWritingAtPath: stderrPath)
-        try process.run()
-        Harness.launched(process.processIdentifier)
-        for _ in 0..<300 {
-            if ping() { return }
-            if !process.isRunning { break }
-            usleep(20_000)
+        // A random port can be taken by something else on the host: try another one.
+        for attempt in 0..<5 {
+            if attempt > 0 { port = Int.random(in: 20000...45000); process = Process() }
+            FileManager.default.createFile(atPath: stderrPath, contents: nil)
+            process.executableURL = URL(fileURLWithPath: Harness.hearth)
+            process.arguments = ["serve", "--listen", "127.0.0.1:\(port)", "--state-dir", self.stateDirectory] + extra
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle(forWritingAtPath: stderrPath)
+            try process.run()
+            Harness.launched(process.processIdentifier)
+            for _ in 0..<300 {
+                if ping() { return }
+                if !process.isRunning { break }
+                usleep(20_000)
+            }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+            if !log.contains("Address already in use") { break }
         }
         throw ClientError("hearth serve did not come up: \(log)")
     }

@@ -356,8 +356,14 @@ struct ServeTests {
         let rssAfter = Self.residentKB(daemon.process.processIdentifier)
         #expect(response.status == 200)
         let id = try #require(response.header("x-amzn-RequestId"))
-        let logs = try await daemon.client().send("GET", "/hearth/functions/noisy/logs", query: [("requestId", id)])
-        let events = logs.json?["events"] as? [[String: Any]] ?? []
+        // The invocation (and its log) ends at the runtime's next /next, just after the answer.
+        var events: [[String: Any]] = []
+        for _ in 0..<100 {
+            let logs = try await daemon.client().send("GET", "/hearth/functions/noisy/logs", query: [("requestId", id)])
+            events = logs.json?["events"] as? [[String: Any]] ?? []
+            if !events.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
         let message = try #require(events.first?["message"] as? String)
         #expect(message.contains("[hearth: log truncated,"))
         #expect(message.contains("probe err line 19999"))
