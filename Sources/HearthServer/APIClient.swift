@@ -43,6 +43,17 @@ public struct APIClient: Sendable {
     /// `path` is already percent-encoded where needed; `query` pairs are encoded here.
     public func send(_ method: String, _ path: String, query: [(String, String)] = [], headers: [(String, String)] = [],
                      body: Data = Data()) async throws -> Response {
+        let request = signedRequest(method, path, query: query, headers: headers, body: body)
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let http = response as! HTTPURLResponse
+        var fields: [String: String] = [:]
+        for (key, value) in http.allHeaderFields { fields["\(key)"] = "\(value)" }
+        return Response(status: http.statusCode, headers: fields, body: data)
+    }
+
+    /// The request `send` and `stream` make: URL with the encoded query, a JSON content type
+    /// when a body has none, SigV4 headers when the client has credentials.
+    func signedRequest(_ method: String, _ path: String, query: [(String, String)] = [], headers: [(String, String)], body: Data) -> URLRequest {
         var components = URLComponents(url: endpoint, resolvingAgainstBaseURL: false)!
         components.percentEncodedPath = path
         if !query.isEmpty {
@@ -59,11 +70,7 @@ public struct APIClient: Sendable {
         for (name, value) in all where name.lowercased() != "host" { request.setValue(value, forHTTPHeaderField: name) }
         request.httpBody = body.isEmpty ? nil : body
         request.timeoutInterval = 960
-        let (data, response) = try await URLSession.shared.data(for: request)
-        let http = response as! HTTPURLResponse
-        var fields: [String: String] = [:]
-        for (key, value) in http.allHeaderFields { fields["\(key)"] = "\(value)" }
-        return Response(status: http.statusCode, headers: fields, body: data)
+        return request
     }
 
     /// RFC 3986 unreserved characters stay; everything else is percent-encoded.
@@ -87,19 +94,7 @@ extension APIClient {
     /// returns the status and headers once the body has ended.
     public func stream(_ method: String, _ path: String, headers: [(String, String)] = [], body: Data = Data(),
                        onData: @escaping @Sendable (Data) -> Void) async throws -> (status: Int, headers: [String: String]) {
-        var components = URLComponents(url: endpoint, resolvingAgainstBaseURL: false)!
-        components.percentEncodedPath = path
-        let url = components.url!
-        var request = URLRequest(url: url)
-        request.httpMethod = method
-        var all = headers
-        if !body.isEmpty && !all.contains(where: { $0.0.lowercased() == "content-type" }) {
-            all.append(("Content-Type", "application/json"))
-        }
-        if let signer { all += signer.sign(method: method, url: url, headers: all, body: [UInt8](body)) }
-        for (name, value) in all where name.lowercased() != "host" { request.setValue(value, forHTTPHeaderField: name) }
-        request.httpBody = body.isEmpty ? nil : body
-        request.timeoutInterval = 960
+        let request = signedRequest(method, path, headers: headers, body: body)
         let delegate = StreamingDelegate(onData: onData)
         let session = URLSession(configuration: .default, delegate: delegate, delegateQueue: nil)
         defer { session.finishTasksAndInvalidate() }
