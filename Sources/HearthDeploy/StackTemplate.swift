@@ -92,6 +92,9 @@ public struct StackTemplate: Sendable {
         "Schedule": .schedules, "ScheduleV2": .schedules, "HttpApi": .httpTriggers, "Api": .httpTriggers, "SQS": .queues,
     ]
 
+    /// The state machine event types Hearth deploys (a schedule whose target starts an execution).
+    public static let stateMachineEventServices: [String: DeployServices] = ["Schedule": .schedules, "ScheduleV2": .schedules]
+
     public init(template: Template, stackName: String, region: String, parameters: [String: String] = [:],
                 services: DeployServices = .all, skipUnsupported: Bool = false) throws {
         guard stackName.range(of: "^[A-Za-z][A-Za-z0-9-]{0,127}$", options: .regularExpression) != nil else {
@@ -122,10 +125,11 @@ public struct StackTemplate: Sendable {
                 continue
             }
             if kind.isAcceptedOnly { iamIgnored.append(resource.logicalID) }
-            if kind == .function {
+            if kind == .function || kind == .stateMachine {
+                let known = kind == .function ? Self.eventServices : Self.stateMachineEventServices
                 for (eventName, event) in resource.properties["Events"]?.mapValue ?? TemplateMap() {
                     let type = event["Type"]?.stringValue ?? "(no Type)"
-                    guard let service = Self.eventServices[type] else {
+                    guard let service = known[type] else {
                         unsupported.append("\(resource.logicalID).Events.\(eventName) (event type \(type))")
                         continue
                     }
@@ -152,7 +156,12 @@ public struct StackTemplate: Sendable {
         for resource in included where resource.kind == .function {
             let id = resource.logicalID
             implicit[id + "Role"] = id
-            if let alias = resource.properties["AutoPublishAlias"]?.stringValue { implicit[id + "Alias" + alias] = id }
+            if let alias = resource.properties["AutoPublishAlias"]?.stringValue {
+                implicit[id + "Alias" + alias] = id
+                // SAM's `!Ref Fn.Alias` and `!Ref Fn.Version` name the same alias and its version.
+                implicit[id + ".Alias"] = id
+                implicit[id + ".Version"] = id
+            }
             if resource.properties["FunctionUrlConfig"] != nil { implicit[id + "Url"] = id }
             for (eventName, event) in resource.properties["Events"]?.mapValue ?? TemplateMap() {
                 implicit[id + eventName] = id
@@ -164,6 +173,7 @@ public struct StackTemplate: Sendable {
         }
         for resource in included where resource.kind == .stateMachine {
             implicit[resource.logicalID + "Role"] = resource.logicalID
+            for (eventName, _) in resource.properties["Events"]?.mapValue ?? TemplateMap() { implicit[resource.logicalID + eventName] = resource.logicalID }
         }
         if needsHttpApi && !included.contains(where: { $0.logicalID == "ServerlessHttpApi" }) {
             guard services.contains(.httpTriggers) else {

@@ -237,6 +237,29 @@ import Testing
         }
     }
 
+    @Test func stateMachineEventsAreSchedulesOrRefused() throws {
+        let text = """
+        Resources:
+          Flow:
+            Type: AWS::Serverless::StateMachine
+            Properties:
+              Definition: {StartAt: A, States: {A: {Type: Pass, End: true}}}
+              Events:
+                Nightly: {Type: ScheduleV2, Properties: {ScheduleExpression: rate(1 day)}}
+                Web: {Type: Api, Properties: {Path: /go, Method: post}}
+        """
+        #expect(throws: TemplateError("Template format error: Unrecognized resource types: [Flow.Events.Web (event type Api)]. Nothing was changed; --skip-unsupported deploys the rest.")) {
+            try StackTemplate(template: Template(text: text), stackName: "demo", region: "us-east-1")
+        }
+        let scheduled = try StackTemplate(template: Template(text: text.replacingOccurrences(of: "        Web: {Type: Api, Properties: {Path: /go, Method: post}}", with: "")),
+                                          stackName: "demo", region: "us-east-1")
+        #expect(scheduled.implicitIDs["FlowNightly"] == "Flow")
+        #expect(throws: TemplateError.self) {
+            try StackTemplate(template: Template(text: text.replacingOccurrences(of: "        Web: {Type: Api, Properties: {Path: /go, Method: post}}", with: "")),
+                              stackName: "demo", region: "us-east-1", services: [.lambda, .stateMachines])
+        }
+    }
+
     @Test func cyclesAndDanglingReferencesAreRefused() throws {
         let cycle = """
         Resources:

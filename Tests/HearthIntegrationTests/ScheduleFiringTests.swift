@@ -74,6 +74,52 @@ struct ScheduleFiringTests {
         #expect(try await Self.firings(daemon, "daily", group: "team").isEmpty, "DeleteScheduleGroup removes its schedules' pending occurrences")
     }
 
+    @Test("boto3: an at() schedule whose target is a state machine starts one execution, named by the occurrence's execution id, with Input as its input")
+    func stateMachineTarget() async throws {
+        let daemon = try ServeDaemon(extra: ["--prefork", "0"])
+        defer { daemon.stop(); daemon.removeState() }
+        try await daemon.createProbe("work")
+        let r = daemon.python(#"""
+            import boto3, json, os, time, datetime
+            e = os.environ['ENDPOINT']
+            sfn = boto3.client('stepfunctions', endpoint_url=e)
+            m = sfn.create_state_machine(name='nightly', roleArn='\#(Self.role)', definition=json.dumps(
+                {'StartAt': 'Work', 'States': {'Work': {'Type': 'Task', 'Resource': '\#(Self.fn)', 'End': True}}}))['stateMachineArn']
+            c = boto3.client('scheduler', endpoint_url=e)
+            try:
+                c.create_schedule(Name='bad', ScheduleExpression='rate(1 hour)', FlexibleTimeWindow={'Mode': 'OFF'},
+                                  Target={'Arn': 'arn:aws:states:us-east-1:000000000000:activity:x', 'RoleArn': '\#(Self.role)'})
+                bad = 'accepted'
+            except c.exceptions.ValidationException as error:
+                bad = str(error)
+            at = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) + datetime.timedelta(seconds=3)
+            c.create_schedule(Name='flow', ScheduleExpression='at(%s)' % at.strftime('%Y-%m-%dT%H:%M:%S'), FlexibleTimeWindow={'Mode': 'OFF'},
+                              Target={'Arn': m, 'RoleArn': '\#(Self.role)', 'Input': '{"mark":"flow","id":"<aws.scheduler.execution-id>"}'})
+            runs = []
+            for _ in range(200):
+                runs = sfn.list_executions(stateMachineArn=m)['executions']
+                if runs and runs[0]['status'] != 'RUNNING':
+                    break
+                time.sleep(0.1)
+            time.sleep(1.5)
+            runs = sfn.list_executions(stateMachineArn=m)['executions']
+            d = sfn.describe_execution(executionArn=runs[0]['executionArn']) if runs else {}
+            print(json.dumps({'bad': bad, 'count': len(runs), 'name': runs[0]['name'] if runs else None, 'status': d.get('status'),
+                              'input': json.loads(d.get('input', 'null')), 'output': json.loads(d.get('output', 'null'))}))
+            """#)
+        let out = try #require(r.stdoutJSON, "\(r.stdoutText) \(r.stderr)")
+        #expect((out["bad"] as? String)?.contains("not a state machine ARN") == true, "\(out)")
+        #expect(out["count"] as? Int == 1, "one execution per occurrence: \(out)")
+        #expect(out["status"] as? String == "SUCCEEDED", "\(out)")
+        let input = out["input"] as? [String: Any]
+        #expect(input?["mark"] as? String == "flow")
+        #expect(input?["id"] as? String == out["name"] as? String, "the execution is named by the occurrence's execution id: \(out)")
+        #expect((out["name"] as? String)?.count == 16)
+        #expect(try await Self.marks(daemon).contains("flow"), "the workflow's task ran the function")
+        daemon.stop()
+        #expect(Harness.leftovers().isEmpty)
+    }
+
     @Test("aws CLI: rate() fires at creation and plants the next minute; disable removes it, enable plants it, delete removes it")
     func rateFromCLI() async throws {
         let daemon = try ServeDaemon(extra: ["--prefork", "0"])

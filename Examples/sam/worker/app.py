@@ -2,6 +2,15 @@ import json
 
 
 def handler(event, context):
-    # Whatever triggered it (a schedule, a queue, a workflow), the event is logged whole.
+    # A batch from the jobs queue: each record is handled; a body of "fail" is reported as a
+    # failed item, so only it comes back (and after two receives goes to the dead-letter queue).
+    if isinstance(event, dict) and "Records" in event:
+        failures = []
+        for record in event["Records"]:
+            print("worker-record " + record["body"])
+            if record["body"] == "fail":
+                failures.append({"itemIdentifier": record["messageId"]})
+        return {"batchItemFailures": failures}
+    # A schedule or the workflow: the event is logged whole.
     print("worker-event " + json.dumps(event, sort_keys=True))
     return {"handled": True, "source": event.get("source") if isinstance(event, dict) else None}

@@ -27,6 +27,17 @@ public protocol ScheduleSource: Sendable {
     /// The `lambda.invoke` item of an asynchronous invocation of `functionARN` with `payload`
     /// (the Lambda async core then applies the function's own retries and destinations), or why not.
     func lambdaInvoke(functionARN: String, payload: String, now: Int64) -> Result<NewLedgerItem, ScheduleDeliveryError>
+    /// Starts an execution of the state machine `stateMachineARN` named `name` with `input`.
+    /// The name is the occurrence's execution id, the same on every attempt, so a start repeated
+    /// after a crash finds the execution it made (Step Functions' names are idempotent) and
+    /// reports success instead of starting a second one.
+    func statesStart(stateMachineARN: String, name: String, input: String) async -> Result<Void, ScheduleDeliveryError>
+}
+
+extension ScheduleSource {
+    public func statesStart(stateMachineARN: String, name: String, input: String) async -> Result<Void, ScheduleDeliveryError> {
+        .failure(ScheduleDeliveryError(code: "ValidationException", message: "Hearth has no Step Functions service here: \(stateMachineARN) cannot be started", retryable: false))
+    }
 }
 
 /// Delays between Scheduler's delivery retries: `min(base * 2^(n-1), cap)`, then never past
@@ -131,9 +142,9 @@ public struct ScheduleFirings: Sendable {
         }
         let chain = doc.action == .fire ? successors(schedule, after: doc.scheduledAt, now: now, skipOlderThan: maxAgeMs).items : []
 
-        switch deliver(schedule, doc, now: now) {
+        switch await deliver(schedule, doc, now: now) {
         case .success(let delivery):
-            return .complete(followUps: [delivery] + chain)
+            return .complete(followUps: (delivery.map { [$0] } ?? []) + chain)
         case .failure(let error):
             doc.attempts += 1
             doc.lastErrorCode = error.code
@@ -174,20 +185,25 @@ public struct ScheduleFirings: Sendable {
         return (schedule.deleteAfterCompletion ? [schedule.deleteItem(dueAt: now)] : [], skipped, last)
     }
 
-    /// One delivery attempt: the follow-up item that carries the payload to the target.
-    func deliver(_ schedule: FiringSchedule, _ doc: FireDocument, now: Int64) -> Result<NewLedgerItem, ScheduleDeliveryError> {
+    /// One delivery attempt: the follow-up item that carries the payload to the target (a
+    /// Lambda invoke, an SQS message), or none when the delivery is already done (a Step
+    /// Functions execution, started idempotently under the occurrence's execution id).
+    func deliver(_ schedule: FiringSchedule, _ doc: FireDocument, now: Int64) async -> Result<NewLedgerItem?, ScheduleDeliveryError> {
         let payload = doc.payload(input: schedule.target.input)
         let arn = schedule.target.arn
         let parts = arn.split(separator: ":", omittingEmptySubsequences: false)
         let service = parts.count > 2 ? String(parts[2]) : ""
         switch service {
         case "lambda":
-            return source.lambdaInvoke(functionARN: arn, payload: payload, now: now)
+            return source.lambdaInvoke(functionARN: arn, payload: payload, now: now).map { Optional($0) }
+        case "states":
+            return await source.statesStart(stateMachineARN: arn, name: doc.executionID, input: payload).map { nil }
         case "sqs":
             guard let queues else {
                 return .failure(ScheduleDeliveryError(code: "ServiceUnavailable", message: "Hearth has no queue service yet: \(arn) cannot take messages", retryable: false))
             }
             return queues.message(queueARN: arn, body: payload, attributes: [:], now: now)
+                .map { Optional($0) }
                 .mapError { ScheduleDeliveryError(code: "ResourceNotFoundException", message: $0.message, retryable: true) }
         default:
             return .failure(ScheduleDeliveryError(code: "ValidationException", message: "Hearth cannot deliver to \(arn)", retryable: false))

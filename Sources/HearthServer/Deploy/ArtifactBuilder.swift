@@ -1,4 +1,5 @@
 import Foundation
+import HearthCore
 import HearthDeploy
 import ZIPFoundation
 
@@ -7,7 +8,10 @@ import ZIPFoundation
 /// - a Python function folder with `requirements.txt` gets its dependencies installed with pip into
 ///   a staging folder, cached by the requirements' hash (offline: set `PIP_NO_INDEX=1` and
 ///   `PIP_FIND_LINKS=DIR` with local wheels);
-/// - `Metadata: BuildMethod: makefile` runs `make build-<LogicalId>` with `ARTIFACTS_DIR`.
+/// - `Metadata: BuildMethod: makefile` runs `make build-<LogicalId>` with `ARTIFACTS_DIR`;
+/// - `Metadata: BuildMethod: swift` builds the Swift package at CodeUri with `hearth package`'s
+///   packager (release, static Swift stdlib, `bootstrap` at the zip's root); the product is
+///   `Metadata.BuildProperties.Product`, else the function's Handler.
 struct ArtifactBuilder {
     let base: URL
     let log: @Sendable (String) -> Void
@@ -101,7 +105,21 @@ struct ArtifactBuilder {
             try Self.run("/usr/bin/env", ["make", "build-\(resource.logicalID)", "ARTIFACTS_DIR=\(artifactsDir.path)"], in: source)
             return try Self.zipFolder(artifactsDir)
         }
-        let requirements = source.appendingPathComponent(resource.kind == .layer ? "requirements.txt" : "requirements.txt")
+        if method == "swift" {
+            guard let product = resource.metadata["BuildProperties"]?["Product"]?.stringValue ?? properties["Handler"]?.stringValue else {
+                throw DeployError("\(resource.logicalID): BuildMethod swift needs Metadata.BuildProperties.Product (or a Handler naming the executable product)")
+            }
+            let output = FileManager.default.temporaryDirectory.appendingPathComponent("hearth-deploy-\(UUID().uuidString).zip")
+            defer { try? FileManager.default.removeItem(at: output) }
+            log("building \(resource.logicalID): swift package product \(product) (release, static Swift stdlib)")
+            do {
+                _ = try FunctionPackager(product: product, packagePath: source.path, output: output.path).run()
+            } catch let error as HearthError {
+                throw DeployError("\(resource.logicalID): \(error)")
+            }
+            return try Data(contentsOf: output)
+        }
+        let requirements = source.appendingPathComponent("requirements.txt")
         let runtime = properties["Runtime"]?.stringValue ?? properties["CompatibleRuntimes"]?.listValue?.first?.stringValue ?? ""
         if FileManager.default.fileExists(atPath: requirements.path) && (runtime.hasPrefix("python") || resource.kind == .layer) {
             let deps = try pythonDependencies(requirements, layer: resource.kind == .layer)

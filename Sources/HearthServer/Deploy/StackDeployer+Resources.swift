@@ -206,6 +206,7 @@ extension StackDeployer {
             record.children["version"] = version
         }
         let targetARN = ResourceNames.functionARN(name, region: stack.region, qualifier: qualifier)
+        try await applyProvisionedConcurrency(resource, name: name, properties: properties, alias: qualifier, old: old, record: &record)
 
         // EventInvokeConfig (on the alias when there is one).
         let eic = properties["EventInvokeConfig"]
@@ -227,22 +228,8 @@ extension StackDeployer {
             let eventProperties = event["Properties"]?.mapValue ?? TemplateMap()
             switch type {
             case "Schedule", "ScheduleV2":
-                let scheduleName = eventProperties["Name"]?.stringValue ?? PhysicalName.make(stack: stack.stackName, logicalID: resource.logicalID + eventName)
-                let group = eventProperties["GroupName"]?.stringValue ?? "default"
-                let body = type == "ScheduleV2"
-                    ? Self.scheduleV2Body(eventProperties, target: targetARN, role: ResourceNames.roleARN(PhysicalName.make(stack: stack.stackName, logicalID: resource.logicalID + eventName + "Role")))
-                    : Self.ruleScheduleBody(eventProperties, target: targetARN, ruleName: scheduleName, region: stack.region)
-                let role = "schedule:\(eventName)"
-                let previousChild = old?.children[role]
-                let exists = previousChild == "\(group)|\(scheduleName)"
-                if let previousChild, !exists {
-                    let parts = previousChild.split(separator: "|", maxSplits: 1).map(String.init)
-                    try await deleteSchedule(name: parts[1], group: parts[0])
-                }
-                try await putSchedule(name: scheduleName, group: group, body: body, exists: exists)
-                record.children[role] = "\(group)|\(scheduleName)"
-                keptSchedules.insert(role)
-                implicitValues[resource.logicalID + eventName] = RecordedValues(ResourceValues(ref: scheduleName))
+                keptSchedules.insert(try await applyEventSchedule(resource, eventName: eventName, type: type, eventProperties, target: targetARN,
+                                                                  old: old, record: &record))
             case "SQS":
                 let role = "esm:\(eventName)"
                 let uuid = try await putMapping(Self.mappingBody(eventProperties, functionARN: targetARN, queueKey: "Queue"), existing: old?.children[role])
@@ -301,6 +288,53 @@ extension StackDeployer {
             known[key] = value
             implicitValues[key] = RecordedValues(value)
         }
+    }
+
+    /// A `Schedule` (rule-style) or `ScheduleV2` event of a function or a state machine as a
+    /// Scheduler schedule aimed at `target`; recorded as the child `schedule:EVENT` (returned).
+    func applyEventSchedule(_ resource: StackResource, eventName: String, type: String, _ eventProperties: TemplateMap, target: String,
+                            old: RecordedResource?, record: inout RecordedResource) async throws -> String {
+        let scheduleName = eventProperties["Name"]?.stringValue ?? PhysicalName.make(stack: stack.stackName, logicalID: resource.logicalID + eventName)
+        let group = eventProperties["GroupName"]?.stringValue ?? "default"
+        let body = type == "ScheduleV2"
+            ? Self.scheduleV2Body(eventProperties, target: target, role: ResourceNames.roleARN(PhysicalName.make(stack: stack.stackName, logicalID: resource.logicalID + eventName + "Role")))
+            : Self.ruleScheduleBody(eventProperties, target: target, ruleName: scheduleName, region: stack.region)
+        let role = "schedule:\(eventName)"
+        let previousChild = old?.children[role]
+        let exists = previousChild == "\(group)|\(scheduleName)"
+        if let previousChild, !exists {
+            let parts = previousChild.split(separator: "|", maxSplits: 1).map(String.init)
+            try await deleteSchedule(name: parts[1], group: parts[0])
+        }
+        try await putSchedule(name: scheduleName, group: group, body: body, exists: exists)
+        record.children[role] = "\(group)|\(scheduleName)"
+        implicitValues[resource.logicalID + eventName] = RecordedValues(ResourceValues(ref: scheduleName))
+        return role
+    }
+
+    /// SAM's `ProvisionedConcurrencyConfig` on the function's `AutoPublishAlias` (SAM requires
+    /// the alias): PutProvisionedConcurrencyConfig when the count or the alias changed, removed
+    /// from the old alias when it moved or the property left. Recorded as `provisioned: ALIAS|N`.
+    func applyProvisionedConcurrency(_ resource: StackResource, name: String, properties: TemplateMap, alias: String?,
+                                     old: RecordedResource?, record: inout RecordedResource) async throws {
+        let path = functionPath(name).replacingOccurrences(of: "/2015-03-31/", with: "/2019-09-30/") + "/provisioned-concurrency"
+        let count = properties["ProvisionedConcurrencyConfig"]?["ProvisionedConcurrentExecutions"]?.intValue
+        if properties["ProvisionedConcurrencyConfig"] != nil, count == nil {
+            throw DeployError("\(resource.logicalID): ProvisionedConcurrencyConfig needs ProvisionedConcurrentExecutions (an integer)")
+        }
+        if count != nil, alias == nil {
+            throw DeployError("\(resource.logicalID): to set ProvisionedConcurrencyConfig, AutoPublishAlias must be defined on the function")
+        }
+        let wanted = count.map { "\(alias!)|\($0)" }
+        let before = old?.children["provisioned"]
+        if let before, before != wanted, let oldAlias = before.split(separator: "|").first.map(String.init), oldAlias != alias || wanted == nil {
+            _ = try await client.call("DELETE", path, query: [("Qualifier", oldAlias)], accept: [404])
+        }
+        if let count, let alias, wanted != before || record.children["version"] != old?.children["version"] {
+            _ = try await client.call("PUT", path, query: [("Qualifier", alias)], json: ["ProvisionedConcurrentExecutions": count])
+            log("\(resource.logicalID): provisioned concurrency \(count) on \(alias)")
+        }
+        record.children["provisioned"] = wanted
     }
 
     /// The fields of CreateFunction / UpdateFunctionConfiguration a SAM function sets.

@@ -232,9 +232,25 @@ extension StackDeployer {
         }
         record.ref = arn
         record.attributes = ["Arn": TemplateValue.string(arn).canonicalJSON, "Name": TemplateValue.string(name).canonicalJSON]
+
+        // Events: Schedule and ScheduleV2, each a Scheduler schedule that starts an execution
+        // (its Input, or for a rule-style Schedule the rule's event, is the execution's input).
+        var kept = Set<String>()
+        for (eventName, event) in properties["Events"]?.mapValue ?? TemplateMap() {
+            let type = event["Type"]?.stringValue ?? ""
+            let eventProperties = event["Properties"]?.mapValue ?? TemplateMap()
+            guard type == "Schedule" || type == "ScheduleV2" else {
+                throw DeployError("event \(eventName) of type \(type) is not deployable on a state machine by this Hearth")
+            }
+            kept.insert(try await applyEventSchedule(resource, eventName: eventName, type: type, eventProperties, target: arn, old: old, record: &record))
+        }
+        for (role, child) in old?.children ?? [:] where role.hasPrefix("schedule:") && !kept.contains(role) {
+            try await deleteChild(role, child)
+        }
     }
 
     func deleteStateMachine(_ resource: RecordedResource) async throws {
+        for (role, child) in resource.children { try await deleteChild(role, child) }
         _ = try await json10("states", target: "AWSStepFunctions.DeleteStateMachine", ["stateMachineArn": resource.ref], accept: ["StateMachineDoesNotExist"])
     }
 }

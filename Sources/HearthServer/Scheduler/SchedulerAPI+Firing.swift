@@ -1,6 +1,7 @@
 import Foundation
 import HearthCore
 import HearthEvents
+import HearthStates
 import HearthStore
 
 /// How the daemon's schedules fire: the `scheduler.fire` dispatcher and its engine (ADR 0012).
@@ -114,5 +115,31 @@ struct FiringSource: ScheduleSource {
         lambda.metrics.recordAsyncReceived(function: ref.name)
         let event = AsyncEvent(requestID: RequestID.make(), function: ref.name, qualifier: ref.qualifier, payload: payload)
         return .success(event.ledgerItem(dueAt: now))
+    }
+
+    /// StartExecution as Scheduler's templated `states:startExecution` target does it, under the
+    /// occurrence's execution id as the name: a start repeated after a crash finds the
+    /// execution the first one made (the same name and input while it runs; an existing
+    /// execution of that name once it has ended) and counts as delivered.
+    func statesStart(stateMachineARN: String, name: String, input: String) async -> Result<Void, ScheduleDeliveryError> {
+        guard let states = lambda.states else {
+            return .failure(ScheduleDeliveryError(code: "ServiceUnavailable", message: "Step Functions is not running yet", retryable: true))
+        }
+        let body = JSON.object(JSONObject([("stateMachineArn", .string(stateMachineARN)), ("name", .string(name)), ("input", .string(input))]))
+        do {
+            _ = try await states.startExecution(body)
+            return .success(())
+        } catch let error as StatesAPIError {
+            switch error.type {
+            case "ExecutionAlreadyExists":
+                return .success(())
+            case "StateMachineDoesNotExist", "StateMachineDeleting":
+                return .failure(ScheduleDeliveryError(code: "ResourceNotFoundException", message: error.message, retryable: true))
+            default:
+                return .failure(ScheduleDeliveryError(code: error.type, message: error.message, retryable: false))
+            }
+        } catch {
+            return .failure(ScheduleDeliveryError(code: "InternalServerException", message: "\(error)", retryable: true))
+        }
     }
 }

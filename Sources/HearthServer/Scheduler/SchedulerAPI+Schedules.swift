@@ -100,9 +100,14 @@ extension SchedulerAPI {
             guard Self.isQueueArn(arn) else {
                 throw SchedulerError.validation("Invalid target \(arn): not an SQS queue ARN (arn:aws:sqs:region:account:name).")
             }
+        } else if parts.count >= 3, parts[0] == "arn", parts[2] == "states" {
+            // A Step Functions state machine: each occurrence starts an execution with Input.
+            guard parts.count == 7, parts[5] == "stateMachine", !parts[6].isEmpty else {
+                throw SchedulerError.validation("Invalid target \(arn): not a state machine ARN (arn:aws:states:region:account:stateMachine:name).")
+            }
         } else {
             guard parts.count == 7 || parts.count == 8, parts[0] == "arn", parts[2] == "lambda", parts[5] == "function" else {
-                throw SchedulerError.validation("Invalid target \(arn): Hearth supports Lambda function and SQS queue targets only.")
+                throw SchedulerError.validation("Invalid target \(arn): Hearth supports Lambda function, SQS queue and Step Functions state machine targets only.")
             }
             guard try store.function(named: parts[6]) != nil else {
                 throw SchedulerError.validation("Invalid target \(arn): the function \(parts[6]) does not exist.")
