@@ -61,6 +61,16 @@ public protocol LedgerBackend: Sendable {
     /// Deletes every item of `queue` (of `kind`), whatever its state. Returns how many.
     func removeAll(kind: String, queue: String) throws -> Int
 
+    /// In one transaction: moves up to `limit` available, due items of `queue` (of `kind`), first
+    /// due first, to `destination`, or, when it is nil, back to the queue each was redriven from
+    /// (`receive`'s redrive records it in `lastError`) if that queue is one of `origins` (others
+    /// stay); moved items are due now with their claims and first-claim time reset. Then item
+    /// `task`'s payload becomes `progress(moved)`'s, and the task ends as history (`failed`
+    /// state, finished now) when that says so. Returns the moved items' new queues. (SQS's
+    /// StartMessageMoveTask.)
+    func moveItems(kind: String, from queue: String, to destination: String?, origins: [String], limit: Int, now: Int64,
+                   task: Int64, progress: (Int) -> (payload: [UInt8], finished: Bool)) throws -> [String]
+
     /// Counts of `queue`'s items as of `now`.
     func counts(kind: String, queue: String, now: Int64) throws -> LedgerQueueCounts
 }

@@ -106,6 +106,7 @@ extension QueueService {
         }
         if !items.isEmpty {
             do { try await ledger.add(items) } catch { throw QueueError.internalError("\(error)") }
+            counters.add(name, "sent", items.count)
         }
         return results
     }
@@ -148,6 +149,9 @@ extension QueueService {
             result = try await ledger.read { try $0.receive(request, now: now) }
         } catch { throw QueueError.internalError("\(error)") }
         if result.redriven > 0, let target = redrive?.queue { notify(queue: target) }
+        counters.add(name, "received", result.items.count)
+        counters.add(name, "redriven", result.redriven)
+        counters.add(name, "expired", result.expired)
         return result.items.compactMap { item in
             guard let message = try? StoredMessage.decode(item.payload) else { return nil }
             return ReceivedMessage(message: message, receiptHandle: ReceiptHandle(queue: name, id: item.id, owner: owner).encoded,
@@ -173,7 +177,9 @@ extension QueueService {
             }
         }
         if !finishes.isEmpty {
-            do { _ = try await ledger.commit(LedgerBatch(finishes: finishes)) } catch { throw QueueError.internalError("\(error)") }
+            let committed: LedgerBatch.Result
+            do { committed = try await ledger.commit(LedgerBatch(finishes: finishes)) } catch { throw QueueError.internalError("\(error)") }
+            counters.add(name, "deleted", committed.finished.filter { $0 }.count)
         }
         return results
     }
@@ -219,8 +225,13 @@ extension QueueService: QueueMessages {
     /// A message for the queue `queueARN` names (attributes as String message attributes), due
     /// after the queue's delay: the follow-up item a producer commits with its own finish.
     public func message(queueARN: String, body: String, attributes: [String: String], now: Int64) -> Result<NewLedgerItem, QueueMessageError> {
+        message(queueARN: queueARN, body: body,
+                messageAttributes: attributes.mapValues { QueueMessageAttribute(dataType: "String", stringValue: $0) }, now: now)
+    }
+
+    public func message(queueARN: String, body: String, messageAttributes: [String: QueueMessageAttribute], now: Int64) -> Result<NewLedgerItem, QueueMessageError> {
         guard let queue = queue(arn: queueARN) else { return .failure(QueueMessageError("queue does not exist: \(queueARN)")) }
-        let message = OutgoingMessage(body: body, attributes: attributes.mapValues { MessageAttributeValue(dataType: "String", stringValue: $0) })
+        let message = OutgoingMessage(body: body, attributes: messageAttributes.mapValues { MessageAttributeValue(dataType: $0.dataType, stringValue: $0.stringValue) })
         do {
             return .success(try item(for: message, queue: queue, senderId: account, now: now).0)
         } catch let error as QueueError {

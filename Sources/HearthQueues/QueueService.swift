@@ -27,6 +27,10 @@ public final class QueueService: Sendable {
     public let account: String
     private let queues: Mutex<[String: QueueRecord]>
     private let waiters = Mutex<[UUID: Waiter]>([:])
+    /// The message move tasks running here (QueueService+MoveTasks).
+    let moveRunners = MoveTaskRunners()
+    /// Per-queue message counters (the metrics endpoint's `hearth_sqs_messages_total`).
+    public let counters = QueueCounters()
 
     private struct Waiter {
         var queue: String

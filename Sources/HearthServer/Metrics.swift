@@ -39,6 +39,7 @@ public final class Metrics: @unchecked Sendable {
     private var asyncRedelivered: [String: Int] = [:]
     private var destinationDeliveries: [String: [String: Int]] = [:]
     private var destinationFailures: [String: [String: Int]] = [:]
+    private var deadLetterErrors: [String: Int] = [:]
 
     /// Where the engines' log lines go (the daemon's stderr).
     let logSink: (@Sendable (String) -> Void)?
@@ -135,6 +136,7 @@ public final class Metrics: @unchecked Sendable {
         counter("hearth_async_events_redelivered_total", "Events run again after their supervisor died or their lease expired (possible duplicates).", asyncRedelivered)
         labelled("hearth_async_destination_deliveries_total", "Invocation records queued for a destination, by condition.", "condition", destinationDeliveries)
         labelled("hearth_async_destination_failures_total", "Invocation records that could not be delivered, by reason.", "reason", destinationFailures)
+        counter("hearth_async_dead_letter_errors_total", "DeadLetterErrors: failed events that could not be sent to the function's dead-letter queue.", deadLetterErrors)
         out += "# HELP hearth_async_queue_depth Asynchronous events in the ledger, by state.\n# TYPE hearth_async_queue_depth gauge\n"
         for (function, depth) in asyncDepth.sorted(by: { $0.key < $1.key }) {
             let f = Self.label(function)
@@ -172,6 +174,12 @@ extension Metrics: AsyncObserver {
         lock.lock()
         defer { lock.unlock() }
         destinationFailures[function, default: [:]][reason, default: 0] += 1
+    }
+
+    public func deadLetterFailed(function: String, reason: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        deadLetterErrors[function, default: 0] += 1
     }
 
     public func log(_ line: String) {

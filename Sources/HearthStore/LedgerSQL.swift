@@ -185,7 +185,7 @@ public final class SQLiteLedger: LedgerBackend {
     static let queueRetentionSQL = "DELETE FROM ledger_items WHERE kind = ? AND queue = ? AND state <> 'failed' AND created_at_ms <= ?"
 
     static let queueRedriveSQL = """
-        UPDATE ledger_items SET queue = ?, claims = 0, first_claimed_at_ms = NULL, lease_owner = NULL, due_at_ms = ?
+        UPDATE ledger_items SET queue = ?, claims = 0, first_claimed_at_ms = NULL, lease_owner = NULL, due_at_ms = ?, last_error = queue
         WHERE id IN (
             SELECT id FROM ledger_items
             WHERE kind = ? AND queue = ? AND state = 'available' AND due_at_ms <= ? AND claims >= ? \(claimLockClause)
@@ -245,6 +245,43 @@ public final class SQLiteLedger: LedgerBackend {
         try db.write { db in
             try db.execute(sql: "DELETE FROM ledger_items WHERE kind = ? AND queue = ?", arguments: [kind, queue])
             return db.changesCount
+        }
+    }
+
+    public func moveItems(kind: String, from queue: String, to destination: String?, origins: [String], limit: Int, now: Int64,
+                          task: Int64, progress: (Int) -> (payload: [UInt8], finished: Bool)) throws -> [String] {
+        try db.write { db in
+            var moved: [String] = []
+            if limit > 0 && (destination != nil || !origins.isEmpty) {
+                // The redrive recorded each item's source queue in last_error; an explicit
+                // destination takes every item.
+                let origin = destination == nil ? "AND last_error IN (\(origins.map { _ in "?" }.joined(separator: ", ")))" : ""
+                let target = destination == nil ? "last_error" : "?"
+                var arguments: [(any DatabaseValueConvertible)?] = []
+                if let destination { arguments.append(destination) }
+                arguments += [now, kind, queue, now]
+                if destination == nil { for name in origins { arguments.append(name) } }
+                arguments.append(limit)
+                moved = try String.fetchAll(db, sql: """
+                    UPDATE ledger_items SET queue = \(target), claims = 0, first_claimed_at_ms = NULL, lease_owner = NULL,
+                        due_at_ms = ?, last_error = NULL
+                    WHERE id IN (
+                        SELECT id FROM ledger_items
+                        WHERE kind = ? AND queue = ? AND state = 'available' AND due_at_ms <= ? \(origin)
+                        ORDER BY due_at_ms, id
+                        LIMIT ? \(Self.claimLockClause)
+                    )
+                    RETURNING queue
+                    """, arguments: StatementArguments(arguments))
+            }
+            let (payload, finished) = progress(moved.count)
+            if finished {
+                try db.execute(sql: "UPDATE ledger_items SET payload = ?, state = 'failed', finished_at_ms = ?, lease_owner = NULL, lease_until_ms = NULL WHERE id = ?",
+                               arguments: [Data(payload), now, task])
+            } else {
+                try db.execute(sql: "UPDATE ledger_items SET payload = ? WHERE id = ?", arguments: [Data(payload), task])
+            }
+            return moved
         }
     }
 

@@ -23,6 +23,9 @@ public struct FunctionConfiguration: Codable, Sendable, Equatable {
     public var imageURI: String = ""
     /// PackageType Image: Lambda's `ImageConfig` overrides.
     public var imageConfig: ImageConfigValues = ImageConfigValues()
+    /// Lambda's `DeadLetterConfig.TargetArn`: the SQS queue that receives asynchronous events
+    /// that exhausted their retries or expired ("" when none). Part of the version, as on Lambda.
+    public var deadLetterTargetARN: String = ""
 
     public init(
         name: String,

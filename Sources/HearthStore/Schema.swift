@@ -320,6 +320,12 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v7-function-dlq") { db in
+            // Lambda's DeadLetterConfig.TargetArn, per configuration ("" when none).
+            for table in ["functions", "function_versions"] {
+                try db.execute(sql: "ALTER TABLE \(table) ADD COLUMN dead_letter_target TEXT NOT NULL DEFAULT ''")
+            }
+        }
         return migrator
     }
 
@@ -331,6 +337,7 @@ enum Schema {
         "runtime", "handler", "memory_mb", "timeout_seconds", "ephemeral_storage_mb",
         "environment", "layers", "description", "code_sha256", "code_size",
         "last_modified_ms", "revision_id", "package_type", "role", "image_uri", "image_config",
+        "dead_letter_target",
     ]
 
     static func configValues(_ c: FunctionConfiguration) throws -> [(any DatabaseValueConvertible)?] {
@@ -338,6 +345,7 @@ enum Schema {
             c.runtime, c.handler, c.memoryMB, c.timeoutSeconds, c.ephemeralStorageMB,
             try json(c.environment), try json(c.layers), c.description, c.codeSHA256, c.codeSize,
             millis(c.lastModified), c.revisionID, c.packageType, c.role, c.imageURI, try json(c.imageConfig),
+            c.deadLetterTargetARN,
         ]
     }
 
@@ -361,6 +369,7 @@ enum Schema {
         )
         config.imageURI = row["image_uri"]
         config.imageConfig = try unjson(ImageConfigValues.self, row["image_config"])
+        config.deadLetterTargetARN = row["dead_letter_target"]
         return config
     }
 

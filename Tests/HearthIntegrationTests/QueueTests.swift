@@ -194,15 +194,11 @@ struct QueueTests {
         #expect(Self.j(out["toolong"]) == Self.j(["InvalidParameterValue", 400]))
         #expect(Self.j(out["gone"]) == Self.j(["AWS.SimpleQueueService.NonExistentQueue", 400]))
 
-        // The aws CLI: the pip-installed v1 speaks JSON; an older CLI whose model still says
-        // "query" gets a clear refusal naming the protocol.
-        for cli in ServeDaemon.awsCLIs {
-            let create = daemon.aws(cli: cli, ["sqs", "create-queue", "--queue-name", "cli"])
-            if create.status != 0 {
-                #expect(create.stderr.contains("JSON protocol"), "\(cli): \(create.stderr)")
-                continue
-            }
-            let url = try #require(create.stdoutJSON?["QueueUrl"] as? String)
+        // The aws CLI: the pip-installed v1 speaks JSON; Debian's v2 (2.9) the query protocol.
+        for (i, cli) in ServeDaemon.awsCLIs.enumerated() {
+            let create = daemon.aws(cli: cli, ["sqs", "create-queue", "--queue-name", "cli-\(i)"])
+            #expect(create.status == 0, "\(cli): \(create.stderr)")
+            let url = try #require(create.stdoutJSON?["QueueUrl"] as? String, "\(cli): \(create.stderr)")
             let send = daemon.aws(cli: cli, ["sqs", "send-message", "--queue-url", url, "--message-body", "from the cli"])
             #expect(send.stdoutJSON?["MD5OfMessageBody"] as? String == "c3b2a6c8e8cdcd1fd27df4b75bd4c0a1" || send.status == 0, "\(send.stderr)")
             let receive = daemon.aws(cli: cli, ["sqs", "receive-message", "--queue-url", url, "--wait-time-seconds", "1"])
@@ -403,5 +399,293 @@ struct QueueTests {
         #expect((ok["requestPayload"] as? [String: Any])?["mark"] as? String == "fine")
         #expect((bad["requestContext"] as? [String: Any])?["condition"] as? String == "RetriesExhausted")
         #expect((bad["responseContext"] as? [String: Any])?["functionError"] as? String == "Unhandled")
+    }
+
+    @Test("DeadLetterConfig: boto3 sets and reads it; a failed asynchronous event arrives on the queue as sent, with RequestID, ErrorCode and ErrorMessage, and OnFailure fires too")
+    func functionDeadLetterQueue() async throws {
+        let daemon = try ServeDaemon(extra: ["--prefork", "0"])
+        defer { daemon.stop(); daemon.removeState() }
+        let result = daemon.python("""
+            import boto3, io, json, os, zipfile
+            from botocore.exceptions import ClientError
+            sqs = boto3.client('sqs', endpoint_url=os.environ['ENDPOINT'])
+            lam = boto3.client('lambda', endpoint_url=os.environ['ENDPOINT'])
+            arns = {}
+            for n in ['fn-dlq', 'failures']:
+                u = sqs.create_queue(QueueName=n)['QueueUrl']
+                arns[n] = (u, sqs.get_queue_attributes(QueueUrl=u, AttributeNames=['QueueArn'])['Attributes']['QueueArn'])
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, 'w') as z:
+                z.writestr('app.py', 'def handler(event, context):\\n    raise Exception("order " + str(event["order"]) + " failed" + "x" * event.get("pad", 0))\\n')
+            code = {'ZipFile': buf.getvalue()}
+            def err(f, **kw):
+                try:
+                    f(**kw)
+                    return 'accepted'
+                except ClientError as e:
+                    return [e.response['Error']['Code'], e.response['Error']['Message']]
+            base = dict(Runtime='python3.11', Handler='app.handler', Role='arn:aws:iam::000000000000:role/x', Code=code)
+            out = {}
+            out['missing'] = err(lam.create_function, FunctionName='m', DeadLetterConfig={'TargetArn': 'arn:aws:sqs:us-east-1:000000000000:nope'}, **base)
+            out['sns'] = err(lam.create_function, FunctionName='s', DeadLetterConfig={'TargetArn': 'arn:aws:sns:us-east-1:000000000000:topic'}, **base)
+            out['created'] = lam.create_function(FunctionName='fails', DeadLetterConfig={'TargetArn': arns['fn-dlq'][1]}, **base).get('DeadLetterConfig')
+            out['config'] = lam.get_function_configuration(FunctionName='fails').get('DeadLetterConfig')
+            out['function'] = lam.get_function(FunctionName='fails')['Configuration'].get('DeadLetterConfig')
+            lam.put_function_event_invoke_config(FunctionName='fails', MaximumRetryAttempts=0,
+                DestinationConfig={'OnFailure': {'Destination': arns['failures'][1]}})
+            payload = json.dumps({'order': 7})
+            r = lam.invoke(FunctionName='fails', InvocationType='Event', Payload=payload)
+            out['request'] = r['ResponseMetadata']['RequestId']
+            out['payload'] = payload
+            m = sqs.receive_message(QueueUrl=arns['fn-dlq'][0], WaitTimeSeconds=20, MessageAttributeNames=['All']).get('Messages', [])
+            out['dlq'] = m[0] if m else None
+            m = sqs.receive_message(QueueUrl=arns['failures'][0], WaitTimeSeconds=20).get('Messages', [])
+            out['record'] = json.loads(m[0]['Body']) if m else None
+            lam.invoke(FunctionName='fails', InvocationType='Event', Payload=json.dumps({'order': 8, 'pad': 3000}))
+            m = sqs.receive_message(QueueUrl=arns['fn-dlq'][0], WaitTimeSeconds=20, MessageAttributeNames=['All']).get('Messages', [])
+            out['long'] = len(m[0]['MessageAttributes']['ErrorMessage']['StringValue']) if m else None
+            out['cleared'] = lam.update_function_configuration(FunctionName='fails', DeadLetterConfig={'TargetArn': ''}).get('DeadLetterConfig')
+            out['after'] = lam.get_function_configuration(FunctionName='fails').get('DeadLetterConfig')
+            out['set'] = lam.update_function_configuration(FunctionName='fails', DeadLetterConfig={'TargetArn': arns['fn-dlq'][1]}).get('DeadLetterConfig')
+            out['version'] = lam.publish_version(FunctionName='fails').get('DeadLetterConfig')
+            print(json.dumps(out))
+            """)
+        #expect(result.status == 0, "\(result.stderr)")
+        let out = try Self.output(result)
+        let dlqARN = "arn:aws:sqs:us-east-1:000000000000:fn-dlq"
+        #expect(out["missing"] as? [String] == ["InvalidParameterValueException", "The provided execution role does not have permissions to call SendMessage on SQS"])
+        #expect((out["sns"] as? [String])?.first == "InvalidParameterValueException")
+        for key in ["created", "config", "function", "set", "version"] {
+            #expect((out[key] as? [String: String]) == ["TargetArn": dlqARN], "\(key): \(out[key] ?? "nil")")
+        }
+        #expect(out["cleared"] is NSNull && out["after"] is NSNull, "an empty TargetArn clears it: \(out["cleared"] ?? "-")")
+        let message = try #require(out["dlq"] as? [String: Any], "\(out) \(daemon.log.suffix(2000))")
+        #expect(message["Body"] as? String == out["payload"] as? String, "the event as sent")
+        let attributes = try #require(message["MessageAttributes"] as? [String: [String: String]])
+        #expect(attributes["RequestID"] == ["DataType": "String", "StringValue": out["request"] as? String ?? "?"])
+        #expect(attributes["ErrorCode"] == ["DataType": "Number", "StringValue": "200"])
+        #expect(attributes["ErrorMessage"] == ["DataType": "String", "StringValue": "order 7 failed"])
+        #expect(message["MD5OfMessageAttributes"] != nil, "boto3 checked it")
+        let record = try #require(out["record"] as? [String: Any])
+        #expect((record["requestContext"] as? [String: Any])?["condition"] as? String == "RetriesExhausted")
+        #expect(out["long"] as? Int == 1024, "ErrorMessage is the first 1 KB")
+    }
+
+    @Test("the query protocol: Debian's aws CLI v2 (2.9) through every queue operation, XML answers its botocore parses and MD5-checks, ErrorResponse errors")
+    func queryProtocol() async throws {
+        let cli = "/usr/bin/aws"
+        guard FileManager.default.isExecutableFile(atPath: cli), ServeDaemon.majorVersion(of: cli) == 2 else {
+            Issue.record("Debian's aws CLI v2 is not installed (apt-get install awscli)")
+            return
+        }
+        let daemon = try ServeDaemon(extra: ["--prefork", "0"])
+        defer { daemon.stop(); daemon.removeState() }
+        func run(_ arguments: [String]) throws -> [String: Any] {
+            let r = daemon.aws(cli: cli, ["sqs"] + arguments)
+            #expect(r.status == 0, "\(arguments): \(r.stderr)")
+            return r.stdoutText.isEmpty ? [:] : try #require(r.stdoutJSON, "\(arguments): \(r.stdoutText) \(r.stderr)")
+        }
+        let dlqURL = try #require(try run(["create-queue", "--queue-name", "q-dlq"])["QueueUrl"] as? String)
+        let dlqARN = "arn:aws:sqs:us-east-1:000000000000:q-dlq"
+        let redrive = #"{"deadLetterTargetArn":"\#(dlqARN)","maxReceiveCount":"2"}"#
+        let url = try #require(try run(["create-queue", "--queue-name", "q", "--attributes", "VisibilityTimeout=40", "--tags", "team=a"])["QueueUrl"] as? String)
+        #expect(url.hasSuffix("/000000000000/q"))
+        #expect(try run(["get-queue-url", "--queue-name", "q"])["QueueUrl"] as? String == url)
+        #expect(try run(["list-queues", "--queue-name-prefix", "q"])["QueueUrls"] as? [String] == [url, dlqURL])
+        let redriveAttributes = String(decoding: try JSONSerialization.data(withJSONObject: ["RedrivePolicy": redrive]), as: UTF8.self)
+        _ = try run(["set-queue-attributes", "--queue-url", url, "--attributes", redriveAttributes])
+        let attributes = try #require(try run(["get-queue-attributes", "--queue-url", url, "--attribute-names", "All"])["Attributes"] as? [String: String])
+        #expect(attributes["VisibilityTimeout"] == "40" && attributes["QueueArn"] == "arn:aws:sqs:us-east-1:000000000000:q")
+        #expect(attributes["RedrivePolicy"]?.contains("q-dlq") == true, "\(attributes)")
+        #expect(try run(["list-dead-letter-source-queues", "--queue-url", dlqURL])["queueUrls"] as? [String] == [url])
+        _ = try run(["tag-queue", "--queue-url", url, "--tags", "env=test"])
+        _ = try run(["untag-queue", "--queue-url", url, "--tag-keys", "team"])
+        #expect(try run(["list-queue-tags", "--queue-url", url])["Tags"] as? [String: String] == ["env": "test"])
+        // The CLI's botocore checks MD5OfMessageBody and MD5OfMessageAttributes of sends and receives.
+        let sent = try run(["send-message", "--queue-url", url, "--message-body", "<hello & 'world'>\r\n",
+                            "--message-attributes", #"{"k":{"DataType":"String","StringValue":"v <1>"},"n":{"DataType":"Number","StringValue":"42"},"b":{"DataType":"Binary","BinaryValue":"aGk="}}"#])
+        #expect(sent["MD5OfMessageBody"] as? String != nil && sent["MD5OfMessageAttributes"] as? String != nil && sent["MessageId"] as? String != nil)
+        let batch = try run(["send-message-batch", "--queue-url", url, "--entries",
+                             #"[{"Id":"a","MessageBody":"one"},{"Id":"b","MessageBody":"two","DelaySeconds":0}]"#])
+        #expect((batch["Successful"] as? [[String: Any]])?.compactMap { $0["Id"] as? String }.sorted() == ["a", "b"], "\(batch)")
+        let failed = daemon.aws(cli: cli, ["sqs", "send-message-batch", "--queue-url", url, "--entries", #"[{"Id":"bad id","MessageBody":"x"}]"#])
+        #expect(failed.status != 0 && failed.stderr.contains("AWS.SimpleQueueService.InvalidBatchEntryId"), "\(failed.stderr)")
+        let received = try run(["receive-message", "--queue-url", url, "--max-number-of-messages", "10", "--wait-time-seconds", "2",
+                                "--attribute-names", "All", "--message-attribute-names", "All"])
+        let messages = try #require(received["Messages"] as? [[String: Any]])
+        #expect(messages.count == 3, "\(received)")
+        let first = try #require(messages.first { ($0["Body"] as? String)?.hasPrefix("<hello") == true })
+        #expect(first["Body"] as? String == "<hello & 'world'>\r\n", "the body survives XML escaping, CR included")
+        let values = try #require(first["MessageAttributes"] as? [String: [String: Any]])
+        #expect(values["k"]?["StringValue"] as? String == "v <1>" && values["n"]?["DataType"] as? String == "Number")
+        #expect(values["b"]?["BinaryValue"] as? String == "aGk=")
+        #expect((first["Attributes"] as? [String: String])?["ApproximateReceiveCount"] == "1")
+        let handles = messages.compactMap { $0["ReceiptHandle"] as? String }
+        _ = try run(["change-message-visibility", "--queue-url", url, "--receipt-handle", handles[0], "--visibility-timeout", "100"])
+        let changed = try run(["change-message-visibility-batch", "--queue-url", url, "--entries",
+                               "[{\"Id\":\"x\",\"ReceiptHandle\":\"\(handles[1])\",\"VisibilityTimeout\":100}]"])
+        #expect((changed["Successful"] as? [[String: Any]])?.first?["Id"] as? String == "x", "\(changed)")
+        _ = try run(["delete-message", "--queue-url", url, "--receipt-handle", handles[0]])
+        let deleted = try run(["delete-message-batch", "--queue-url", url, "--entries",
+                               "[{\"Id\":\"d1\",\"ReceiptHandle\":\"\(handles[1])\"},{\"Id\":\"d2\",\"ReceiptHandle\":\"garbage\"}]"])
+        #expect((deleted["Successful"] as? [[String: Any]])?.first?["Id"] as? String == "d1", "\(deleted)")
+        let deleteFailure = (deleted["Failed"] as? [[String: Any]])?.first
+        #expect(deleteFailure?["Code"] as? String == "ReceiptHandleIsInvalid" && deleteFailure?["SenderFault"] as? Bool == true, "\(deleted)")
+        _ = try run(["purge-queue", "--queue-url", url])
+        let counts = try #require(try run(["get-queue-attributes", "--queue-url", url, "--attribute-names", "ApproximateNumberOfMessages"])["Attributes"] as? [String: String])
+        #expect(counts["ApproximateNumberOfMessages"] == "0")
+        _ = try run(["delete-queue", "--queue-url", url])
+        let gone = daemon.aws(cli: cli, ["sqs", "get-queue-url", "--queue-name", "q"])
+        #expect(gone.status != 0 && gone.stderr.contains("AWS.SimpleQueueService.NonExistentQueue"), "\(gone.stderr)")
+        let empty = try run(["receive-message", "--queue-url", dlqURL, "--wait-time-seconds", "0"])
+        #expect(empty["Messages"] == nil)
+    }
+
+    /// Python that fills `src`'s dead-letter queue `src-dlq` with `n` messages by redrive
+    /// (maxReceiveCount 1: the second receive moves them), and defines `sqs`, `url`, `arn`.
+    static func redriven(_ n: Int) -> String {
+        """
+        import boto3, json, os, time
+        from botocore.exceptions import ClientError
+        sqs = boto3.client('sqs', endpoint_url=os.environ['ENDPOINT'])
+        url, arn = {}, {}
+        for q in ['src-dlq', 'src', 'other']:
+            attrs = {'RedrivePolicy': json.dumps({'deadLetterTargetArn': arn['src-dlq'], 'maxReceiveCount': '1'})} if q == 'src' else {}
+            url[q] = sqs.create_queue(QueueName=q, Attributes=attrs)['QueueUrl']
+            arn[q] = sqs.get_queue_attributes(QueueUrl=url[q], AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+        for i in range(\(n)):
+            sqs.send_message(QueueUrl=url['src'], MessageBody='m%d' % i)
+        got = 0
+        while got < \(n):
+            got += len(sqs.receive_message(QueueUrl=url['src'], MaxNumberOfMessages=10, VisibilityTimeout=0).get('Messages', []))
+        assert sqs.receive_message(QueueUrl=url['src'], MaxNumberOfMessages=10).get('Messages') is None
+        def count(q):
+            a = sqs.get_queue_attributes(QueueUrl=url[q], AttributeNames=['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'])['Attributes']
+            return int(a['ApproximateNumberOfMessages']) + int(a['ApproximateNumberOfMessagesNotVisible'])
+        assert count('src-dlq') == \(n), count('src-dlq')
+        def err(f, **kw):
+            try:
+                f(**kw)
+                return 'accepted'
+            except ClientError as e:
+                return [e.response['Error']['Code'], e.response['Error']['Message']]
+        def tasks(q='src-dlq', n=10):
+            return sqs.list_message_move_tasks(SourceArn=arn[q], MaxResults=n)['Results']
+        """
+    }
+
+    @Test("StartMessageMoveTask moves a dead-letter queue's messages back to their source (or to DestinationArn); List shows progress; Cancel stops it; errors as SQS's")
+    func messageMoveTasks() async throws {
+        let daemon = try ServeDaemon(extra: ["--prefork", "0"])
+        defer { daemon.stop(); daemon.removeState() }
+        let result = daemon.python(Self.redriven(25) + "\n" + """
+            out = {}
+            out['notdlq'] = err(sqs.start_message_move_task, SourceArn=arn['src'])
+            out['missing'] = err(sqs.start_message_move_task, SourceArn='arn:aws:sqs:us-east-1:000000000000:nope')
+            out['badrate'] = err(sqs.start_message_move_task, SourceArn=arn['src-dlq'], MaxNumberOfMessagesPerSecond=501)
+            handle = sqs.start_message_move_task(SourceArn=arn['src-dlq'])['TaskHandle']
+            deadline = time.time() + 20
+            while tasks()[0]['Status'] == 'RUNNING' and time.time() < deadline: time.sleep(0.1)
+            done = tasks()[0]
+            out['done'] = {k: done.get(k) for k in ['Status', 'SourceArn', 'ApproximateNumberOfMessagesMoved', 'ApproximateNumberOfMessagesToMove', 'TaskHandle', 'DestinationArn']}
+            out['started'] = done['StartedTimestamp']
+            out['counts'] = [count('src'), count('src-dlq')]
+            bodies = []
+            while True:
+                m = sqs.receive_message(QueueUrl=url['src'], MaxNumberOfMessages=10).get('Messages', [])
+                if not m: break
+                bodies += [x['Body'] for x in m]
+                sqs.delete_message_batch(QueueUrl=url['src'], Entries=[{'Id': str(i), 'ReceiptHandle': x['ReceiptHandle']} for i, x in enumerate(m)])
+            out['bodies'] = sorted(bodies)
+            out['cancel_done'] = err(sqs.cancel_message_move_task, TaskHandle=handle)
+            # Fill the DLQ again; a rate-limited task to another queue, cancelled while it runs.
+            for i in range(5):
+                sqs.send_message(QueueUrl=url['src'], MessageBody='again%d' % i)
+            got = 0
+            while got < 5:
+                got += len(sqs.receive_message(QueueUrl=url['src'], MaxNumberOfMessages=10, VisibilityTimeout=0).get('Messages', []))
+            sqs.receive_message(QueueUrl=url['src'], MaxNumberOfMessages=10)
+            slow = sqs.start_message_move_task(SourceArn=arn['src-dlq'], DestinationArn=arn['other'], MaxNumberOfMessagesPerSecond=1)['TaskHandle']
+            out['running'] = {k: tasks()[0].get(k) for k in ['Status', 'TaskHandle', 'DestinationArn', 'MaxNumberOfMessagesPerSecond']}
+            out['running']['handle_matches'] = out['running'].pop('TaskHandle') == slow
+            out['second'] = err(sqs.start_message_move_task, SourceArn=arn['src-dlq'])
+            time.sleep(1.5)
+            out['cancelled_moved'] = sqs.cancel_message_move_task(TaskHandle=slow)['ApproximateNumberOfMessagesMoved']
+            out['after_cancel'] = [t['Status'] for t in tasks()]
+            out['other'] = count('other')
+            out['left'] = count('src-dlq')
+            out['one'] = len(sqs.list_message_move_tasks(SourceArn=arn['src-dlq'])['Results'])
+            print(json.dumps(out))
+            """)
+        #expect(result.status == 0, "\(result.stderr)")
+        let out = try Self.output(result)
+        #expect((out["notdlq"] as? [String]) == ["InvalidParameterValue", "Source queue must be configured as a Dead Letter Queue."])
+        #expect((out["missing"] as? [String])?.first == "ResourceNotFoundException")
+        #expect((out["badrate"] as? [String])?.first == "InvalidParameterValue")
+        let done = try #require(out["done"] as? [String: Any], "\(out)")
+        #expect(done["Status"] as? String == "COMPLETED", "\(done)")
+        #expect(done["ApproximateNumberOfMessagesMoved"] as? Int == 25 && done["ApproximateNumberOfMessagesToMove"] as? Int == 25)
+        #expect(done["TaskHandle"] is NSNull && done["DestinationArn"] is NSNull, "no handle once finished, no destination when moved back: \(done)")
+        #expect(out["counts"] as? [Int] == [25, 0])
+        #expect(out["bodies"] as? [String] == (0..<25).map { "m\($0)" }.sorted())
+        #expect((out["cancel_done"] as? [String])?.first == "InvalidParameterValue")
+        let running = try #require(out["running"] as? [String: Any])
+        #expect(running["Status"] as? String == "RUNNING" && running["handle_matches"] as? Bool == true)
+        #expect(running["DestinationArn"] as? String == "arn:aws:sqs:us-east-1:000000000000:other" && running["MaxNumberOfMessagesPerSecond"] as? Int == 1)
+        #expect((out["second"] as? [String])?.first == "AWS.SimpleQueueService.UnsupportedOperation")
+        let moved = try #require(out["cancelled_moved"] as? Int)
+        #expect((1...3).contains(moved), "one a second for ~1.5 s: \(moved)")
+        #expect(out["other"] as? Int == moved && out["left"] as? Int == 5 - moved)
+        #expect(out["after_cancel"] as? [String] == ["CANCELLED", "COMPLETED"])
+        #expect(out["one"] as? Int == 1, "MaxResults defaults to 1")
+        // The queue metrics: gauges by state, counters by event.
+        let metrics = try await daemon.metrics()
+        #expect(metrics.contains(#"hearth_sqs_messages{queue="src-dlq",state="visible"} \#(5 - moved)"#), "\(metrics)")
+        #expect(metrics.contains(#"hearth_sqs_messages{queue="other",state="visible"} \#(moved)"#))
+        #expect(metrics.contains(#"hearth_sqs_messages_total{queue="src-dlq",event="moved"} \#(25 + moved)"#))
+        #expect(metrics.contains(#"hearth_sqs_messages_total{queue="src",event="sent"} 30"#))
+        #expect(metrics.contains(#"hearth_sqs_messages_total{queue="src",event="redriven"} 30"#))
+        #expect(metrics.contains(#"hearth_sqs_messages_total{queue="src",event="deleted"} 25"#))
+    }
+
+    @Test("a message move task survives kill -9 of the supervisor: it resumes from the ledger and completes, nothing lost or doubled")
+    func messageMoveTaskSurvivesCrash() async throws {
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("hearth-tests-sqs-move-\(UUID().uuidString.prefix(8))").path
+        var daemon = try ServeDaemon(extra: ["--prefork", "0"], stateDirectory: state)
+        defer { daemon.stop(); daemon.removeState() }
+        let start = daemon.python(Self.redriven(6) + "\n" + """
+            sqs.start_message_move_task(SourceArn=arn['src-dlq'], DestinationArn=arn['other'], MaxNumberOfMessagesPerSecond=1)
+            time.sleep(1.5)
+            print(json.dumps({'moved': count('other')}))
+            """)
+        #expect(start.status == 0, "\(start.stderr)")
+        let before = try #require(try Self.output(start)["moved"] as? Int)
+        #expect(before >= 1 && before < 6, "\(before)")
+        daemon.crash()
+        daemon = try ServeDaemon(extra: ["--prefork", "0"], stateDirectory: state)
+        let after = daemon.python("""
+            import boto3, json, os, time
+            sqs = boto3.client('sqs', endpoint_url=os.environ['ENDPOINT'])
+            u = {q: sqs.get_queue_url(QueueName=q)['QueueUrl'] for q in ['src-dlq', 'other']}
+            dlq = sqs.get_queue_attributes(QueueUrl=u['src-dlq'], AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+            deadline = time.time() + 30
+            while sqs.list_message_move_tasks(SourceArn=dlq)['Results'][0]['Status'] == 'RUNNING' and time.time() < deadline: time.sleep(0.2)
+            t = sqs.list_message_move_tasks(SourceArn=dlq)['Results'][0]
+            bodies = []
+            while True:
+                m = sqs.receive_message(QueueUrl=u['other'], MaxNumberOfMessages=10).get('Messages', [])
+                if not m: break
+                bodies += [x['Body'] for x in m]
+            left = sqs.get_queue_attributes(QueueUrl=u['src-dlq'], AttributeNames=['ApproximateNumberOfMessages'])['Attributes']['ApproximateNumberOfMessages']
+            print(json.dumps({'status': t['Status'], 'moved': t['ApproximateNumberOfMessagesMoved'], 'bodies': sorted(bodies), 'left': left}))
+            """)
+        #expect(after.status == 0, "\(after.stderr)")
+        let out = try Self.output(after)
+        #expect(out["status"] as? String == "COMPLETED", "\(out)")
+        #expect(out["bodies"] as? [String] == (0..<6).map { "m\($0)" }, "every message once")
+        #expect(out["left"] as? String == "0")
+        #expect((out["moved"] as? Int ?? 0) >= 6 - before, "progress kept across the restart: \(out)")
+        daemon.stop()
+        #expect(Harness.leftovers().isEmpty)
     }
 }

@@ -9,17 +9,20 @@ public struct AsyncSettings: Sendable, Equatable {
     public var onSuccess: String?
     public var onFailure: String?
     public var reservedConcurrencyZero: Bool
+    /// The version's `DeadLetterConfig.TargetArn` (an SQS queue ARN), nil when none.
+    public var deadLetter: String?
 
     public static let defaultRetries = 2
     public static let defaultMaxAgeSeconds = 21_600
 
     public init(maximumRetryAttempts: Int = AsyncSettings.defaultRetries, maximumEventAgeSeconds: Int = AsyncSettings.defaultMaxAgeSeconds,
-                onSuccess: String? = nil, onFailure: String? = nil, reservedConcurrencyZero: Bool = false) {
+                onSuccess: String? = nil, onFailure: String? = nil, reservedConcurrencyZero: Bool = false, deadLetter: String? = nil) {
         self.maximumRetryAttempts = maximumRetryAttempts
         self.maximumEventAgeSeconds = maximumEventAgeSeconds
         self.onSuccess = onSuccess
         self.onFailure = onFailure
         self.reservedConcurrencyZero = reservedConcurrencyZero
+        self.deadLetter = deadLetter
     }
 }
 
@@ -61,6 +64,8 @@ public protocol AsyncObserver: Sendable {
     func eventDropped(function: String, reason: String)
     func destinationDelivered(function: String, condition: String)
     func destinationFailed(function: String, reason: String)
+    /// An event could not be sent to the function's dead-letter queue (Lambda's DeadLetterErrors).
+    func deadLetterFailed(function: String, reason: String)
     func log(_ line: String)
 }
 
@@ -69,6 +74,7 @@ extension AsyncObserver {
     public func eventDropped(function: String, reason: String) {}
     public func destinationDelivered(function: String, condition: String) {}
     public func destinationFailed(function: String, reason: String) {}
+    public func deadLetterFailed(function: String, reason: String) {}
     public func log(_ line: String) {}
 }
 
@@ -113,7 +119,8 @@ public struct AsyncRetryPolicy: Sendable, Equatable {
 /// `RetriesExhausted`; a throttle or Hearth-side failure is retried with exponential backoff
 /// without using up retries. No retry is scheduled past the event's expiry: it is then due at
 /// the expiry instant, where it fails as too old. Success and failure records go to the
-/// destinations, added in the same transaction that finishes the event; after
+/// destinations, added in the same transaction that finishes the event; a failed event also
+/// goes, as it was sent, to the function's dead-letter queue (both fire when both are set); after
 /// `maxDestinationHops` chained destinations the loop is stopped and the record dropped.
 public struct AsyncInvocations: Sendable {
     public static let maxDestinationHops = 16
@@ -203,7 +210,57 @@ public struct AsyncInvocations: Sendable {
         observer.eventDropped(function: event.function, reason: why)
         let record = record(event, condition: condition, invokeCount: invokeCount, response: event.lastResponse)
         let followUps = destination(settings.onFailure, record: record, event: event, condition: condition)
+            + deadLetter(settings.deadLetter, event: event, reason: reason)
         return .fail(reason: why, attempts: invokeCount, followUps: followUps)
+    }
+
+    /// The first kilobyte of a dead-letter `ErrorMessage` (cut at a character boundary).
+    public static let deadLetterMessageLimit = 1024
+
+    /// The failed event, as it was sent, for the function's dead-letter queue, with Lambda's
+    /// message attributes: `RequestID`, `ErrorCode` (Number: the HTTP status, 200 for a function
+    /// error) and `ErrorMessage` (the error's `errorMessage`, its first 1 KB). An event that never
+    /// got a response (throttled until it expired, reserved concurrency 0) has ErrorCode 429.
+    private func deadLetter(_ arn: String?, event: AsyncEvent, reason: String?) -> [NewLedgerItem] {
+        guard let arn, !arn.isEmpty else { return [] }
+        let (code, message) = Self.deadLetterError(event.lastResponse, reason: reason)
+        let attributes = [
+            "RequestID": QueueMessageAttribute(dataType: "String", stringValue: event.requestID),
+            "ErrorCode": QueueMessageAttribute(dataType: "Number", stringValue: String(code)),
+            "ErrorMessage": QueueMessageAttribute(dataType: "String", stringValue: message),
+        ]
+        let result = queues.map { $0.message(queueARN: arn, body: event.payload, messageAttributes: attributes, now: clock.nowMs()) }
+            ?? .failure(QueueMessageError("no queue service"))
+        switch result {
+        case .success(let item):
+            return [item]
+        case .failure(let error):
+            observer.deadLetterFailed(function: event.function, reason: error.message)
+            observer.log("hearth: \(event.function) request \(event.requestID): not sent to the dead-letter queue \(arn): \(error.message)")
+            return []
+        }
+    }
+
+    /// `ErrorCode` and `ErrorMessage` for a failed event.
+    public static func deadLetterError(_ response: AttemptResponse?, reason: String?) -> (Int, String) {
+        guard let response else {
+            let message = reason == "ReservedConcurrencyZero"
+                ? "Rate Exceeded. The function's reserved concurrency is 0." : "Rate Exceeded."
+            return (429, message)
+        }
+        var text = String(decoding: response.payload, as: UTF8.self)
+        if let object = try? JSONSerialization.jsonObject(with: Data(response.payload)) as? [String: Any],
+           let message = object["errorMessage"] as? String {
+            text = message
+        }
+        var cut = ""
+        var bytes = 0
+        for character in text {
+            bytes += character.utf8.count
+            if bytes > deadLetterMessageLimit { break }
+            cut.append(character)
+        }
+        return (200, cut)
     }
 
     private func record(_ event: AsyncEvent, condition: InvocationRecordDocument.Condition, invokeCount: Int,

@@ -10,8 +10,9 @@ struct AsyncRunner: AsyncFunctionRunner {
     let api: LambdaAPI
 
     func settings(for event: AsyncEvent) async throws -> AsyncSettings? {
+        let resolved: FunctionConfiguration
         do {
-            _ = try api.resolve(FunctionRef(name: event.function, qualifier: event.qualifier))
+            resolved = try api.resolve(FunctionRef(name: event.function, qualifier: event.qualifier)).config
         } catch let error as LambdaError where error.status == 404 {
             return nil
         }
@@ -19,7 +20,8 @@ struct AsyncRunner: AsyncFunctionRunner {
         let reserved = try api.store.reservedConcurrency(function: event.function)
         return AsyncSettings(maximumRetryAttempts: config?.maximumRetryAttempts ?? AsyncSettings.defaultRetries,
                              maximumEventAgeSeconds: config?.maximumEventAgeInSeconds ?? AsyncSettings.defaultMaxAgeSeconds,
-                             onSuccess: config?.onSuccess, onFailure: config?.onFailure, reservedConcurrencyZero: reserved == 0)
+                             onSuccess: config?.onSuccess, onFailure: config?.onFailure, reservedConcurrencyZero: reserved == 0,
+                             deadLetter: resolved.deadLetterTargetARN.isEmpty ? nil : resolved.deadLetterTargetARN)
     }
 
     func attempt(_ event: AsyncEvent, invokeCount: Int) async -> AttemptOutcome {

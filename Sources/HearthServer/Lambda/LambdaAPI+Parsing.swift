@@ -1,5 +1,6 @@
 import Foundation
 import HearthCore
+import HearthQueues
 import HearthStore
 
 // Request parsing shared by the operations: function references, bodies, configuration.
@@ -67,10 +68,8 @@ extension LambdaAPI {
 
     /// Applies configuration fields from a CreateFunction / UpdateFunctionConfiguration body.
     func apply(_ body: [String: Any], to config: inout FunctionConfiguration) throws {
-        // A dead-letter queue is an SQS queue or SNS topic: refused clearly until those exist
-        // (an empty TargetArn, which clears it, is fine).
-        if let dlq = body["DeadLetterConfig"] as? [String: Any], let target = dlq["TargetArn"] as? String, !target.isEmpty {
-            throw LambdaError.invalidParameter("DeadLetterConfig.TargetArn \(target): Hearth does not support function dead-letter queues yet; use an OnFailure destination (a Lambda function or an SQS queue) instead")
+        if let dlq = body["DeadLetterConfig"] {
+            config.deadLetterTargetARN = try deadLetterTarget(dlq)
         }
         if let runtime = try Self.string(body, "Runtime"), config.packageType == "Zip" {
             do {
@@ -144,6 +143,31 @@ extension LambdaAPI {
             }
             config.imageConfig = ImageConfigValues(entryPoint: try words("EntryPoint"), command: try words("Command"),
                                                    workingDirectory: (imageConfig["WorkingDirectory"] as? String).flatMap { $0.isEmpty ? nil : $0 })
+        }
+    }
+
+    /// `DeadLetterConfig.TargetArn` as given: "" (or no TargetArn) clears it; an SQS queue that
+    /// exists on this Hearth is kept. A queue that does not exist fails as Lambda fails when it
+    /// cannot send to the target; SNS topics are valid on AWS but Hearth has no SNS.
+    func deadLetterTarget(_ value: Any) throws -> String {
+        guard let object = value as? [String: Any] else { throw LambdaError.invalidParameter("DeadLetterConfig must be an object") }
+        guard let raw = object["TargetArn"] else { return "" }
+        guard let arn = raw as? String else { throw LambdaError.invalidParameter("DeadLetterConfig.TargetArn must be a string") }
+        if arn.isEmpty { return "" }
+        let parts = arn.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count >= 6, parts[0] == "arn", parts[1].hasPrefix("aws"), !parts[2].isEmpty else {
+            throw LambdaError.invalidParameter("1 validation error detected: Value '\(arn)' at 'deadLetterConfig.targetArn' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()")
+        }
+        switch parts[2] {
+        case "sqs":
+            guard parts.count == 6, !parts[5].isEmpty, queues?.queue(arn: arn) != nil else {
+                throw LambdaError.invalidParameter("The provided execution role does not have permissions to call SendMessage on SQS")
+            }
+            return arn
+        case "sns":
+            throw LambdaError.invalidParameter("DeadLetterConfig.TargetArn \(arn) is an SNS topic: Hearth has no SNS service, so dead-letter queues must be SQS queues (arn:aws:sqs:REGION:ACCOUNT:NAME)")
+        default:
+            throw LambdaError.invalidParameter("The target ARN \(arn) is not valid for a dead-letter queue: it must be an Amazon SQS queue or an Amazon SNS topic")
         }
     }
 

@@ -49,11 +49,13 @@ public final class LambdaAPI: Sendable {
         let mappings = EventSourceMappings(store: store, queues: queues, invoker: MappingRunner(api: self), log: log)
         queueServices.withLock { $0 = (SQSAPI(queues: queues), mappings) }
         try mappings.start()
+        Task { await queues.resumeMoveTasks() }
     }
 
-    /// Stops the event source mappings' pollers (shutdown).
+    /// Stops the event source mappings' pollers and the message move tasks (shutdown).
     public func stopMappings() async {
         await mappings?.stop()
+        await queues?.stopMoveTasks()
     }
 
     /// The dispatcher of asynchronous invocations (set once by the daemon: it runs them
@@ -112,6 +114,7 @@ public final class LambdaAPI: Sendable {
             var text = metrics.render(concurrent: stats.busy, idle: stats.idle, instances: stats.total, shells: stats.shells,
                                       asyncDepth: depth ?? [:])
             if let states { text += states.driver.metrics.render(open: await states.driver.engine.openCount) }
+            if let queues { text += await SQSMetrics.render(queues) }
             return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")], body: Array(text.utf8))
         }
         do {

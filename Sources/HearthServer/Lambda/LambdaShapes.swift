@@ -56,6 +56,7 @@ enum LambdaShapes {
             "Layers": c.layers.map { ["Arn": $0, "CodeSize": layerSizes[$0] ?? 0] },
         ]
         if let handler = c.handler { object["Handler"] = handler }
+        if !c.deadLetterTargetARN.isEmpty { object["DeadLetterConfig"] = ["TargetArn": c.deadLetterTargetARN] }
         if c.packageType == "Image" {
             object["Runtime"] = nil
             var imageConfig: [String: Any] = [:]

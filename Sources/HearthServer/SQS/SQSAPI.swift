@@ -15,13 +15,42 @@ final class SQSAPI: Sendable {
     typealias Body = [String: Any]
 
     func handle(_ request: HTTPRequest, requestID: String) async -> HTTPResponse {
+        let context = Context(request: request, requestID: requestID)
         guard let target = request.header("X-Amz-Target") else {
-            return SQSShapes.queryProtocolRefused(requestID: requestID)
+            return await handleQuery(context)
         }
         let operation = target.hasPrefix("AmazonSQS.") ? String(target.dropFirst("AmazonSQS.".count)) : target
+        let body: Body
         do {
-            let body = try Self.body(request)
-            let context = Context(request: request, requestID: requestID)
+            body = try Self.body(request)
+        } catch let error as SerializationError {
+            return SQSShapes.errorResponse(type: "com.amazon.coral.service#SerializationException", code: "SerializationException", status: 400,
+                                           message: error.message, requestID: requestID)
+        } catch {
+            return SQSShapes.error(.internalError("\(error)"), requestID: requestID)
+        }
+        return await dispatch(operation, body, context)
+    }
+
+    /// A query-protocol request (`Action=…`, form-encoded): translated into the JSON request
+    /// document, answered by the same operation, written back as XML (`SQSQueryShapes`).
+    func handleQuery(_ context: Context) async -> HTTPResponse {
+        let parameters = SQSQueryShapes.parameters(context.request)
+        let path = context.request.rawPath.split(separator: "/")
+        let pathURL = path.count == 2 ? "http://\(context.request.header("Host") ?? "127.0.0.1")/\(path[0])/\(path[1])" : nil
+        let (action, body) = SQSQueryShapes.request(parameters, pathQueueURL: pathURL)
+        guard let operation = action, !operation.isEmpty else {
+            return SQSQueryShapes.error(code: "MissingAction", fault: "Sender", message: "The request must contain the parameter Action.",
+                                        status: 400, requestID: context.requestID)
+        }
+        let json = await dispatch(operation, body, context)
+        return SQSQueryShapes.response(operation: operation, json: json, requestID: context.requestID)
+    }
+
+    /// Runs one operation on its JSON request document; errors in the JSON protocol's shape.
+    func dispatch(_ operation: String, _ body: Body, _ context: Context) async -> HTTPResponse {
+        let requestID = context.requestID
+        do {
             switch operation {
             case "CreateQueue": return try createQueue(body, context)
             case "GetQueueUrl": return try getQueueUrl(body, context)
@@ -41,7 +70,10 @@ final class SQSAPI: Sendable {
             case "DeleteMessageBatch": return try await deleteMessageBatch(body, context)
             case "ChangeMessageVisibility": return try await changeMessageVisibility(body, context)
             case "ChangeMessageVisibilityBatch": return try await changeMessageVisibilityBatch(body, context)
-            case "AddPermission", "RemovePermission", "StartMessageMoveTask", "CancelMessageMoveTask", "ListMessageMoveTasks":
+            case "StartMessageMoveTask": return try await startMessageMoveTask(body, context)
+            case "ListMessageMoveTasks": return try await listMessageMoveTasks(body, context)
+            case "CancelMessageMoveTask": return try await cancelMessageMoveTask(body, context)
+            case "AddPermission", "RemovePermission":
                 throw QueueError.unsupportedOperation("Hearth does not support \(operation)")
             default:
                 return SQSShapes.errorResponse(type: "com.amazon.coral.service#UnknownOperationException", code: "InvalidAction", status: 400,

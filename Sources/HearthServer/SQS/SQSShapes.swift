@@ -64,14 +64,4 @@ enum SQSShapes {
         if let binary = value.binaryValue { object["BinaryValue"] = binary.base64EncodedString() }
         return object
     }
-
-    /// The query protocol's answer for clients whose SQS model predates JSON 1.0 (an XML error
-    /// those clients parse): Hearth speaks only the JSON protocol current SDKs use.
-    static func queryProtocolRefused(requestID: String) -> HTTPResponse {
-        let message = "Hearth speaks the SQS JSON protocol (AWS JSON 1.0, X-Amz-Target: AmazonSQS.*) only; this client uses the older query protocol. Use a client whose botocore or SDK speaks JSON to SQS (for example the pip-installed aws CLI v1 or boto3)."
-        let body = """
-            <?xml version="1.0"?><ErrorResponse xmlns="http://queue.amazonaws.com/doc/2012-11-05/"><Error><Type>Sender</Type><Code>AWS.SimpleQueueService.UnsupportedOperation</Code><Message>\(message)</Message><Detail/></Error><RequestId>\(requestID)</RequestId></ErrorResponse>
-            """
-        return HTTPResponse(status: 400, headers: [("Content-Type", "text/xml"), ("x-amzn-RequestId", requestID)], body: Array(body.utf8))
-    }
 }
