@@ -67,6 +67,9 @@ struct DeployTests {
                 "a state machine's ScheduleV2 event: \(nightly.stdoutText) \(nightly.stderr)")
         let eic = daemon.aws(["lambda", "get-function-event-invoke-config", "--function-name", "sam-demo-WorkerFunction"])
         #expect(eic.stdoutJSON?["MaximumRetryAttempts"] as? Int == 0, "\(eic.stderr)")
+        let workerConfig = daemon.aws(["lambda", "get-function-configuration", "--function-name", "sam-demo-WorkerFunction"]).stdoutJSON
+        #expect((workerConfig?["DeadLetterConfig"] as? [String: Any])?["TargetArn"] as? String == "arn:aws:sqs:us-east-1:000000000000:sam-demo-FailedEventsQueue",
+                "SAM's DeadLetterQueue is Lambda's DeadLetterConfig: \(workerConfig ?? [:])")
         let worker = daemon.aws(["lambda", "invoke", "--function-name", "sam-demo-WorkerFunction"] + daemon.payload(#"{"source":"test"}"#) + [folder + "/w.json"])
         #expect(worker.status == 0 && worker.stdoutJSON?["FunctionError"] == nil, "\(worker.stdoutText) \(worker.stderr)")
         let workerRevision = revision(daemon, "sam-demo-WorkerFunction")
@@ -233,10 +236,24 @@ struct DeployTests {
                 if got.get('Messages'):
                     out['dlq'] = [m['Body'] for m in got['Messages']]
                     break
+            # An asynchronous event that fails: no retries (EventInvokeConfig), then the function's DLQ.
+            lam = boto3.client('lambda', endpoint_url=os.environ['ENDPOINT'])
+            lam.invoke(FunctionName='trig-WorkerFunction', InvocationType='Event', Payload=json.dumps({'fail': True}))
+            failed = sqs.get_queue_url(QueueName='trig-FailedEventsQueue')['QueueUrl']
+            out['failed'] = None
+            for _ in range(30):
+                got = sqs.receive_message(QueueUrl=failed, WaitTimeSeconds=1, MessageAttributeNames=['All'])
+                if got.get('Messages'):
+                    m = got['Messages'][0]
+                    out['failed'] = [m['Body'], sorted(m.get('MessageAttributes', {}))]
+                    break
             print(json.dumps(out))
             """)
         #expect(r.status == 0, "\(r.stdoutText) \(r.stderr)")
         let out = try #require(r.stdoutJSON, "\(r.stdoutText) \(r.stderr)")
+        let failed = out["failed"] as? [Any]
+        #expect(failed?.first as? String == #"{"fail": true}"#, "the failed event in the function's DLQ: \(out)")
+        #expect(failed?.last as? [String] == ["ErrorCode", "ErrorMessage", "RequestID"], "\(out)")
         #expect((out["http"] as? [String: Any])?["message"] as? String == "hello, hearth")
         #expect((out["http"] as? [String: Any])?["path"] as? String == "/hello/hearth")
         #expect((out["url"] as? [String: Any])?["message"] as? String == "hello, world")

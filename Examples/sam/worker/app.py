@@ -11,6 +11,8 @@ def handler(event, context):
             if record["body"] == "fail":
                 failures.append({"itemIdentifier": record["messageId"]})
         return {"batchItemFailures": failures}
-    # A schedule or the workflow: the event is logged whole.
+    # A schedule, the workflow or an asynchronous invoke: the event is logged whole.
+    if isinstance(event, dict) and event.get("fail"):
+        raise RuntimeError("asked to fail")
     print("worker-event " + json.dumps(event, sort_keys=True))
     return {"handled": True, "source": event.get("source") if isinstance(event, dict) else None}
