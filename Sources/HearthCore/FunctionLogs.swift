@@ -35,6 +35,7 @@ public final class FunctionLogs: Sendable {
         }
         return log
             + "END RequestId: \(record.requestID)\n" + record.reportLine + "\n"
+            + (record.timeoutLine().map { $0 + "\n" } ?? "")
     }
 
     public func append(function: String, record: InvocationRecord, version: String) {

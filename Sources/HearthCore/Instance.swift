@@ -30,7 +30,27 @@ public struct InvocationRecord: Sendable {
     /// with `status`. The caller's response (`payload`, `errorType`) stands.
     public var failureAfterResponse: String?
 
+    /// Set when the invocation timed out: the limit it ran into, in seconds.
+    public var timedOutAfterSeconds: Double? = nil
+
     public var billedDurationMs: Int { max(1, Int(durationMs.rounded(.up))) }
+
+    /// The line Lambda writes to the function's log stream after `REPORT` when an invocation
+    /// times out: `2024-05-01T12:00:03.114Z <request id> Task timed out after 3.00 seconds`.
+    public func timeoutLine(at date: Date = Date()) -> String? {
+        guard let seconds = timedOutAfterSeconds else { return nil }
+        return "\(Self.logTimestamp(date)) \(requestID) Task timed out after \(String(format: "%.2f", seconds)) seconds"
+    }
+
+    /// ISO 8601 in UTC with milliseconds, as Lambda stamps its own log lines.
+    static func logTimestamp(_ date: Date) -> String {
+        let ms = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var seconds = time_t(ms / 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+                      parts.tm_hour, parts.tm_min, parts.tm_sec, Int32(ms % 1000))
+    }
 
     /// `REPORT RequestId: …` as Lambda prints it.
     public var reportLine: String {
@@ -592,6 +612,7 @@ extension InvocationRecord {
             let limit = early ? Instance.initTimeoutSeconds : config.timeout
             errorType = "Sandbox.Timedout"
             status = "timeout"
+            timedOutAfterSeconds = Double(limit)
             payload = Instance.errorDocument(type: "Sandbox.Timedout",
                 message: "RequestId: \(requestID) Error: Task timed out after \(String(format: "%.2f", limit)) seconds")
             instanceReusable = false
@@ -616,6 +637,7 @@ extension InvocationRecord {
         case .timedOut:
             failureAfterResponse = "Sandbox.Timedout"
             status = "timeout"
+            timedOutAfterSeconds = Double(config.timeout)
         case .abandoned, .initialized, .outcome:
             failureAfterResponse = "Runtime.Unknown"
             status = "error"

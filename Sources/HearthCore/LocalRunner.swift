@@ -141,7 +141,7 @@ public struct LocalRunner: Sendable {
                 await current.destroy()
                 if prefork && i < times - 1 { try? await prepareShell() }
             }
-            Self.stderr("END RequestId: \(record.requestID)\n\(record.reportLine)\n")
+            Self.stderr("END RequestId: \(record.requestID)\n\(record.reportLine)\n\(record.timeoutLine().map { $0 + "\n" } ?? "")")
             if (answered.withLock { $0 } ?? record).errorType != nil { status = 1 }
         }
         await current.destroy()
@@ -152,7 +152,7 @@ public struct LocalRunner: Sendable {
     }
 
     static func finish(_ record: InvocationRecord, index: Int, times: Int) {
-        stderr("END RequestId: \(record.requestID)\n\(record.reportLine)\n")
+        stderr("END RequestId: \(record.requestID)\n\(record.reportLine)\n\(record.timeoutLine().map { $0 + "\n" } ?? "")")
         printPayload(record, index: index, times: times)
     }
 

@@ -67,6 +67,7 @@ public final class SandboxHost: Sendable {
         images = RuntimeImages(definitions: definitions, cache: stateDirectory + "/images")
         if EphemeralStorage.isAvailable, (try? FileIO.makeDirectories(stateDirectory + "/ephemeral", mode: 0o700)) != nil {
             ephemeralDirectory = stateDirectory + "/ephemeral"
+            EphemeralStorage.sweep(directory: stateDirectory + "/ephemeral")
         } else {
             ephemeralDirectory = nil
         }

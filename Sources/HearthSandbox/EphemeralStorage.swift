@@ -37,6 +37,25 @@ public final class EphemeralStorage: Sendable {
         return EphemeralStorage(mountFD: fd)
     }
 
+    /// Removes images a crash left in `directory`: an image has a name only while its file
+    /// system is made (it is unlinked before it is used), so a `tmp-*.img` older than
+    /// `olderThan` seconds belongs to no running Hearth — younger ones may be another process's
+    /// on the same state directory (`hearth run` beside `hearth serve`) and are left. Returns
+    /// how many were removed. Called at start-up.
+    @discardableResult
+    public static func sweep(directory: String, olderThan seconds: Double = 60, now: Date = Date()) -> Int {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return 0 }
+        var removed = 0
+        for name in names where name.hasPrefix("tmp-") && name.hasSuffix(".img") {
+            let path = directory + "/" + name
+            var st = stat()
+            guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
+            let modified = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
+            if now.timeIntervalSince1970 - modified >= seconds, unlink(path) == 0 { removed += 1 }
+        }
+        return removed
+    }
+
     /// Gives up the supervisor's reference (the sandbox's mount keeps the file system).
     public func close() {
         if closed.withLock({ c in defer { c = true }; return !c }) { Glibc.close(mountFD) }

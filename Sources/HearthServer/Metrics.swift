@@ -40,6 +40,16 @@ public final class Metrics: @unchecked Sendable {
     private var destinationDeliveries: [String: [String: Int]] = [:]
     private var destinationFailures: [String: [String: Int]] = [:]
     private var deadLetterErrors: [String: Int] = [:]
+    /// HTTP trigger requests by Function URL or API id, route key and status.
+    private var httpRequests: [HTTPRouteKey: Int] = [:]
+    private var httpDurations: [HTTPRouteKey: Histogram] = [:]
+
+    /// A Function URL's or HTTP API's route (`$default` for Function URLs), and the status it answered.
+    struct HTTPRouteKey: Hashable {
+        var api: String
+        var route: String
+        var status: Int
+    }
 
     /// Where the engines' log lines go (the daemon's stderr).
     let logSink: (@Sendable (String) -> Void)?
@@ -64,6 +74,16 @@ public final class Metrics: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         throttles[function, default: 0] += 1
+    }
+
+    /// One HTTP trigger request: `api` is the Function URL's or HTTP API's id, `route` the
+    /// route key that matched (`-` when none did).
+    public func recordHTTPRequest(api: String, route: String, status: Int, durationMs: Double) {
+        lock.lock()
+        defer { lock.unlock() }
+        let key = HTTPRouteKey(api: api, route: route, status: status)
+        httpRequests[key, default: 0] += 1
+        httpDurations[HTTPRouteKey(api: api, route: route, status: 0), default: Histogram()].observe(durationMs)
     }
 
     public func recordAsyncReceived(function: String) {
@@ -143,6 +163,19 @@ public final class Metrics: @unchecked Sendable {
             out += "hearth_async_queue_depth{function=\"\(f)\",state=\"available\"} \(depth.available)\n"
             out += "hearth_async_queue_depth{function=\"\(f)\",state=\"leased\"} \(depth.leased)\n"
             out += "hearth_async_queue_depth{function=\"\(f)\",state=\"failed\"} \(depth.failed)\n"
+        }
+        out += "# HELP hearth_http_requests_total HTTP trigger requests (Function URLs, HTTP APIs), by id, route key and status.\n# TYPE hearth_http_requests_total counter\n"
+        for (key, n) in httpRequests.sorted(by: { ($0.key.api, $0.key.route, $0.key.status) < ($1.key.api, $1.key.route, $1.key.status) }) {
+            out += "hearth_http_requests_total{api=\"\(Self.label(key.api))\",route=\"\(Self.label(key.route))\",status=\"\(key.status)\"} \(n)\n"
+        }
+        out += "# HELP hearth_http_request_duration_seconds HTTP trigger requests' time to the response head, by id and route key.\n# TYPE hearth_http_request_duration_seconds histogram\n"
+        for (key, h) in httpDurations.sorted(by: { ($0.key.api, $0.key.route) < ($1.key.api, $1.key.route) }) {
+            let labels = "api=\"\(Self.label(key.api))\",route=\"\(Self.label(key.route))\""
+            for (i, bound) in h.bounds.enumerated() {
+                out += "hearth_http_request_duration_seconds_bucket{\(labels),le=\"\(bound / 1000)\"} \(h.buckets[i])\n"
+            }
+            out += "hearth_http_request_duration_seconds_bucket{\(labels),le=\"+Inf\"} \(h.count)\n"
+            out += "hearth_http_request_duration_seconds_sum{\(labels)} \(h.sum / 1000)\nhearth_http_request_duration_seconds_count{\(labels)} \(h.count)\n"
         }
         out += "# HELP hearth_instances Instances alive or starting.\n# TYPE hearth_instances gauge\nhearth_instances \(instances)\n"
         return out

@@ -3,7 +3,7 @@ import Foundation
 import HearthServer
 
 /// `hearth url NAME`: prints the function's URL, creating the Function URL config first when it
-/// has none (`--auth-type`, default NONE); `--delete` removes it.
+/// has none (`--auth-type`, default NONE; `--invoke-mode`, default BUFFERED); `--delete` removes it.
 struct URLCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "url", abstract: "Print a function's Function URL, creating it if it has none (or --delete it).")
@@ -16,11 +16,15 @@ struct URLCommand: AsyncParsableCommand {
     @Option(name: .customLong("auth-type"), help: "NONE (public) or AWS_IAM (SigV4 for the service lambda), when creating.")
     var authType: String = "NONE"
 
+    @Option(name: .customLong("invoke-mode"), help: "BUFFERED or RESPONSE_STREAM (the response streams to the client as the function writes it), when creating.")
+    var invokeMode: String = "BUFFERED"
+
     @Flag(help: "Delete the function's URL instead.")
     var delete = false
 
     func validate() throws {
         guard ["NONE", "AWS_IAM"].contains(authType) else { throw ValidationError("--auth-type must be NONE or AWS_IAM") }
+        guard ["BUFFERED", "RESPONSE_STREAM"].contains(invokeMode) else { throw ValidationError("--invoke-mode must be BUFFERED or RESPONSE_STREAM") }
     }
 
     func run() async throws {
@@ -33,7 +37,7 @@ struct URLCommand: AsyncParsableCommand {
         }
         var response = try await api.send("GET", path, query: query)
         if response.status == 404, response.errorDescription.contains("The resource you requested does not exist") {
-            response = try await api.send("POST", path, query: query, body: try JSONSerialization.data(withJSONObject: ["AuthType": authType])).ok()
+            response = try await api.send("POST", path, query: query, body: try JSONSerialization.data(withJSONObject: ["AuthType": authType, "InvokeMode": invokeMode])).ok()
         }
         response = try response.ok()
         if client.json {

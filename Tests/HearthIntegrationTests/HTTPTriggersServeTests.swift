@@ -155,7 +155,7 @@ struct HTTPTriggersServeTests {
         #expect(out["arn"] as? String == "arn:aws:lambda:us-east-1:000000000000:function:web")
         #expect(out["mode"] as? String == "BUFFERED")
         #expect(out["dup"] as? String == "ResourceConflictException")
-        #expect(out["stream"] as? String == "InvalidParameterValueException")
+        #expect(out["stream"] as? String == "ResourceConflictException")  // RESPONSE_STREAM is accepted; the URL exists
         #expect(out["echo_status"] as? Int == 200)
         #expect(out["model"] as? String == "valid", "\(out["model"] ?? "")")
         #expect(out["v2model"] as? String == "valid")

@@ -103,6 +103,16 @@ struct LambdaSemanticsTests {
         let duration = Double(reports[0]["Duration"]?.split(separator: " ").first ?? "") ?? 0
         #expect(duration >= 1000 && duration < 1100, "timed out after \(duration) ms")
         #expect(reports[0]["Status"] == "timeout")
+        // Lambda's own line after REPORT: `<ISO 8601 ms>Z <request id> Task timed out after 1.00 seconds`.
+        let lines = result.stderr.split(separator: "\n").map(String.init)
+        let report = try #require(lines.firstIndex { $0.hasPrefix("REPORT RequestId: ") })
+        let requestID = lines[report].dropFirst("REPORT RequestId: ".count).prefix { $0 != "\t" }
+        let line = report + 1 < lines.count ? lines[report + 1] : ""
+        #expect(line.wholeMatch(of: /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z \S+ Task timed out after 1\.00 seconds/) != nil, "\(line)")
+        #expect(line.contains(" \(requestID) "), "\(line)")
+        // One such line per timed-out invocation (both of the two), none elsewhere.
+        #expect(lines.filter { $0.contains("Task timed out") }.count == 2, "\(result.stderr)")
+        #expect(!result.stderr.contains("Task timed out after 1.00 seconds\nREPORT"))
         #expect(reports[1]["Init Duration"] != nil, "after a timeout the next invocation cold-starts")
         #expect(Harness.leftovers().isEmpty)
     }

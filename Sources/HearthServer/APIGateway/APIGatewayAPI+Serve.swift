@@ -47,7 +47,9 @@ extension APIGatewayAPI {
         return nil
     }
 
-    func serve(_ request: HTTPRequest, _ trigger: TriggerRequest, apiID: String, host: String?, api lambda: LambdaAPI) async -> HTTPResponse {
+    /// Serves one request to API `apiID`; `matched` is set to the route key that matched.
+    func serve(_ request: HTTPRequest, _ trigger: TriggerRequest, apiID: String, host: String?, api lambda: LambdaAPI,
+               matched: inout String) async -> HTTPResponse {
         let requestID = trigger.requestID
         let origin = trigger.header("Origin")
         func fail(_ failure: ProxyResponse.Failure, _ cors: CORSPolicy? = nil) -> HTTPResponse {
@@ -55,6 +57,7 @@ extension APIGatewayAPI {
         }
         guard let deployment = (try? self.deployment(apiID)) ?? nil else { return fail(.notFound) }
         if deployment.disabled { return fail(.forbidden) }
+        if TriggerLimits.requestLineAndHeaderValues(trigger) > TriggerLimits.httpAPIRequestLineAndHeaders { return fail(.requestTooLarge) }
         let cors = deployment.cors
         if let cors, CORSPolicy.isPreflight(trigger) {
             return HTTPResponse(status: 204, headers: cors.preflightHeaders(trigger) + [("apigw-requestid", requestID)])
@@ -63,6 +66,7 @@ extension APIGatewayAPI {
               let (route, routeDoc, parameters) = RouteKey.select(method: trigger.method, rawPath: path, among: deployment.routes) else {
             return fail(.notFound, cors)
         }
+        matched = route.text
         guard let target = routeDoc["target"] as? String, let integration = deployment.integrations[String(target.dropFirst("integrations/".count))],
               let uri = integration["integrationUri"] as? String, let function = Self.functionARN(inIntegrationURI: uri) else {
             return fail(.notFound, cors)

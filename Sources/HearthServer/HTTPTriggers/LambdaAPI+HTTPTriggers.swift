@@ -42,12 +42,29 @@ extension LambdaAPI {
             timeEpochMs: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)), requestID: requestID,
             traceID: request.header("X-Amzn-Trace-Id") ?? Instance.newTraceID())
         trigger.headers.removeAll { $0.0.caseInsensitiveCompare("X-Amzn-Trace-Id") == .orderedSame }
+        let started = ContinuousClock.now
+        let response: HTTPResponse
+        var api: String, route = "-"
         switch target {
         case .functionURL(let id, let urlRegion):
-            return await serveFunctionURL(request, trigger, id: id, region: urlRegion)
+            (api, route) = (id, "$default")
+            response = await serveFunctionURL(request, trigger, id: id, region: urlRegion)
         case .httpAPI(let id):
-            return await apiGateway.serve(request, trigger, apiID: id, host: request.header("Host"), api: self)
+            api = id
+            response = await apiGateway.serve(request, trigger, apiID: id, host: request.header("Host"), api: self, matched: &route)
         }
+        recordTrigger(api: api, route: route, trigger: trigger, status: response.status, since: started)
+        return response
+    }
+
+    /// Every trigger request in the metrics (`hearth_http_requests_total` and the duration
+    /// histogram, by id and route key) and in the daemon's log, one line each, as an access log:
+    /// `hearth: http <id> "<route key>" <method> <path> <status> <ms> ms <request id>`.
+    func recordTrigger(api: String, route: String, trigger: TriggerRequest, status: Int, since started: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - started
+        let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        metrics.recordHTTPRequest(api: api, route: route, status: status, durationMs: ms)
+        metrics.log("hearth: http \(api) \"\(route)\" \(trigger.method) \(trigger.rawPath) \(status) \(String(format: "%.1f", ms)) ms \(trigger.requestID)")
     }
 
     static func failure(_ failure: ProxyResponse.Failure, _ kind: TriggerKind, _ requestID: String, cors: CORSPolicy? = nil, origin: String? = nil) -> HTTPResponse {
@@ -75,7 +92,11 @@ extension LambdaAPI {
         let domain = host.flatMap { TriggerHost.parse($0) != nil ? $0 : nil } ?? "\(id).lambda-url.\(region).localhost"
         let context = TriggerContext(apiID: id, accountID: iam == nil ? "anonymous" : account, domainName: domain, domainPrefix: id, iam: iam)
         let event = PayloadV2.encode(PayloadV2.event(trigger, context))
-        let outcome = await invokeForTrigger(FunctionRef(name: url.function, qualifier: url.qualifier), event: event, trigger: trigger, timeoutMs: nil)
+        let ref = FunctionRef(name: url.function, qualifier: url.qualifier)
+        if url.invokeMode == "RESPONSE_STREAM" {
+            return await streamFunctionURL(ref, event: event, trigger: trigger, urlID: id, cors: cors, origin: origin)
+        }
+        let outcome = await invokeForTrigger(ref, event: event, trigger: trigger, timeoutMs: nil)
         var response: HTTPResponse
         switch outcome {
         case .failed(let failure): response = Self.failure(failure, .functionURL, requestID)

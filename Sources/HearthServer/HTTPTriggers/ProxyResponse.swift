@@ -66,15 +66,18 @@ public enum ProxyResponse {
             return (200, [("Content-Type", "application/json")], payload)
         }
         let status = try statusCode(object)
-        var headers = try stringMap(object["headers"], field: "headers").map { ($0.key, $0.value) }.sorted { $0.0 < $1.0 }
-        if let cookies = object["cookies"], !(cookies is NSNull) {
-            guard let list = cookies as? [Any] else { throw Malformed(reason: "cookies must be a list of strings") }
-            for cookie in list {
-                guard let text = cookie as? String else { throw Malformed(reason: "cookies must be a list of strings") }
-                headers.append(("Set-Cookie", text))
-            }
+        let headers = try stringMap(object["headers"], field: "headers").map { ($0.key, $0.value) }.sorted { $0.0 < $1.0 }
+        return (status, headers + (try setCookies(object["cookies"])), try body(object))
+    }
+
+    /// Payload 2.0's `cookies` (absent, null, or a list of strings): one `Set-Cookie` each.
+    static func setCookies(_ value: Any?) throws(Malformed) -> [(String, String)] {
+        guard let value, !(value is NSNull) else { return [] }
+        guard let list = value as? [Any] else { throw Malformed(reason: "cookies must be a list of strings") }
+        return try list.map { cookie throws(Malformed) -> (String, String) in
+            guard let text = cookie as? String else { throw Malformed(reason: "cookies must be a list of strings") }
+            return ("Set-Cookie", text)
         }
-        return (status, headers, try body(object))
     }
 
     /// Maps a payload 1.0 result: `headers` and `multiValueHeaders` merged (a name in both takes

@@ -39,9 +39,6 @@ extension LambdaAPI {
             guard let mode = mode as? String, mode == "BUFFERED" || mode == "RESPONSE_STREAM" else {
                 throw LambdaError(status: 400, type: "ValidationException", message: "1 validation error detected: Value '\(body["InvokeMode"] ?? "")' at 'invokeMode' failed to satisfy constraint: Member must satisfy enum value set: [BUFFERED, RESPONSE_STREAM]")
             }
-            if mode == "RESPONSE_STREAM" {
-                throw LambdaError.invalidParameter("InvokeMode RESPONSE_STREAM is not supported by this Hearth yet: the front door does not stream responses to HTTP clients; use BUFFERED")
-            }
             record.invokeMode = mode
         }
         if let cors = body["Cors"] {

@@ -15,6 +15,10 @@
  *   "stream":N          stream N chunks ("chunk-i\n"), "gap_ms":G apart (response mode streaming)
  *   "stream_error":1    after the chunks, end the stream with an error in trailers
  *   "stream_kb":K       stream K KiB of 'x' in 64 KiB chunks (response mode streaming)
+ * An HTTP trigger's event whose rawPath is /http-stream/N/G[/fail] streams N chunks G ms apart
+ * as awslambda.HttpResponseStream does: Content-Type application/vnd.awslambda.http-integration-
+ * response, the prelude {"statusCode":201,"headers":{...},"cookies":[...]}, 8 NUL bytes, the body
+ * (and with /fail, the error trailers after the chunks).
  *   "spin_ms":N         before responding, spin N ms of wall time; print "invoke-cpu-ms <CPU ms it got>"
  * FIDELITY_INIT_SPIN_MS=N spins N ms of wall time during init and prints "init-cpu-ms <CPU ms>".
  */
@@ -133,15 +137,26 @@ static long spin(long ms) {
     return (c.tv_sec - c0.tv_sec) * 1000 + (c.tv_nsec - c0.tv_nsec) / 1000000;
 }
 
-static void stream(const char *id, long chunks, long gap, int fail, long kb) {
+static void stream(const char *id, long chunks, long gap, int fail, long kb, int http) {
     int fd = dial();
     char head[1024];
     int h = snprintf(head, sizeof head,
                      "POST /2018-06-01/runtime/invocation/%s/response HTTP/1.1\r\nHost: localhost\r\n%s"
                      "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n"
-                     "Content-Type: text/plain\r\n%s\r\n",
-                     id, closing(), fail ? "Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n" : "");
+                     "Content-Type: %s\r\n%s\r\n",
+                     id, closing(), http ? "application/vnd.awslambda.http-integration-response" : "text/plain",
+                     fail ? "Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n" : "");
     send_all(fd, head, (size_t)h);
+    if (http) {
+        static const char prelude[] = "{\"statusCode\":201,\"headers\":{\"Content-Type\":\"text/plain\",\"X-Streamed\":\"yes\"},"
+                                      "\"cookies\":[\"a=1; Path=/\",\"b=2\"]}";
+        char frame[32];
+        size_t n = sizeof prelude - 1 + 8;
+        int fn = snprintf(frame, sizeof frame, "%zx\r\n", n);
+        send_all(fd, frame, (size_t)fn);
+        send_all(fd, prelude, sizeof prelude - 1);
+        send_all(fd, "\0\0\0\0\0\0\0\0\r\n", 10);
+    }
     if (kb > 0) {
         static char block[65536];
         memset(block, 'x', sizeof block);
@@ -201,8 +216,14 @@ int main(void) {
         if (number(event, "before")) printf("before-response %s\n", id);
         if (number(event, "spin_ms") > 0) printf("invoke-cpu-ms %ld\n", spin(number(event, "spin_ms")));
         long chunks = number(event, "stream"), kb = number(event, "stream_kb");
-        if (chunks > 0 || kb > 0) {
-            stream(id, chunks, number(event, "gap_ms"), number(event, "stream_error") != 0, kb);
+        const char *http = strstr(event, "\"rawPath\":\"/http-stream/");
+        if (http) {
+            char *rest;
+            long n = strtol(http + strlen("\"rawPath\":\"/http-stream/"), &rest, 10);
+            long gap = *rest == '/' ? strtol(rest + 1, &rest, 10) : 0;
+            stream(id, n, gap, strncmp(rest, "/fail", 5) == 0, 0, 1);
+        } else if (chunks > 0 || kb > 0) {
+            stream(id, chunks, number(event, "gap_ms"), number(event, "stream_error") != 0, kb, 0);
         } else {
             char path[512];
             snprintf(path, sizeof path, "/2018-06-01/runtime/invocation/%s/response", id);
