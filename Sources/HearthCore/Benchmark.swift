@@ -8,6 +8,7 @@ import Histogram
 public struct Benchmark: Sendable {
     public enum Kind: String, Sendable, CaseIterable {
         case coldStart = "cold-start", warm, burst
+        case pythonColdStart = "python-cold-start"
     }
 
     /// One measured quantity: an HDR histogram of nanoseconds.
@@ -107,11 +108,11 @@ public struct Benchmark: Sendable {
         let config: FunctionConfig
         let payload = Array(#"{"bench":true}"#.utf8)
 
-        init(code: String, memoryMB: Int, stateDirectory: String) throws {
+        init(code: String, memoryMB: Int, stateDirectory: String, runtime: String = "provided", handler: String? = nil) throws {
             host = try SandboxHost(stateDirectory: stateDirectory)
             do {
                 bundle = try CodeBundle.open(code, scratch: host.runDirectory)
-                image = try host.images.image(for: "provided")
+                image = try host.images.image(for: runtime)
             } catch {
                 host.close()
                 throw error
@@ -119,6 +120,8 @@ public struct Benchmark: Sendable {
             var config = FunctionConfig(name: "bench")
             config.memoryMB = memoryMB
             config.timeout = 30
+            config.runtime = runtime
+            if let handler { config.handler = handler }
             self.config = config
         }
 
@@ -139,7 +142,9 @@ public struct Benchmark: Sendable {
     /// Runs the benchmark; returns the JSON object (`benchmark`, `unit`, `runs`, `p50`, `p90`,
     /// `p99`, `max` for the headline series, plus every series and the machine).
     public func run() async throws -> [String: Any] {
-        let setup = try Setup(code: code, memoryMB: memoryMB, stateDirectory: stateDirectory)
+        let setup = kind == .pythonColdStart
+            ? try Setup(code: code, memoryMB: memoryMB, stateDirectory: stateDirectory, runtime: "python3.11", handler: "app.handler")
+            : try Setup(code: code, memoryMB: memoryMB, stateDirectory: stateDirectory)
         defer { setup.close() }
         let budget = Budget(runs: runs, deadline: duration.map { ContinuousClock.now + $0 })
         var series: [Series]
@@ -152,6 +157,8 @@ public struct Benchmark: Sendable {
             (series, extra) = try await warm(setup, budget: budget)
         case .burst:
             (series, extra) = try await bursts(setup, budget: budget)
+        case .pythonColdStart:
+            (series, extra) = try await pythonColdStarts(setup, budget: budget)
         }
         Self.progress("")
         var result: [String: Any] = ["benchmark": kind.rawValue, "unit": "ms", "memory_mb": memoryMB,

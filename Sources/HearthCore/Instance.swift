@@ -82,6 +82,10 @@ extension InvocationRecord {
 /// One sandbox running one function's runtime, with its Runtime API server and log capture.
 /// Takes one invocation at a time (the caller serialises). `destroy()` must be called.
 public final class Instance: Sendable {
+    /// Whether shells start a runtime that supports it ahead of the launch (ADR 0018); off with
+    /// `HEARTH_PREINIT=0` in the supervisor's environment.
+    public static let preinitializeByDefault = ProcessInfo.processInfo.environment["HEARTH_PREINIT"] != "0"
+
     /// Where the Unix Runtime API socket is inside the sandbox.
     public static let runtimeSocketInSandbox = "/run/hearth/runtime.sock"
     /// Lambda's limit for the init phase.
@@ -175,9 +179,11 @@ public final class Instance: Sendable {
             self.initStartLine = initStartLine
         }
 
-        /// Sets a sandbox up for `config`, held before the exec.
+        /// Sets a sandbox up for `config`, held before the exec. With `preinitialize` (and an
+        /// image that supports it, and hearth-init as pid 1), the runtime is started in the held
+        /// sandbox and initialises ahead (ADR 0018); this returns once it is ready.
         public static func prepare(config: FunctionConfig, code: String, opt: String? = nil, image: RuntimeImage,
-                                   host: SandboxHost, logSink: LogCapture.Sink?) async throws -> Shell {
+                                   host: SandboxHost, logSink: LogCapture.Sink?, preinitialize: Bool = Instance.preinitializeByDefault) async throws -> Shell {
             let id = String(UInt64.random(in: 0...UInt64.max), radix: 16)
             let workspace = host.runDirectory + "/" + id
             let socketDir = workspace + "/sock"
@@ -211,6 +217,8 @@ public final class Instance: Sendable {
             if let dir = image.manifest.workingDirectory { spec.workingDirectory = dir }
             let logStream = Instance.logStreamName(version: config.version, id: id)
             spec.environment = config.lambdaEnvironment(image: image.manifest, logStream: logStream)
+            // A pre-initialised runtime: only with hearth-init, which holds the launch channel.
+            spec.preinitialize = preinitialize && host.initFD != nil && image.manifest.preinitializes(environment: spec.environment)
             do {
                 try spec.validate()
             } catch {

@@ -16,6 +16,13 @@ public struct RuntimeImageManifest: Sendable, Equatable {
     public var workingDirectory: String?
     /// `_HANDLER` when the function sets none (container images: CMD's first word).
     public var defaultHandler: String?
+    /// The entrypoint initialises ahead of its launch in a pre-forked shell (`preinit=yes`,
+    /// ADR 0018): it is started with the launch channel on fd 3 and waits there for the go.
+    public var preinitialize = false
+    /// Environment variables (a trailing `*` matches a prefix) whose presence in the function's
+    /// environment turns pre-initialisation off (`preinit_unless=`): what would run the
+    /// function's own code before the launch (a wrapper script, PYTHONSTARTUP, …).
+    public var preinitializeUnless: [String] = []
 
     public init(name: String, entrypoint: String, environment: [(String, String)]) {
         self.name = name
@@ -29,7 +36,8 @@ public struct RuntimeImageManifest: Sendable, Equatable {
     public static func == (a: Self, b: Self) -> Bool {
         a.name == b.name && a.aliases == b.aliases && a.buildScript == b.buildScript && a.entrypoint == b.entrypoint
             && a.version == b.version && a.arguments == b.arguments && a.workingDirectory == b.workingDirectory
-            && a.defaultHandler == b.defaultHandler && a.environment.map { $0.0 + "=" + $0.1 } == b.environment.map { $0.0 + "=" + $0.1 }
+            && a.defaultHandler == b.defaultHandler && a.preinitialize == b.preinitialize
+            && a.preinitializeUnless == b.preinitializeUnless && a.environment.map { $0.0 + "=" + $0.1 } == b.environment.map { $0.0 + "=" + $0.1 }
     }
 
     public init(parsing text: String) throws {
@@ -44,9 +52,24 @@ public struct RuntimeImageManifest: Sendable, Equatable {
         buildScript = values["build"] ?? "build"
         entrypoint = values["entrypoint"] ?? "/var/task/bootstrap"
         version = values["version"] ?? "1"
+        preinitialize = values["preinit"] == "yes"
+        preinitializeUnless = (values["preinit_unless"] ?? "").split(separator: " ").map(String.init)
         environment = (values["env"] ?? "").split(separator: " ").compactMap { pair in
             guard let eq = pair.firstIndex(of: "=") else { return nil }
             return (String(pair[..<eq]), String(pair[pair.index(after: eq)...]))
+        }
+    }
+}
+
+extension RuntimeImageManifest {
+    /// Whether a shell of a function with `environment` starts this image's entrypoint ahead of
+    /// its launch: the image supports it and no variable of `preinitializeUnless` is set.
+    public func preinitializes(environment: [(String, String)]) -> Bool {
+        guard preinitialize else { return false }
+        return !environment.contains { name, _ in
+            preinitializeUnless.contains { pattern in
+                pattern.hasSuffix("*") ? name.hasPrefix(pattern.dropLast()) : name == pattern
+            }
         }
     }
 }

@@ -260,6 +260,7 @@ public final class Sandbox: @unchecked Sendable {
                    "HEARTH_INIT_STEP_WAIT_LAUNCH=\(HEARTH_STEP_WAIT_LAUNCH.rawValue)",
                    "HEARTH_INIT_STEP_FORK=\(HEARTH_STEP_FORK.rawValue)", "HEARTH_INIT_STEP_CHDIR=\(HEARTH_STEP_CHDIR.rawValue)",
                    "HEARTH_INIT_STEP_STDIO=\(HEARTH_STEP_STDIO.rawValue)", "HEARTH_INIT_STEP_EXEC=\(HEARTH_STEP_EXEC.rawValue)"]
+        if hold && spec.preinitialize { env.append("HEARTH_INIT_PREINIT=1") }
         env += argv.enumerated().map { "HEARTH_INIT_ARG\($0.offset)=\($0.element)" }
         return env + spec.environment.map { "\($0.0)=\($0.1)" }
     }

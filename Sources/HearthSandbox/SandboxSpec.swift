@@ -38,6 +38,10 @@ public struct SandboxSpec: Sendable, Equatable {
     /// Start with the CPU quota lifted (Lambda's init burst): the cgroup's
     /// `endCPUBurst()` applies the quota once the runtime has initialised.
     public var cpuInitBurst = false
+    /// A pre-initialised runtime (ADR 0018): in a held sandbox (a shell) with hearth-init, the
+    /// entrypoint is exec'd at once with the launch channel on fd 3 and initialises ahead of the
+    /// launch (an interpreter importing its runtime client); the launch only passes it the go.
+    public var preinitialize = false
     public var pidsMax: Int = 1024
     public var ephemeralStorageMB: Int = 512
     public var openFilesLimit: Int = 1024

@@ -6,8 +6,14 @@
 //   fd 3  the sync socket (SOCK_SEQPACKET) to the supervisor, hearth_msg frames
 //   fd 4  the function's stdout, fd 5 its stderr (the same descriptor twice when they are one)
 //   HEARTH_INIT_PATH, HEARTH_INIT_CWD, HEARTH_INIT_HOLD ("1": a pre-forked shell, wait for the
-//   supervisor's go), HEARTH_INIT_ARGC and HEARTH_INIT_ARG<i> in its environment; the rest of the
+//   supervisor's go), HEARTH_INIT_PREINIT ("1", with HOLD: a pre-initialised runtime, below),
+//   HEARTH_INIT_ARGC and HEARTH_INIT_ARG<i> in its environment; the rest of the
 //   environment is the function's. /proc/1/environ is unreadable in the sandbox (not dumpable).
+// A pre-initialised runtime (ADR 0018): the function is exec'd at once, before the launch, with
+// fd 3 one end of a socket pair (the launch channel). It writes one byte when it has done what
+// it does ahead (an interpreter importing its runtime client, never the function's code) and
+// then reads one: the init tells the supervisor it is ready only after that first byte (or EOF),
+// and passes the supervisor's go on as the second. An exec failure is reported at the launch.
 // It forks the function (pid 2) with vfork and execve, reports the exec, reaps every process and
 // reports the function's wait status; it exits when the supervisor's end of fd 3 closes.
 #define _GNU_SOURCE
@@ -44,6 +50,16 @@ static __attribute__((noreturn)) void fail(int step) {
     _exit(126);
 }
 
+// A pre-forked shell: ready, then one byte to go, or EOF (discarded: exit quietly).
+static void wait_for_launch(void) {
+    send_msg(MSG_READY, 0, 0, 0);
+    char go;
+    ssize_t n;
+    do { n = read(SYNC_FD, &go, 1); } while (n < 0 && errno == EINTR);
+    if (n == 0) _exit(0);
+    if (n < 0) fail(step_wait_launch);
+}
+
 static int env_int(const char *name, int fallback) {
     const char *v = getenv(name);
     return v && *v ? atoi(v) : fallback;
@@ -64,6 +80,7 @@ int main(void) {
     const char *path = getenv("HEARTH_INIT_PATH");
     const char *cwd = getenv("HEARTH_INIT_CWD");
     int hold = env_int("HEARTH_INIT_HOLD", 0);
+    int preinit = hold && env_int("HEARTH_INIT_PREINIT", 0);
     int argc = env_int("HEARTH_INIT_ARGC", 0);
     if (path == NULL || cwd == NULL || argc < 1 || argc > 100000) { errno = EINVAL; fail(step_exec); }
     char **argv = calloc((size_t)argc + 1, sizeof *argv);
@@ -104,15 +121,10 @@ int main(void) {
     int exec_pipe[2];
     if (pipe2(exec_pipe, O_CLOEXEC) < 0) fail(step_fork);
 
-    if (hold) {
-        // A pre-forked shell: ready, then one byte to go, or EOF (discarded: exit quietly).
-        send_msg(MSG_READY, 0, 0, 0);
-        char go;
-        ssize_t n;
-        do { n = read(SYNC_FD, &go, 1); } while (n < 0 && errno == EINTR);
-        if (n == 0) _exit(0);
-        if (n < 0) fail(step_wait_launch);
-    }
+    // The launch channel of a pre-initialised runtime: [0] the init's end, [1] the function's fd 3.
+    int channel[2] = {-1, -1};
+    if (preinit && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel) < 0) fail(step_fork);
+    if (hold && !preinit) wait_for_launch();
 
     pid_t function = vfork();
     if (function < 0) fail(step_fork);
@@ -120,6 +132,8 @@ int main(void) {
         int step = step_stdio;
         int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(OUT_FD, 1) < 0 || dup2(ERR_FD, 2) < 0) goto failed;
+        // dup2 clears close-on-exec: the launch channel is the only descriptor beyond 0-2.
+        if (channel[1] >= 0 && dup2(channel[1], SYNC_FD) < 0) goto failed;
         step = step_chdir;
         if (chdir(cwd) < 0) goto failed;
         setsid();
@@ -140,6 +154,18 @@ int main(void) {
     ssize_t n;
     do { n = read(exec_pipe[0], report, sizeof report); } while (n < 0 && errno == EINTR);
     close(exec_pipe[0]);
+    if (preinit) {
+        // The runtime initialises ahead; ready once it says so (or has gone: EOF), then the go.
+        close(channel[1]);
+        char byte = 1;
+        if (n != (ssize_t)sizeof report) {
+            ssize_t r;
+            do { r = read(channel[0], &byte, 1); } while (r < 0 && errno == EINTR);
+        }
+        wait_for_launch();
+        while (send(channel[0], &byte, 1, MSG_NOSIGNAL) < 0 && errno == EINTR) {}
+        close(channel[0]);
+    }
     if (n == (ssize_t)sizeof report) {
         errno = report[1];
         send_msg(MSG_ERROR, report[0], report[1], 0);

@@ -15,11 +15,14 @@ struct Bench: AsyncParsableCommand {
               instances, with --concurrency clients (and throughput); --in-process skips HTTP
               and calls the pool directly.
             burst: --runs simultaneous first invocations (time until each is answered, and until all are).
+            python-cold-start: python3.11 cold starts to the first response (and their Init Duration): without a
+              shell, from a pre-initialised shell (interpreter and awslambdaric ready, ADR 0018) and from a plain
+              shell, one of each per run; --function is a folder with app.py (default: a hello-world handler).
             Latencies go into HDR histograms; progress goes to stderr; --json prints one object on stdout.
             Uses a folder or zip with a bootstrap (--function; default: hearth-echo, the C echo example built next to hearth).
             """)
 
-    @Argument(help: "cold-start, warm or burst") var kind: String
+    @Argument(help: "cold-start, warm, burst or python-cold-start") var kind: String
     @Option(help: "Samples (burst: simultaneous invocations, at most 100).") var runs = 50
     @Option var concurrency = 1
     @Option(help: "Run for S seconds instead of --runs samples (burst: repeated bursts).") var duration: Double?
@@ -49,7 +52,7 @@ struct Bench: AsyncParsableCommand {
     }
 
     func validate() throws {
-        guard Benchmark.Kind(rawValue: kind) != nil else { throw ValidationError("kind must be cold-start, warm or burst") }
+        guard Benchmark.Kind(rawValue: kind) != nil else { throw ValidationError("kind must be cold-start, warm, burst or python-cold-start") }
         if runs < 1 || concurrency < 1 { throw ValidationError("--runs and --concurrency must be at least 1") }
         if kind == "burst" && runs > 100 { throw ValidationError("burst is limited to 100 simultaneous invocations") }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be more than 0 seconds") }
@@ -64,7 +67,7 @@ struct Bench: AsyncParsableCommand {
         if let function {
             code = function
         } else {
-            defaultFolder = try Self.defaultFunction()
+            defaultFolder = kind == Benchmark.Kind.pythonColdStart.rawValue ? try Benchmark.pythonHelloFunction() : try Self.defaultFunction()
             code = defaultFolder!
         }
         guard FileManager.default.fileExists(atPath: code) else {
