@@ -50,6 +50,11 @@ public struct Benchmark: Sendable {
     /// warm: the function asks for a sandbox per invocation (ADR 0008); the pool keeps one
     /// pre-forked shell per caller, so each invocation is a shell launch plus the runtime's init.
     public var fresh = false
+    /// burst: functions invoked at once, `runs` first invocations each.
+    public var functions = 1
+    /// burst: measure bursts after the first, from the shells the first one's demand sized
+    /// (one pool for every round; between rounds the warm instances go, the shells stay).
+    public var burstShells = false
 
     public init(kind: Kind, runs: Int, concurrency: Int, gapMs: Int, duration: Duration? = nil, code: String, memoryMB: Int,
                 stateDirectory: String, prefork: Bool = true) {
@@ -269,34 +274,72 @@ public struct Benchmark: Sendable {
                             "sandbox_per_invocation": fresh])
     }
 
-    /// `runs` simultaneous first invocations of one function (repeated while `duration` lasts):
-    /// each one's time to its answer, and the time until all were answered.
+    /// `runs` simultaneous first invocations of each of `functions` functions (repeated while
+    /// `duration` lasts): each one's time to its answer, and the time until all were answered.
+    /// Failed invocations (e.g. `Sandbox.Timedout` past Lambda's 10 s init limit) are counted,
+    /// not thrown. With `burstShells` one pool serves every round: a first, unrecorded burst sizes
+    /// each function's shells by its demand, and each recorded round waits for those shells,
+    /// retires the warm instances and bursts again (every invocation a cold start from a shell).
     func bursts(_ setup: Setup, budget: Budget) async throws -> ([Series], [String: Any]) {
         var each = Series(name: "burst_first_invocations"), all = Series(name: "burst_all_answered")
-        var rounds = 0
+        var rounds = 0, failed = 0
+        var errors: [String: Int] = [:]
+        let names = (0..<functions).map { functions == 1 ? "bench" : "bench-\($0)" }
+        let limits = InstancePool.Limits(maxInstances: runs * functions, prefork: burstShells ? 1 : 0, preforkMax: runs)
+        var shared: InstancePool?
+        if burstShells {
+            let pool = InstancePool(host: setup.host, limits: limits)
+            Self.progress("burst: sizing shells")
+            _ = try await burst(pool, setup, names)
+            shared = pool
+        }
         while rounds == 0 || (budget.deadline != nil && budget.more(after: rounds)) {
-            Self.progress("burst of \(runs), round \(rounds + 1)")
-            let pool = InstancePool(host: setup.host, limits: .init(maxInstances: runs, prefork: 0))
-            let version = setup.version
-            let payload = setup.payload
-            let started = ContinuousClock.now
-            let answered = try await withThrowingTaskGroup(of: Duration.self) { group in
-                for _ in 0..<runs {
-                    group.addTask {
-                        let record = try await pool.invoke(function: "bench", versionName: "$LATEST", version: version, reserved: nil,
-                                                       payload: payload, requestID: UUID().uuidString.lowercased())
-                        try setup.check(record)
-                        return started.duration(to: .now)
-                    }
+            Self.progress("burst of \(runs) × \(functions), round \(rounds + 1)")
+            let pool = shared ?? InstancePool(host: setup.host, limits: limits)
+            if shared != nil {
+                for name in names { await pool.retireIdle(function: name) }
+                for _ in 0..<600 {
+                    var ready = 0
+                    for name in names { ready += await pool.shellCount(function: name, versionName: "$LATEST") }
+                    if ready >= runs * functions { break }
+                    try await Task.sleep(for: .milliseconds(50))
                 }
-                return try await group.reduce(into: [Duration]()) { $0.append($1) }
             }
-            await pool.shutdown(grace: .seconds(5))
-            answered.forEach { each.record($0) }
-            all.record(answered.max() ?? .zero)
+            let answered = try await burst(pool, setup, names)
+            if shared == nil { await pool.shutdown(grace: .seconds(5)) }
+            for (duration, error) in answered {
+                each.record(duration)
+                if let error {
+                    failed += 1
+                    errors[error, default: 0] += 1
+                }
+            }
+            all.record(answered.map(\.0).max() ?? .zero)
             rounds += 1
         }
-        return ([each, all], ["all_answered_ms": all.summary["max"] ?? 0, "rounds": rounds])
+        if let shared { await shared.shutdown(grace: .seconds(5)) }
+        return ([each, all], ["all_answered_ms": all.summary["max"] ?? 0, "rounds": rounds, "functions": functions,
+                              "failed": failed, "errors": errors, "from_shells": burstShells])
+    }
+
+    /// One burst: `runs` invocations of each function at once; each one's time and error type.
+    private func burst(_ pool: InstancePool, _ setup: Setup, _ names: [String]) async throws -> [(Duration, String?)] {
+        let version = setup.version
+        let payload = setup.payload
+        let runs = self.runs
+        let started = ContinuousClock.now
+        return await withTaskGroup(of: (Duration, String?).self) { group in
+            for name in names {
+                for _ in 0..<runs {
+                    group.addTask {
+                        let record = try? await pool.invoke(function: name, versionName: "$LATEST", version: version, reserved: nil,
+                                                            payload: payload, requestID: UUID().uuidString.lowercased())
+                        return (started.duration(to: .now), record == nil ? "Throttled" : record!.errorType)
+                    }
+                }
+            }
+            return await group.reduce(into: [(Duration, String?)]()) { $0.append($1) }
+        }
     }
 
     /// `hearth bench cold-start --lockstep`: one sample per line read from stdin, for a driver

@@ -65,12 +65,22 @@ public actor InstancePool {
         public var freezeIdle: Bool
         /// Pre-forked shells kept per function version with recent traffic (0: none).
         public var prefork: Int
+        /// Shells sized by demand: after a burst of cold starts, a version keeps up to this many
+        /// shells (as many as the burst needed, at least `prefork`), so the next burst starts
+        /// from shells; the demand halves every `demandDecay` without a cold start. At most
+        /// `prefork` when below it (0 turns shells off altogether).
+        public var preforkMax: Int
+        public var demandDecay: Duration
 
         public static let defaultPrefork = 1
+        public static let defaultPreforkMax = 64
 
         public init(maxInstances: Int, idleTimeout: Duration = .seconds(600), maxAge: Duration = .seconds(7200),
-                    queueTimeout: Duration = .zero, freezeIdle: Bool = false, prefork: Int = Limits.defaultPrefork) {
+                    queueTimeout: Duration = .zero, freezeIdle: Bool = false, prefork: Int = Limits.defaultPrefork,
+                    preforkMax: Int = Limits.defaultPreforkMax, demandDecay: Duration = .seconds(30)) {
             self.prefork = prefork
+            self.preforkMax = max(prefork, preforkMax)
+            self.demandDecay = demandDecay
             self.maxInstances = maxInstances
             self.idleTimeout = idleTimeout
             self.maxAge = maxAge
@@ -114,6 +124,8 @@ public actor InstancePool {
     private var shellsStarting: [Key: Int] = [:]
     /// When each version was last invoked, and what to prepare its shells from.
     private var traffic: [Key: (last: ContinuousClock.Instant, version: DeployedVersion)] = [:]
+    /// Cold starts under way per version, and the demand for shells they showed.
+    private var demand: [Key: ShellDemand] = [:]
 
     public init(host: SandboxHost, limits: Limits) {
         self.host = host
@@ -247,6 +259,8 @@ public actor InstancePool {
             instance = warm
             startedAt = at
         case .cold:
+            // Counted until its first invocation ends: the burst's size is how many overlap.
+            demand[key, default: ShellDemand()].coldStartBegan(at: .now)
             do {
                 let coldStart = ContinuousClock.now
                 if let shell = takeShell(key, generation: version.generation) {
@@ -259,6 +273,7 @@ public actor InstancePool {
             } catch {
                 markIdle(key)
                 instanceGone(key)
+                coldStartEnded(key)
                 let record = InvocationRecord(failedStart: error, requestID: requestID, config: version.config)
                 stream?.finish(.init(type: record.errorType ?? "Runtime.Unknown", body: record.payload))
                 onResponse?(record)
@@ -270,6 +285,7 @@ public actor InstancePool {
         let record = await instance.invoke(payload: payload, requestID: requestID, invokedARN: invokedARN, traceID: traceID,
                                            clientContext: clientContext, stream: stream, onResponse: onResponse)
         busyInstances[ObjectIdentifier(instance)] = nil
+        if case .cold = lease { coldStartEnded(key) }
         // A function that asked for a sandbox per invocation never gets this one again.
         release(key, instance: instance, generation: version.generation, started: startedAt,
                 reusable: record.instanceReusable && !version.config.sandboxPerInvocation)
@@ -301,6 +317,9 @@ public actor InstancePool {
             traffic[key] = nil
             discardShells(key)
         }
+        for key in demand.keys where key.function == function && (version == nil || key.version == version) && demand[key]!.inFlight == 0 {
+            demand[key] = nil
+        }
     }
 
     // MARK: pre-forked shells
@@ -315,13 +334,29 @@ public actor InstancePool {
         return nil
     }
 
-    /// Prepares shells in the background until `key` has `prefork` of them (ready or starting).
+    /// How many shells `key` should have: `prefork`, or what its last burst of cold starts
+    /// needed (at most `preforkMax`). While cold starts are under way only `prefork`: shells
+    /// prepared during a burst would compete with its starts for the kernel's cgroup attach.
+    private func shellTarget(_ key: Key) -> Int {
+        guard limits.prefork > 0 else { return 0 }
+        let d = demand[key] ?? ShellDemand()
+        if d.inFlight > 0 { return limits.prefork }
+        return min(limits.preforkMax, max(limits.prefork, d.peak))
+    }
+
+    private func coldStartEnded(_ key: Key) {
+        demand[key, default: ShellDemand()].coldStartEnded()
+        if demand[key]?.inFlight == 0 { fillShells(key) }
+    }
+
+    /// Prepares shells in the background until `key` has its target of them (ready or starting).
     private func fillShells(_ key: Key) {
         guard !closing, let version = traffic[key]?.version else { return }
         let have = (shells[key]?.count ?? 0) + shellsStarting[key, default: 0]
-        guard have < limits.prefork else { return }
+        let target = shellTarget(key)
+        guard have < target else { return }
         let host = self.host
-        for _ in have..<limits.prefork {
+        for _ in have..<target {
             shellsStarting[key, default: 0] += 1
             Task {
                 let shell = try? await Instance.Shell.prepare(config: version.config, code: version.code, opt: version.opt,
@@ -336,7 +371,7 @@ public actor InstancePool {
         if shellsStarting[key] == 0 { shellsStarting[key] = nil }
         guard let shell else { return }
         // Keep it only while the version still has traffic and the generation is current.
-        if closing || traffic[key]?.version.generation != generation || (shells[key]?.count ?? 0) >= limits.prefork {
+        if closing || traffic[key]?.version.generation != generation || (shells[key]?.count ?? 0) >= max(limits.prefork, shellTarget(key)) {
             discard(shell)
             return
         }
@@ -353,6 +388,14 @@ public actor InstancePool {
         Task {
             await shell.discard()
             self.destroyed()
+        }
+    }
+
+    /// Retires the idle instances of `function` but keeps its shells and traffic (the next
+    /// invocations are cold starts from shells): for benchmarks of bursts after the first.
+    public func retireIdle(function: String) {
+        for key in idle.keys where key.function == function {
+            for entry in idle.removeValue(forKey: key) ?? [] { retire(entry.instance, key: key) }
         }
     }
 
@@ -431,10 +474,21 @@ public actor InstancePool {
             idle[key] = keep.isEmpty ? nil : keep
             old.forEach { retire($0.instance, key: key) }
         }
-        // Shells live as long as their version has traffic.
+        // Shells live as long as their version has traffic; demand decays without cold starts,
+        // and shells above the target go.
         for (key, entry) in traffic where entry.last.duration(to: now) >= limits.idleTimeout {
             traffic[key] = nil
+            demand[key] = nil
             discardShells(key)
+        }
+        for key in Array(demand.keys) {
+            demand[key]!.decay(now: now, every: limits.demandDecay)
+            if demand[key]!.isEmpty { demand[key] = nil }
+            let target = shellTarget(key)
+            while let count = shells[key]?.count, count > target, let extra = shells[key]?.removeFirst() {
+                if shells[key]?.isEmpty == true { shells[key] = nil }
+                discard(extra.shell)
+            }
         }
         fillProvisioned()
     }

@@ -54,6 +54,9 @@ public struct RuntimeStateMachine: Sendable {
 
     /// The request id of an invocation that has its response but has not ended: the runtime
     /// has not asked for the next event yet.
+    // Not inlined: Swift 6.3.1's -O CopyPropagation crashes ("Found outside of lifetime use")
+    // on RuntimeAPIServer.next(on:channel:) with this getter inlined into it.
+    @inline(never)
     public var respondedRequestID: String? {
         if case .responded(let invocation, _) = state { return invocation.requestID }
         return nil

@@ -28,6 +28,8 @@ public final class Daemon: Sendable {
         public var freezeIdle = false
         /// Pre-forked shells kept per function version with recent traffic.
         public var prefork = InstancePool.Limits.defaultPrefork
+        /// Shells sized by demand: the most a version keeps after a burst of cold starts.
+        public var preforkMax = InstancePool.Limits.defaultPreforkMax
         /// Delays after a failed asynchronous attempt (Lambda: 60 s, then 120 s). Shorter values
         /// make retries testable; they change nothing else.
         public var asyncRetryDelays: [Duration] = [.seconds(60), .seconds(120)]
@@ -120,7 +122,7 @@ public final class Daemon: Sendable {
         let logs = try FunctionLogs(root: state + "/logs")
         let limits = InstancePool.Limits(maxInstances: maxInstances, idleTimeout: options.idleTimeout,
                                          maxAge: options.maxAge, queueTimeout: options.queueTimeout, freezeIdle: options.freezeIdle,
-                                         prefork: options.prefork)
+                                         prefork: options.prefork, preforkMax: options.preforkMax)
         let pool = InstancePool(host: host, limits: limits)
         await pool.start()
         let metrics = Metrics(log: log)

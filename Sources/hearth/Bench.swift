@@ -14,7 +14,9 @@ struct Bench: AsyncParsableCommand {
             warm: Invoke through the front door (HTTP on loopback, keep-alive) → response from warm
               instances, with --concurrency clients (and throughput); --in-process skips HTTP
               and calls the pool directly.
-            burst: --runs simultaneous first invocations (time until each is answered, and until all are).
+            burst: --runs simultaneous first invocations of each of --functions functions (time until each is
+              answered, and until all are; failures such as Sandbox.Timedout are counted); --from-shells
+              measures bursts after the first, from the shells sized by the first burst's demand.
             python-cold-start: python3.11 cold starts to the first response (and their Init Duration): without a
               shell, from a pre-initialised shell (interpreter and awslambdaric ready, ADR 0018) and from a plain
               shell, one of each per run; --function is a folder with app.py (default: a hello-world handler).
@@ -23,7 +25,9 @@ struct Bench: AsyncParsableCommand {
             """)
 
     @Argument(help: "cold-start, warm, burst or python-cold-start") var kind: String
-    @Option(help: "Samples (burst: simultaneous invocations, at most 100).") var runs = 50
+    @Option(help: "Samples (burst: simultaneous invocations per function, at most 100).") var runs = 50
+    @Option(help: "burst: functions invoked at once (--runs each).") var functions = 1
+    @Flag(help: "burst: bursts after the first, from shells sized by demand.") var fromShells = false
     @Option var concurrency = 1
     @Option(help: "Run for S seconds instead of --runs samples (burst: repeated bursts).") var duration: Double?
     @Option(help: "Idle milliseconds between cold starts (a low start rate).") var gapMs = 0
@@ -54,7 +58,9 @@ struct Bench: AsyncParsableCommand {
     func validate() throws {
         guard Benchmark.Kind(rawValue: kind) != nil else { throw ValidationError("kind must be cold-start, warm, burst or python-cold-start") }
         if runs < 1 || concurrency < 1 { throw ValidationError("--runs and --concurrency must be at least 1") }
-        if kind == "burst" && runs > 100 { throw ValidationError("burst is limited to 100 simultaneous invocations") }
+        if kind == "burst" && runs > 100 { throw ValidationError("burst is limited to 100 simultaneous invocations per function") }
+        if !(1...100).contains(functions) { throw ValidationError("--functions must be 1–100") }
+        if (functions != 1 || fromShells) && kind != "burst" { throw ValidationError("--functions and --from-shells go with burst") }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be more than 0 seconds") }
         if lockstep && kind != "cold-start" { throw ValidationError("--lockstep goes with cold-start") }
         if fresh && !(kind == "warm" && inProcess) { throw ValidationError("--fresh goes with warm --in-process") }
@@ -77,6 +83,8 @@ struct Bench: AsyncParsableCommand {
                                   duration: duration.map { .milliseconds(Int64($0 * 1000)) }, code: code, memoryMB: memory,
                                   stateDirectory: stateDir ?? SandboxHost.defaultStateDirectory, prefork: prefork)
         benchmark.fresh = fresh
+        benchmark.functions = functions
+        benchmark.burstShells = fromShells
         if lockstep {
             try await benchmark.lockstep()
             return
@@ -101,5 +109,6 @@ struct Bench: AsyncParsableCommand {
             print("  \(name): n \(summary["runs"] ?? 0)  p50 \(f("p50")) ms  p90 \(f("p90")) ms  p99 \(f("p99")) ms  max \(f("max")) ms")
         }
         if let t = result["throughput_per_second"] as? Double { print(String(format: "  throughput: %.0f invocations/s", t)) }
+        if let failed = result["failed"] as? Int { print("  failed: \(failed) \(result["errors"] ?? "")") }
     }
 }

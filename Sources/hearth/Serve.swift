@@ -50,6 +50,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Pre-forked sandbox shells kept per function version with recent traffic (0: none).")
     var prefork: Int = 1
 
+    @Option(help: "Shells sized by demand: after a burst of cold starts a version keeps up to this many shells (as many as the burst needed), falling back to --prefork as the demand decays.")
+    var preforkMax: Int = 64
+
     @Option(help: "Seconds to wait after a failed asynchronous attempt, comma-separated: after the first, after the second (Lambda: 60,120).")
     var asyncRetryDelays: String = "60,120"
 
@@ -82,6 +85,7 @@ struct Serve: AsyncParsableCommand {
         if !(0...1000).contains(statesTimeScale) { throw ValidationError("--states-time-scale must be 0–1000") }
         if asyncThrottleDelay <= 0 || asyncThrottleDelay > 300 { throw ValidationError("--async-throttle-delay must be more than 0 and at most 300") }
         if prefork < 0 || prefork > 64 { throw ValidationError("--prefork must be 0–64") }
+        if preforkMax < 0 || preforkMax > 1000 { throw ValidationError("--prefork-max must be 0–1000") }
         if let maxTotalPids, maxTotalPids < 16 { throw ValidationError("--max-total-pids must be at least 16") }
         guard ["sigv4", "none"].contains(auth) else { throw ValidationError("--auth must be sigv4 or none") }
         guard let colon = listen.lastIndex(of: ":"), Int(listen[listen.index(after: colon)...]) != nil else {
@@ -106,6 +110,7 @@ struct Serve: AsyncParsableCommand {
         options.uidRange = try HostIDRange.parse(uidRange)
         options.freezeIdle = freezeIdle
         options.prefork = prefork
+        options.preforkMax = preforkMax
         options.asyncRetryDelays = try Self.parseDelays(asyncRetryDelays)
         options.asyncThrottleBase = .milliseconds(Int64(asyncThrottleDelay * 1000))
         options.asyncConcurrency = asyncConcurrency

@@ -169,3 +169,73 @@ struct PreforkTests {
         #expect(left.isEmpty, "\(left)")
     }
 }
+
+/// Shells sized by demand (ADR 0019): after a burst of cold starts a version keeps as many
+/// shells as the burst needed, up to `--prefork-max`, so the next burst starts from shells.
+@Suite("Shells sized by demand", .serialized, .requiresRoot)
+struct DemandShellTests {
+    func shells(_ daemon: ServeDaemon, _ function: String) async throws -> Int {
+        let line = try await daemon.metrics().split(separator: "\n")
+            .first { $0.hasPrefix("hearth_preforked_shells{function=\"\(function)\"}") }
+        return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+    }
+
+    /// The shell count once it has stayed the same for half a second (at most 10 s).
+    func settledShells(_ daemon: ServeDaemon, _ function: String) async throws -> Int {
+        var last = -1, stable = 0
+        for _ in 0..<200 {
+            let now = try await shells(daemon, function)
+            stable = now == last ? stable + 1 : 0
+            last = now
+            if stable >= 10 && now > 0 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return last
+    }
+
+    @Test("a burst of 3 cold starts leaves 2 shells (--prefork 1 --prefork-max 2); cold starts after it come from them")
+    func burstSizesShells() async throws {
+        let daemon = try ServeDaemon(extra: ["--prefork", "1", "--prefork-max", "2"])
+        defer { daemon.stop(); daemon.removeState() }
+        try await daemon.createProbe("demand")
+        let first = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<3 { group.addTask { try await daemon.invoke("demand", #"{"cmd":"sleep","ms":400}"#).status } }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(first == Array(repeating: 200, count: 3))
+        // Without demand sizing the pool keeps --prefork (1) shells.
+        #expect(try await settledShells(daemon, "demand") == 2)
+        // Three long invocations hold the three warm instances; two more are cold starts, from the
+        // two shells, and their instances pass the probe's isolation checks (five requests: within
+        // URLSession's six connections per host).
+        async let held = withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<3 { group.addTask { try await daemon.invoke("demand", #"{"cmd":"sleep","ms":1500}"#).status } }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        let isolated = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for _ in 0..<2 {
+                group.addTask {
+                    let facts = try await daemon.invoke("demand", #"{"cmd":"facts"}"#).json
+                    return facts?["seccomp"] as? Int == 2 && facts?["uid"] as? Int == 993 && facts?["pid"] as? Int == 2
+                        && facts?["no_new_privs"] as? Int == 1 && facts?["cap_eff"] as? String == "0000000000000000"
+                }
+            }
+            return try await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(try await held == Array(repeating: 200, count: 3))
+        #expect(isolated == [true, true])
+        // Five cold starts in all (the metric is recorded as each invocation ends, after its answer).
+        var cold = 0
+        for _ in 0..<40 where cold != 5 {
+            let line = try await daemon.metrics().split(separator: "\n").first { $0.hasPrefix("hearth_cold_starts_total") }
+            cold = line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+            if cold != 5 { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(cold == 5)
+        let pid = daemon.process.processIdentifier
+        daemon.stop()
+        #expect(daemon.process.terminationStatus == 0)
+        #expect(PreforkTests.orphans(of: pid).isEmpty, "\(PreforkTests.orphans(of: pid))")
+    }
+}

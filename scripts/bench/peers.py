@@ -29,16 +29,16 @@ PIDS_MAX = 1024
 
 
 def seccomp_allow_list(repo):
-    """Hearth's own allow-list (Docker's default profile less Hearth's forbidden set), so every
-    peer that takes a seccomp filter gets the same syscalls."""
-    text = open(os.path.join(repo, "Sources/HearthSandbox/SeccompPolicy+DockerDefault.swift")).read()
+    """Hearth's own allow-list (its seccomp policy file for this architecture, ADR 0006), so
+    every peer that takes a seccomp filter gets the same syscalls."""
+    arch = os.uname().machine
     names = set()
-    for block in re.findall(r"AllowList: \[String\] = \[(.*?)\]", text, re.S):
-        names |= set(re.findall(r'"([a-z0-9_]+)"', block))
-    policy = open(os.path.join(repo, "Sources/HearthSandbox/SeccompPolicy.swift")).read()
-    forbidden = set(re.findall(r'"([a-z0-9_]+)"', re.search(r"forbidden: Set<String> = \[(.*?)\]", policy, re.S).group(1)))
-    # Hearth allows these three with argument conditions; the peers get them unconditionally.
-    return sorted((names - forbidden) | {"clone", "socket", "personality"})
+    for line in open(os.path.join(repo, "Sources/HearthSandbox/seccomp/%s.policy" % arch)):
+        fields = line.split("#", 1)[0].split()
+        if len(fields) >= 2 and fields[0] == "allow":
+            names.add(fields[1])
+    # Hearth allows some with argument conditions; the peers get these three unconditionally.
+    return sorted(names | {"clone", "socket", "personality"})
 
 
 def write_bwrap_filter(names, path):
