@@ -12,6 +12,11 @@ import NIOHTTP1
 /// own socket, not the supervisor's memory); a body is buffered only for the request that can
 /// use it (the current invocation's `/response` or `/error`, or `/init/error` during init),
 /// by one connection of the instance at a time, and released when it has been dispatched.
+/// A body nobody will use is not read past `maxDiscardedBodyBytes`: the request is answered
+/// at once and the connection closed. Nothing is read or answered while the server's gate is
+/// shut (the instance idle with its `/next` parked elsewhere, or its budget of refused requests
+/// spent; ADR 0020): the request is held and answered when it opens, and every refused request
+/// and every connection that closes without an accepted answer is charged to that budget.
 /// After answering a request that carried `Connection: close`, or an HTTP/1.0 request
 /// without keep-alive, the server closes the connection (RFC 9112 §9.6).
 final class RuntimeAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
@@ -50,6 +55,20 @@ final class RuntimeAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var streamedBytes = 0
     /// The caller of the streamed response is behind: reading waits for `whenDrained`.
     private var streamPaused = false
+    /// Body bytes of the current request read and thrown away.
+    private var discardedBytes = 0
+    /// A complete request waiting for the server's gate to open.
+    private var held: (head: HTTPRequestHead, trailers: HTTPHeaders?)?
+    /// The server's gate is shut for this connection and it is registered to be woken.
+    private var gated = false
+    /// Some answer on this connection was not a refusal.
+    private var accepted = false
+    /// A request is being answered (NIO may deliver the next pipelined one meanwhile).
+    private var answering = false
+
+    /// The most body bytes read (and discarded) of a request whose body no route can use before
+    /// it is answered and its connection closed.
+    static let maxDiscardedBodyBytes = 64 * 1024
 
     init(server: RuntimeAPIServer) {
         self.server = server
@@ -67,6 +86,9 @@ final class RuntimeAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         releaseBodyBudget()
         body = []
+        held = nil
+        // Churn (connect, send nothing useful, close) costs the budget like a refused request.
+        if !accepted { server.charge() }
         // A stream cut off here is ended by the supervisor with the invocation's error.
         streaming = nil
         streamPaused = false
@@ -77,10 +99,36 @@ final class RuntimeAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: flow control
 
     func read(context: ChannelHandlerContext) {
-        if context.channel.isWritable && !streamPaused {
+        if context.channel.isWritable && !streamPaused && held == nil && gateOpen(channel: context.channel) {
             context.read()
         } else {
             readPending = true
+        }
+    }
+
+    /// Whether the server's gate is open for this connection; if not, asks to be woken.
+    private func gateOpen(channel: any Channel) -> Bool {
+        if server.mayProceed(connectionID) { return true }
+        if !gated, let connectionID {
+            gated = true
+            let handler = NIOLoopBound(self, eventLoop: channel.eventLoop)
+            server.waitForGate(connectionID) { handler.value.gateOpened(channel: channel) }
+        }
+        return false
+    }
+
+    /// The gate may have opened: answer the held request, then read again if a read waits.
+    private func gateOpened(channel: any Channel) {
+        gated = false
+        guard channel.isActive else { return }
+        if let request = held {
+            guard gateOpen(channel: channel) else { return }
+            held = nil
+            finish(head: request.head, trailers: request.trailers, channel: channel)
+        }
+        if readPending, held == nil, channel.isWritable, !streamPaused, gateOpen(channel: channel) {
+            readPending = false
+            channel.read()
         }
     }
 
@@ -93,6 +141,9 @@ final class RuntimeAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .head(let head) = unwrapOutboundIn(data) {
+            if head.status.code >= 400 { server.charge() } else { accepted = true }
+        }
         switch unwrapOutboundIn(data) {
         case .head(var head) where closeAfterResponse:
             head.headers.replaceOrAdd(name: "Connection", value: "close")
@@ -163,12 +214,12 @@ final class RuntimeAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .head(let head):
             self.head = head
             body = []
+            discardedBytes = 0
             tooLarge = false
             closeAfterResponse = !head.isKeepAlive
             admitBody(head: head)
             let streamed = head.headers["Lambda-Runtime-Function-Response-Mode"].first?.lowercased() == "streaming"
             limit = streamed ? RuntimeAPIServer.maxStreamedResponseBytes : RuntimeAPIServer.maxResponseBytes
-            if let length = head.headers["Content-Length"].first.flatMap(Int.init), length > limit { tooLarge = true }
             // A streamed response whose caller reads a stream: passed on, not buffered.
             if streamed, !discardBody, case .success(.response(let id)) = Self.parseRoute(method: head.method, uri: head.uri),
                let stream = server.claimStream(requestID: id) {
@@ -177,6 +228,7 @@ final class RuntimeAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 discardBody = true
                 stream.begin(contentType: head.headers["Content-Type"].first)
             }
+            if let length = head.headers["Content-Length"].first.flatMap(Int.init), length > limit { tooLarge = true }
         case .body(var chunk):
             if let stream = streaming, !tooLarge {
                 streamedBytes += chunk.readableBytes
@@ -196,7 +248,18 @@ final class RuntimeAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 }
                 return
             }
-            if tooLarge || discardBody { return }
+            if discardBody {
+                // Nobody will use this body: past a small allowance, answer now and close
+                // rather than read (and burn CPU on) whatever the function keeps sending.
+                discardedBytes += chunk.readableBytes
+                if discardedBytes > Self.maxDiscardedBodyBytes, let head {
+                    self.head = nil
+                    closeAfterResponse = true
+                    complete(head: head, trailers: nil, channel: context.channel)
+                }
+                return
+            }
+            if tooLarge { return }
             if body.count + chunk.readableBytes > limit {
                 tooLarge = true
                 body = []
@@ -206,16 +269,40 @@ final class RuntimeAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .end(let trailers):
             guard let head else { return }
             self.head = nil
-            if let refusal {
-                self.refusal = nil
-                RuntimeAPIServer.write(error: refusal, to: context.channel)
-            } else {
-                dispatch(head: head, trailers: trailers, channel: context.channel)
-            }
-            body = []
-            streaming = nil
-            releaseBodyBudget()
+            complete(head: head, trailers: trailers, channel: context.channel)
         }
+    }
+
+    /// A request is complete: answer it now, or hold it until the server's gate opens.
+    /// A pipelined request that NIO's pipeline handler delivers from inside the previous
+    /// answer's write waits for the next turn of the event loop: one request per connection
+    /// per turn, however many arrived in one read (and no recursion as deep as the read).
+    private func complete(head: HTTPRequestHead, trailers: HTTPHeaders?, channel: any Channel) {
+        if answering {
+            held = (head, trailers)
+            let handler = NIOLoopBound(self, eventLoop: channel.eventLoop)
+            channel.eventLoop.execute { handler.value.gateOpened(channel: channel) }
+            return
+        }
+        if gateOpen(channel: channel) {
+            finish(head: head, trailers: trailers, channel: channel)
+        } else {
+            held = (head, trailers)
+        }
+    }
+
+    private func finish(head: HTTPRequestHead, trailers: HTTPHeaders?, channel: any Channel) {
+        answering = true
+        defer { answering = false }
+        if let refusal {
+            self.refusal = nil
+            RuntimeAPIServer.write(error: refusal, to: channel)
+        } else {
+            dispatch(head: head, trailers: trailers, channel: channel)
+        }
+        body = []
+        streaming = nil
+        releaseBodyBudget()
     }
 
     /// The caller of a streamed response caught up: read the runtime again.

@@ -30,6 +30,13 @@ public final class RuntimeAPIServer: @unchecked Sendable {
     /// The one connection allowed to buffer a request body right now (the instance's budget:
     /// one body of at most the response limit).
     private var bodyOwner: RuntimeStateMachine.ConnectionID?
+    /// Refused requests and wasted connections the instance may still make (ADR 0020).
+    private var budget = RequestBudget()
+    /// Connections waiting for the gate to open (a held read or a held request).
+    private var gateWaiters: [RuntimeStateMachine.ConnectionID: () -> Void] = [:]
+    /// Listeners waiting for the gate to open before accepting.
+    private var acceptWaiters: [() -> Void] = []
+    private var refillScheduled = false
 
     /// Completes when the runtime first asks for work (the end of its initialisation).
     public var initialized: EventLoopFuture<Void> { firstNextPromise.futureResult }
@@ -71,6 +78,11 @@ public final class RuntimeAPIServer: @unchecked Sendable {
     private func bootstrap() -> ServerBootstrap {
         ServerBootstrap(group: eventLoop, childGroup: eventLoop)
             .serverChannelOption(.backlog, value: 64)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(RuntimeAPIAcceptGate(server: self))
+                }
+            }
             // Bounded buffers per connection: what one read can decode at once, and how much
             // unread output may queue before the connection stops being read.
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 4096, maximum: Self.maxReadBytes))
@@ -131,6 +143,7 @@ public final class RuntimeAPIServer: @unchecked Sendable {
                 self.pendingEnd = (invocation.requestID, ended)
                 if let channel = self.connections[connection] { Self.writeNext(invocation, to: channel) }
             }
+            self.wakeGate()
         }
         return Submitted(outcome: outcome.futureResult, ended: ended.futureResult)
     }
@@ -149,6 +162,7 @@ public final class RuntimeAPIServer: @unchecked Sendable {
             self.pending = nil
             self.pendingEnd?.promise.fail(ChannelError.ioOnClosedChannel)
             self.pendingEnd = nil
+            self.wakeGate()
         }
     }
 
@@ -174,6 +188,7 @@ public final class RuntimeAPIServer: @unchecked Sendable {
         pendingEnd = nil
         firstNextPromise.fail(ChannelError.ioOnClosedChannel)
         initErrorPromise.fail(ChannelError.ioOnClosedChannel)
+        wakeGate()
         return listeners + Array(connections.values)
     }
 
@@ -222,7 +237,66 @@ public final class RuntimeAPIServer: @unchecked Sendable {
 
     func unregister(_ id: RuntimeStateMachine.ConnectionID) {
         connections[id] = nil
+        gateWaiters[id] = nil
         machine.connectionClosed(id)
+        wakeGate()
+    }
+
+    // MARK: the gate: what an instance's connections may make the supervisor do (ADR 0020)
+
+    /// Whether connection `id` may be read, or have its request answered, now: not while the
+    /// instance is idle with its `/next` parked on another connection (a runtime has nothing
+    /// else to ask then, so an idle instance's other traffic costs the supervisor nothing), and
+    /// not while the instance's budget of refused requests is spent.
+    func mayProceed(_ id: RuntimeStateMachine.ConnectionID?) -> Bool {
+        eventLoop.preconditionInEventLoop()
+        if closed { return true }
+        if let parked = machine.parkedWhileIdle, parked != id { return false }
+        if !budget.hasToken(now: eventLoop.now) {
+            scheduleRefill()
+            return false
+        }
+        return true
+    }
+
+    /// Whether a listener may accept a connection now (as `mayProceed` for a new connection).
+    func mayAccept() -> Bool { mayProceed(nil) }
+
+    /// Calls `resume` (once) when the gate may have opened for connection `id`.
+    func waitForGate(_ id: RuntimeStateMachine.ConnectionID, _ resume: @escaping () -> Void) {
+        gateWaiters[id] = resume
+    }
+
+    /// Calls `resume` (once) when the gate may have opened for a listener.
+    func waitForGateToAccept(_ resume: @escaping () -> Void) {
+        acceptWaiters.append(resume)
+    }
+
+    /// Charges the instance's budget: a refused request, or a connection that closed without
+    /// one accepted answer.
+    func charge() {
+        eventLoop.preconditionInEventLoop()
+        budget.charge(now: eventLoop.now)
+    }
+
+    /// Lets every waiter re-check the gate (each waits again if it is still shut).
+    private func wakeGate() {
+        guard !gateWaiters.isEmpty || !acceptWaiters.isEmpty else { return }
+        let waiters = gateWaiters.values
+        let accepts = acceptWaiters
+        gateWaiters = [:]
+        acceptWaiters = []
+        for resume in waiters { resume() }
+        for resume in accepts { resume() }
+    }
+
+    private func scheduleRefill() {
+        guard !refillScheduled else { return }
+        refillScheduled = true
+        eventLoop.scheduleTask(in: budget.delayUntilToken()) {
+            self.refillScheduled = false
+            self.wakeGate()
+        }
     }
 
     func next(on id: RuntimeStateMachine.ConnectionID, channel: any Channel) {
@@ -242,6 +316,7 @@ public final class RuntimeAPIServer: @unchecked Sendable {
         case .reject(let error):
             Self.write(error: error, to: channel)
         }
+        wakeGate()
     }
 
     /// Ends the answered invocation (`requestID`, or whichever is waiting for its `/next`).
@@ -267,6 +342,7 @@ public final class RuntimeAPIServer: @unchecked Sendable {
         case .reject(let error):
             Self.write(error: error, to: channel)
         }
+        wakeGate()
     }
 
     func initError(type: String, body: [UInt8], channel: any Channel) {

@@ -62,6 +62,13 @@ public struct RuntimeStateMachine: Sendable {
         return nil
     }
 
+    /// The connection whose `/next` is parked while the instance has no work: the only request
+    /// a well-behaved runtime has outstanding then (the server reads nothing else; ADR 0020).
+    public var parkedWhileIdle: ConnectionID? {
+        if case .idle(let parked?, nil) = state { return parked }
+        return nil
+    }
+
     /// The outcome of `/init/error`, once posted.
     public var reportedInitError: RuntimeOutcome? { initError }
 

@@ -350,6 +350,16 @@ struct HostileFunctionTests {
                              expected: "the hog stops at EAGAIN (RLIMIT_SIGPENDING of its own uid) or 200,000; the neighbour's sigqueue succeeds",
                              observed: "hog \(signals), then \(SecurityLedger.errnoName(hog["signal_errno"] as? Int)); neighbour \(SecurityLedger.errnoName(neighbour["signal_errno"] as? Int))",
                              signals > 0 && (hog["signal_errno"] as? Int == Int(EAGAIN) || signals == 200_000) && neighbour["signal_errno"] as? Int == 0)
+        let queues = hog["mqueues_held"] as? Int ?? -1
+        SecurityLedger.check("uid.mqueues", "one instance opens POSIX message queues (10 × 8 KB messages each) until refused, and keeps them; a neighbour then opens one",
+                             expected: "the hog stops at EMFILE (its own uid's RLIMIT_MSGQUEUE, 819,200 bytes: about 9 queues); the neighbour's mq_open succeeds",
+                             observed: "hog \(queues), then \(SecurityLedger.errnoName(hog["mqueue_errno"] as? Int)); neighbour \(SecurityLedger.errnoName(neighbour["mqueue_errno"] as? Int))",
+                             queues > 0 && queues < 64 && hog["mqueue_errno"] as? Int == Int(EMFILE) && neighbour["mqueue_errno"] as? Int == 0)
+        let pipeMB = hog["pipe_mb_held"] as? Int ?? -1
+        SecurityLedger.check("uid.pipe_pages", "one instance sizes pipes to 1 MB each until refused (fs.pipe-user-pages-soft, 16,384 pages a uid), and keeps them; a neighbour then makes a pipe and sizes it to 1 MB",
+                             expected: "the hog stops at EPERM after ~64 MB; the neighbour's pipe has the default 64 KB and takes 1 MB",
+                             observed: "hog \(pipeMB) MB, then \(SecurityLedger.errnoName(hog["pipe_errno"] as? Int)); neighbour pipe \(neighbour["pipe_default_size"] ?? "?") bytes, resize \(SecurityLedger.errnoName(neighbour["pipe_errno"] as? Int))",
+                             pipeMB > 0 && pipeMB < 200 && hog["pipe_errno"] as? Int == Int(EPERM) && neighbour["pipe_default_size"] as? Int == 65536 && neighbour["pipe_errno"] as? Int == 0)
     }
 
     @Test("invalid JSON and invalid UTF-8 payloads are refused with 400; the supervisor stays healthy")

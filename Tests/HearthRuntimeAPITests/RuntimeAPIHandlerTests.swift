@@ -250,10 +250,15 @@ struct RuntimeAPIHandlerTests {
         let other = try Harness.connect(server: h.server, loop: h.loop)
         try h.send(.GET, nextPath)
         try h.send(.GET, nextPath, on: other)
+        // Held while the instance is idle with the first /next parked (ADR 0020), refused once
+        // the invocation has gone to the first.
+        #expect(try h.response(on: other) == nil)
+        #expect(try h.response() == nil)
+        _ = h.invoke(invocation("req-1"))
+        #expect(try h.response()?.status == .ok)
         let r = try #require(try h.response(on: other))
         #expect(r.status == .forbidden)
         #expect(r.errorType == "InvalidStateTransition")
-        #expect(try h.response() == nil)
     }
 
     @Test func bufferedBodyOver6MBIs413() throws {

