@@ -226,7 +226,10 @@ public struct Benchmark: Sendable {
 
     /// Warm invocations through the pool from `concurrency` callers: latency and throughput.
     func warm(_ setup: Setup, budget: Budget) async throws -> ([Series], [String: Any]) {
-        let pool = InstancePool(host: setup.host, limits: .init(maxInstances: concurrency, prefork: fresh ? concurrency : 0))
+        // An invocation ends at the runtime's next /next, a moment after the caller has its
+        // answer: a caller's next request may find its instance still finishing, so it waits for
+        // it (up to the queue timeout) instead of being throttled at the cap.
+        let pool = InstancePool(host: setup.host, limits: .init(maxInstances: concurrency, queueTimeout: .seconds(10), prefork: fresh ? concurrency : 0))
         let version = { [fresh] in
             var version = setup.version
             version.config.freshSandbox = fresh

@@ -42,6 +42,9 @@ public struct FrontDoorBenchmark: Sendable {
         options.auth = false
         options.stateDirectory = scratch
         options.maxInstances = concurrency + 1
+        // A request may find its instance still finishing (the invocation ends at the runtime's
+        // next /next): wait for it instead of a 429 at the cap.
+        options.queueTimeout = .seconds(10)
         options.prefork = 0
         let daemon = try await Daemon.start(options, log: { _ in })
         do {
