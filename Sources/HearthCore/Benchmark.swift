@@ -202,16 +202,17 @@ public struct Benchmark: Sendable {
         return prefork ? [toNext, toResponse, shellToNext, shellToResponse] : [toNext, toResponse]
     }
 
+    /// An instance launched from `shell` when given, else started from nothing; timed from `start`.
+    func startInstance(_ setup: Setup, shell: Instance.Shell?, at start: ContinuousClock.Instant) async throws -> Instance {
+        if let shell { return try await shell.launch(startedAt: start) }
+        return try await Instance.start(config: setup.config, code: setup.bundle.directory, image: setup.image,
+                                        host: setup.host, logSink: nil)
+    }
+
     /// One cold start (from `shell` when given): durations to the first `/next` and the first response.
     func coldStart(_ setup: Setup, shell: Instance.Shell?) async throws -> (Duration, Duration) {
         let start = ContinuousClock.now
-        let instance: Instance
-        if let shell {
-            instance = try await shell.launch(startedAt: start)
-        } else {
-            instance = try await Instance.start(config: setup.config, code: setup.bundle.directory, image: setup.image,
-                                                host: setup.host, logSink: nil)
-        }
+        let instance = try await startInstance(setup, shell: shell, at: start)
         guard await instance.initialize() else {
             await instance.destroy()
             throw HearthError.setup("the benchmark function failed to initialise")

@@ -52,13 +52,7 @@ extension Benchmark {
     /// invocation's Init Duration as REPORT shows it.
     func pythonColdStart(_ setup: Setup, shell: Instance.Shell?) async throws -> (Duration, Double) {
         let start = ContinuousClock.now
-        let instance: Instance
-        if let shell {
-            instance = try await shell.launch(startedAt: start)
-        } else {
-            instance = try await Instance.start(config: setup.config, code: setup.bundle.directory, image: setup.image,
-                                                host: setup.host, logSink: nil)
-        }
+        let instance = try await startInstance(setup, shell: shell, at: start)
         let responded = Mutex<Duration?>(nil)
         let record = await instance.invoke(payload: setup.payload, requestID: UUID().uuidString.lowercased()) { _ in
             responded.withLock { $0 = start.duration(to: .now) }
