@@ -303,8 +303,9 @@ public final class Instance: Sendable {
             return instance
         }
 
-        /// Whether the held sandbox is still there (not killed while waiting).
-        public var isAlive: Bool { sandbox.exitStatus == nil }
+        /// Whether the held sandbox is still there: not killed while waiting, and its
+        /// pre-initialised runtime (if any) still running (hearth-init exits when it dies).
+        public var isAlive: Bool { !sandbox.initHasEnded }
 
         /// Kills the held sandbox and removes everything it made: cgroup, sockets, folders.
         public func discard() async {

@@ -384,6 +384,20 @@ public final class Sandbox: @unchecked Sendable {
     /// The exit of the function's process, if it has ended.
     public var exitStatus: SandboxExit? { exitState.withLock { $0.exit } }
 
+    /// Whether the sandbox's init has ended, seen without reaping it (the monitor reaps). A held
+    /// shell's monitor reads nothing until the launch, so `exitStatus` stays nil for a shell
+    /// whose init exited meanwhile (its pre-initialised runtime died, or it was killed).
+    public var initHasEnded: Bool {
+        if exitStatus != nil { return true }
+        return destroyed.withLock { gone in
+            if gone { return true }
+            var info = siginfo_t()
+            let rc = waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT)
+            // A child that has not changed state leaves si_pid 0.
+            return rc == 0 && info._sifields._kill.si_pid == pid
+        }
+    }
+
     /// Waits until the function's process (and with it the sandbox) has ended.
     public func waitForExit() async -> SandboxExit {
         await withCheckedContinuation { continuation in

@@ -50,9 +50,25 @@ static __attribute__((noreturn)) void fail(int step) {
     _exit(126);
 }
 
-// A pre-forked shell: ready, then one byte to go, or EOF (discarded: exit quietly).
-static void wait_for_launch(void) {
+// A pre-forked shell: ready, then one byte to go, or EOF (discarded: exit quietly). With
+// `runtime` (a pre-initialised runtime, already running) the init also watches it: if it dies
+// while the shell is held, the init exits, so the supervisor sees the shell gone and never
+// hands it out (an invocation would only meet a dead runtime).
+static void wait_for_launch(pid_t runtime, int sigfd) {
     send_msg(MSG_READY, 0, 0, 0);
+    if (runtime > 0) {
+        struct pollfd fds[2] = {{.fd = SYNC_FD, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
+        for (;;) {
+            int status;
+            if (waitpid(runtime, &status, WNOHANG) == runtime) _exit(0);
+            if (poll(fds, 2, -1) < 0 && errno != EINTR) fail(step_wait_launch);
+            if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) break;
+            if (fds[1].revents & POLLIN) {
+                struct signalfd_siginfo si;
+                while (read(sigfd, &si, sizeof si) > 0) {}
+            }
+        }
+    }
     char go;
     ssize_t n;
     do { n = read(SYNC_FD, &go, 1); } while (n < 0 && errno == EINTR);
@@ -124,7 +140,7 @@ int main(void) {
     // The launch channel of a pre-initialised runtime: [0] the init's end, [1] the function's fd 3.
     int channel[2] = {-1, -1};
     if (preinit && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel) < 0) fail(step_fork);
-    if (hold && !preinit) wait_for_launch();
+    if (hold && !preinit) wait_for_launch(0, sigfd);
 
     pid_t function = vfork();
     if (function < 0) fail(step_fork);
@@ -162,7 +178,8 @@ int main(void) {
             ssize_t r;
             do { r = read(channel[0], &byte, 1); } while (r < 0 && errno == EINTR);
         }
-        wait_for_launch();
+        // An exec that failed is reported at the launch: nothing to watch then.
+        wait_for_launch(n == (ssize_t)sizeof report ? 0 : function, sigfd);
         while (send(channel[0], &byte, 1, MSG_NOSIGNAL) < 0 && errno == EINTR) {}
         close(channel[0]);
     }

@@ -109,6 +109,50 @@ struct PythonPreinitTests {
         #expect(Harness.leftovers().isEmpty)
     }
 
+    /// The host pids of processes under `root` (by PPid) whose command line contains `needle`.
+    static func descendants(of root: pid_t, matching needle: String) -> [pid_t] {
+        var parent: [pid_t: pid_t] = [:]
+        var command: [pid_t: String] = [:]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = pid_t(entry),
+                  let status = try? String(contentsOfFile: "/proc/\(entry)/status", encoding: .utf8),
+                  let line = status.split(separator: "\n").first(where: { $0.hasPrefix("PPid:") }),
+                  let ppid = pid_t(line.dropFirst(5).trimmingCharacters(in: .whitespaces)) else { continue }
+            parent[pid] = ppid
+            command[pid] = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(entry)/cmdline")))
+                .map { String(decoding: $0, as: UTF8.self).replacingOccurrences(of: "\0", with: " ") } ?? ""
+        }
+        return command.filter { pid, line in
+            guard line.contains(needle) else { return false }
+            var p = parent[pid]
+            while let up = p, up > 1 {
+                if up == root { return true }
+                p = parent[up]
+            }
+            return false
+        }.map(\.key)
+    }
+
+    @Test("a held shell whose pre-initialised interpreter died is not handed out: the next invocation is served, not failed with Runtime.ExitError")
+    func deadInterpreterNotHandedOut() async throws {
+        let daemon = try ServeDaemon()
+        defer { daemon.stop(); daemon.removeState() }
+        try await Self.create(daemon, "pre", folder: Self.fixtures + "/preinit")
+        _ = try await Self.invoke(daemon, "pre")
+        try await Task.sleep(for: .seconds(Self.wait))
+        // Per-invocation sandboxes: the only interpreter left is the held shell's, which the
+        // daemon (our process) started.
+        let held = Self.descendants(of: daemon.process.processIdentifier, matching: "/var/runtime/bootstrap.py")
+        #expect(held.count == 1, "one held interpreter: \(held)")
+        for pid in held { kill(pid, SIGKILL) }
+        try await Task.sleep(for: .milliseconds(300))
+        let (answer, error, log) = try await Self.invoke(daemon, "pre")
+        #expect(error == nil, "served by another instance: \(answer) \(log)")
+        #expect(answer["pid"] as? Int == 2, "\(answer)")
+        daemon.stop()
+        #expect(Harness.leftovers().isEmpty)
+    }
+
     @Test("a module the function ships under a name awslambdaric imports (simplejson) is the function's and is imported only after the launch")
     func functionCodeNotImportedAhead() async throws {
         let daemon = try ServeDaemon()

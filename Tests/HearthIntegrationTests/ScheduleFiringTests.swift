@@ -205,6 +205,66 @@ struct ScheduleFiringTests {
         print("schedule crash: \(before) run(s) had finished before kill -9, \(recovered) item(s) recovered; after restart all 6 fired, \(twice.count) twice")
     }
 
+    @Test("kill -9 while occurrences start state machine executions: after a restart each occurrence has exactly one execution, and all succeed")
+    func stateMachineTargetCrash() async throws {
+        let first = try ServeDaemon(extra: ["--prefork", "0"])
+        let state = first.stateDirectory
+        defer { first.crash() }
+        try await first.createProbe("work")
+        let r = first.python(#"""
+            import boto3, json, os, datetime
+            e = os.environ['ENDPOINT']
+            sfn = boto3.client('stepfunctions', endpoint_url=e)
+            m = sfn.create_state_machine(name='flow', roleArn='\#(Self.role)', definition=json.dumps(
+                {'StartAt': 'Work', 'States': {'Work': {'Type': 'Task', 'Resource': '\#(Self.fn)', 'End': True}}}))['stateMachineArn']
+            c = boto3.client('scheduler', endpoint_url=e)
+            base = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) + datetime.timedelta(seconds=2)
+            for i in range(6):
+                at = base + datetime.timedelta(seconds=i)
+                c.create_schedule(Name='flow-%d' % i, ScheduleExpression='at(%s)' % at.strftime('%Y-%m-%dT%H:%M:%S'), FlexibleTimeWindow={'Mode': 'OFF'},
+                                  Target={'Arn': m, 'RoleArn': '\#(Self.role)',
+                                          'Input': json.dumps({'cmd': 'sleep', 'ms': 1500, 'mark': 'flow-%d' % i, 'id': '<aws.scheduler.execution-id>'})})
+            print(json.dumps({'arn': m, 'last': int((base + datetime.timedelta(seconds=5)).timestamp() * 1000)}))
+            """#)
+        let created = try #require(r.stdoutJSON, "\(r.stdoutText) \(r.stderr)")
+        let machine = try #require(created["arn"] as? String)
+        let last = try #require((created["last"] as? NSNumber)?.doubleValue)
+        // Kill once the first execution's task has finished: the next occurrences are starting
+        // executions or running them then.
+        let running = try await AsyncInvokeTests.waitFor(20) { try await Self.marks(first).contains("flow-0") }
+        #expect(running)
+        first.crash()
+        let wait = last / 1000 - Date().timeIntervalSince1970 + 1
+        if wait > 0 { try await Task.sleep(for: .seconds(wait)) }
+
+        let second = try ServeDaemon(extra: ["--prefork", "0"], stateDirectory: state)
+        defer { second.stop(); second.removeState() }
+        let out = second.python(#"""
+            import boto3, json, os, time
+            sfn = boto3.client('stepfunctions', endpoint_url=os.environ['ENDPOINT'])
+            runs = []
+            for _ in range(300):
+                runs = sfn.list_executions(stateMachineArn='\#(machine)')['executions']
+                if len(runs) >= 6 and all(x['status'] != 'RUNNING' for x in runs):
+                    break
+                time.sleep(0.1)
+            time.sleep(1)
+            runs = sfn.list_executions(stateMachineArn='\#(machine)')['executions']
+            inputs = [json.loads(sfn.describe_execution(executionArn=x['executionArn'])['input']) for x in runs]
+            print(json.dumps({'names': [x['name'] for x in runs], 'statuses': [x['status'] for x in runs],
+                              'marks': [i['mark'] for i in inputs], 'ids': [i['id'] for i in inputs]}))
+            """#)
+        let result = try #require(out.stdoutJSON, "\(out.stdoutText) \(out.stderr)")
+        let marks = (result["marks"] as? [String] ?? []).sorted()
+        #expect(marks == (0..<6).map { "flow-\($0)" }, "exactly one execution per occurrence: \(result)")
+        #expect((result["statuses"] as? [String] ?? []).allSatisfy { $0 == "SUCCEEDED" }, "\(result)")
+        #expect(result["names"] as? [String] == result["ids"] as? [String], "each execution is named by its occurrence: \(result)")
+        for name in (0..<6).map({ "flow-\($0)" }) {
+            #expect(try await Self.firings(second, name).isEmpty, "\(name) has nothing pending")
+        }
+        #expect(Set(try await Self.marks(second)) == Set((0..<6).map { "flow-\($0)" }), "every execution's task ran the function")
+    }
+
     @Test("a deleted function: retried per RetryPolicy, then sent to the DeadLetterConfig queue with Scheduler's attributes; the next occurrence stays planted")
     func retryThenDeadLetter() async throws {
         let daemon = try ServeDaemon(extra: ["--prefork", "0"])
