@@ -31,6 +31,31 @@ public struct CodeBundle: Sendable {
         return CodeBundle(directory: target, isTemporary: true)
     }
 
+    /// The files of `folder` (relative paths, sorted); a file or folder named in `skipping` is
+    /// left out with everything under it.
+    public static func files(in folder: URL, skipping: Set<String> = []) -> [String] {
+        var files: [String] = []
+        guard let enumerator = FileManager.default.enumerator(atPath: folder.path) else { return [] }
+        while let relative = enumerator.nextObject() as? String {
+            if skipping.contains((relative as NSString).lastPathComponent) { enumerator.skipDescendants(); continue }
+            var isDir: ObjCBool = false
+            FileManager.default.fileExists(atPath: folder.appendingPathComponent(relative).path, isDirectory: &isDir)
+            if !isDir.boolValue { files.append(relative) }
+        }
+        return files.sorted()
+    }
+
+    /// Zips the files of `folder` in memory, keeping execute bits (`skipping` as `files(in:)`).
+    public static func zip(folder: URL, skipping: Set<String> = []) throws -> Data {
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("hearth-\(UUID().uuidString).zip")
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let archive = try Archive(url: tmp, accessMode: .create)
+        for relative in files(in: folder, skipping: skipping) {
+            try archive.addEntry(with: relative, relativeTo: folder)
+        }
+        return try Data(contentsOf: tmp)
+    }
+
     /// Unpacks `zipPath` into `target`, refusing entries that escape it (`..`, absolute paths,
     /// symlinks pointing outside), and archives over Lambda's size limits.
     public static func unzip(_ zipPath: String, into target: String) throws {

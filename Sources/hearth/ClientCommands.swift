@@ -3,7 +3,6 @@ import Foundation
 import HearthCore
 import HearthSandbox
 import HearthServer
-import ZIPFoundation
 
 /// Where the daemon is and how to sign for it.
 struct ClientOptions: ParsableArguments {
@@ -76,15 +75,7 @@ func zipData(_ path: String) throws -> Data {
     var isDir: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ValidationError("no such file or folder: \(path)") }
     if !isDir.boolValue { return try Data(contentsOf: URL(fileURLWithPath: path)) }
-    let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("hearth-\(UUID().uuidString).zip")
-    defer { try? FileManager.default.removeItem(at: tmp) }
-    let archive = try Archive(url: tmp, accessMode: .create)
-    let base = URL(fileURLWithPath: path)
-    let enumerator = FileManager.default.enumerator(atPath: path)!
-    while let relative = enumerator.nextObject() as? String {
-        try archive.addEntry(with: relative, relativeTo: base)
-    }
-    return try Data(contentsOf: tmp)
+    return try CodeBundle.zip(folder: URL(fileURLWithPath: path))
 }
 
 func environmentPairs(_ pairs: [String]) throws -> [String: String] {

@@ -328,8 +328,11 @@ struct HostileFunctionTests {
     func perInstanceUIDs() async throws {
         let daemon = try ServeDaemon()
         defer { daemon.stop(); daemon.removeState() }
-        try await daemon.createProbe("hog")
-        try await daemon.createProbe("neighbour")
+        // 200,000 sigqueue calls and 4,096 inotify_init1 take a few hundred ms of CPU: at 128 MB's
+        // 7 % of a core that is seconds, so the hog gets a whole core's share and time to finish
+        // (a loaded CI machine timed it out at the default 3 s).
+        try await daemon.createProbe("hog", extra: ["MemorySize": 1769, "Timeout": 30])
+        try await daemon.createProbe("neighbour", extra: ["Timeout": 30])
         let (hogUID, hogMap) = try await Self.hostUID(daemon, "hog")
         let (neighbourUID, neighbourMap) = try await Self.hostUID(daemon, "neighbour")
         let inRange = [hogUID, neighbourUID].allSatisfy { $0.map { $0 >= 2_147_000_000 && $0 < 2_147_065_536 } ?? false }
@@ -339,8 +342,11 @@ struct HostileFunctionTests {
                              observed: "uid_map \(hogMap.trimmingCharacters(in: .whitespacesAndNewlines)) / \(neighbourMap.trimmingCharacters(in: .whitespacesAndNewlines)); owner \(owner.map(String.init) ?? "?")",
                              inRange && hogUID != neighbourUID && owner != nil && owner == hogUID)
 
-        let hog = try await daemon.invoke("hog", #"{"cmd":"ucounts","hog":1}"#).json ?? [:]
-        let neighbour = try await daemon.invoke("neighbour", #"{"cmd":"ucounts","hog":0}"#).json ?? [:]
+        let hogResponse = try await daemon.invoke("hog", #"{"cmd":"ucounts","hog":1}"#)
+        let neighbourResponse = try await daemon.invoke("neighbour", #"{"cmd":"ucounts","hog":0}"#)
+        let hog = hogResponse.json ?? [:], neighbour = neighbourResponse.json ?? [:]
+        #expect(hog["inotify_held"] != nil, "the hog did not answer: \(hogResponse.status) \(String(decoding: hogResponse.body.prefix(500), as: UTF8.self))")
+        #expect(neighbour["inotify_errno"] != nil, "the neighbour did not answer: \(neighbourResponse.status) \(String(decoding: neighbourResponse.body.prefix(500), as: UTF8.self))")
         let held = hog["inotify_held"] as? Int ?? -1, signals = hog["signals_held"] as? Int ?? -1
         SecurityLedger.check("uid.inotify_instances", "one instance takes every inotify instance it can (and keeps them); a neighbour then asks for one",
                              expected: "the hog stops at EMFILE (≤ 128, its own uid's fs.inotify.max_user_instances); the neighbour's inotify_init1 succeeds",

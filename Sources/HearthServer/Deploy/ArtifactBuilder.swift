@@ -1,7 +1,6 @@
 import Foundation
 import HearthCore
 import HearthDeploy
-import ZIPFoundation
 
 /// Local artifacts of a template (CodeUri, ContentUri, DefinitionUri): their content hashes,
 /// and the zips uploaded, built as `sam build` builds the common cases:
@@ -70,16 +69,7 @@ struct ArtifactBuilder {
     }
 
     static func files(in url: URL) throws -> [String] {
-        var out: [String] = []
-        guard let enumerator = FileManager.default.enumerator(atPath: url.path) else { return [] }
-        while let relative = enumerator.nextObject() as? String {
-            let name = (relative as NSString).lastPathComponent
-            if skipped.contains(name) { enumerator.skipDescendants(); continue }
-            var isDir: ObjCBool = false
-            FileManager.default.fileExists(atPath: url.appendingPathComponent(relative).path, isDirectory: &isDir)
-            if !isDir.boolValue { out.append(relative) }
-        }
-        return out.sorted()
+        CodeBundle.files(in: url, skipping: skipped)
     }
 
     /// The zip to upload for an artifact: built (pip / make) when asked, zipped when a folder.
@@ -180,12 +170,6 @@ struct ArtifactBuilder {
 
     /// Zips a folder in memory, keeping execute bits, skipping `.hearth` and the like.
     static func zipFolder(_ folder: URL) throws -> Data {
-        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("hearth-deploy-\(UUID().uuidString).zip")
-        defer { try? FileManager.default.removeItem(at: tmp) }
-        let archive = try Archive(url: tmp, accessMode: .create)
-        for relative in try files(in: folder) {
-            try archive.addEntry(with: relative, relativeTo: folder)
-        }
-        return try Data(contentsOf: tmp)
+        try CodeBundle.zip(folder: folder, skipping: skipped)
     }
 }
