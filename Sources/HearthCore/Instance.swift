@@ -461,6 +461,7 @@ public final class Instance: Sendable {
             return !used
         }
         sandbox.cgroup.resetPeakMemory()
+        sandbox.cgroup.rearmMemoryLimitBoost()
         let oomBefore = sandbox.cgroup.oomKillCount()
         // A cold start's log keeps INIT_START and the init output before START.
         if !coldStart { logs.begin() }

@@ -102,6 +102,11 @@ public protocol CgroupInstance: AnyObject, Sendable {
     /// of a cgroup created with `cpuInitBurst` (v1 `cpu.cfs_quota_us`, v2 `cpu.max`). Once per
     /// instance, off the warm path.
     func endCPUBurst() throws
+    /// A new invocation: if its memory usage reaches the limit, the CPU quota is raised to one
+    /// core for a moment so reclaim or the OOM kill happens promptly (`MemoryLimitBoost`).
+    func rearmMemoryLimitBoost()
+    /// How many times the quota was raised at the memory limit.
+    var memoryLimitBoosts: Int { get }
 }
 
 /// The CPU bandwidth files' contents for one instance's limits.

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CHearthSpawn
 import Glibc
 #endif
 import Synchronization
@@ -108,6 +109,8 @@ final class CgroupV1Instance: CgroupInstance {
     /// The peak of TCP socket buffers (memory.kmem.tcp), which v1 keeps apart from memory.
     private let tcpPeak: CgroupFile?
     private let oomControl: CgroupFile?
+    /// The CPU boost at the memory limit and its usage-threshold eventfd (`MemoryLimitBoost`).
+    private let limitWatch = MemoryLimitSlot()
 
     init(dirs: [String: String]) {
         self.dirs = dirs
@@ -146,7 +149,40 @@ final class CgroupV1Instance: CgroupInstance {
         }
         try FileIO.write(CPUBandwidth.initialQuota(limits).map(String.init) ?? "-1", to: cpu + "/cpu.cfs_quota_us")
         if limits.cpuInitBurst { steadyCPU.withLock { $0 = limits } }
+        watchMemoryLimit(memory: memory, cpu: cpu, limits: limits)
     }
+
+    /// Registers a memory.usage_in_bytes threshold just below the limit (cgroup.event_control);
+    /// crossing it upwards raises the quota to one core for a moment (`MemoryLimitBoost`). Only
+    /// where the quota is under one core; best effort (a kernel without v1 events gets none).
+    private func watchMemoryLimit(memory: String, cpu: String, limits: CgroupLimits) {
+        guard let quota = limits.cpuQuotaMicros, quota < limits.cpuPeriodMicros else { return }
+        let threshold = MemoryLimitBoost.threshold(limitBytes: limits.memoryBytes)
+        let efd = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
+        guard efd >= 0 else { return }
+        let usageFD = open(memory + "/memory.usage_in_bytes", O_RDONLY | O_CLOEXEC)
+        defer { if usageFD >= 0 { close(usageFD) } }
+        guard usageFD >= 0, (try? FileIO.write("\(efd) \(usageFD) \(threshold)", to: memory + "/cgroup.event_control", create: false)) != nil else {
+            close(efd)
+            return
+        }
+        let boost = MemoryLimitBoost { [weak self] boosted in
+            guard let self, self.steadyCPU.withLock({ $0 == nil }), !self.removed.withLock({ $0 }) else { return }
+            // During the init burst there is no quota to raise or restore.
+            let value = boosted ? max(quota, limits.cpuPeriodMicros) : quota
+            try? FileIO.write("\(value)", to: cpu + "/cpu.cfs_quota_us", create: false)
+        }
+        // The threshold fires when usage crosses it either way: boost only on the way up.
+        let usage = memory + "/memory.usage_in_bytes"
+        let watch = MemoryLimitWatch(fd: efd, boost: boost) { boost in
+            if (CgroupFiles.readInt(usage) ?? 0) >= threshold { boost.limitReached() }
+        }
+        limitWatch.set(watch)
+    }
+
+    var memoryLimitBoosts: Int { limitWatch.boosts }
+
+    func rearmMemoryLimitBoost() { limitWatch.rearm() }
 
     func endCPUBurst() throws {
         guard let cpu = dirs["cpu"], let limits = steadyCPU.withLock({ s in defer { s = nil }; return s }) else { return }
@@ -197,6 +233,10 @@ final class CgroupV1Instance: CgroupInstance {
         // Freeze first where the freezer exists so nothing forks between listing and killing.
         let freezer = dirs["freezer"]
         if let freezer { try? FileIO.write("FROZEN", to: freezer + "/freezer.state", create: false) }
+        // Dying processes run their exit (and whatever reclaim they are in) unthrottled: under
+        // a 7 % quota a process stuck near its memory limit took seconds to die.
+        limitWatch.endBoost()
+        if let cpu = dirs["cpu"] { try? FileIO.write("-1", to: cpu + "/cpu.cfs_quota_us", create: false) }
         for dir in dirs.values {
             for pid in CgroupFiles.pids(dir + "/cgroup.procs") { kill(pid, SIGKILL) }
         }
@@ -205,6 +245,7 @@ final class CgroupV1Instance: CgroupInstance {
 
     func remove() throws {
         if removed.withLock({ $0 }) { return }
+        limitWatch.stop()
         killAll()
         var firstError: (any Error)?
         for dir in dirs.values {

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CHearthSpawn
 import Glibc
 #endif
 import Synchronization
@@ -93,6 +94,8 @@ final class CgroupV2Instance: CgroupInstance {
     private let removed = Mutex(false)
     /// The limits whose quota `endCPUBurst()` applies, while the init burst lasts.
     private let steadyCPU = Mutex<CgroupLimits?>(nil)
+    /// The CPU boost at the memory limit and its inotify descriptor on memory.events.
+    private let limitWatch = MemoryLimitSlot()
 
     init(dir: String) throws {
         self.dir = dir
@@ -119,7 +122,42 @@ final class CgroupV2Instance: CgroupInstance {
         }
         try FileIO.write("\(CPUBandwidth.initialQuota(limits).map(String.init) ?? "max") \(limits.cpuPeriodMicros)", to: dir + "/cpu.max")
         if limits.cpuInitBurst { steadyCPU.withLock { $0 = limits } }
+        watchMemoryLimit(limits)
     }
+
+    /// Watches memory.events (the kernel notifies at most every 10 ms): a rise of its `max`
+    /// count (a charge met memory.max) raises the quota to one core for a moment
+    /// (`MemoryLimitBoost`). Only where the quota is under one core; best effort.
+    private func watchMemoryLimit(_ limits: CgroupLimits) {
+        guard let quota = limits.cpuQuotaMicros, quota < limits.cpuPeriodMicros else { return }
+        let fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        guard fd >= 0 else { return }
+        guard inotify_add_watch(fd, dir + "/memory.events", UInt32(IN_MODIFY)) >= 0 else {
+            close(fd)
+            return
+        }
+        let dir = self.dir, period = limits.cpuPeriodMicros
+        let boost = MemoryLimitBoost { [weak self] boosted in
+            guard let self, self.steadyCPU.withLock({ $0 == nil }), !self.removed.withLock({ $0 }) else { return }
+            let value = boosted ? max(quota, period) : quota
+            try? FileIO.write("\(value) \(period)", to: dir + "/cpu.max", create: false)
+        }
+        let events = self.events
+        let seen = Mutex(events.read().flatMap { CgroupFiles.keyed(in: $0, "max") } ?? 0)
+        let watch = MemoryLimitWatch(fd: fd, boost: boost) { boost in
+            guard let max = events.read().flatMap({ CgroupFiles.keyed(in: $0, "max") }) else { return }
+            let rose = seen.withLock { s in
+                defer { s = max }
+                return max > s
+            }
+            if rose { boost.limitReached() }
+        }
+        limitWatch.set(watch)
+    }
+
+    var memoryLimitBoosts: Int { limitWatch.boosts }
+
+    func rearmMemoryLimitBoost() { limitWatch.rearm() }
 
     func endCPUBurst() throws {
         guard let limits = steadyCPU.withLock({ s in defer { s = nil }; return s }) else { return }
@@ -163,6 +201,9 @@ final class CgroupV2Instance: CgroupInstance {
     }
 
     func killAll() {
+        // Dying processes run their exit (and whatever reclaim they are in) unthrottled.
+        limitWatch.endBoost()
+        try? FileIO.write("max", to: dir + "/cpu.max", create: false)
         if FileIO.exists(dir + "/cgroup.kill"), (try? FileIO.write("1", to: dir + "/cgroup.kill", create: false)) != nil {
             return
         }
@@ -171,6 +212,7 @@ final class CgroupV2Instance: CgroupInstance {
 
     func remove() throws {
         if removed.withLock({ $0 }) { return }
+        limitWatch.stop()
         killAll()
         try CgroupFiles.removeDirectory(dir, killing: dir + "/cgroup.procs")
         removed.withLock { $0 = true }

@@ -17,6 +17,34 @@ struct CgroupV2DriverTests {
 
     static let limits = CgroupLimits(memoryBytes: 128 << 20, pidsMax: 1024, cpuQuotaMicros: 7236, cpuPeriodMicros: 100_000)
 
+    @Test("at the memory limit (memory.events max rises) the quota is one core for a moment, once per invocation")
+    func cpuBoostAtTheMemoryLimit() async throws {
+        let dir = try tmp.dir("sup/hearth-boost")
+        try tmp.write("low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n", to: "sup/hearth-boost/memory.events")
+        let instance = try CgroupV2Instance(dir: dir)
+        defer { try? instance.remove() }
+        try instance.apply(Self.limits)
+        #expect(try tmp.read("sup/hearth-boost/cpu.max") == "7236 100000")
+        // The kernel rewrites memory.events in place; inotify sees the modification.
+        try tmp.write("low 0\nhigh 0\nmax 3\noom 0\noom_kill 0\n", to: "sup/hearth-boost/memory.events")
+        for _ in 0..<100 where instance.memoryLimitBoosts == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(instance.memoryLimitBoosts == 1)
+        #expect(try tmp.read("sup/hearth-boost/cpu.max") == "100000 100000")
+        try await Task.sleep(for: MemoryLimitBoost.duration + .milliseconds(300))
+        // (A fake file is not truncated by an in-place write as cgroupfs replaces the value.)
+        #expect(try tmp.read("sup/hearth-boost/cpu.max").hasPrefix("7236 100000"))
+        try tmp.write("low 0\nhigh 0\nmax 9\noom 0\noom_kill 0\n", to: "sup/hearth-boost/memory.events")
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(instance.memoryLimitBoosts == 1, "one boost per invocation")
+        instance.rearmMemoryLimitBoost()
+        try tmp.write("low 0\nhigh 0\nmax 12\noom 0\noom_kill 0\n", to: "sup/hearth-boost/memory.events")
+        for _ in 0..<100 where instance.memoryLimitBoosts == 1 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(instance.memoryLimitBoosts == 2)
+        // Killing lifts the quota whatever the boost was doing.
+        instance.killAll()
+        #expect(try tmp.read("sup/hearth-boost/cpu.max").hasPrefix("max"))
+    }
+
     @Test func initEnablesAllControllersForChildren() throws {
         let driver = try CgroupV2Driver(supervisorGroup: sup, moveSelf: false)
         #expect(driver.version == .v2)
