@@ -151,6 +151,26 @@ struct SocketBufferTests {
                              queued >= 0 && queued <= 160 && result.status == 0)
         #expect(Harness.leftovers().isEmpty)
     }
+
+    /// Issue 11 item 3, the other socket buffers: loopback UDP (v1 charges it to memory.kmem.tcp,
+    /// limited to the memory size by Hearth) and unix datagram and stream sockets (charged to
+    /// memory). A 128 MB instance asks for 512 MB of each; the same probe at 512 MB queues
+    /// 300 MB, so the bound is the instance's memory, not the probe's reach.
+    @Test("UDP and unix socket buffers are charged to the instance: at 128 MB the kernel refuses or OOM-kills near 128 MB", arguments: ["udp", "unix_dgram", "unix_stream"])
+    func otherSocketBuffersAreBounded(kind: String) throws {
+        let result = Harness.hearthRun(Harness.probe, event: #"{"cmd":"sockfill","kind":"\#(kind)","max_mb":512}"#, ["--memory", "128", "--timeout", "30"])
+        let answer = (try? result.json()) ?? [:]
+        let queued = answer["queued_mb"] as? Int ?? -1
+        let errorType = answer["errorType"] as? String
+        let peak = result.reports.first?["Max Memory Used"] ?? "?"
+        let control = Harness.hearthRun(Harness.probe, event: #"{"cmd":"sockfill","kind":"\#(kind)","max_mb":300}"#, ["--memory", "512", "--timeout", "30"])
+        let reach = ((try? control.json()) ?? [:])["queued_mb"] as? Int ?? -1
+        SecurityLedger.check("res.\(kind)_buffers", "queue up to 512 MB in \(kind.replacingOccurrences(of: "_", with: " ")) socket buffers without reading inside a 128 MB instance (cgroup \(HostWideLimitTests.isV1 ? "v1" : "v2")); the same at 512 MB as a control",
+                             expected: "refused at about 128 MB, or the instance is OOM-killed (Runtime.OutOfMemory); the control queues 300 MB",
+                             observed: "\(errorType.map { "\($0) after queueing" } ?? "\(queued) MB queued on \(answer["sockets"] ?? "?") sockets"); Max Memory Used \(peak); control \(reach) MB",
+                             ((queued >= 0 && queued <= 160 && result.status == 0) || errorType == "Runtime.OutOfMemory") && reach >= 290)
+        #expect(Harness.leftovers().isEmpty)
+    }
 }
 
 /// The sandbox's pid 1 (issue 11, item 4): hearth-init, a small static program exec'd once the

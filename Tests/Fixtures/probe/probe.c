@@ -1272,6 +1272,95 @@ static void cmd_tcpfill(const char *id, long long max_mb) {
     respond_json(id, &b);
 }
 
+/* Socket buffers other than TCP (issue 11 item 3): queue up to max_mb without reading on
+ * loopback UDP (one sender, up to 900 receivers; counted at the receivers with SO_MEMINFO, as
+ * loopback UDP drops what a full receiver cannot take), unix datagram or unix stream socket
+ * pairs (up to 450; counted as written). Every buffer asks for the most SO_RCVBUF/SO_SNDBUF
+ * allow (net.core.*mem_max, about 416 KB each), so without memory accounting ~180-370 MB could
+ * sit in the kernel for one 128 MB instance. Bounded: 1,000 descriptors, max_mb (<= 1024). */
+#ifndef SO_MEMINFO
+#define SO_MEMINFO 55
+#endif
+static void cmd_sockfill(const char *id, const char *kind, long long max_mb) {
+    if (max_mb <= 0 || max_mb > 1024) max_mb = 512;
+    const long long cap = max_mb << 20;
+    static char chunk[32768];
+    memset(chunk, 'x', sizeof chunk);
+    int fds[1000];
+    int nfds = 0, sockets = 0, err = 0, stalled = 0;
+    long long queued = 0;
+    int big = 1 << 30;
+    if (!strcmp(kind, "udp")) {
+        int tx = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (tx < 0) err = errno;
+        else {
+            fds[nfds++] = tx;
+            setsockopt(tx, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+        }
+        while (!err && nfds < 1000 && queued < cap) {
+            int rx = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+            if (rx < 0) { err = errno; break; }
+            fds[nfds++] = rx;
+            setsockopt(rx, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+            struct sockaddr_in a;
+            memset(&a, 0, sizeof a);
+            a.sin_family = AF_INET;
+            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            socklen_t al = sizeof a;
+            if (bind(rx, (struct sockaddr *)&a, sizeof a) < 0 || getsockname(rx, (struct sockaddr *)&a, &al) < 0) { err = errno; break; }
+            sockets++;
+            uint32_t before[9] = {0}, after[9] = {0};
+            socklen_t ml = sizeof before;
+            getsockopt(rx, SOL_SOCKET, SO_MEMINFO, before, &ml);
+            /* Until the receiver stops growing (it is full, or the kernel refused the charge). */
+            uint32_t last = 0;
+            for (int i = 0; i < 64; i++) {
+                if (sendto(tx, chunk, sizeof chunk, 0, (struct sockaddr *)&a, sizeof a) < 0 && errno != EAGAIN && errno != ENOBUFS) { err = errno; break; }
+                ml = sizeof after;
+                getsockopt(rx, SOL_SOCKET, SO_MEMINFO, after, &ml);
+                if (i > 0 && after[0] == last) break;
+                last = after[0];
+            }
+            long long here = (long long)after[0] - before[0];
+            queued += here;
+            if (here < 32768 && ++stalled >= 8) break;
+        }
+    } else {
+        int type = !strcmp(kind, "unix_dgram") ? SOCK_DGRAM : SOCK_STREAM;
+        while (!err && nfds + 2 <= 900 && queued < cap) {
+            int p[2];
+            if (socketpair(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, p) < 0) { err = errno; break; }
+            fds[nfds++] = p[0];
+            fds[nfds++] = p[1];
+            sockets++;
+            setsockopt(p[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+            setsockopt(p[1], SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+            long long here = 0;
+            for (;;) {
+                long long left = cap - queued;
+                if (left <= 0) break;
+                ssize_t w = send(p[0], chunk, left < (long long)sizeof chunk ? (size_t)left : sizeof chunk, MSG_NOSIGNAL);
+                if (w <= 0) {
+                    if (w < 0 && errno != EAGAIN && errno != ENOBUFS && errno != ENOMEM) err = errno;
+                    break;
+                }
+                queued += w;
+                here += w;
+            }
+            if (here < 32768 && ++stalled >= 8) break;
+        }
+    }
+    for (int i = 0; i < nfds; i++) close(fds[i]);
+    jbuf b = {0};
+    jb_open(&b, '{');
+    jb_kint(&b, "queued_mb", queued >> 20);
+    jb_kint(&b, "sockets", sockets);
+    jb_kint(&b, "stalled", stalled);
+    jb_kint(&b, "errno", err);
+    jb_close(&b, '}');
+    respond_json(id, &b);
+}
+
 /* What an earlier invocation left behind, then leave traces for the next one: a file in /tmp,
  * a detached process that sleeps (at most 20 s), and a marker in this process's memory. */
 static void cmd_carryover(const char *id) {
@@ -1584,6 +1673,11 @@ static void handle(const lc_invocation *inv) {
     } else if (!strcmp(cmd, "tcpfill")) {
         json_get_int(body, len, "max_mb", &v);
         cmd_tcpfill(id, v);
+    } else if (!strcmp(cmd, "sockfill")) {
+        char kind[32] = "udp";
+        json_get_str(body, len, "kind", kind, sizeof kind);
+        json_get_int(body, len, "max_mb", &v);
+        cmd_sockfill(id, kind, v);
     } else if (!strcmp(cmd, "carryover")) {
         cmd_carryover(id);
     } else if (!strcmp(cmd, "conns")) {
