@@ -49,6 +49,10 @@ struct FreshSandboxTests {
         var answers: [[String: Any]] = []
         for _ in 0..<3 { answers.append(try await daemon.invoke("fresh", #"{"cmd":"carryover"}"#).json ?? [:]) }
         _ = try await daemon.invoke("warm", #"{"cmd":"carryover"}"#)
+        // The invocation ends at the runtime's next /next, after the caller has its answer: an
+        // immediate second call can find the instance still busy and cold-start another (seen
+        // on a loaded machine), so the control waits until the first instance is idle again.
+        try await Task.sleep(for: .milliseconds(500))
         let warm = try await daemon.invoke("warm", #"{"cmd":"carryover"}"#).json
         #expect(!Self.sawNothing(warm), "the warm control saw nothing: \(Self.describe(warm))")
         // The same setting from Hearth's CLI (create --fresh) and from the aws CLI (an ordinary

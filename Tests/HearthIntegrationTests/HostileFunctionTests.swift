@@ -216,7 +216,7 @@ struct HostileFunctionTests {
                              observed: "\(error["errorType"] ?? "no error"), peak \(peak), hearth exit \(oom.status)",
                              oom.status == 1 && error["errorType"] as? String == "Runtime.OutOfMemory")
 
-        let fill = try Harness.probe("tmpfill", ["--memory", "1024"])
+        let fill = try Harness.probe("tmpfill", ["--memory", "1024", "--timeout", "30"])
         let written = fill["written_mb"] as? Int ?? 0
         SecurityLedger.check("res.tmp_fill", "write /tmp until it fails (512 MB ephemeral storage)",
                              expected: "ENOSPC at ≤ 512 MB", observed: "\(written) MB, then \(SecurityLedger.errnoName(fill["errno"] as? Int))",
