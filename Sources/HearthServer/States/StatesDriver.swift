@@ -73,9 +73,25 @@ actor StatesEngine {
         return actions
     }
 
+    /// A task still to run (a callback task already submitted waits for its token: not run again).
     func invocation(_ arn: String, task: String) throws -> (TaskInvocation, ExecutionContext)? {
-        guard let (execution, _) = try load(arn), let t = execution.outstandingTasks[task] else { return nil }
+        guard let (execution, _) = try load(arn), let t = execution.outstandingTasks[task], !execution.submittedTasks.contains(task) else { return nil }
         return (t, execution.context)
+    }
+
+    /// Journals what a worker said about a task token (`make` builds the entry for the task it
+    /// names, at `now`); returns the new actions. Throws InvalidToken, TaskDoesNotExist or
+    /// TaskTimedOut as AWS does.
+    func callback(token: String, now: Int64, _ make: (String, Int64) -> JournalEntry) throws -> [ExecutionAction] {
+        guard let parsed = TaskToken(parsing: token) else { throw StatesAPIError.invalidToken }
+        guard let (execution, _) = try load(parsed.executionArn) else { throw StatesAPIError.taskDoesNotExist }
+        switch execution.tokenState(token) {
+        case .unknown: throw StatesAPIError.taskDoesNotExist
+        case .over: throw StatesAPIError.taskTimedOut
+        case .waiting(let task):
+            guard let actions = try record(parsed.executionArn, make(task, now)) else { throw StatesAPIError.taskTimedOut }
+            return actions
+        }
     }
 
     var openCount: Int { open.count }
@@ -162,6 +178,16 @@ final class StatesDriver: Sendable {
         guard let actions = try await engine.record(arn, .stopped(error: error, cause: cause, at: now)) else { return false }
         _ = items(arn, actions, at: now)
         return true
+    }
+
+    /// SendTaskSuccess/Failure/Heartbeat: journals the worker's answer for the token's task and
+    /// puts what follows on the ledger.
+    func callback(token: String, _ make: @Sendable (String, Int64) -> JournalEntry) async throws {
+        let now = clock.nowMs()
+        guard let arn = TaskToken(parsing: token)?.executionArn else { throw StatesAPIError.invalidToken }
+        let actions = try await engine.callback(token: token, now: now, make)
+        metrics.transitions(1)
+        try await submit(arn, actions, at: now)
     }
 
     // MARK: the dispatcher's handler
