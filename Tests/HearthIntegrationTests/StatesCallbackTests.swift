@@ -48,7 +48,7 @@ struct StatesCallbackTests {
         let daemon = try ServeDaemon(extra: ["--prefork", "0"])
         defer { daemon.stop(); daemon.removeState() }
         try await daemon.createProbe("work")
-        let r = daemon.python(Self.prelude + #"""
+        let r = daemon.python(Self.prelude + "\n" + #"""
             out = {}
             # 1. A Lambda function gets the token (the probe echoes its event); the test is the worker.
             lam = machine('lam', {"StartAt": "Ask", "States": {"Ask": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
@@ -140,7 +140,7 @@ struct StatesCallbackTests {
         guard let out = r.stdoutJSON else { Issue.record("no output: \(r.stdoutText) \(r.stderr)"); return }
         // 1. Lambda.
         #expect(out["functionGot"] as? [AnyHashable] == [200, 1, "echo"])
-        #expect(out["scheduled"] as? [AnyHashable] == ["lambda", "invoke.waitForTaskToken", true])
+        #expect(out["scheduled"] as? NSArray == ["lambda", "invoke.waitForTaskToken", true] as NSArray)
         #expect(out["stillRunning"] as? String == "RUNNING")
         #expect(out["heartbeat"] as? Int == 200)
         #expect((out["badOutput"] as? String)?.hasPrefix("InvalidOutput: ") == true, "\(out["badOutput"] ?? "")")
@@ -162,11 +162,11 @@ struct StatesCallbackTests {
         #expect(out["sqOutput"] as? NSDictionary == ["job": 2, "refusal": ["Error": "Worker.Refused", "Cause": "no capacity"]] as NSDictionary)
         #expect(out["sqTypes"] as? [String] == ["ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskFailed",
                                                 "TaskStateExited", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"])
-        #expect(out["sqSubmitted"] as? [AnyHashable] == [true, true, 200, true])
+        #expect(out["sqSubmitted"] as? NSArray == [true, true, 200, true] as NSArray)
         #expect(out["sqFailed"] as? NSDictionary == ["resourceType": "sqs", "resource": "sendMessage.waitForTaskToken", "error": "Worker.Refused",
                                                      "cause": "no capacity"] as NSDictionary)
         // 3. Plain SQS.
-        #expect(out["plain"] as? [AnyHashable] == ["SUCCEEDED", true, true, "hello", 200])
+        #expect(out["plain"] as? NSArray == ["SUCCEEDED", true, true, "hello", 200] as NSArray)
         #expect(out["noQueue"] as? [String] == ["FAILED", "SQS.QueueDoesNotExistException"])
         // 4. Heartbeats.
         #expect((out["aliveAfterHeartbeats"] as? [AnyHashable])?.first == "RUNNING" as AnyHashable, "\(out["aliveAfterHeartbeats"] ?? "")")
@@ -191,7 +191,7 @@ struct StatesCallbackTests {
         var daemon = try ServeDaemon(extra: ["--prefork", "0"], stateDirectory: state)
         defer { daemon.stop(); daemon.removeState() }
         try await daemon.createProbe("work")
-        let first = daemon.python(Self.prelude + #"""
+        let first = daemon.python(Self.prelude + "\n" + #"""
             def ask(timeout):
                 return {"StartAt": "Ask", "States": {"Ask": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
                     "Parameters": {"FunctionName": "work", "Payload": {"cmd": "echo", "mark.$": "$.mark", "token.$": "$$.Task.Token"}},
@@ -211,7 +211,7 @@ struct StatesCallbackTests {
         }
         daemon.crash()
         daemon = try ServeDaemon(extra: ["--prefork", "0"], stateDirectory: state)
-        let second = daemon.python(Self.prelude + #"""
+        let second = daemon.python(Self.prelude + "\n" + #"""
             a, b, token = os.environ['A'], os.environ['B'], os.environ['TOKEN']
             out = {'aBefore': c.describe_execution(executionArn=a)['status']}
             c.send_task_success(taskToken=token, output=json.dumps({"after": "restart"}))
