@@ -409,8 +409,7 @@ public struct Execution: Sendable {
                 var token: String?
                 if callback {
                     id = newID("task")
-                    let nonce = String(format: "%016llx%016llx", random.next(), random.next())
-                    token = TaskToken(executionArn: context.executionArn, task: id!, nonce: nonce).text
+                    token = TaskToken.issue(context, task: id!).text
                     issuedTokens[token!] = id!
                     frames[fid]!.taskToken = token
                 }

@@ -1,4 +1,5 @@
 // HearthStates: what goes into and comes out of the interpreter. Pure values.
+import Crypto
 import Foundation
 
 /// Who an execution is: the facts the context object (`$$.Execution`, `$$.StateMachine`) shows.
@@ -9,14 +10,19 @@ public struct ExecutionContext: Sendable, Equatable {
     public var stateMachineName: String
     public var roleArn: String
     public var region: String
+    /// The secret task tokens are signed with (the driver keeps it in the state directory), so a
+    /// token cannot be made from an execution's ARN alone. Empty in tests.
+    public var tokenKey: String
 
-    public init(executionArn: String, executionName: String, stateMachineArn: String, stateMachineName: String, roleArn: String, region: String) {
+    public init(executionArn: String, executionName: String, stateMachineArn: String, stateMachineName: String, roleArn: String, region: String,
+                tokenKey: String = "") {
         self.executionArn = executionArn
         self.executionName = executionName
         self.stateMachineArn = stateMachineArn
         self.stateMachineName = stateMachineName
         self.roleArn = roleArn
         self.region = region
+        self.tokenKey = tokenKey
     }
 }
 
@@ -155,9 +161,10 @@ public struct HistoryEvent: Sendable, Equatable {
     }
 }
 
-/// A `.waitForTaskToken` task's token: which execution and task it answers, and a nonce drawn
-/// from the execution's generator (so replaying the journal issues the same token again: a
-/// token survives a restart without a table of its own). Opaque to callers: base64 text.
+/// A `.waitForTaskToken` task's token: which execution and task it answers, and a nonce made
+/// from them and the context's `tokenKey` (so replaying the journal issues the same token again:
+/// a token survives a restart without a table of its own; without the key it cannot be made).
+/// Opaque to callers: base64 text.
 public struct TaskToken: Sendable, Equatable {
     public var executionArn: String
     public var task: String
@@ -170,6 +177,13 @@ public struct TaskToken: Sendable, Equatable {
     }
 
     static let magic = "hearth-task-token-1"
+
+    /// The token of `task` in the execution `context` names: SHA-256 over the key, the ARN and the task id.
+    public static func issue(_ context: ExecutionContext, task: String) -> TaskToken {
+        let digest = SHA256.hash(data: Data([context.tokenKey, context.executionArn, task].joined(separator: "\n").utf8))
+        let nonce = digest.prefix(16).map { String(format: "%02x", $0) }.joined()
+        return TaskToken(executionArn: context.executionArn, task: task, nonce: nonce)
+    }
 
     public var text: String {
         Data([Self.magic, executionArn, task, nonce].joined(separator: "\n").utf8).base64EncodedString()

@@ -212,6 +212,28 @@ import Testing
         #expect(h.events("TaskScheduled")[0].details == json(#"{"resourceType":"sqs","resource":"sendMessage","region":"us-east-1","parameters":"{\"QueueUrl\":\"q\",\"MessageBody\":{\"a\":1}}"}"#))
     }
 
+    /// Tokens are made with the context's key: the same journal replayed with another key issues
+    /// other tokens, so a token cannot be made from the ARN alone.
+    @Test func tokensNeedTheKey() throws {
+        var keyed = testContext
+        keyed.tokenKey = "secret-1"
+        let m = try machine(Self.lambdaCallback)
+        var e = Execution(machine: m, context: keyed)
+        let journal = [JournalEntry.started(input: #"{"job":1}"#, at: t0)]
+        let actions = e.apply(journal[0])
+        guard case .invoke(let task)? = actions.first(where: { if case .invoke = $0 { true } else { false } }) else {
+            Issue.record("no task: \(actions)")
+            return
+        }
+        let token = try #require(task.taskToken)
+        #expect(Execution.replay(machine: m, context: keyed, journal: journal).tokenState(token) == .waiting(task: task.id))
+        var other = keyed
+        other.tokenKey = "secret-2"
+        #expect(Execution.replay(machine: m, context: other, journal: journal).tokenState(token) == .unknown)
+        #expect(Execution.replay(machine: m, context: testContext, journal: journal).tokenState(token) == .unknown)
+        #expect(TaskToken.issue(keyed, task: task.id).text == token)
+    }
+
     @Test func journalEntriesRoundTrip() {
         for entry in [JournalEntry.taskSubmitted(task: "task-3", output: #"{"a":1}"#, at: 5), .taskHeartbeat(task: "task-3", at: 6)] {
             #expect(JournalEntry(json: entry.json) == entry)

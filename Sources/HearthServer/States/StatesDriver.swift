@@ -14,18 +14,20 @@ typealias StatesTaskRunner = @Sendable (TaskInvocation, ExecutionContext) async 
 actor StatesEngine {
     let store: Store
     let region: String
+    let tokenKey: String
     private var open: [String: (execution: Execution, entries: Int)] = [:]
     private var machines: [String: StateMachine] = [:]
 
-    init(store: Store, region: String) {
+    init(store: Store, region: String, tokenKey: String) {
         self.store = store
         self.region = region
+        self.tokenKey = tokenKey
     }
 
-    static func context(_ record: ExecutionRecord, region: String) -> ExecutionContext {
+    static func context(_ record: ExecutionRecord, region: String, tokenKey: String) -> ExecutionContext {
         let machineName = record.stateMachineArn.split(separator: ":").last.map(String.init) ?? ""
         return ExecutionContext(executionArn: record.arn, executionName: record.name, stateMachineArn: record.stateMachineArn,
-                                stateMachineName: machineName, roleArn: record.roleArn, region: region)
+                                stateMachineName: machineName, roleArn: record.roleArn, region: region, tokenKey: tokenKey)
     }
 
     func machine(_ definition: String) throws -> StateMachine {
@@ -41,7 +43,7 @@ actor StatesEngine {
         if let cached = open[arn] { return cached }
         guard let record = try store.execution(arn: arn) else { return nil }
         let entries = try store.journal(execution: arn).compactMap { text in (try? JSON.parse(text)).flatMap(JournalEntry.init(json:)) }
-        let execution = Execution.replay(machine: try machine(record.definition), context: Self.context(record, region: region), journal: entries)
+        let execution = Execution.replay(machine: try machine(record.definition), context: Self.context(record, region: region, tokenKey: tokenKey), journal: entries)
         if execution.outcome == nil { open[arn] = (execution, entries.count) }
         return (execution, entries.count)
     }
@@ -49,7 +51,7 @@ actor StatesEngine {
     /// Starts an execution (its record, first journal entry and history in one transaction),
     /// or returns the one already holding the name.
     func start(_ record: ExecutionRecord) throws -> (existing: ExecutionRecord?, actions: [ExecutionAction]) {
-        var execution = Execution(machine: try machine(record.definition), context: Self.context(record, region: region))
+        var execution = Execution(machine: try machine(record.definition), context: Self.context(record, region: region, tokenKey: tokenKey))
         let entry = JournalEntry.started(input: record.input, at: record.startedMs)
         let actions = execution.apply(entry)
         let events = execution.history.map { ($0.id, $0.json.text) }
@@ -116,10 +118,12 @@ final class StatesDriver: Sendable {
     private let dispatcherBox = Mutex<LedgerDispatcher?>(nil)
     private let log: @Sendable (String) -> Void
 
-    init(store: Store, region: String, clock: any LedgerClock, timeScale: Double, metrics: StatesMetrics = StatesMetrics(),
+    /// `tokenKey`: the secret task tokens are made with (kept in the state directory, so tokens
+    /// outlive a restart).
+    init(store: Store, region: String, clock: any LedgerClock, timeScale: Double, metrics: StatesMetrics = StatesMetrics(), tokenKey: String = "",
          log: @escaping @Sendable (String) -> Void, runner: @escaping StatesTaskRunner) {
         self.store = store
-        self.engine = StatesEngine(store: store, region: region)
+        self.engine = StatesEngine(store: store, region: region, tokenKey: tokenKey)
         self.clock = clock
         self.timeScale = timeScale
         self.runner = runner
