@@ -207,7 +207,13 @@ extension Daemon {
     static func startStates(_ options: Options, store: Store, api: LambdaAPI, ledger: Ledger,
                             log: @escaping @Sendable (String) -> Void) async -> LedgerDispatcher {
         let clock = ledger.clock
-        let driver = StatesDriver(store: store, region: options.region, clock: clock, timeScale: options.statesTimeScale, log: log) { task, _ in
+        let tokenKey: String
+        do { tokenKey = try statesTokenKey(path: options.stateDirectory + "/states-token-key") } catch {
+            log("hearth: states: cannot keep a task token key (\(error)); task tokens are made without one")
+            tokenKey = ""
+        }
+        let driver = StatesDriver(store: store, region: options.region, clock: clock, timeScale: options.statesTimeScale, tokenKey: tokenKey,
+                                  log: log) { task, _ in
             await api.runStatesTask(task, clock: clock)
         }
         let concurrency = max(16, 8 * ProcessInfo.processInfo.activeProcessorCount)
@@ -219,6 +225,20 @@ extension Daemon {
         dispatcher.start()
         await driver.recover()
         return dispatcher
+    }
+
+    /// The secret Step Functions task tokens are made with: read from `path`, or created there
+    /// (32 random bytes as hex, mode 0600) the first time.
+    static func statesTokenKey(path: String) throws -> String {
+        if let text = try? String(contentsOfFile: path, encoding: .utf8), text.count >= 32 {
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        var generator = SystemRandomNumberGenerator()
+        let key = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        guard FileManager.default.createFile(atPath: path, contents: Data((key + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw HearthError.setup("cannot write \(path)")
+        }
+        return key
     }
 }
 

@@ -10,6 +10,11 @@ public struct StateMachine: Sendable, Equatable {
     public var timeoutSeconds: Int?
     /// Every state by name (names are unique across the machine, branches included).
     public var allStates: [String: State]
+
+    /// The states that use the `.waitForTaskToken` pattern (by name, sorted): an Express machine may have none.
+    public var callbackStates: [String] {
+        allStates.values.filter { if case .task(_, true, _, _, _) = $0.kind { return true } else { return false } }.map(\.name).sorted()
+    }
 }
 
 /// `StartAt` and `States`: the top level, a Parallel branch or a Map iteration's processor.
@@ -52,6 +57,19 @@ public enum TaskResource: Sendable, Equatable {
     case lambdaFunction(arn: String)
     /// `arn:aws:states:::lambda:invoke`: Parameters name the function; the result is Invoke's envelope.
     case lambdaInvoke
+    /// `arn:aws:states:::sqs:sendMessage`: Parameters are SendMessage's (`QueueUrl`, `MessageBody`,
+    /// `MessageAttributes`, `DelaySeconds`); the result is SendMessage's response.
+    case sqsSendMessage
+
+    /// The history events' `resourceType` and `resource` (the Resource ARN's service and API,
+    /// with the `.waitForTaskToken` suffix for a callback task), as AWS names them.
+    public func eventNames(callback: Bool) -> (type: String, resource: String) {
+        let suffix = callback ? ".waitForTaskToken" : ""
+        switch self {
+        case .lambdaFunction, .lambdaInvoke: return ("lambda", "invoke" + suffix)
+        case .sqsSendMessage: return ("sqs", "sendMessage" + suffix)
+        }
+    }
 }
 
 public indirect enum ChoiceRule: Sendable, Equatable {
@@ -83,7 +101,8 @@ public enum IntSource: Sendable, Equatable {
 
 public enum StateKind: Sendable, Equatable {
     case pass(result: JSON?)
-    case task(resource: TaskResource, resourceText: String, timeout: IntSource?, heartbeat: IntSource?)
+    /// `callback`: the `.waitForTaskToken` pattern (the task ends with SendTaskSuccess/Failure).
+    case task(resource: TaskResource, callback: Bool, resourceText: String, timeout: IntSource?, heartbeat: IntSource?)
     case choice(choices: [ChoiceBranch], defaultNext: String?)
     case wait(WaitSpec)
     case succeed
@@ -357,22 +376,38 @@ struct Validator {
                 error("HeartbeatSeconds must be smaller than TimeoutSeconds", at + "/HeartbeatSeconds")
             }
             let kind: TaskResource
-            if resource == "arn:aws:states:::lambda:invoke" {
-                kind = .lambdaInvoke
-                let fields = o["Parameters"]?.objectValue
-                if fields?["FunctionName"] == nil && fields?["FunctionName.$"] == nil {
-                    error("The field 'FunctionName' is required but was missing", at + "/Parameters")
+            var callback = false
+            var base = resource
+            if resource.hasSuffix(".waitForTaskToken"), resource.hasPrefix("arn:aws:states:::") {
+                callback = true
+                base = String(resource.dropLast(".waitForTaskToken".count))
+            }
+            let fields = o["Parameters"]?.objectValue
+            func require(_ field: String) {
+                if fields?[field] == nil && fields?[field + ".$"] == nil {
+                    error("The field '\(field)' is required but was missing", at + "/Parameters")
                 }
-            } else if Self.isLambdaARN(resource) {
+            }
+            if base == "arn:aws:states:::lambda:invoke" {
+                kind = .lambdaInvoke
+                require("FunctionName")
+            } else if base == "arn:aws:states:::sqs:sendMessage" {
+                kind = .sqsSendMessage
+                require("QueueUrl")
+                require("MessageBody")
+            } else if !callback, Self.isLambdaARN(resource) {
                 kind = .lambdaFunction(arn: resource)
             } else if resource.hasPrefix("arn:aws:states:::") || resource.contains(":activity:") || resource.hasPrefix("arn:aws:states:") {
-                fail("INVALID_RESOURCE", "The resource '\(resource)' is not supported by Hearth yet (Lambda tasks only: a function ARN or arn:aws:states:::lambda:invoke)", at + "/Resource")
+                fail("INVALID_RESOURCE", "The resource '\(resource)' is not supported by Hearth yet (a function ARN, arn:aws:states:::lambda:invoke or arn:aws:states:::sqs:sendMessage, each also with .waitForTaskToken)", at + "/Resource")
                 return state
             } else {
                 fail("INVALID_RESOURCE", "Resource is not a valid ARN: '\(resource)'", at + "/Resource")
                 return state
             }
-            state.kind = .task(resource: kind, resourceText: resource, timeout: timeout, heartbeat: heartbeat)
+            if callback, !Self.referencesTaskToken(o["Parameters"]) {
+                error(Self.missingTaskTokenMessage, at + "/Parameters")
+            }
+            state.kind = .task(resource: kind, callback: callback, resourceText: resource, timeout: timeout, heartbeat: heartbeat)
         case "Choice":
             guard case .array(let list)? = o["Choices"] else {
                 if o["Choices"] == nil { error("These fields are required: [Choices]", at) } else { error("Expected value of type Array", at + "/Choices") }
@@ -489,6 +524,24 @@ struct Validator {
             state.kind = .map(processor: processor, itemsPath: items, itemSelector: selector, maxConcurrency: concurrency)
         }
         return state
+    }
+
+    /// What a `.waitForTaskToken` task whose Parameters never name the token is told.
+    static let missingTaskTokenMessage = "The field 'Parameters' must reference the task token ('$$.Task.Token') for the '.waitForTaskToken' integration pattern"
+
+    /// Whether a Parameters template passes the task token on: some `….$` field, at any depth,
+    /// whose path or intrinsic call reads `$$.Task.Token`.
+    static func referencesTaskToken(_ value: JSON?) -> Bool {
+        switch value {
+        case .object(let o)?:
+            for (key, v) in o.pairs {
+                if key.hasSuffix(".$"), case .string(let s) = v, s.contains("$$.Task.Token") { return true }
+                if referencesTaskToken(v) { return true }
+            }
+            return false
+        case .array(let items)?: return items.contains { referencesTaskToken($0) }
+        default: return false
+        }
     }
 
     static func isLambdaARN(_ s: String) -> Bool {

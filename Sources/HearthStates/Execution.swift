@@ -17,6 +17,11 @@ public struct Execution: Sendable {
     /// Tasks running (by id), and timers set (by id, with their due time).
     public private(set) var outstandingTasks: [String: TaskInvocation] = [:]
     public private(set) var outstandingTimers: [String: Int64] = [:]
+    /// Callback tasks whose request was made (`taskSubmitted`): they wait for their token, and
+    /// are not run again after a restart.
+    public private(set) var submittedTasks: Set<String> = []
+    /// Every task token this execution issued → its task.
+    var issuedTokens: [String: String] = [:]
 
     var input: JSON = .null
     var startMs: Int64 = 0
@@ -34,6 +39,7 @@ public struct Execution: Sendable {
         case wait(frame: Int)
         case retry(frame: Int)
         case taskTimeout(task: String)
+        case heartbeat(task: String)
         case executionTimeout
     }
 
@@ -54,6 +60,8 @@ public struct Execution: Sendable {
         var phase: Phase = .idle
         var retryCounts: [Int] = []
         var generation = 0
+        /// The token of the callback task being scheduled (`$$.Task.Token` while its Parameters are evaluated).
+        var taskToken: String?
     }
 
     enum Phase {
@@ -92,7 +100,7 @@ public struct Execution: Sendable {
     /// The actions still to carry out (after a replay): every running task and set timer, or the finish.
     public var outstandingActions: [ExecutionAction] {
         if let outcome { return [.finish(outcome)] }
-        return outstandingTasks.keys.sorted().map { .invoke(outstandingTasks[$0]!) }
+        return outstandingTasks.keys.sorted().filter { !submittedTasks.contains($0) }.map { .invoke(outstandingTasks[$0]!) }
             + outstandingTimers.keys.sorted().map { .startTimer(id: $0, dueMs: outstandingTimers[$0]!) }
     }
 
@@ -102,9 +110,18 @@ public struct Execution: Sendable {
         switch entry {
         case .started: return history.isEmpty
         case .taskSucceeded(let t, _, _), .taskFailed(let t, _, _, _): return outcome == nil && outstandingTasks[t] != nil
+        case .taskSubmitted(let t, _, _):
+            return outcome == nil && outstandingTasks[t]?.callback == true && !submittedTasks.contains(t)
+        case .taskHeartbeat(let t, _): return outcome == nil && outstandingTasks[t]?.callback == true
         case .timerFired(let t, _): return outcome == nil && outstandingTimers[t] != nil
         case .stopped: return outcome == nil && !history.isEmpty
         }
+    }
+
+    /// Where the task a token names is (SendTaskSuccess/Failure/Heartbeat look here).
+    public func tokenState(_ token: String) -> TaskTokenState {
+        guard let task = issuedTokens[token] else { return .unknown }
+        return outcome == nil && outstandingTasks[task] != nil ? .waiting(task: task) : .over
     }
 
     // MARK: entry point
@@ -127,14 +144,16 @@ public struct Execution: Sendable {
         case .taskSucceeded(let id, let output, let at):
             let invocation = outstandingTasks.removeValue(forKey: id)!
             let fid = tasks.removeValue(forKey: id)!
+            submittedTasks.remove(id)
             clearTaskTimeout(id)
             let result = (try? JSON.parse(output)) ?? .string(output)
             if case .lambdaFunction = invocation.resource {
                 _ = emit(fid, at, "LambdaFunctionSucceeded", "lambdaFunctionSucceededEventDetails",
                          .obj([("output", .string(result.text)), ("outputDetails", .obj([("truncated", .bool(false))]))]))
             } else {
+                let names = invocation.resource.eventNames(callback: invocation.callback)
                 _ = emit(fid, at, "TaskSucceeded", "taskSucceededEventDetails",
-                         .obj([("resourceType", .string("lambda")), ("resource", .string("invoke")), ("output", .string(result.text)),
+                         .obj([("resourceType", .string(names.type)), ("resource", .string(names.resource)), ("output", .string(result.text)),
                                ("outputDetails", .obj([("truncated", .bool(false))]))]))
             }
             guard case .task(_, _) = frames[fid]!.phase else { break }
@@ -142,9 +161,25 @@ public struct Execution: Sendable {
         case .taskFailed(let id, let error, let cause, let at):
             let invocation = outstandingTasks.removeValue(forKey: id)!
             let fid = tasks.removeValue(forKey: id)!
+            submittedTasks.remove(id)
             clearTaskTimeout(id)
             emitTaskFailure(fid, invocation, type: "Failed", error: error, cause: cause, at: at)
             stateFailed(fid, StatesError(error, cause), at: at)
+        case .taskSubmitted(let id, let output, let at):
+            let invocation = outstandingTasks[id]!
+            submittedTasks.insert(id)
+            let result = (try? JSON.parse(output)) ?? .string(output)
+            let names = invocation.resource.eventNames(callback: true)
+            emit(tasks[id]!, at, "TaskSubmitted", "taskSubmittedEventDetails",
+                 .obj([("resourceType", .string(names.type)), ("resource", .string(names.resource)), ("output", .string(result.text)),
+                       ("outputDetails", .obj([("truncated", .bool(false))]))]))
+        case .taskHeartbeat(let id, let at):
+            // The heartbeat timeout starts again (the task's own timeout does not).
+            for (timer, purpose) in timers where purpose == .heartbeat(task: id) {
+                timers[timer] = nil
+                outstandingTimers[timer] = nil
+            }
+            if let seconds = outstandingTasks[id]!.heartbeatSeconds { setTimer(.heartbeat(task: id), due: at + seconds * 1000) }
         case .timerFired(let id, let at):
             outstandingTimers[id] = nil
             let purpose = timers.removeValue(forKey: id)!
@@ -153,10 +188,13 @@ public struct Execution: Sendable {
                 finish(status: "TIMED_OUT", type: "ExecutionTimedOut", key: "executionTimedOutEventDetails",
                        details: .obj([("error", .string(StatesError.timeout)), ("cause", .string("The execution timed out"))]),
                        error: StatesError.timeout, cause: "The execution timed out", output: nil, previous: lastEventId, at: at)
-            case .taskTimeout(let task):
+            case .taskTimeout(let task), .heartbeat(let task):
                 guard let invocation = outstandingTasks.removeValue(forKey: task), let fid = tasks.removeValue(forKey: task) else { break }
-                emitTaskFailure(fid, invocation, type: "TimedOut", error: StatesError.timeout, cause: "", at: at)
-                stateFailed(fid, StatesError(StatesError.timeout, ""), at: at)
+                submittedTasks.remove(task)
+                clearTaskTimeout(task)
+                let error = purpose == .heartbeat(task: task) ? StatesError.heartbeatTimeout : StatesError.timeout
+                emitTaskFailure(fid, invocation, type: "TimedOut", error: error, cause: "", at: at)
+                stateFailed(fid, StatesError(error, ""), at: at)
             case .wait(let fid):
                 guard case .waiting(_, let effective) = frames[fid]?.phase else { break }
                 frames[fid]!.phase = .idle
@@ -225,7 +263,7 @@ public struct Execution: Sendable {
     }
 
     mutating func clearTaskTimeout(_ task: String) {
-        for (id, purpose) in timers where purpose == .taskTimeout(task: task) {
+        for (id, purpose) in timers where purpose == .taskTimeout(task: task) || purpose == .heartbeat(task: task) {
             timers[id] = nil
             outstandingTimers[id] = nil
         }
@@ -243,6 +281,7 @@ public struct Execution: Sendable {
             ("State", .obj([("EnteredTime", .string(Timestamp.format(f.enteredAt))), ("Name", .string(f.state.name)),
                             ("RetryCount", .int(Int64(f.retryCounts.reduce(0, +))))])),
         ])
+        if let token = f.taskToken { o["Task"] = .obj([("Token", .string(token))]) }
         if let (index, value) = mapItem {
             o["Map"] = .obj([("Item", .obj([("Index", .int(Int64(index))), ("Value", value)]))])
         }
@@ -266,6 +305,7 @@ public struct Execution: Sendable {
         frames[fid]!.retryCounts = Array(repeating: 0, count: state.retry.count)
         frames[fid]!.generation += 1
         frames[fid]!.phase = .idle
+        frames[fid]!.taskToken = nil
         let id = emit(fid, at, "\(state.type)StateEntered", "stateEnteredEventDetails",
                       .obj([("name", .string(name)), ("input", .string(input.text)), ("inputDetails", .obj([("truncated", .bool(false))]))]))
         frames[fid]!.enteredEventId = id
@@ -363,20 +403,34 @@ public struct Execution: Sendable {
                 outstandingTimers[id] = due
                 actions.append(.startTimer(id: id, dueMs: due))
                 frames[fid]!.phase = .waiting(timer: id, effective: afterInput)
-            case .task(let resource, let text, let timeout, _):
-                let effective = try parameters(fid, afterInput)
-                var seconds: Int64?
-                switch timeout {
-                case .value(let n): seconds = n
-                case .path(let p):
-                    let v = try? p.read(p.root == .context ? contextObject(fid) : afterInput)
-                    guard let n = v?.intValue, n > 0 else {
-                        throw StatesError.runtime(runtimeCause(fid, "The TimeoutSecondsPath parameter does not reference a valid positive integer value"))
-                    }
-                    seconds = n
-                case nil: seconds = nil
+            case .task(let resource, let callback, let text, let timeout, let heartbeat):
+                // A callback task's id and token come first: its Parameters read `$$.Task.Token`.
+                var id: String?
+                var token: String?
+                if callback {
+                    id = newID("task")
+                    token = TaskToken.issue(context, task: id!).text
+                    issuedTokens[token!] = id!
+                    frames[fid]!.taskToken = token
                 }
-                schedule(fid, resource: resource, text: text, effective: effective, timeout: seconds, at: at)
+                let effective = try parameters(fid, afterInput)
+                frames[fid]!.taskToken = nil
+                func seconds(_ source: IntSource?, _ field: String) throws(StatesError) -> Int64? {
+                    switch source {
+                    case .value(let n): return n
+                    case .path(let p):
+                        let v = try? p.read(p.root == .context ? contextObject(fid) : afterInput)
+                        guard let n = v?.intValue, n > 0 else {
+                            throw StatesError.runtime(runtimeCause(fid, "The \(field) parameter does not reference a valid positive integer value"))
+                        }
+                        return n
+                    case nil: return nil
+                    }
+                }
+                let timeoutSeconds = try seconds(timeout, "TimeoutSecondsPath")
+                let heartbeatSeconds = callback ? try seconds(heartbeat, "HeartbeatSecondsPath") : nil
+                schedule(fid, resource: resource, text: text, effective: effective, timeout: timeoutSeconds, at: at,
+                         callback: (id, token, heartbeatSeconds))
             case .parallel(let branches):
                 let effective = try parameters(fid, afterInput)
                 let started = emit(fid, at, "ParallelStateStarted", nil, nil)
@@ -444,37 +498,44 @@ public struct Execution: Sendable {
         }
     }
 
-    mutating func schedule(_ fid: Int, resource: TaskResource, text: String, effective: JSON, timeout: Int64?, at: Int64) {
-        let id = newID("task")
+    mutating func schedule(_ fid: Int, resource: TaskResource, text: String, effective: JSON, timeout: Int64?, at: Int64,
+                           callback: (id: String?, token: String?, heartbeat: Int64?)) {
+        let id = callback.id ?? newID("task")
+        let isCallback = callback.token != nil
         let invocation = TaskInvocation(id: id, resource: resource, resourceText: text, parameters: effective, timeoutSeconds: timeout,
-                                        stateName: frames[fid]!.state.name)
+                                        stateName: frames[fid]!.state.name, callback: isCallback, taskToken: callback.token,
+                                        heartbeatSeconds: callback.heartbeat)
         switch resource {
         case .lambdaFunction(let arn):
             var details = JSONObject([("resource", .string(arn)), ("input", .string(effective.text)), ("inputDetails", .obj([("truncated", .bool(false))]))])
             if let timeout { details["timeoutInSeconds"] = .int(timeout) }
             emit(fid, at, "LambdaFunctionScheduled", "lambdaFunctionScheduledEventDetails", .object(details))
             emit(fid, at, "LambdaFunctionStarted", nil, nil)
-        case .lambdaInvoke:
-            var details = JSONObject([("resourceType", .string("lambda")), ("resource", .string("invoke")), ("region", .string(context.region)),
+        case .lambdaInvoke, .sqsSendMessage:
+            let names = resource.eventNames(callback: isCallback)
+            var details = JSONObject([("resourceType", .string(names.type)), ("resource", .string(names.resource)), ("region", .string(context.region)),
                                       ("parameters", .string(effective.text))])
             if let timeout { details["timeoutInSeconds"] = .int(timeout) }
+            if let heartbeat = callback.heartbeat { details["heartbeatInSeconds"] = .int(heartbeat) }
             emit(fid, at, "TaskScheduled", "taskScheduledEventDetails", .object(details))
-            emit(fid, at, "TaskStarted", "taskStartedEventDetails", .obj([("resourceType", .string("lambda")), ("resource", .string("invoke"))]))
+            emit(fid, at, "TaskStarted", "taskStartedEventDetails", .obj([("resourceType", .string(names.type)), ("resource", .string(names.resource))]))
         }
         outstandingTasks[id] = invocation
         tasks[id] = fid
         frames[fid]!.phase = .task(id: id, effective: effective)
         actions.append(.invoke(invocation))
         if let timeout { setTimer(.taskTimeout(task: id), due: at + timeout * 1000) }
+        if let heartbeat = callback.heartbeat { setTimer(.heartbeat(task: id), due: at + heartbeat * 1000) }
     }
 
     mutating func emitTaskFailure(_ fid: Int, _ invocation: TaskInvocation, type: String, error: String, cause: String, at: Int64) {
         switch invocation.resource {
         case .lambdaFunction:
             emit(fid, at, "LambdaFunction\(type)", "lambdaFunction\(type)EventDetails", .obj([("error", .string(error)), ("cause", .string(cause))]))
-        case .lambdaInvoke:
+        case .lambdaInvoke, .sqsSendMessage:
+            let names = invocation.resource.eventNames(callback: invocation.callback)
             emit(fid, at, "Task\(type)", "task\(type)EventDetails",
-                 .obj([("resourceType", .string("lambda")), ("resource", .string("invoke")), ("error", .string(error)), ("cause", .string(cause))]))
+                 .obj([("resourceType", .string(names.type)), ("resource", .string(names.resource)), ("error", .string(error)), ("cause", .string(cause))]))
         }
     }
 
@@ -674,6 +735,7 @@ public struct Execution: Sendable {
             for (task, owner) in tasks where owner == child {
                 tasks[task] = nil
                 outstandingTasks[task] = nil
+                submittedTasks.remove(task)
                 clearTaskTimeout(task)
             }
             for (timer, purpose) in timers {
@@ -734,6 +796,7 @@ public struct Execution: Sendable {
         timers = [:]
         outstandingTasks = [:]
         outstandingTimers = [:]
+        submittedTasks = []
         agenda = []
         actions = [.finish(result)]
     }

@@ -1,4 +1,6 @@
 // HearthStates: what goes into and comes out of the interpreter. Pure values.
+import Crypto
+import Foundation
 
 /// Who an execution is: the facts the context object (`$$.Execution`, `$$.StateMachine`) shows.
 public struct ExecutionContext: Sendable, Equatable {
@@ -8,14 +10,19 @@ public struct ExecutionContext: Sendable, Equatable {
     public var stateMachineName: String
     public var roleArn: String
     public var region: String
+    /// The secret task tokens are signed with (the driver keeps it in the state directory), so a
+    /// token cannot be made from an execution's ARN alone. Empty in tests.
+    public var tokenKey: String
 
-    public init(executionArn: String, executionName: String, stateMachineArn: String, stateMachineName: String, roleArn: String, region: String) {
+    public init(executionArn: String, executionName: String, stateMachineArn: String, stateMachineName: String, roleArn: String, region: String,
+                tokenKey: String = "") {
         self.executionArn = executionArn
         self.executionName = executionName
         self.stateMachineArn = stateMachineArn
         self.stateMachineName = stateMachineName
         self.roleArn = roleArn
         self.region = region
+        self.tokenKey = tokenKey
     }
 }
 
@@ -27,12 +34,18 @@ public enum JournalEntry: Sendable, Equatable {
     case started(input: String, at: Int64)
     case taskSucceeded(task: String, output: String, at: Int64)
     case taskFailed(task: String, error: String, cause: String, at: Int64)
+    /// A `.waitForTaskToken` task's request was made (the function invoked, the message sent):
+    /// `output` is that call's response; the task now waits for its token to come back.
+    case taskSubmitted(task: String, output: String, at: Int64)
+    /// SendTaskHeartbeat for a waiting task: its heartbeat timeout starts again.
+    case taskHeartbeat(task: String, at: Int64)
     case timerFired(timer: String, at: Int64)
     case stopped(error: String?, cause: String?, at: Int64)
 
     public var at: Int64 {
         switch self {
-        case .started(_, let at), .taskSucceeded(_, _, let at), .taskFailed(_, _, _, let at), .timerFired(_, let at), .stopped(_, _, let at): return at
+        case .started(_, let at), .taskSucceeded(_, _, let at), .taskFailed(_, _, _, let at), .taskSubmitted(_, _, let at),
+             .taskHeartbeat(_, let at), .timerFired(_, let at), .stopped(_, _, let at): return at
         }
     }
 
@@ -44,6 +57,9 @@ public enum JournalEntry: Sendable, Equatable {
             return .obj([("type", .string("taskSucceeded")), ("task", .string(task)), ("output", .string(output)), ("at", .int(at))])
         case .taskFailed(let task, let error, let cause, let at):
             return .obj([("type", .string("taskFailed")), ("task", .string(task)), ("error", .string(error)), ("cause", .string(cause)), ("at", .int(at))])
+        case .taskSubmitted(let task, let output, let at):
+            return .obj([("type", .string("taskSubmitted")), ("task", .string(task)), ("output", .string(output)), ("at", .int(at))])
+        case .taskHeartbeat(let task, let at): return .obj([("type", .string("taskHeartbeat")), ("task", .string(task)), ("at", .int(at))])
         case .timerFired(let timer, let at): return .obj([("type", .string("timerFired")), ("timer", .string(timer)), ("at", .int(at))])
         case .stopped(let error, let cause, let at):
             return .obj([("type", .string("stopped")), ("error", error.map(JSON.string) ?? .null), ("cause", cause.map(JSON.string) ?? .null), ("at", .int(at))])
@@ -57,6 +73,8 @@ public enum JournalEntry: Sendable, Equatable {
         case "started": guard let i = s("input") else { return nil }; self = .started(input: i, at: at)
         case "taskSucceeded": guard let t = s("task"), let o = s("output") else { return nil }; self = .taskSucceeded(task: t, output: o, at: at)
         case "taskFailed": guard let t = s("task"), let e = s("error"), let c = s("cause") else { return nil }; self = .taskFailed(task: t, error: e, cause: c, at: at)
+        case "taskSubmitted": guard let t = s("task"), let o = s("output") else { return nil }; self = .taskSubmitted(task: t, output: o, at: at)
+        case "taskHeartbeat": guard let t = s("task") else { return nil }; self = .taskHeartbeat(task: t, at: at)
         case "timerFired": guard let t = s("timer") else { return nil }; self = .timerFired(timer: t, at: at)
         case "stopped": self = .stopped(error: s("error"), cause: s("cause"), at: at)
         default: return nil
@@ -64,7 +82,7 @@ public enum JournalEntry: Sendable, Equatable {
     }
 }
 
-/// A task the driver is to run: a Lambda function, in one of the two forms.
+/// A task the driver is to run: a Lambda function (in one of the two forms) or an SQS message to send.
 public struct TaskInvocation: Sendable, Equatable {
     public var id: String
     public var resource: TaskResource
@@ -75,6 +93,12 @@ public struct TaskInvocation: Sendable, Equatable {
     public var parameters: JSON
     public var timeoutSeconds: Int64?
     public var stateName: String
+    /// The `.waitForTaskToken` pattern: the driver reports `taskSubmitted` once the request is
+    /// made, and the task ends with SendTaskSuccess/SendTaskFailure for `taskToken`.
+    public var callback = false
+    /// The task token (`$$.Task.Token`) of a callback task.
+    public var taskToken: String?
+    public var heartbeatSeconds: Int64?
 }
 
 /// What the driver is to do.
@@ -135,4 +159,49 @@ public struct HistoryEvent: Sendable, Equatable {
         detailsKey = key
         details = key.flatMap { json[$0] }
     }
+}
+
+/// A `.waitForTaskToken` task's token: which execution and task it answers, and a nonce made
+/// from them and the context's `tokenKey` (so replaying the journal issues the same token again:
+/// a token survives a restart without a table of its own; without the key it cannot be made).
+/// Opaque to callers: base64 text.
+public struct TaskToken: Sendable, Equatable {
+    public var executionArn: String
+    public var task: String
+    public var nonce: String
+
+    public init(executionArn: String, task: String, nonce: String) {
+        self.executionArn = executionArn
+        self.task = task
+        self.nonce = nonce
+    }
+
+    static let magic = "hearth-task-token-1"
+
+    /// The token of `task` in the execution `context` names: SHA-256 over the key, the ARN and the task id.
+    public static func issue(_ context: ExecutionContext, task: String) -> TaskToken {
+        let digest = SHA256.hash(data: Data([context.tokenKey, context.executionArn, task].joined(separator: "\n").utf8))
+        let nonce = digest.prefix(16).map { String(format: "%02x", $0) }.joined()
+        return TaskToken(executionArn: context.executionArn, task: task, nonce: nonce)
+    }
+
+    public var text: String {
+        Data([Self.magic, executionArn, task, nonce].joined(separator: "\n").utf8).base64EncodedString()
+    }
+
+    /// Decodes a token; nil when `text` is not one Hearth issued (`InvalidToken`).
+    public init?(parsing text: String) {
+        guard let data = Data(base64Encoded: text) else { return nil }
+        let parts = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 4, parts[0] == Self.magic, parts[1].hasPrefix("arn:"), !parts[2].isEmpty, !parts[3].isEmpty else { return nil }
+        self.init(executionArn: parts[1], task: parts[2], nonce: parts[3])
+    }
+}
+
+/// Where a task token's task is: still waiting for it, over (it succeeded, failed or timed
+/// out, or the execution ended), or never issued by this execution.
+public enum TaskTokenState: Sendable, Equatable {
+    case waiting(task: String)
+    case over
+    case unknown
 }

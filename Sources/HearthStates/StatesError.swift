@@ -58,6 +58,8 @@ public struct Diagnostic: Sendable, Equatable, CustomStringConvertible {
 public struct InvalidDefinition: Error, Sendable, Equatable, CustomStringConvertible {
     public var diagnostics: [Diagnostic]
 
+    public init(diagnostics: [Diagnostic]) { self.diagnostics = diagnostics }
+
     /// The `InvalidDefinition` exception's message, as AWS words it.
     public var description: String {
         "Invalid State Machine Definition: '\(diagnostics.map(\.description).joined(separator: ", "))'"

@@ -6,7 +6,8 @@ import HearthStore
 
 // Workflow tasks: a Task state's Lambda function run through the same path as Invoke.
 extension LambdaAPI {
-    /// Runs a Task state's function (either form) and says how it went as a journal entry:
+    /// Runs a Task state's function (either form; an `sqs:sendMessage` task goes to
+    /// `runStatesSQSTask`) and says how it went as a journal entry:
     /// the function's result (a bare function ARN), or Invoke's envelope (`lambda:invoke`);
     /// a function error is `error` = its errorType and `cause` = its error document, as AWS.
     func runStatesTask(_ task: TaskInvocation, clock: any LedgerClock) async -> JournalEntry {
@@ -19,6 +20,8 @@ extension LambdaAPI {
             case .lambdaFunction(let functionARN):
                 ref = try FunctionRef(parsing: functionARN, qualifier: nil)
                 payload = task.parameters
+            case .sqsSendMessage:
+                return await runStatesSQSTask(task, clock: clock)
             case .lambdaInvoke:
                 guard case .string(let name)? = task.parameters["FunctionName"] else {
                     return failed("States.Runtime", "The field 'FunctionName' must be a string")
@@ -55,7 +58,7 @@ extension LambdaAPI {
         }
         let result = (try? JSON.parse(text)) ?? .string(text)
         switch task.resource {
-        case .lambdaFunction:
+        case .lambdaFunction, .sqsSendMessage:
             return .taskSucceeded(task: task.id, output: result.text, at: clock.nowMs())
         case .lambdaInvoke:
             let date = Date().formatted(.iso8601)
@@ -74,6 +77,8 @@ extension LambdaAPI {
                 ("SdkResponseMetadata", .obj([("RequestId", .string(requestID))])),
                 ("StatusCode", .int(200)),
             ])
+            // A callback task (`.waitForTaskToken`) is only submitted: it waits for its token.
+            if task.callback { return .taskSubmitted(task: task.id, output: envelope.text, at: clock.nowMs()) }
             return .taskSucceeded(task: task.id, output: envelope.text, at: clock.nowMs())
         }
     }

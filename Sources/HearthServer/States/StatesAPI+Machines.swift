@@ -5,8 +5,18 @@ import HearthStore
 // CreateStateMachine, Describe, Update, Delete, List, ValidateStateMachineDefinition and tags.
 extension StatesAPI {
     /// Parses and validates a definition as CreateStateMachine does.
-    static func parseDefinition(_ text: String) throws -> StateMachine {
-        do { return try StateMachine.parse(text) } catch { throw StatesAPIError.invalidDefinition(error) }
+    static func parseDefinition(_ text: String, type: String = "STANDARD") throws -> StateMachine {
+        let machine: StateMachine
+        do { machine = try StateMachine.parse(text) } catch { throw StatesAPIError.invalidDefinition(error) }
+        // Express workflows have no callback pattern (AWS's recorded message, trailing space included).
+        if type == "EXPRESS", !machine.callbackStates.isEmpty {
+            let diagnostics = machine.callbackStates.map {
+                Diagnostic(code: "SCHEMA_VALIDATION_FAILED", message: "Express state machine does not support '.waitForTaskToken' service integration ",
+                           location: "/States/\($0)/Resource")
+            }
+            throw StatesAPIError.invalidDefinition(InvalidDefinition(diagnostics: diagnostics))
+        }
+        return machine
     }
 
     static func checkRole(_ arn: String) throws {
@@ -42,7 +52,7 @@ extension StatesAPI {
             throw StatesAPIError.validation("1 validation error detected: Value '\(type)' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]")
         }
         try Self.checkRole(role)
-        _ = try Self.parseDefinition(definition)
+        _ = try Self.parseDefinition(definition, type: type)
         let arn = machineArn(name)
         let record = StateMachineRecord(arn: arn, name: name, type: type, definition: definition, roleArn: role,
                                         settings: Self.settings(body), tags: try Self.tagList(body["tags"]))
@@ -83,7 +93,7 @@ extension StatesAPI {
             throw StatesAPIError(type: "MissingRequiredParameter", message: "Either the definition, the role ARN, the LoggingConfiguration, or the TracingConfiguration must be specified")
         }
         if let definition {
-            _ = try Self.parseDefinition(definition)
+            _ = try Self.parseDefinition(definition, type: m.type)
             m.definition = definition
         }
         if let role {

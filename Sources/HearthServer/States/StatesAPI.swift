@@ -44,6 +44,9 @@ final class StatesAPI: Sendable {
             case "StopExecution": result = try await stopExecution(body)
             case "ListExecutions": result = try listExecutions(body)
             case "GetExecutionHistory": result = try getExecutionHistory(body)
+            case "SendTaskSuccess": result = try await sendTaskSuccess(body)
+            case "SendTaskFailure": result = try await sendTaskFailure(body)
+            case "SendTaskHeartbeat": result = try await sendTaskHeartbeat(body)
             default:
                 throw StatesAPIError(type: "UnknownOperationException", message: "Hearth's Step Functions does not provide operation \(op.isEmpty ? "(none)" : op)")
             }

@@ -14,18 +14,20 @@ typealias StatesTaskRunner = @Sendable (TaskInvocation, ExecutionContext) async 
 actor StatesEngine {
     let store: Store
     let region: String
+    let tokenKey: String
     private var open: [String: (execution: Execution, entries: Int)] = [:]
     private var machines: [String: StateMachine] = [:]
 
-    init(store: Store, region: String) {
+    init(store: Store, region: String, tokenKey: String) {
         self.store = store
         self.region = region
+        self.tokenKey = tokenKey
     }
 
-    static func context(_ record: ExecutionRecord, region: String) -> ExecutionContext {
+    static func context(_ record: ExecutionRecord, region: String, tokenKey: String) -> ExecutionContext {
         let machineName = record.stateMachineArn.split(separator: ":").last.map(String.init) ?? ""
         return ExecutionContext(executionArn: record.arn, executionName: record.name, stateMachineArn: record.stateMachineArn,
-                                stateMachineName: machineName, roleArn: record.roleArn, region: region)
+                                stateMachineName: machineName, roleArn: record.roleArn, region: region, tokenKey: tokenKey)
     }
 
     func machine(_ definition: String) throws -> StateMachine {
@@ -41,7 +43,7 @@ actor StatesEngine {
         if let cached = open[arn] { return cached }
         guard let record = try store.execution(arn: arn) else { return nil }
         let entries = try store.journal(execution: arn).compactMap { text in (try? JSON.parse(text)).flatMap(JournalEntry.init(json:)) }
-        let execution = Execution.replay(machine: try machine(record.definition), context: Self.context(record, region: region), journal: entries)
+        let execution = Execution.replay(machine: try machine(record.definition), context: Self.context(record, region: region, tokenKey: tokenKey), journal: entries)
         if execution.outcome == nil { open[arn] = (execution, entries.count) }
         return (execution, entries.count)
     }
@@ -49,7 +51,7 @@ actor StatesEngine {
     /// Starts an execution (its record, first journal entry and history in one transaction),
     /// or returns the one already holding the name.
     func start(_ record: ExecutionRecord) throws -> (existing: ExecutionRecord?, actions: [ExecutionAction]) {
-        var execution = Execution(machine: try machine(record.definition), context: Self.context(record, region: region))
+        var execution = Execution(machine: try machine(record.definition), context: Self.context(record, region: region, tokenKey: tokenKey))
         let entry = JournalEntry.started(input: record.input, at: record.startedMs)
         let actions = execution.apply(entry)
         let events = execution.history.map { ($0.id, $0.json.text) }
@@ -73,9 +75,25 @@ actor StatesEngine {
         return actions
     }
 
+    /// A task still to run (a callback task already submitted waits for its token: not run again).
     func invocation(_ arn: String, task: String) throws -> (TaskInvocation, ExecutionContext)? {
-        guard let (execution, _) = try load(arn), let t = execution.outstandingTasks[task] else { return nil }
+        guard let (execution, _) = try load(arn), let t = execution.outstandingTasks[task], !execution.submittedTasks.contains(task) else { return nil }
         return (t, execution.context)
+    }
+
+    /// Journals what a worker said about a task token (`make` builds the entry for the task it
+    /// names, at `now`); returns the new actions. Throws InvalidToken, TaskDoesNotExist or
+    /// TaskTimedOut as AWS does.
+    func callback(token: String, now: Int64, _ make: (String, Int64) -> JournalEntry) throws -> [ExecutionAction] {
+        guard let parsed = TaskToken(parsing: token) else { throw StatesAPIError.invalidToken }
+        guard let (execution, _) = try load(parsed.executionArn) else { throw StatesAPIError.taskDoesNotExist }
+        switch execution.tokenState(token) {
+        case .unknown: throw StatesAPIError.taskDoesNotExist
+        case .over: throw StatesAPIError.taskTimedOut
+        case .waiting(let task):
+            guard let actions = try record(parsed.executionArn, make(task, now)) else { throw StatesAPIError.taskTimedOut }
+            return actions
+        }
     }
 
     var openCount: Int { open.count }
@@ -100,10 +118,12 @@ final class StatesDriver: Sendable {
     private let dispatcherBox = Mutex<LedgerDispatcher?>(nil)
     private let log: @Sendable (String) -> Void
 
-    init(store: Store, region: String, clock: any LedgerClock, timeScale: Double, metrics: StatesMetrics = StatesMetrics(),
+    /// `tokenKey`: the secret task tokens are made with (kept in the state directory, so tokens
+    /// outlive a restart).
+    init(store: Store, region: String, clock: any LedgerClock, timeScale: Double, metrics: StatesMetrics = StatesMetrics(), tokenKey: String = "",
          log: @escaping @Sendable (String) -> Void, runner: @escaping StatesTaskRunner) {
         self.store = store
-        self.engine = StatesEngine(store: store, region: region)
+        self.engine = StatesEngine(store: store, region: region, tokenKey: tokenKey)
         self.clock = clock
         self.timeScale = timeScale
         self.runner = runner
@@ -162,6 +182,16 @@ final class StatesDriver: Sendable {
         guard let actions = try await engine.record(arn, .stopped(error: error, cause: cause, at: now)) else { return false }
         _ = items(arn, actions, at: now)
         return true
+    }
+
+    /// SendTaskSuccess/Failure/Heartbeat: journals the worker's answer for the token's task and
+    /// puts what follows on the ledger.
+    func callback(token: String, _ make: @Sendable (String, Int64) -> JournalEntry) async throws {
+        let now = clock.nowMs()
+        guard let arn = TaskToken(parsing: token)?.executionArn else { throw StatesAPIError.invalidToken }
+        let actions = try await engine.callback(token: token, now: now, make)
+        metrics.transitions(1)
+        try await submit(arn, actions, at: now)
     }
 
     // MARK: the dispatcher's handler

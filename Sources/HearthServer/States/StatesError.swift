@@ -11,6 +11,13 @@ struct StatesAPIError: Error, Sendable {
     static func executionDoesNotExist(_ arn: String) -> StatesAPIError { StatesAPIError(type: "ExecutionDoesNotExist", message: "Execution Does Not Exist: '\(arn)'") }
     static func invalidArn(_ arn: String) -> StatesAPIError { StatesAPIError(type: "InvalidArn", message: "Invalid Arn: 'Resource type not valid in this context: \(arn)'") }
     static func invalidName(_ name: String) -> StatesAPIError { StatesAPIError(type: "InvalidName", message: "Invalid Name: '\(name)'") }
+    /// SendTask*: a token Hearth did not issue.
+    static let invalidToken = StatesAPIError(type: "InvalidToken", message: "Invalid Token: 'Invalid token'")
+    /// SendTask*: a well-formed token no execution issued (the execution is gone, or never was).
+    static let taskDoesNotExist = StatesAPIError(type: "TaskDoesNotExist", message: "Task Does Not Exist: 'Provided task does not exist'")
+    /// SendTask*: the token's task is over (it succeeded, failed or timed out, or its execution ended).
+    static let taskTimedOut = StatesAPIError(type: "TaskTimedOut", message: "Task Timed Out: 'Provided task does not exist anymore'")
+    static func invalidOutput(_ detail: String) -> StatesAPIError { StatesAPIError(type: "InvalidOutput", message: "Invalid Output: '\(detail)'") }
     static func validation(_ message: String) -> StatesAPIError { StatesAPIError(type: "ValidationException", message: message) }
     static func invalidDefinition(_ error: InvalidDefinition) -> StatesAPIError { StatesAPIError(type: "InvalidDefinition", message: error.description) }
 
