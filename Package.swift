@@ -113,6 +113,7 @@ let package = Package(
             dependencies: [
                 "HearthCore",
                 "HearthServer",
+                "HearthQueues",
                 "HearthScheduler",
                 "HearthDeploy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
