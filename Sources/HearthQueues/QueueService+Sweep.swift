@@ -14,6 +14,11 @@ public struct QueueSweepResult: Sendable, Equatable {
     public var deleted: [String: Int]
     /// True when some queue had more past retention than one pass deletes.
     public var more: Bool
+
+    public init(deleted: [String: Int], more: Bool) {
+        self.deleted = deleted
+        self.more = more
+    }
 }
 
 extension QueueService {
