@@ -94,7 +94,7 @@ public final class QueueService: Sendable {
         return queue
     }
 
-    /// The oldest creation time a message of `queue` may have now and still be kept.
+    /// Messages of `queue` created at or before this time are past its retention now.
     func retainedAfter(_ queue: QueueRecord, now: Int64) -> Int64 {
         now - Int64((Double(queue.retentionSeconds) * 1000 * limits.retentionScale).rounded())
     }
