@@ -93,4 +93,53 @@ struct QueueLimitTests {
             #expect(receive.status != 0 && receive.stderr.contains("(OverLimit)"), "\(cli): \(receive.stdoutText) \(receive.stderr)")
         }
     }
+
+    @Test("a mapping on a queue at its in-flight limit invokes nothing and backs off; once the holder deletes, every message is processed once")
+    func mappingAtLimit() async throws {
+        let daemon = try ServeDaemon(extra: ["--prefork", "0", "--sqs-in-flight-limit", "5"])
+        defer { daemon.stop(); daemon.removeState() }
+        let setup = daemon.python(QueueTests.createFunction("batch") + #"""
+
+            import json
+            sqs = boto3.client('sqs', endpoint_url=os.environ['ENDPOINT'])
+            url = sqs.create_queue(QueueName='busy', Attributes={'VisibilityTimeout': '60'})['QueueUrl']
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+            sqs.send_message_batch(QueueUrl=url, Entries=[{'Id': str(i), 'MessageBody': 'held %d' % i} for i in range(5)])
+            held = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)['Messages']
+            try:
+                sqs.receive_message(QueueUrl=url)
+            except sqs.exceptions.OverLimit:
+                pass  # botocore's modeled exception
+            sqs.send_message_batch(QueueUrl=url, Entries=[{'Id': str(i), 'MessageBody': 'new %d' % i} for i in range(5)])
+            lam.create_event_source_mapping(EventSourceArn=arn, FunctionName='batch', BatchSize=10)
+            print(json.dumps({'held': [m['ReceiptHandle'] for m in held]}))
+            """#)
+        #expect(setup.status == 0, "\(setup.stderr)")
+        let held = try #require(try QueueTests.output(setup)["held"] as? [String])
+        #expect(held.count == 5)
+        try await Task.sleep(for: .seconds(3))
+        #expect(QueueTests.records(state: daemon.stateDirectory, function: "batch").isEmpty, "nothing is received at the limit")
+        #expect(daemon.log.contains("is at its in-flight limit (OverLimit)"), "\(daemon.log.suffix(2000))")
+        let deleted = daemon.python("""
+            import boto3, os
+            sqs = boto3.client('sqs', endpoint_url=os.environ['ENDPOINT'])
+            url = sqs.get_queue_url(QueueName='busy')['QueueUrl']
+            r = sqs.delete_message_batch(QueueUrl=url, Entries=[{'Id': str(i), 'ReceiptHandle': h} for i, h in enumerate(\(QueueTests.j(held).dropFirst().dropLast()))])
+            assert len(r['Successful']) == 5, r
+            """)
+        #expect(deleted.status == 0, "\(deleted.stderr)")
+        let done = try await AsyncInvokeTests.waitFor(60) {
+            let r = daemon.python("""
+                import boto3, os, json
+                sqs = boto3.client('sqs', endpoint_url=os.environ['ENDPOINT'])
+                a = sqs.get_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName='busy')['QueueUrl'], AttributeNames=['All'])['Attributes']
+                print(json.dumps([a['ApproximateNumberOfMessages'], a['ApproximateNumberOfMessagesNotVisible']]))
+                """)
+            return r.stdoutText.contains(#"["0", "0"]"#)
+        }
+        #expect(done, "\(daemon.log.suffix(2000))")
+        let records = QueueTests.records(state: daemon.stateDirectory, function: "batch")
+        #expect(records.map(\.body).sorted() == (0..<5).map { "new \($0)" }, "\(records)")
+        #expect(records.allSatisfy { $0.count == "1" }, "\(records)")
+    }
 }
