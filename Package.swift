@@ -177,7 +177,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HearthStoreTests",
-            dependencies: ["HearthStore"]
+            dependencies: ["HearthStore", "HearthEvents", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "HearthServerTests",
