@@ -113,6 +113,7 @@ let package = Package(
             dependencies: [
                 "HearthCore",
                 "HearthServer",
+                "HearthQueues",
                 "HearthScheduler",
                 "HearthDeploy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -176,7 +177,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HearthStoreTests",
-            dependencies: ["HearthStore"]
+            dependencies: ["HearthStore", "HearthEvents", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "HearthServerTests",

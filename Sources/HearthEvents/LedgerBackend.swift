@@ -47,11 +47,26 @@ public protocol LedgerBackend: Sendable {
 
     /// In one transaction on `request.queue` only: expired leases become available again (due
     /// when they expired, keeping their last owner, counting no recovery: a visibility timeout
-    /// that ends is normal); items created at or before `retainedAfter` are deleted (retention);
-    /// due items already claimed `redrive.maxClaims` times move to `redrive.queue` (claims reset,
-    /// due now); then up to `limit` due items are leased to `owner` until `leaseUntil`, earliest
+    /// that ends is normal); up to `retentionBatch` items created at or before `retainedAfter`
+    /// are deleted (retention; the rest are never leased, and `sweep` deletes them); due items
+    /// claimed `redrive.maxClaims` times in this queue move to `redrive.queue` (due now; their
+    /// claims and first claim are kept, the claims so far remembered as earlier queues'); then,
+    /// unless the queue already holds `maxLeased` leases (`Result.overLimit`), up to `limit` due
+    /// items (no more than `maxLeased` allows) are leased to `owner` until `leaseUntil`, earliest
     /// due first, bumping `claims` and setting `firstClaimedAt` on a first claim.
+    ///
+    /// The number of leases a queue read this way holds is a counter kept in the same
+    /// transactions as the leases (receive, `changeLease`, a finish by a client owner,
+    /// retention, `removeAll`), so the limit costs one lookup, not a scan.
     func receive(_ request: LedgerReceive, now: Int64) throws -> LedgerReceive.Result
+
+    /// Retention without a receive: deletes up to `limit` items of `queue` (of `kind`), leased
+    /// or not, created at or before `retainedAfter`, oldest first. Returns how many.
+    func sweep(kind: String, queue: String, retainedAfter: Int64, limit: Int) throws -> Int
+
+    /// The leases `queue` (of `kind`, read through `receive`) holds, ended ones not yet
+    /// returned by a receive included: the counter `receive` checks.
+    func leaseCount(kind: String, queue: String) throws -> Int
 
     /// Moves the end of a lease `owner` still holds on item `id` (of `kind`) to `until`; at or
     /// before `now` the item is available again at once (keeping its owner). False if the item
@@ -91,10 +106,13 @@ public struct LedgerReceive: Sendable, Equatable {
         public var redriven: Int
         /// How many were deleted by retention.
         public var expired: Int
-        public init(items: [LedgerItem], redriven: Int, expired: Int) {
+        /// True when nothing was leased because the queue holds `maxLeased` leases.
+        public var overLimit: Bool
+        public init(items: [LedgerItem], redriven: Int, expired: Int, overLimit: Bool = false) {
             self.items = items
             self.redriven = redriven
             self.expired = expired
+            self.overLimit = overLimit
         }
     }
 
@@ -105,8 +123,13 @@ public struct LedgerReceive: Sendable, Equatable {
     public var limit: Int
     public var retainedAfter: Int64?
     public var redrive: Redrive?
+    /// The most leases the queue may hold (SQS's in-flight limit); nil: no limit.
+    public var maxLeased: Int?
+    /// The most items one receive deletes by retention.
+    public var retentionBatch: Int
 
-    public init(kind: String, queue: String, owner: String, leaseUntil: Int64, limit: Int, retainedAfter: Int64? = nil, redrive: Redrive? = nil) {
+    public init(kind: String, queue: String, owner: String, leaseUntil: Int64, limit: Int, retainedAfter: Int64? = nil, redrive: Redrive? = nil,
+                maxLeased: Int? = nil, retentionBatch: Int = 1000) {
         self.kind = kind
         self.queue = queue
         self.owner = owner
@@ -114,6 +137,8 @@ public struct LedgerReceive: Sendable, Equatable {
         self.limit = limit
         self.retainedAfter = retainedAfter
         self.redrive = redrive
+        self.maxLeased = maxLeased
+        self.retentionBatch = retentionBatch
     }
 }
 

@@ -98,7 +98,11 @@ public final class MappingPoller: Sendable {
         state.withLock { s in s.stopped || (idle && s.workers.count > 1) }
     }
 
+    /// The longest pause between receives while the queue is at its in-flight limit.
+    static let overLimitPauseCapMs: Int64 = 5000
+
     private func work() async {
+        var overLimit = 0
         while !Task.isCancelled && !shouldExit(idle: false) {
             guard let queue = service.queue(arn: mapping.eventSourceArn) else {
                 invoker.processed(mapping, result: "PROBLEM: Queue does not exist")
@@ -117,10 +121,23 @@ public final class MappingPoller: Sendable {
             do {
                 batch = try await service.receive(queue.name, max: min(10, mapping.batchSize), visibilityTimeout: visibility,
                                                   waitSeconds: Self.pollSeconds)
+            } catch QueueError.overLimit {
+                // The queue holds as many in-flight messages as it may (other consumers, or our
+                // own batches): nothing was received, so nothing can be lost. Back off (doubling
+                // from 100 ms up to 5 s), with one worker only, until deletes or ended
+                // visibility timeouts make room.
+                overLimit += 1
+                if overLimit == 1 {
+                    log("hearth: event source mapping \(mapping.uuid): \(queue.name) is at its in-flight limit (OverLimit); receiving again as messages are deleted or become visible")
+                }
+                if shouldExit(idle: true) { return }
+                try? await Task.sleep(for: .milliseconds(min(Int64(100) << Int64(min(overLimit - 1, 6)), Self.overLimitPauseCapMs)))
+                continue
             } catch {
                 try? await Task.sleep(for: .seconds(1))
                 continue
             }
+            overLimit = 0
             if batch.isEmpty {
                 if shouldExit(idle: true) { return }
                 continue

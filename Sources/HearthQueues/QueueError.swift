@@ -23,10 +23,15 @@ public enum QueueError: Error, Sendable, Equatable {
     case emptyBatchRequest(String)
     case tooManyEntriesInBatchRequest(String)
     case batchRequestTooLong(String)
+    /// `OverLimit` (403): for ReceiveMessage, the queue's in-flight limit is reached.
     case overLimit(String)
     case resourceNotFound(String)
     /// Storage failed (500).
     case internalError(String)
+
+    /// SQS's message for a receive at the in-flight limit (as AWS answered in 2014; its line
+    /// break is a space here).
+    public static let inFlightMessage = "Too many messages have been received without being deleted. Please delete your received messages or let them timeout before receiving more."
 
     public var message: String {
         switch self {

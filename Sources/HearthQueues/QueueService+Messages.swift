@@ -32,6 +32,8 @@ public struct ReceivedMessage: Sendable, Equatable {
     public var receiveCount: Int
     public var firstReceiveTimestamp: Int64
     public var queue: String
+    /// The queue a dead-letter queue's message was redriven from (SQS's DeadLetterQueueSourceArn).
+    public var deadLetterSource: String? = nil
 }
 
 /// A receipt handle: which item, and the token of the receive that leased it (the lease's
@@ -143,7 +145,8 @@ extension QueueService {
         let owner = ReceiptHandle.newOwner()
         let visibility = Int64(visibilityTimeout ?? queue.visibilityTimeout) * 1000
         let request = LedgerReceive(kind: QueueLedgerKind.message, queue: name, owner: owner, leaseUntil: now + visibility, limit: max,
-                                    retainedAfter: now - Int64(queue.retentionSeconds) * 1000, redrive: redrive)
+                                    retainedAfter: retainedAfter(queue, now: now), redrive: redrive, maxLeased: limits.inFlight,
+                                    retentionBatch: limits.sweepBatch)
         let result: LedgerReceive.Result
         do {
             result = try await ledger.read { try $0.receive(request, now: now) }
@@ -152,10 +155,12 @@ extension QueueService {
         counters.add(name, "received", result.items.count)
         counters.add(name, "redriven", result.redriven)
         counters.add(name, "expired", result.expired)
+        if result.overLimit { throw QueueError.overLimit(QueueError.inFlightMessage) }
         return result.items.compactMap { item in
             guard let message = try? StoredMessage.decode(item.payload) else { return nil }
             return ReceivedMessage(message: message, receiptHandle: ReceiptHandle(queue: name, id: item.id, owner: owner).encoded,
-                                   receiveCount: item.claims, firstReceiveTimestamp: item.firstClaimedAt ?? now, queue: name)
+                                   receiveCount: item.claims, firstReceiveTimestamp: item.firstClaimedAt ?? now, queue: name,
+                                   deadLetterSource: item.lastError)
         }
     }
 

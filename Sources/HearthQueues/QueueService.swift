@@ -25,12 +25,40 @@ public final class QueueService: Sendable {
     public let catalog: any QueueCatalog
     public let region: String
     public let account: String
-    private let queues: Mutex<[String: QueueRecord]>
+    let queues: Mutex<[String: QueueRecord]>
     private let waiters = Mutex<[UUID: Waiter]>([:])
     /// The message move tasks running here (QueueService+MoveTasks).
     let moveRunners = MoveTaskRunners()
     /// Per-queue message counters (the metrics endpoint's `hearth_sqs_messages_total`).
     public let counters = QueueCounters()
+    public let limits: Limits
+    /// The background retention sweep (QueueService+Sweep), once started.
+    let sweeper = Mutex<LedgerDispatcher?>(nil)
+
+    /// SQS's quotas and timings as Hearth applies them; tests lower them (`hearth serve
+    /// --sqs-in-flight-limit`, `--sqs-retention-scale`).
+    public struct Limits: Sendable, Equatable {
+        /// AWS's in-flight quota of a standard queue: messages received and neither deleted nor
+        /// visible again. A receive beyond it fails with `OverLimit`.
+        public static let defaultInFlight = 120_000
+
+        public var inFlight: Int
+        /// Multiplies MessageRetentionPeriod where it is applied (not where it is validated or
+        /// shown: clients still see and must set 60-1209600 s). For tests; 1: as set.
+        public var retentionScale: Double
+        /// How often the background sweep deletes messages past retention.
+        public var sweepIntervalMs: Int64
+        /// The most messages one sweep pass (and one receive) deletes from one queue; a pass that
+        /// reaches it on some queue runs again at once.
+        public var sweepBatch: Int
+
+        public init(inFlight: Int = Limits.defaultInFlight, retentionScale: Double = 1, sweepIntervalMs: Int64 = 1000, sweepBatch: Int = 1000) {
+            self.inFlight = inFlight
+            self.retentionScale = retentionScale
+            self.sweepIntervalMs = sweepIntervalMs
+            self.sweepBatch = sweepBatch
+        }
+    }
 
     private struct Waiter {
         var queue: String
@@ -39,8 +67,9 @@ public final class QueueService: Sendable {
 
     public var clock: any LedgerClock { ledger.clock }
 
-    public init(ledger: Ledger, catalog: any QueueCatalog, region: String, account: String = "000000000000") throws {
+    public init(ledger: Ledger, catalog: any QueueCatalog, region: String, account: String = "000000000000", limits: Limits = Limits()) throws {
         self.ledger = ledger
+        self.limits = limits
         self.catalog = catalog
         self.region = region
         self.account = account
@@ -63,6 +92,11 @@ public final class QueueService: Sendable {
     public func queue(named name: String) throws -> QueueRecord {
         guard let queue = queues.withLock({ $0[name] }) else { throw QueueError.queueDoesNotExist }
         return queue
+    }
+
+    /// Messages of `queue` created at or before this time are past its retention now.
+    func retainedAfter(_ queue: QueueRecord, now: Int64) -> Int64 {
+        now - Int64((Double(queue.retentionSeconds) * 1000 * limits.retentionScale).rounded())
     }
 
     public func queue(arn: String) -> QueueRecord? {

@@ -46,6 +46,9 @@ public final class Daemon: Sendable {
         public var statesTimeScale: Double = 1
         /// `--http-listen`: a second listener serving only HTTP triggers (Function URLs, HTTP APIs).
         public var httpListen: (host: String, port: Int)?
+        /// SQS: the in-flight limit per queue (AWS: 120,000), how MessageRetentionPeriod is
+        /// scaled where it applies (tests), the retention sweep's interval.
+        public var sqsLimits = QueueService.Limits()
 
         public init() {}
     }
@@ -187,7 +190,7 @@ public final class Daemon: Sendable {
         let ms: (Duration) -> Int64 = { Int64($0.components.seconds) * 1000 + Int64($0.components.attoseconds / 1_000_000_000_000_000) }
         let policy = AsyncRetryPolicy(retryDelaysMs: options.asyncRetryDelays.map(ms), throttleBaseMs: max(1, ms(options.asyncThrottleBase)),
                                       throttleCapMs: 300_000)
-        let queues = try QueueService(ledger: ledger, catalog: store, region: options.region)
+        let queues = try QueueService(ledger: ledger, catalog: store, region: options.region, limits: options.sqsLimits)
         let engine = AsyncInvocations(runner: AsyncRunner(api: api), clock: ledger.clock, policy: policy, observer: metrics, queues: queues)
         let concurrency = options.asyncConcurrency ?? max(4, 2 * ProcessInfo.processInfo.activeProcessorCount)
         let dispatcher = LedgerDispatcher(ledger: ledger, kind: LedgerKind.lambdaInvoke, concurrency: concurrency, log: log) { item in
@@ -195,6 +198,7 @@ public final class Daemon: Sendable {
         }
         api.attach(events: dispatcher)
         try api.attach(queues: queues, log: log)
+        try await queues.startSweeping(log: log)
         dispatcher.start()
         try await api.scheduler.startFiring(ledger: ledger, lambda: api, queues: queues, retryBase: options.schedulerRetryBase, log: log)
         return dispatcher

@@ -62,34 +62,59 @@ public final class SQLiteLedger: LedgerBackend {
     }
 
     static func insert(_ db: Database, _ item: NewLedgerItem, lease: LedgerLease?, now: Int64) throws -> Int64? {
-        try Int64.fetchOne(try db.cachedStatement(sql: insertSQL), arguments: [
+        let id = try Int64.fetchOne(try db.cachedStatement(sql: insertSQL), arguments: [
             item.kind, item.queue, Data(item.payload), lease == nil ? "available" : "leased", item.dueAt, item.createdAt ?? now,
             lease == nil ? 0 : 1, lease?.owner, lease?.until, item.idempotencyKey,
         ])
+        if id != nil, let lease, isClient(lease.owner) { try addLeases(db, kind: item.kind, queue: item.queue, 1) }
+        return id
+    }
+
+    // MARK: lease counts (the leases of each queue read through `receive`, kept with them)
+
+    static func isClient(_ owner: String) -> Bool { owner.hasPrefix(LedgerLease.clientPrefix) }
+
+    static let addLeasesSQL = """
+        INSERT INTO ledger_lease_counts (kind, queue, leased) VALUES (?, ?, ?)
+        ON CONFLICT (kind, queue) DO UPDATE SET leased = ledger_lease_counts.leased + excluded.leased
+        """
+
+    static func addLeases(_ db: Database, kind: String, queue: String, _ n: Int) throws {
+        guard n != 0 else { return }
+        try db.execute(sql: addLeasesSQL, arguments: [kind, queue, n])
+    }
+
+    static func leases(_ db: Database, kind: String, queue: String) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT leased FROM ledger_lease_counts WHERE kind = ? AND queue = ?", arguments: [kind, queue]) ?? 0
     }
 
     static func finish(_ db: Database, _ finish: LedgerBatch.Finish, now: Int64) throws -> Bool {
+        // The finished item's kind and queue, when the lease was still held.
+        let row: Row?
         switch finish.decision {
         case .complete(let followUps):
-            try db.execute(sql: "DELETE FROM ledger_items WHERE \(heldBy)", arguments: [finish.id, finish.owner])
-            guard db.changesCount == 1 else { return false }
+            row = try Row.fetchOne(db, sql: "DELETE FROM ledger_items WHERE \(heldBy) RETURNING kind, queue", arguments: [finish.id, finish.owner])
+            guard row != nil else { return false }
             for item in followUps { _ = try insert(db, item, lease: nil, now: now) }
         case .retry(let dueAt, let attempts, let payload, let error):
-            try db.execute(sql: """
+            row = try Row.fetchOne(db, sql: """
                 UPDATE ledger_items SET state = 'available', due_at_ms = ?, attempts = ?, payload = ?, last_error = ?,
                     lease_owner = NULL, lease_until_ms = NULL
                 WHERE \(heldBy)
+                RETURNING kind, queue
                 """, arguments: [dueAt, attempts, Data(payload), error, finish.id, finish.owner])
-            guard db.changesCount == 1 else { return false }
+            guard row != nil else { return false }
         case .fail(let reason, let attempts, let followUps):
-            try db.execute(sql: """
+            row = try Row.fetchOne(db, sql: """
                 UPDATE ledger_items SET state = 'failed', attempts = ?, last_error = ?, finished_at_ms = ?,
                     lease_owner = NULL, lease_until_ms = NULL
                 WHERE \(heldBy)
+                RETURNING kind, queue
                 """, arguments: [attempts, reason, now, finish.id, finish.owner])
-            guard db.changesCount == 1 else { return false }
+            guard row != nil else { return false }
             for item in followUps { _ = try insert(db, item, lease: nil, now: now) }
         }
+        if let row, isClient(finish.owner) { try addLeases(db, kind: row["kind"], queue: row["queue"], -1) }
         return true
     }
 
@@ -182,13 +207,27 @@ public final class SQLiteLedger: LedgerBackend {
         WHERE kind = ? AND queue = ? AND state = 'leased' AND lease_until_ms <= ?
         """
 
-    static let queueRetentionSQL = "DELETE FROM ledger_items WHERE kind = ? AND queue = ? AND state <> 'failed' AND created_at_ms <= ?"
-
-    static let queueRedriveSQL = """
-        UPDATE ledger_items SET queue = ?, claims = 0, first_claimed_at_ms = NULL, lease_owner = NULL, due_at_ms = ?, last_error = queue
+    /// The oldest items past retention, off the `(kind, queue, created_at_ms)` index; returns
+    /// each one's state (a leased one's lease leaves the queue's count).
+    static let queueRetentionSQL = """
+        DELETE FROM ledger_items
         WHERE id IN (
             SELECT id FROM ledger_items
-            WHERE kind = ? AND queue = ? AND state = 'available' AND due_at_ms <= ? AND claims >= ? \(claimLockClause)
+            WHERE kind = ? AND queue = ? AND created_at_ms <= ? AND state <> 'failed'
+            ORDER BY created_at_ms
+            LIMIT ? \(claimLockClause)
+        )
+        RETURNING state
+        """
+
+    /// Items received `maxClaims` times in this queue move on; their claims (SQS's
+    /// ApproximateReceiveCount counts receives across queues) and first claim are kept, the
+    /// claims so far become `claims_before`, and `last_error` records where they came from.
+    static let queueRedriveSQL = """
+        UPDATE ledger_items SET queue = ?, claims_before = claims, lease_owner = NULL, due_at_ms = ?, last_error = queue
+        WHERE id IN (
+            SELECT id FROM ledger_items
+            WHERE kind = ? AND queue = ? AND state = 'available' AND due_at_ms <= ? AND claims - claims_before >= ? \(claimLockClause)
         )
         """
 
@@ -199,33 +238,56 @@ public final class SQLiteLedger: LedgerBackend {
             first_claimed_at_ms = COALESCE(first_claimed_at_ms, ?)
         WHERE id IN (
             SELECT id FROM ledger_items
-            WHERE kind = ? AND queue = ? AND state = 'available' AND due_at_ms <= ?
+            WHERE kind = ? AND queue = ? AND state = 'available' AND due_at_ms <= ? AND created_at_ms > ?
             ORDER BY due_at_ms, id
             LIMIT ? \(claimLockClause)
         )
         RETURNING *
         """
 
+    static func deleteRetained(_ db: Database, kind: String, queue: String, retainedAfter: Int64, limit: Int) throws -> Int {
+        guard limit > 0 else { return 0 }
+        let states = try String.fetchAll(db, sql: queueRetentionSQL, arguments: [kind, queue, retainedAfter, limit])
+        try addLeases(db, kind: kind, queue: queue, -states.filter { $0 == LedgerState.leased.rawValue }.count)
+        return states.count
+    }
+
     public func receive(_ request: LedgerReceive, now: Int64) throws -> LedgerReceive.Result {
         try db.write { db in
             try db.execute(sql: Self.queueExpireSQL, arguments: [request.kind, request.queue, now])
+            try Self.addLeases(db, kind: request.kind, queue: request.queue, -db.changesCount)
             var expired = 0, redriven = 0
             if let retainedAfter = request.retainedAfter {
-                try db.execute(sql: Self.queueRetentionSQL, arguments: [request.kind, request.queue, retainedAfter])
-                expired = db.changesCount
+                expired = try Self.deleteRetained(db, kind: request.kind, queue: request.queue, retainedAfter: retainedAfter,
+                                                  limit: request.retentionBatch)
             }
             if let redrive = request.redrive {
                 try db.execute(sql: Self.queueRedriveSQL, arguments: [redrive.queue, now, request.kind, request.queue, now, redrive.maxClaims])
                 redriven = db.changesCount
             }
+            var limit = request.limit
+            if let maxLeased = request.maxLeased {
+                let room = maxLeased - (try Self.leases(db, kind: request.kind, queue: request.queue))
+                if room <= 0 { return LedgerReceive.Result(items: [], redriven: redriven, expired: expired, overLimit: true) }
+                limit = min(limit, room)
+            }
             var items: [LedgerItem] = []
-            if request.limit > 0 {
+            if limit > 0 {
                 items = try Row.fetchAll(db, sql: Self.queueClaimSQL, arguments: [
-                    request.owner, request.leaseUntil, now, request.kind, request.queue, now, request.limit,
+                    request.owner, request.leaseUntil, now, request.kind, request.queue, now, request.retainedAfter ?? Int64.min, limit,
                 ]).map(Self.decode).sorted { ($0.dueAt, $0.id) < ($1.dueAt, $1.id) }
+                try Self.addLeases(db, kind: request.kind, queue: request.queue, items.count)
             }
             return LedgerReceive.Result(items: items, redriven: redriven, expired: expired)
         }
+    }
+
+    public func sweep(kind: String, queue: String, retainedAfter: Int64, limit: Int) throws -> Int {
+        try db.write { db in try Self.deleteRetained(db, kind: kind, queue: queue, retainedAfter: retainedAfter, limit: limit) }
+    }
+
+    public func leaseCount(kind: String, queue: String) throws -> Int {
+        try db.read { db in try Self.leases(db, kind: kind, queue: queue) }
     }
 
     public func changeLease(kind: String, id: Int64, owner: String, until: Int64, now: Int64) throws -> Bool {
@@ -234,8 +296,12 @@ public final class SQLiteLedger: LedgerBackend {
             if until > now {
                 try db.execute(sql: "UPDATE ledger_items SET lease_until_ms = ? WHERE \(held)", arguments: [until, id, kind, owner, now])
             } else {
-                try db.execute(sql: "UPDATE ledger_items SET state = 'available', due_at_ms = ?, lease_until_ms = NULL WHERE \(held)",
-                               arguments: [now, id, kind, owner, now])
+                // Visible at once: the lease leaves its queue's count.
+                let queue = try String.fetchOne(db, sql: "UPDATE ledger_items SET state = 'available', due_at_ms = ?, lease_until_ms = NULL WHERE \(held) RETURNING queue",
+                                                arguments: [now, id, kind, owner, now])
+                guard let queue else { return false }
+                if Self.isClient(owner) { try Self.addLeases(db, kind: kind, queue: queue, -1) }
+                return true
             }
             return db.changesCount == 1
         }
@@ -244,7 +310,9 @@ public final class SQLiteLedger: LedgerBackend {
     public func removeAll(kind: String, queue: String) throws -> Int {
         try db.write { db in
             try db.execute(sql: "DELETE FROM ledger_items WHERE kind = ? AND queue = ?", arguments: [kind, queue])
-            return db.changesCount
+            let n = db.changesCount
+            try db.execute(sql: "DELETE FROM ledger_lease_counts WHERE kind = ? AND queue = ?", arguments: [kind, queue])
+            return n
         }
     }
 
@@ -263,7 +331,7 @@ public final class SQLiteLedger: LedgerBackend {
                 if destination == nil { for name in origins { arguments.append(name) } }
                 arguments.append(limit)
                 moved = try String.fetchAll(db, sql: """
-                    UPDATE ledger_items SET queue = \(target), claims = 0, first_claimed_at_ms = NULL, lease_owner = NULL,
+                    UPDATE ledger_items SET queue = \(target), claims = 0, claims_before = 0, first_claimed_at_ms = NULL, lease_owner = NULL,
                         due_at_ms = ?, last_error = NULL
                     WHERE id IN (
                         SELECT id FROM ledger_items

@@ -1,6 +1,7 @@
 // HearthStore: schema, migrations and row <-> model coding.
 import Foundation
 import GRDB
+import HearthEvents
 
 enum Schema {
     static func migrator() -> DatabaseMigrator {
@@ -325,6 +326,27 @@ enum Schema {
             for table in ["functions", "function_versions"] {
                 try db.execute(sql: "ALTER TABLE \(table) ADD COLUMN dead_letter_target TEXT NOT NULL DEFAULT ''")
             }
+        }
+        migrator.registerMigration("v8-queue-limits") { db in
+            // SQS's in-flight limit, retention without a receive, receive counts across queues
+            // (ADR 0024). `claims_before`: the receives an item had in the queues it was redriven
+            // from (the redrive counts a queue's own). `ledger_lease_counts`: the leases each queue
+            // read through `receive` holds, kept with them, so the limit is a lookup.
+            try db.execute(sql: "ALTER TABLE ledger_items ADD COLUMN claims_before INTEGER NOT NULL DEFAULT 0;")
+            try db.execute(sql: "CREATE INDEX ledger_items_queue_created ON ledger_items(kind, queue, created_at_ms);")
+            try db.execute(sql: "CREATE INDEX ledger_items_queue_leases ON ledger_items(kind, queue, lease_until_ms) WHERE state = 'leased';")
+            try db.execute(sql: """
+                CREATE TABLE ledger_lease_counts (
+                    kind    TEXT    NOT NULL,
+                    queue   TEXT    NOT NULL,
+                    leased  INTEGER NOT NULL,
+                    PRIMARY KEY (kind, queue)
+                );
+                """)
+            try db.execute(sql: """
+                INSERT INTO ledger_lease_counts (kind, queue, leased)
+                SELECT kind, queue, COUNT(*) FROM ledger_items WHERE state = 'leased' AND lease_owner LIKE ? GROUP BY kind, queue
+                """, arguments: [LedgerLease.clientPrefix + "%"])
         }
         return migrator
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HearthCore
+import HearthQueues
 import HearthServer
 
 /// `hearth serve`: the supervisor daemon.
@@ -65,6 +66,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Multiply Step Functions Wait and Retry delays by this (as Step Functions Local's WAIT_TIME_SCALE; 0: at once). For tests; default 1.")
     var statesTimeScale: Double = 1
 
+    @Option(name: .customLong("sqs-in-flight-limit"), help: "SQS: the most in-flight messages (received, not deleted, visibility not ended) a queue may hold; a receive beyond it fails with OverLimit. AWS: 120000.")
+    var sqsInFlightLimit: Int = QueueService.Limits.defaultInFlight
+
+    @Option(name: .customLong("sqs-retention-scale"), help: "SQS: multiply MessageRetentionPeriod by this where it applies (clients still set 60-1209600 s). For tests; default 1.")
+    var sqsRetentionScale: Double = 1
+
     static func parseDelays(_ text: String) throws -> [Duration] {
         let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
         guard !values.isEmpty, values.allSatisfy({ $0 != nil && $0! >= 0 && $0! <= 21_600 }) else {
@@ -82,6 +89,8 @@ struct Serve: AsyncParsableCommand {
     func validate() throws {
         _ = try Self.parseDelays(asyncRetryDelays)
         if let asyncConcurrency, asyncConcurrency < 1 || asyncConcurrency > 4096 { throw ValidationError("--async-concurrency must be 1–4096") }
+        if sqsInFlightLimit < 1 { throw ValidationError("--sqs-in-flight-limit must be at least 1") }
+        if !(sqsRetentionScale > 0 && sqsRetentionScale <= 1) { throw ValidationError("--sqs-retention-scale must be more than 0 and at most 1") }
         if !(0...1000).contains(statesTimeScale) { throw ValidationError("--states-time-scale must be 0–1000") }
         if asyncThrottleDelay <= 0 || asyncThrottleDelay > 300 { throw ValidationError("--async-throttle-delay must be more than 0 and at most 300") }
         if prefork < 0 || prefork > 64 { throw ValidationError("--prefork must be 0–64") }
@@ -115,6 +124,8 @@ struct Serve: AsyncParsableCommand {
         options.asyncThrottleBase = .milliseconds(Int64(asyncThrottleDelay * 1000))
         options.asyncConcurrency = asyncConcurrency
         options.statesTimeScale = statesTimeScale
+        options.sqsLimits.inFlight = sqsInFlightLimit
+        options.sqsLimits.retentionScale = sqsRetentionScale
         options.maxTotalPids = maxTotalPids
         options.httpListen = httpListen.flatMap(Self.hostPort)
         let log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }

@@ -86,7 +86,8 @@ struct QueueServiceTests {
         #expect(try await queues.receive("src", max: 1).isEmpty)
         let dead = try await queues.receive("dlq", max: 10)
         #expect(dead.map(\.message.messageId) == [sent.messageId])
-        #expect(dead[0].message.body == "poison" && dead[0].receiveCount == 1)
+        // ApproximateReceiveCount counts receives across queues (ADR 0024): the DLQ's first is the third.
+        #expect(dead[0].message.body == "poison" && dead[0].receiveCount == 3 && dead[0].deadLetterSource == "src")
         #expect(try queues.deadLetterSources(of: "dlq") == ["src"])
         let attributes = try await queues.attributes(of: "src", names: ["RedrivePolicy"])
         #expect(attributes["RedrivePolicy"] == #"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq","maxReceiveCount":2}"#)

@@ -52,10 +52,12 @@ public final class LambdaAPI: Sendable {
         Task { await queues.resumeMoveTasks() }
     }
 
-    /// Stops the event source mappings' pollers and the message move tasks (shutdown).
+    /// Stops the event source mappings' pollers, the message move tasks and the retention
+    /// sweep (shutdown).
     public func stopMappings() async {
         await mappings?.stop()
         await queues?.stopMoveTasks()
+        await queues?.stopSweeping()
     }
 
     /// The dispatcher of asynchronous invocations (set once by the daemon: it runs them

@@ -73,7 +73,8 @@ extension SQSAPI {
     }
 
     /// System attribute names a receive asks for (`AttributeNames` and `MessageSystemAttributeNames`).
-    static let systemAttributes = ["SenderId", "SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp", "AWSTraceHeader"]
+    static let systemAttributes = ["SenderId", "SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp", "AWSTraceHeader",
+                                   "DeadLetterQueueSourceArn"]
 
     func receiveMessage(_ body: Body, _ context: Context) async throws -> HTTPResponse {
         let name = try queueName(body)
@@ -93,13 +94,16 @@ extension SQSAPI {
         let system = asked.contains("All") ? Set(Self.systemAttributes) : asked
         let attributeNames = try Self.stringList(body, "MessageAttributeNames")
         let received = try await queues.receive(name, max: max, visibilityTimeout: visibility, waitSeconds: wait)
-        let messages = received.map { Self.message($0, system: system, attributeNames: attributeNames) }
+        let messages = received.map { message in
+            Self.message(message, system: system, attributeNames: attributeNames, sourceArn: message.deadLetterSource.map(queues.arn))
+        }
         return context.json(messages.isEmpty ? [:] : ["Messages": messages])
     }
 
     /// One received message with the asked-for system and message attributes; the MD5 of
     /// message attributes covers the ones returned, as SDKs check it.
-    static func message(_ received: ReceivedMessage, system: Set<String>, attributeNames: [String]) -> [String: Any] {
+    /// `sourceArn`: the queue a dead-letter queue's message came from.
+    static func message(_ received: ReceivedMessage, system: Set<String>, attributeNames: [String], sourceArn: String? = nil) -> [String: Any] {
         let message = received.message
         var object: [String: Any] = [
             "MessageId": message.messageId, "ReceiptHandle": received.receiptHandle, "MD5OfBody": message.md5OfBody, "Body": message.body,
@@ -110,6 +114,7 @@ extension SQSAPI {
         if system.contains("ApproximateReceiveCount") { attributes["ApproximateReceiveCount"] = String(received.receiveCount) }
         if system.contains("ApproximateFirstReceiveTimestamp") { attributes["ApproximateFirstReceiveTimestamp"] = String(received.firstReceiveTimestamp) }
         if system.contains("AWSTraceHeader"), let trace = message.traceHeader { attributes["AWSTraceHeader"] = trace }
+        if system.contains("DeadLetterQueueSourceArn"), let sourceArn { attributes["DeadLetterQueueSourceArn"] = sourceArn }
         if !attributes.isEmpty { object["Attributes"] = attributes }
         let selected = (message.attributes ?? [:]).filter { key, _ in
             attributeNames.contains { wanted in
