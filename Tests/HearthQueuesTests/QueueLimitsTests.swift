@@ -125,6 +125,9 @@ struct QueueLimitsTests {
             visible = try await queues.counts("q").visible
             if visible == 0 { break }
             try await Task.sleep(for: .milliseconds(100))
+            // Time goes on: a pass that read the clock before the advance above and scheduled
+            // its next run after it would otherwise wait for a manual clock that never moves.
+            clock.advance(seconds: 0.2)
         }
         await queues.stopSweeping()
         #expect(visible == 0)
