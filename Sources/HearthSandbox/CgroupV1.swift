@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import CHearthSpawn
+import Dispatch
 import Glibc
 #endif
 import Synchronization
@@ -160,12 +161,6 @@ final class CgroupV1Instance: CgroupInstance {
         let threshold = MemoryLimitBoost.threshold(limitBytes: limits.memoryBytes)
         let efd = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
         guard efd >= 0 else { return }
-        let usageFD = open(memory + "/memory.usage_in_bytes", O_RDONLY | O_CLOEXEC)
-        defer { if usageFD >= 0 { close(usageFD) } }
-        guard usageFD >= 0, (try? FileIO.write("\(efd) \(usageFD) \(threshold)", to: memory + "/cgroup.event_control", create: false)) != nil else {
-            close(efd)
-            return
-        }
         let boost = MemoryLimitBoost { [weak self] boosted in
             guard let self, self.steadyCPU.withLock({ $0 == nil }), !self.removed.withLock({ $0 }) else { return }
             // During the init burst there is no quota to raise or restore.
@@ -178,6 +173,17 @@ final class CgroupV1Instance: CgroupInstance {
             if (CgroupFiles.readInt(usage) ?? 0) >= threshold { boost.limitReached() }
         }
         limitWatch.set(watch)
+        // The kernel's registration waits for an RCU grace period: not on the preparing thread.
+        // Until it is done (milliseconds) the instance has no boost; a cgroup removed meanwhile
+        // fails the open, and a stopped watch is skipped.
+        MemoryLimitWatch.registrations.async { [weak watch] in
+            watch?.whileOpen { efd in
+                let usageFD = open(usage, O_RDONLY | O_CLOEXEC)
+                guard usageFD >= 0 else { return }
+                defer { close(usageFD) }
+                _ = try? FileIO.write("\(efd) \(usageFD) \(threshold)", to: memory + "/cgroup.event_control", create: false)
+            }
+        }
     }
 
     var memoryLimitBoosts: Int { limitWatch.boosts }

@@ -188,9 +188,17 @@ final class MemoryLimitBoost: Sendable {
 
 /// One instance's registration: its boost and the descriptor the watcher reads for it.
 final class MemoryLimitWatch: Sendable {
+    /// Where v1's threshold registrations run: a write to `cgroup.event_control` waits for an
+    /// RCU grace period (6–22 ms measured here, as long as the whole rest of a shell's
+    /// preparation), so it is done off the path that prepares sandboxes.
+    static let registrations = DispatchQueue(label: "hearth-memory-limit-registrations")
+
     let boost: MemoryLimitBoost
     private let token: UInt64
     private let fd: Int32
+    /// True once `stop()` closed the descriptor; `whileOpen` holds it so a registration never
+    /// names a closed (or reused) descriptor number.
+    private let closed = Mutex(false)
 
     /// Registers `fd` (non-blocking) with the shared watcher; `onReadable` decides whether the
     /// limit was reached and calls `boost.limitReached()`.
@@ -202,11 +210,22 @@ final class MemoryLimitWatch: Sendable {
         }
     }
 
+    /// Runs `body` with the descriptor unless `stop()` has closed it; `stop()` waits meanwhile.
+    func whileOpen(_ body: (Int32) -> Void) {
+        closed.withLock { closed in
+            if !closed { body(fd) }
+        }
+    }
+
     /// Ends the boost, unregisters and closes the descriptor. Once.
     func stop() {
         boost.end()
         MemoryLimitWatcher.shared.unregister(token)
-        close(fd)
+        closed.withLock { closed in
+            guard !closed else { return }
+            closed = true
+            close(fd)
+        }
     }
 }
 
