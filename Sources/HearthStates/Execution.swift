@@ -196,7 +196,8 @@ public struct Execution: Sendable {
                        error: StatesError.timeout, cause: "The execution timed out", output: nil, previous: lastEventId, at: at)
             case .taskTimeout(let task), .heartbeat(let task):
                 guard let invocation = outstandingTasks.removeValue(forKey: task), let fid = tasks.removeValue(forKey: task) else { break }
-                submittedTasks.remove(task); submissions[task] = nil
+                submittedTasks.remove(task)
+                submissions[task] = nil
                 clearTaskTimeout(task)
                 let error = purpose == .heartbeat(task: task) ? StatesError.heartbeatTimeout : StatesError.timeout
                 emitTaskFailure(fid, invocation, type: "TimedOut", error: error, cause: "", at: at)
@@ -741,7 +742,8 @@ public struct Execution: Sendable {
             for (task, owner) in tasks where owner == child {
                 tasks[task] = nil
                 outstandingTasks[task] = nil
-                submittedTasks.remove(task); submissions[task] = nil
+                submittedTasks.remove(task)
+                submissions[task] = nil
                 clearTaskTimeout(task)
             }
             for (timer, purpose) in timers {
@@ -802,7 +804,8 @@ public struct Execution: Sendable {
         timers = [:]
         outstandingTasks = [:]
         outstandingTimers = [:]
-        submittedTasks = []; submissions = [:]
+        submittedTasks = []
+        submissions = [:]
         agenda = []
         actions = [.finish(result)]
     }

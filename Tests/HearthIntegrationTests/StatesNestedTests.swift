@@ -69,10 +69,32 @@ struct StatesNestedTests {
             out['taken'] = [d['status'], json.loads(d['output'])['caught']['Error']]
             out['express'] = err(c.create_state_machine, name='fast', type='EXPRESS', roleArn=role,
                                  definition=json.dumps(parent("arn:aws:states:::states:startExecution.sync", child)))
+            # 6. A child stopped by StopExecution (ABORTED) fails the parent's task too.
+            slow = machine('slow', {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": True}}})
+            pa = machine('pa', parent("arn:aws:states:::states:startExecution.sync", slow))
+            ea = c.start_execution(stateMachineArn=pa, input='{"n": 1}')['executionArn']
+            kid = submitted(ea)['ExecutionArn']
+            c.stop_execution(executionArn=kid, error='Op.Stop', cause='by hand')
+            d = wait(ea)
+            caught = json.loads(d['output'])['caught']
+            out['aborted'] = [d['status'], caught['Error'], json.loads(caught['Cause'])['Status']]
+            # 7. .waitForTaskToken: the child gets the token in its input; the worker answers for it.
+            pw = machine('pw', {"StartAt": "Run", "States": {"Run": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.waitForTaskToken",
+                "Parameters": {"StateMachineArn": slow, "Input": {"token.$": "$$.Task.Token"}}, "End": True}}})
+            ew = c.start_execution(stateMachineArn=pw)['executionArn']
+            kid = submitted(ew)['ExecutionArn']
+            token = json.loads(c.describe_execution(executionArn=kid)['input'])['token']
+            c.send_task_success(taskToken=token, output='{"answered": true}')
+            d = wait(ew)
+            c.stop_execution(executionArn=kid)
+            out['callback'] = [d['status'], json.loads(d['output']),
+                               [x['taskSubmittedEventDetails']['resource'] for x in history(ew) if x['type'] == 'TaskSubmitted']]
             print(json.dumps(out))
             """#)
         #expect(r.status == 0, "\(r.stderr)")
         guard let out = r.stdoutJSON else { Issue.record("no output: \(r.stdoutText) \(r.stderr)"); return }
+        #expect(out["aborted"] as? [String] == ["SUCCEEDED", "States.TaskFailed", "ABORTED"], "\(out["aborted"] ?? "")")
+        #expect(out["callback"] as? NSArray == ["SUCCEEDED", ["answered": true], ["startExecution.waitForTaskToken"]] as NSArray, "\(out["callback"] ?? "")")
         let sync2 = out["sync2"] as? [Any] ?? []
         #expect(sync2.count == 11, "\(out["sync2"] ?? "")")
         if sync2.count == 11 {
