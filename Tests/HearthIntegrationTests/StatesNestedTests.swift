@@ -78,6 +78,11 @@ struct StatesNestedTests {
             d = wait(ea)
             caught = json.loads(d['output'])['caught']
             out['aborted'] = [d['status'], caught['Error'], json.loads(caught['Cause'])['Status']]
+            # 6b. Stopping the parent stops its .sync child.
+            ep = c.start_execution(stateMachineArn=pa, input='{"n": 2}')['executionArn']
+            kid = submitted(ep)['ExecutionArn']
+            c.stop_execution(executionArn=ep)
+            out['parentStopped'] = [wait(ep)['status'], wait(kid, 10)['status']]
             # 7. .waitForTaskToken: the child gets the token in its input; the worker answers for it.
             pw = machine('pw', {"StartAt": "Run", "States": {"Run": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.waitForTaskToken",
                 "Parameters": {"StateMachineArn": slow, "Input": {"token.$": "$$.Task.Token"}}, "End": True}}})
@@ -94,6 +99,7 @@ struct StatesNestedTests {
         #expect(r.status == 0, "\(r.stderr)")
         guard let out = r.stdoutJSON else { Issue.record("no output: \(r.stdoutText) \(r.stderr)"); return }
         #expect(out["aborted"] as? [String] == ["SUCCEEDED", "States.TaskFailed", "ABORTED"], "\(out["aborted"] ?? "")")
+        #expect(out["parentStopped"] as? [String] == ["ABORTED", "ABORTED"], "\(out["parentStopped"] ?? "")")
         #expect(out["callback"] as? NSArray == ["SUCCEEDED", ["answered": true], ["startExecution.waitForTaskToken"]] as NSArray, "\(out["callback"] ?? "")")
         let sync2 = out["sync2"] as? [Any] ?? []
         #expect(sync2.count == 11, "\(out["sync2"] ?? "")")

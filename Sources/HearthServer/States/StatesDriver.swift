@@ -176,6 +176,15 @@ final class StatesDriver: Sendable {
                 if let w = waiters.withLock({ $0.removeValue(forKey: arn) }) {
                     out.append(childItem(child: arn, parent: w.parent, task: w.task, at: at))
                 }
+                // A parent that ends while it waits on children stops them (as AWS stops a `.sync` child).
+                let children = waiters.withLock { all in all.filter { $0.value.parent == arn }.map(\.key) }
+                for child in children.sorted() {
+                    waiters.withLock { $0[child] = nil }
+                    let payload = JSON.obj([("execution", .string(child)), ("stopBy", .string(arn))]).bytes
+                    let childQueue = child.split(separator: ":").dropLast().last.map(String.init) ?? "states"
+                    out.append(NewLedgerItem(kind: LedgerKind.statesExecution, queue: childQueue, payload: payload, dueAt: at,
+                                             idempotencyKey: Self.key(child, "stop")))
+                }
             }
         }
         return out
@@ -232,6 +241,9 @@ final class StatesDriver: Sendable {
                 guard let (invocation, _) = try await engine.outstanding(arn, task: task),
                       let record = try store.execution(arn: child), record.status != "RUNNING" else { return .complete(followUps: []) }
                 entry = Self.childEnded(record, task: invocation, at: clock.nowMs())
+            } else if let parent = payload["stopBy"]?.stringValue {
+                // The parent ended: its `.sync` child is stopped (ABORTED), telling no one.
+                entry = .stopped(error: nil, cause: "The parent execution \(parent) ended", at: clock.nowMs())
             } else if let timer = payload["timer"]?.stringValue {
                 entry = .timerFired(timer: timer, at: clock.nowMs())
             } else if let task = payload["task"]?.stringValue {
