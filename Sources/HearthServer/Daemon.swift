@@ -217,8 +217,8 @@ extension Daemon {
             tokenKey = ""
         }
         let driver = StatesDriver(store: store, region: options.region, clock: clock, timeScale: options.statesTimeScale, tokenKey: tokenKey,
-                                  log: log) { task, _ in
-            await api.runStatesTask(task, clock: clock)
+                                  log: log) { task, context in
+            await api.runStatesTask(task, context: context, clock: clock)
         }
         let concurrency = max(16, 8 * ProcessInfo.processInfo.activeProcessorCount)
         let dispatcher = LedgerDispatcher(ledger: ledger, kind: LedgerKind.statesExecution, concurrency: concurrency, log: log) { item in

@@ -15,6 +15,12 @@ public struct StateMachine: Sendable, Equatable {
     public var callbackStates: [String] {
         allStates.values.filter { if case .task(_, true, _, _, _) = $0.kind { return true } else { return false } }.map(\.name).sorted()
     }
+
+    /// The states that run a child execution to its end (`states:startExecution.sync[:2]`), by
+    /// name, sorted: an Express machine may have none.
+    public var syncStates: [String] {
+        allStates.values.filter { if case .task(let r, _, _, _, _) = $0.kind { return r.isSync } else { return false } }.map(\.name).sorted()
+    }
 }
 
 /// `StartAt` and `States`: the top level, a Parallel branch or a Map iteration's processor.
@@ -60,16 +66,35 @@ public enum TaskResource: Sendable, Equatable {
     /// `arn:aws:states:::sqs:sendMessage`: Parameters are SendMessage's (`QueueUrl`, `MessageBody`,
     /// `MessageAttributes`, `DelaySeconds`); the result is SendMessage's response.
     case sqsSendMessage
+    /// `arn:aws:states:::states:startExecution[.sync|.sync:2]`: Parameters are StartExecution's
+    /// (`StateMachineArn`, `Input`, `Name`); the result is StartExecution's response, or (`.sync`,
+    /// `.sync:2`) the child's DescribeExecution once it has ended.
+    case statesStartExecution(StartExecutionPattern)
 
     /// The history events' `resourceType` and `resource` (the Resource ARN's service and API,
-    /// with the `.waitForTaskToken` suffix for a callback task), as AWS names them.
+    /// with the `.waitForTaskToken` / `.sync` suffix), as AWS names them.
     public func eventNames(callback: Bool) -> (type: String, resource: String) {
         let suffix = callback ? ".waitForTaskToken" : ""
         switch self {
         case .lambdaFunction, .lambdaInvoke: return ("lambda", "invoke" + suffix)
         case .sqsSendMessage: return ("sqs", "sendMessage" + suffix)
+        case .statesStartExecution(let pattern): return ("states", "startExecution" + (pattern == .requestResponse ? suffix : pattern.rawValue))
         }
     }
+
+    /// A task that, once its request is made (`taskSubmitted`), waits for a child execution to end.
+    public var isSync: Bool {
+        if case .statesStartExecution(let p) = self { return p != .requestResponse }
+        return false
+    }
+}
+
+/// How a `states:startExecution` task waits: not at all, or for the child's end with its
+/// output as a JSON string (`.sync`) or as JSON (`.sync:2`).
+public enum StartExecutionPattern: String, Sendable, Equatable {
+    case requestResponse = ""
+    case sync = ".sync"
+    case sync2 = ".sync:2"
 }
 
 public indirect enum ChoiceRule: Sendable, Equatable {
@@ -395,10 +420,13 @@ struct Validator {
                 kind = .sqsSendMessage
                 require("QueueUrl")
                 require("MessageBody")
+            } else if let pattern = Self.startExecutionPattern(base), !(callback && pattern != .requestResponse) {
+                kind = .statesStartExecution(pattern)
+                require("StateMachineArn")
             } else if !callback, Self.isLambdaARN(resource) {
                 kind = .lambdaFunction(arn: resource)
             } else if resource.hasPrefix("arn:aws:states:::") || resource.contains(":activity:") || resource.hasPrefix("arn:aws:states:") {
-                fail("INVALID_RESOURCE", "The resource '\(resource)' is not supported by Hearth yet (a function ARN, arn:aws:states:::lambda:invoke or arn:aws:states:::sqs:sendMessage, each also with .waitForTaskToken)", at + "/Resource")
+                fail("INVALID_RESOURCE", "The resource '\(resource)' is not supported by Hearth yet (a function ARN, arn:aws:states:::lambda:invoke, arn:aws:states:::sqs:sendMessage or arn:aws:states:::states:startExecution, each also with .waitForTaskToken, and the last with .sync or .sync:2)", at + "/Resource")
                 return state
             } else {
                 fail("INVALID_RESOURCE", "Resource is not a valid ARN: '\(resource)'", at + "/Resource")
@@ -542,6 +570,13 @@ struct Validator {
         case .array(let items)?: return items.contains { referencesTaskToken($0) }
         default: return false
         }
+    }
+
+    /// The pattern of a `states:startExecution` resource (without `.waitForTaskToken`), nil for another resource.
+    static func startExecutionPattern(_ base: String) -> StartExecutionPattern? {
+        let prefix = "arn:aws:states:::states:startExecution"
+        guard base.hasPrefix(prefix) else { return nil }
+        return StartExecutionPattern(rawValue: String(base.dropFirst(prefix.count)))
     }
 
     static func isLambdaARN(_ s: String) -> Bool {

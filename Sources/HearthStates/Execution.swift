@@ -20,6 +20,9 @@ public struct Execution: Sendable {
     /// Callback tasks whose request was made (`taskSubmitted`): they wait for their token, and
     /// are not run again after a restart.
     public private(set) var submittedTasks: Set<String> = []
+    /// What each submitted task's request answered (the `taskSubmitted` output), by task id:
+    /// a `.sync` task's child execution ARN is read from here after a restart.
+    public private(set) var submissions: [String: String] = [:]
     /// Every task token this execution issued → its task.
     var issuedTokens: [String: String] = [:]
 
@@ -111,7 +114,7 @@ public struct Execution: Sendable {
         case .started: return history.isEmpty
         case .taskSucceeded(let t, _, _), .taskFailed(let t, _, _, _): return outcome == nil && outstandingTasks[t] != nil
         case .taskSubmitted(let t, _, _):
-            return outcome == nil && outstandingTasks[t]?.callback == true && !submittedTasks.contains(t)
+            return outcome == nil && outstandingTasks[t]?.waitsAfterSubmission == true && !submittedTasks.contains(t)
         case .taskHeartbeat(let t, _): return outcome == nil && outstandingTasks[t]?.callback == true
         case .timerFired(let t, _): return outcome == nil && outstandingTimers[t] != nil
         case .stopped: return outcome == nil && !history.isEmpty
@@ -145,6 +148,7 @@ public struct Execution: Sendable {
             let invocation = outstandingTasks.removeValue(forKey: id)!
             let fid = tasks.removeValue(forKey: id)!
             submittedTasks.remove(id)
+            submissions[id] = nil
             clearTaskTimeout(id)
             let result = (try? JSON.parse(output)) ?? .string(output)
             if case .lambdaFunction = invocation.resource {
@@ -162,14 +166,16 @@ public struct Execution: Sendable {
             let invocation = outstandingTasks.removeValue(forKey: id)!
             let fid = tasks.removeValue(forKey: id)!
             submittedTasks.remove(id)
+            submissions[id] = nil
             clearTaskTimeout(id)
             emitTaskFailure(fid, invocation, type: "Failed", error: error, cause: cause, at: at)
             stateFailed(fid, StatesError(error, cause), at: at)
         case .taskSubmitted(let id, let output, let at):
             let invocation = outstandingTasks[id]!
             submittedTasks.insert(id)
+            submissions[id] = output
             let result = (try? JSON.parse(output)) ?? .string(output)
-            let names = invocation.resource.eventNames(callback: true)
+            let names = invocation.resource.eventNames(callback: invocation.callback)
             emit(tasks[id]!, at, "TaskSubmitted", "taskSubmittedEventDetails",
                  .obj([("resourceType", .string(names.type)), ("resource", .string(names.resource)), ("output", .string(result.text)),
                        ("outputDetails", .obj([("truncated", .bool(false))]))]))
@@ -191,6 +197,7 @@ public struct Execution: Sendable {
             case .taskTimeout(let task), .heartbeat(let task):
                 guard let invocation = outstandingTasks.removeValue(forKey: task), let fid = tasks.removeValue(forKey: task) else { break }
                 submittedTasks.remove(task)
+                submissions[task] = nil
                 clearTaskTimeout(task)
                 let error = purpose == .heartbeat(task: task) ? StatesError.heartbeatTimeout : StatesError.timeout
                 emitTaskFailure(fid, invocation, type: "TimedOut", error: error, cause: "", at: at)
@@ -511,7 +518,7 @@ public struct Execution: Sendable {
             if let timeout { details["timeoutInSeconds"] = .int(timeout) }
             emit(fid, at, "LambdaFunctionScheduled", "lambdaFunctionScheduledEventDetails", .object(details))
             emit(fid, at, "LambdaFunctionStarted", nil, nil)
-        case .lambdaInvoke, .sqsSendMessage:
+        case .lambdaInvoke, .sqsSendMessage, .statesStartExecution:
             let names = resource.eventNames(callback: isCallback)
             var details = JSONObject([("resourceType", .string(names.type)), ("resource", .string(names.resource)), ("region", .string(context.region)),
                                       ("parameters", .string(effective.text))])
@@ -532,7 +539,7 @@ public struct Execution: Sendable {
         switch invocation.resource {
         case .lambdaFunction:
             emit(fid, at, "LambdaFunction\(type)", "lambdaFunction\(type)EventDetails", .obj([("error", .string(error)), ("cause", .string(cause))]))
-        case .lambdaInvoke, .sqsSendMessage:
+        case .lambdaInvoke, .sqsSendMessage, .statesStartExecution:
             let names = invocation.resource.eventNames(callback: invocation.callback)
             emit(fid, at, "Task\(type)", "task\(type)EventDetails",
                  .obj([("resourceType", .string(names.type)), ("resource", .string(names.resource)), ("error", .string(error)), ("cause", .string(cause))]))
@@ -736,6 +743,7 @@ public struct Execution: Sendable {
                 tasks[task] = nil
                 outstandingTasks[task] = nil
                 submittedTasks.remove(task)
+                submissions[task] = nil
                 clearTaskTimeout(task)
             }
             for (timer, purpose) in timers {
@@ -797,6 +805,7 @@ public struct Execution: Sendable {
         outstandingTasks = [:]
         outstandingTimers = [:]
         submittedTasks = []
+        submissions = [:]
         agenda = []
         actions = [.finish(result)]
     }

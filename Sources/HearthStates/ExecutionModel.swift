@@ -34,8 +34,9 @@ public enum JournalEntry: Sendable, Equatable {
     case started(input: String, at: Int64)
     case taskSucceeded(task: String, output: String, at: Int64)
     case taskFailed(task: String, error: String, cause: String, at: Int64)
-    /// A `.waitForTaskToken` task's request was made (the function invoked, the message sent):
-    /// `output` is that call's response; the task now waits for its token to come back.
+    /// A `.waitForTaskToken` task's request was made (the function invoked, the message sent), or
+    /// a `.sync` task's child execution was started: `output` is that call's response; the task
+    /// now waits for its token to come back, or for the child to end.
     case taskSubmitted(task: String, output: String, at: Int64)
     /// SendTaskHeartbeat for a waiting task: its heartbeat timeout starts again.
     case taskHeartbeat(task: String, at: Int64)
@@ -99,6 +100,10 @@ public struct TaskInvocation: Sendable, Equatable {
     /// The task token (`$$.Task.Token`) of a callback task.
     public var taskToken: String?
     public var heartbeatSeconds: Int64?
+
+    /// Whether the task, once its request is made (`taskSubmitted`), waits for an answer from
+    /// outside: its token (a callback task) or its child execution's end (`.sync`, `.sync:2`).
+    public var waitsAfterSubmission: Bool { callback || resource.isSync }
 }
 
 /// What the driver is to do.

@@ -7,10 +7,10 @@ import HearthStore
 // Workflow tasks: a Task state's Lambda function run through the same path as Invoke.
 extension LambdaAPI {
     /// Runs a Task state's function (either form; an `sqs:sendMessage` task goes to
-    /// `runStatesSQSTask`) and says how it went as a journal entry:
+    /// `runStatesSQSTask`, a `states:startExecution` task to `runStartExecutionTask`) and says how it went as a journal entry:
     /// the function's result (a bare function ARN), or Invoke's envelope (`lambda:invoke`);
     /// a function error is `error` = its errorType and `cause` = its error document, as AWS.
-    func runStatesTask(_ task: TaskInvocation, clock: any LedgerClock) async -> JournalEntry {
+    func runStatesTask(_ task: TaskInvocation, context: ExecutionContext, clock: any LedgerClock) async -> JournalEntry {
         func failed(_ error: String, _ cause: String) -> JournalEntry { .taskFailed(task: task.id, error: error, cause: cause, at: clock.nowMs()) }
         let requestID = RequestID.make()
         let ref: FunctionRef
@@ -22,6 +22,9 @@ extension LambdaAPI {
                 payload = task.parameters
             case .sqsSendMessage:
                 return await runStatesSQSTask(task, clock: clock)
+            case .statesStartExecution:
+                guard let states else { return failed("StepFunctions.ServiceUnavailableException", "Step Functions is not running") }
+                return await states.runStartExecutionTask(task, parent: context, clock: clock)
             case .lambdaInvoke:
                 guard case .string(let name)? = task.parameters["FunctionName"] else {
                     return failed("States.Runtime", "The field 'FunctionName' must be a string")
@@ -58,7 +61,7 @@ extension LambdaAPI {
         }
         let result = (try? JSON.parse(text)) ?? .string(text)
         switch task.resource {
-        case .lambdaFunction, .sqsSendMessage:
+        case .lambdaFunction, .sqsSendMessage, .statesStartExecution:
             return .taskSucceeded(task: task.id, output: result.text, at: clock.nowMs())
         case .lambdaInvoke:
             let date = Date().formatted(.iso8601)

@@ -16,6 +16,14 @@ extension StatesAPI {
             }
             throw StatesAPIError.invalidDefinition(InvalidDefinition(diagnostics: diagnostics))
         }
+        // Nor do they wait for a child execution (*unverified* wording, after the callback message).
+        if type == "EXPRESS", !machine.syncStates.isEmpty {
+            let diagnostics = machine.syncStates.map {
+                Diagnostic(code: "SCHEMA_VALIDATION_FAILED", message: "Express state machine does not support '.sync' service integration ",
+                           location: "/States/\($0)/Resource")
+            }
+            throw StatesAPIError.invalidDefinition(InvalidDefinition(diagnostics: diagnostics))
+        }
         return machine
     }
 

@@ -96,6 +96,12 @@ actor StatesEngine {
         }
     }
 
+    /// A task still outstanding (submitted or not), and whether it is submitted.
+    func outstanding(_ arn: String, task: String) throws -> (TaskInvocation, submitted: Bool)? {
+        guard let (execution, _) = try load(arn), let t = execution.outstandingTasks[task] else { return nil }
+        return (t, execution.submittedTasks.contains(task))
+    }
+
     var openCount: Int { open.count }
 }
 
@@ -116,6 +122,10 @@ final class StatesDriver: Sendable {
     let clock: any LedgerClock
     let metrics: StatesMetrics
     private let dispatcherBox = Mutex<LedgerDispatcher?>(nil)
+    /// Child executions a `.sync` task waits for: child ARN → the parent and its task. Kept in
+    /// memory (rebuilt by `recover` from the parents' journals); the child's end puts a ledger
+    /// item for the parent with the child's own last item, so the news survives a crash.
+    private let waiters = Mutex<[String: (parent: String, task: String)]>([:])
     private let log: @Sendable (String) -> Void
 
     /// `tokenKey`: the secret task tokens are made with (kept in the state directory, so tokens
@@ -135,6 +145,16 @@ final class StatesDriver: Sendable {
 
     func attach(_ dispatcher: LedgerDispatcher) { dispatcherBox.withLock { $0 = dispatcher } }
 
+    /// Tells the parent's `task` when the execution `child` ends.
+    func watch(child: String, parent: String, task: String) { waiters.withLock { $0[child] = (parent, task) } }
+
+    /// The ledger item that tells a waiting parent its child ended.
+    func childItem(child: String, parent: String, task: String, at: Int64) -> NewLedgerItem {
+        let queue = parent.split(separator: ":").dropLast().last.map(String.init) ?? "states"
+        let payload = JSON.obj([("execution", .string(parent)), ("task", .string(task)), ("child", .string(child))]).bytes
+        return NewLedgerItem(kind: LedgerKind.statesExecution, queue: queue, payload: payload, dueAt: at, idempotencyKey: Self.key(parent, task + "#child"))
+    }
+
     // MARK: actions → ledger items
 
     static func key(_ arn: String, _ id: String) -> String { "\(arn)#\(id)" }
@@ -153,6 +173,18 @@ final class StatesDriver: Sendable {
                 out.append(NewLedgerItem(kind: LedgerKind.statesExecution, queue: queue, payload: payload, dueAt: scaled, idempotencyKey: Self.key(arn, id)))
             case .finish(let outcome):
                 metrics.finished(machine: queue, status: outcome.status)
+                if let w = waiters.withLock({ $0.removeValue(forKey: arn) }) {
+                    out.append(childItem(child: arn, parent: w.parent, task: w.task, at: at))
+                }
+                // A parent that ends while it waits on children stops them (as AWS stops a `.sync` child).
+                let children = waiters.withLock { all in all.filter { $0.value.parent == arn }.map(\.key) }
+                for child in children.sorted() {
+                    waiters.withLock { $0[child] = nil }
+                    let payload = JSON.obj([("execution", .string(child)), ("stopBy", .string(arn))]).bytes
+                    let childQueue = child.split(separator: ":").dropLast().last.map(String.init) ?? "states"
+                    out.append(NewLedgerItem(kind: LedgerKind.statesExecution, queue: childQueue, payload: payload, dueAt: at,
+                                             idempotencyKey: Self.key(child, "stop")))
+                }
             }
         }
         return out
@@ -180,7 +212,9 @@ final class StatesDriver: Sendable {
     func stop(_ arn: String, error: String?, cause: String?) async throws -> Bool {
         let now = clock.nowMs()
         guard let actions = try await engine.record(arn, .stopped(error: error, cause: cause, at: now)) else { return false }
-        _ = items(arn, actions, at: now)
+        // The actions are the finish: nothing to run, but a parent waiting on this child is told.
+        let new = items(arn, actions, at: now)
+        if !new.isEmpty, let dispatcher { try await dispatcher.submit(new) }
         return true
     }
 
@@ -202,7 +236,15 @@ final class StatesDriver: Sendable {
         }
         do {
             var entry: JournalEntry
-            if let timer = payload["timer"]?.stringValue {
+            if let child = payload["child"]?.stringValue, let task = payload["task"]?.stringValue {
+                // A `.sync` task's child ended: the parent's task ends with the child's outcome.
+                guard let (invocation, _) = try await engine.outstanding(arn, task: task),
+                      let record = try store.execution(arn: child), record.status != "RUNNING" else { return .complete(followUps: []) }
+                entry = Self.childEnded(record, task: invocation, at: clock.nowMs())
+            } else if let parent = payload["stopBy"]?.stringValue {
+                // The parent ended: its `.sync` child is stopped (ABORTED), telling no one.
+                entry = .stopped(error: nil, cause: "The parent execution \(parent) ended", at: clock.nowMs())
+            } else if let timer = payload["timer"]?.stringValue {
                 entry = .timerFired(timer: timer, at: clock.nowMs())
             } else if let task = payload["task"]?.stringValue {
                 guard let (invocation, context) = try await engine.invocation(arn, task: task) else { return .complete(followUps: []) }
@@ -235,7 +277,17 @@ final class StatesDriver: Sendable {
             do {
                 guard let (execution, _) = try await engine.load(arn) else { continue }
                 let lastAt = execution.history.last?.timestampMs ?? clock.nowMs()
-                let new = items(arn, execution.outstandingActions, at: lastAt)
+                var new = items(arn, execution.outstandingActions, at: lastAt)
+                // `.sync` tasks already submitted wait for their child again (told at once if it ended).
+                for (task, invocation) in execution.outstandingTasks where invocation.resource.isSync && execution.submittedTasks.contains(task) {
+                    guard let response = execution.submissions[task].flatMap({ try? JSON.parse($0) }),
+                          let child = response["ExecutionArn"]?.stringValue else { continue }
+                    watch(child: child, parent: arn, task: task)
+                    if let record = try store.execution(arn: child), record.status != "RUNNING" {
+                        waiters.withLock { $0[child] = nil }
+                        new.append(childItem(child: child, parent: arn, task: task, at: clock.nowMs()))
+                    }
+                }
                 if !new.isEmpty, let dispatcher { try await dispatcher.ledger.add(new) }
                 resumed += 1
             } catch {
