@@ -293,8 +293,15 @@ struct ServeTests {
         let freezer = "/sys/fs/cgroup/freezer"
         // The instance's group, inside the supervisor's parent group.
         let group = try #require(CgroupV1Driver(groups: ["memory": freezer]).leftovers(prefix: "hearth-\(pid)-").first)
-        let state = try String(contentsOfFile: "\(freezer)/\(group)/freezer.state", encoding: .utf8)
-        #expect(state.trimmingCharacters(in: .whitespacesAndNewlines) == "FROZEN")
+        // The instance goes back to the pool (and is frozen) at the runtime's next /next, just
+        // after the caller has its answer: wait for it (up to 2 s) rather than race it.
+        var state = ""
+        for _ in 0..<100 {
+            state = try String(contentsOfFile: "\(freezer)/\(group)/freezer.state", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            if state == "FROZEN" { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(state == "FROZEN")
         #expect(try await daemon.invoke("frozen", #"{"cmd":"count"}"#).json?["count"] as? Int == 2)
     }
 
