@@ -9,15 +9,6 @@ import Testing
       "Parameters":{"FunctionName":"worker","Payload":{"job.$":"$.job","token.$":"$$.Task.Token"}},"End":true}}}
     """#
 
-    func diagnostics(_ text: String) -> [Diagnostic] {
-        do {
-            _ = try StateMachine.parse(text)
-            return []
-        } catch {
-            return error.diagnostics
-        }
-    }
-
     /// Starts `definition` and returns the harness with the one task it scheduled.
     func started(_ definition: String, input: String = #"{"job":7}"#) throws -> (Harness, TaskInvocation) {
         var h = try Harness(definition)

@@ -11,15 +11,6 @@ import Testing
         #"{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"\#(resource)","Parameters":\#(parameters),"End":true}}}"#
     }
 
-    func diagnostics(_ text: String) -> [Diagnostic] {
-        do {
-            _ = try StateMachine.parse(text)
-            return []
-        } catch {
-            return error.diagnostics
-        }
-    }
-
     @Test func resourcesAndValidation() throws {
         let base = "arn:aws:states:::states:startExecution"
         for (suffix, pattern) in [("", StartExecutionPattern.requestResponse), (".sync", .sync), (".sync:2", .sync2)] {

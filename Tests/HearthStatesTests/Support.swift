@@ -6,6 +6,16 @@ let testContext = ExecutionContext(
     stateMachineArn: "arn:aws:states:us-east-1:000000000000:stateMachine:sm", stateMachineName: "sm",
     roleArn: "arn:aws:iam::000000000000:role/sfn", region: "us-east-1")
 
+/// The diagnostics a definition gets at create time (none when it parses).
+func diagnostics(_ text: String) -> [Diagnostic] {
+    do {
+        _ = try StateMachine.parse(text)
+        return []
+    } catch {
+        return error.diagnostics
+    }
+}
+
 let t0: Int64 = 1_764_633_600_000  // 2025-12-02T00:00:00Z
 
 func json(_ text: String) -> JSON {

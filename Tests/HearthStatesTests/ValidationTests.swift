@@ -2,15 +2,6 @@ import Testing
 @testable import HearthStates
 
 @Suite struct ValidationTests {
-    func diagnostics(_ text: String) -> [Diagnostic] {
-        do {
-            _ = try StateMachine.parse(text)
-            return []
-        } catch {
-            return error.diagnostics
-        }
-    }
-
     /// The message recorded from AWS (LocalStack's test_sfn_api snapshot).
     @Test func missingStatesIsAWSsMessage() {
         do {
