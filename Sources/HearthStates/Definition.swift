@@ -16,6 +16,11 @@ public struct StateMachine: Sendable, Equatable {
         allStates.values.filter { if case .task(_, true, _, _, _) = $0.kind { return true } else { return false } }.map(\.name).sorted()
     }
 
+    /// The states that run an activity, by name, sorted: an Express machine may have none.
+    public var activityStates: [String] {
+        allStates.values.filter { if case .task(let r, _, _, _, _) = $0.kind { return r.isActivity } else { return false } }.map(\.name).sorted()
+    }
+
     /// The states that run a child execution to its end (`states:startExecution.sync[:2]`), by
     /// name, sorted: an Express machine may have none.
     public var syncStates: [String] {
@@ -70,6 +75,11 @@ public enum TaskResource: Sendable, Equatable {
     /// (`StateMachineArn`, `Input`, `Name`); the result is StartExecution's response, or (`.sync`,
     /// `.sync:2`) the child's DescribeExecution once it has ended.
     case statesStartExecution(StartExecutionPattern)
+    /// `arn:aws:states:REGION:ACCOUNT:activity:NAME`: a worker takes the task (GetActivityTask)
+    /// and answers with its token (ADR 0028); the result is the worker's output.
+    case activity(arn: String)
+
+    public var isActivity: Bool { if case .activity = self { return true } else { return false } }
 
     /// The history events' `resourceType` and `resource` (the Resource ARN's service and API,
     /// with the `.waitForTaskToken` / `.sync` suffix), as AWS names them.
@@ -79,6 +89,7 @@ public enum TaskResource: Sendable, Equatable {
         case .lambdaFunction, .lambdaInvoke: return ("lambda", "invoke" + suffix)
         case .sqsSendMessage: return ("sqs", "sendMessage" + suffix)
         case .statesStartExecution(let pattern): return ("states", "startExecution" + (pattern == .requestResponse ? suffix : pattern.rawValue))
+        case .activity(let arn): return ("activity", arn)
         }
     }
 
@@ -425,6 +436,8 @@ struct Validator {
                 require("StateMachineArn")
             } else if !callback, Self.isLambdaARN(resource) {
                 kind = .lambdaFunction(arn: resource)
+            } else if !callback, Self.isActivityARN(resource) {
+                kind = .activity(arn: resource)
             } else if resource.hasPrefix("arn:aws:states:::") || resource.contains(":activity:") || resource.hasPrefix("arn:aws:states:") {
                 fail("INVALID_RESOURCE", "The resource '\(resource)' is not supported by Hearth yet (a function ARN, arn:aws:states:::lambda:invoke, arn:aws:states:::sqs:sendMessage or arn:aws:states:::states:startExecution, each also with .waitForTaskToken, and the last with .sync or .sync:2)", at + "/Resource")
                 return state
@@ -582,6 +595,12 @@ struct Validator {
     static func isLambdaARN(_ s: String) -> Bool {
         let parts = s.split(separator: ":", omittingEmptySubsequences: false)
         return (parts.count == 7 || parts.count == 8) && parts[0] == "arn" && parts[2] == "lambda" && parts[5] == "function" && !parts[6].isEmpty
+    }
+
+    /// `arn:aws:states:REGION:ACCOUNT:activity:NAME`.
+    static func isActivityARN(_ s: String) -> Bool {
+        let parts = s.split(separator: ":", omittingEmptySubsequences: false)
+        return parts.count == 7 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "activity" && !parts[6].isEmpty
     }
 
     mutating func retriers(_ value: JSON?, _ at: String) -> [Retrier] {

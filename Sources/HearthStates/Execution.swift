@@ -154,6 +154,9 @@ public struct Execution: Sendable {
             if case .lambdaFunction = invocation.resource {
                 _ = emit(fid, at, "LambdaFunctionSucceeded", "lambdaFunctionSucceededEventDetails",
                          .obj([("output", .string(result.text)), ("outputDetails", .obj([("truncated", .bool(false))]))]))
+            } else if invocation.resource.isActivity {
+                _ = emit(fid, at, "ActivitySucceeded", "activitySucceededEventDetails",
+                         .obj([("output", .string(result.text)), ("outputDetails", .obj([("truncated", .bool(false))]))]))
             } else {
                 let names = invocation.resource.eventNames(callback: invocation.callback)
                 _ = emit(fid, at, "TaskSucceeded", "taskSucceededEventDetails",
@@ -165,15 +168,21 @@ public struct Execution: Sendable {
         case .taskFailed(let id, let error, let cause, let at):
             let invocation = outstandingTasks.removeValue(forKey: id)!
             let fid = tasks.removeValue(forKey: id)!
-            submittedTasks.remove(id)
+            // An activity task that fails before a worker took it could not be scheduled.
+            let taken = submittedTasks.remove(id) != nil
             submissions[id] = nil
             clearTaskTimeout(id)
-            emitTaskFailure(fid, invocation, type: "Failed", error: error, cause: cause, at: at)
+            emitTaskFailure(fid, invocation, type: invocation.resource.isActivity && !taken ? "ScheduleFailed" : "Failed", error: error, cause: cause, at: at)
             stateFailed(fid, StatesError(error, cause), at: at)
         case .taskSubmitted(let id, let output, let at):
             let invocation = outstandingTasks[id]!
             submittedTasks.insert(id)
             submissions[id] = output
+            // An activity task's submission is a worker taking it; `output` is the worker's name.
+            if invocation.resource.isActivity {
+                emit(tasks[id]!, at, "ActivityStarted", "activityStartedEventDetails", .obj([("workerName", .string(output))]))
+                break
+            }
             let result = (try? JSON.parse(output)) ?? .string(output)
             let names = invocation.resource.eventNames(callback: invocation.callback)
             emit(tasks[id]!, at, "TaskSubmitted", "taskSubmittedEventDetails",
@@ -414,7 +423,9 @@ public struct Execution: Sendable {
                 // A callback task's id and token come first: its Parameters read `$$.Task.Token`.
                 var id: String?
                 var token: String?
-                if callback {
+                // An activity task has a token too (its worker answers with it), read by no Parameters.
+                let tokenBearing = callback || resource.isActivity
+                if tokenBearing {
                     id = newID("task")
                     token = TaskToken.issue(context, task: id!).text
                     issuedTokens[token!] = id!
@@ -435,7 +446,7 @@ public struct Execution: Sendable {
                     }
                 }
                 let timeoutSeconds = try seconds(timeout, "TimeoutSecondsPath")
-                let heartbeatSeconds = callback ? try seconds(heartbeat, "HeartbeatSecondsPath") : nil
+                let heartbeatSeconds = tokenBearing ? try seconds(heartbeat, "HeartbeatSecondsPath") : nil
                 schedule(fid, resource: resource, text: text, effective: effective, timeout: timeoutSeconds, at: at,
                          callback: (id, token, heartbeatSeconds))
             case .parallel(let branches):
@@ -518,6 +529,11 @@ public struct Execution: Sendable {
             if let timeout { details["timeoutInSeconds"] = .int(timeout) }
             emit(fid, at, "LambdaFunctionScheduled", "lambdaFunctionScheduledEventDetails", .object(details))
             emit(fid, at, "LambdaFunctionStarted", nil, nil)
+        case .activity(let arn):
+            var details = JSONObject([("resource", .string(arn)), ("input", .string(effective.text)), ("inputDetails", .obj([("truncated", .bool(false))]))])
+            if let timeout { details["timeoutInSeconds"] = .int(timeout) }
+            if let heartbeat = callback.heartbeat { details["heartbeatInSeconds"] = .int(heartbeat) }
+            emit(fid, at, "ActivityScheduled", "activityScheduledEventDetails", .object(details))
         case .lambdaInvoke, .sqsSendMessage, .statesStartExecution:
             let names = resource.eventNames(callback: isCallback)
             var details = JSONObject([("resourceType", .string(names.type)), ("resource", .string(names.resource)), ("region", .string(context.region)),
@@ -539,6 +555,8 @@ public struct Execution: Sendable {
         switch invocation.resource {
         case .lambdaFunction:
             emit(fid, at, "LambdaFunction\(type)", "lambdaFunction\(type)EventDetails", .obj([("error", .string(error)), ("cause", .string(cause))]))
+        case .activity:
+            emit(fid, at, "Activity\(type)", "activity\(type)EventDetails", .obj([("error", .string(error)), ("cause", .string(cause))]))
         case .lambdaInvoke, .sqsSendMessage, .statesStartExecution:
             let names = invocation.resource.eventNames(callback: invocation.callback)
             emit(fid, at, "Task\(type)", "task\(type)EventDetails",

@@ -348,6 +348,17 @@ enum Schema {
                 SELECT kind, queue, COUNT(*) FROM ledger_items WHERE state = 'leased' AND lease_owner LIKE ? GROUP BY kind, queue
                 """, arguments: [LedgerLease.clientPrefix + "%"])
         }
+        migrator.registerMigration("v10-sfn-activities") { db in
+            // Step Functions activities (ADR 0028): a name, its tags and when it was made.
+            try db.execute(sql: """
+                CREATE TABLE activities (
+                    arn        TEXT    PRIMARY KEY,
+                    name       TEXT    NOT NULL UNIQUE,
+                    tags       TEXT    NOT NULL DEFAULT '{}',
+                    created_ms INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 

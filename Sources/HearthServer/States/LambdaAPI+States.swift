@@ -22,6 +22,9 @@ extension LambdaAPI {
                 payload = task.parameters
             case .sqsSendMessage:
                 return await runStatesSQSTask(task, clock: clock)
+            case .activity:
+                // Activity tasks go to a worker through GetActivityTask (StatesDriver.park), never here.
+                return failed("States.Runtime", "An activity task is delivered by GetActivityTask")
             case .statesStartExecution:
                 guard let states else { return failed("StepFunctions.ServiceUnavailableException", "Step Functions is not running") }
                 return await states.runStartExecutionTask(task, parent: context, clock: clock)
@@ -61,7 +64,7 @@ extension LambdaAPI {
         }
         let result = (try? JSON.parse(text)) ?? .string(text)
         switch task.resource {
-        case .lambdaFunction, .sqsSendMessage, .statesStartExecution:
+        case .lambdaFunction, .sqsSendMessage, .statesStartExecution, .activity:
             return .taskSucceeded(task: task.id, output: result.text, at: clock.nowMs())
         case .lambdaInvoke:
             let date = Date().formatted(.iso8601)

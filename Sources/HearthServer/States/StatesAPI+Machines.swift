@@ -16,6 +16,13 @@ extension StatesAPI {
             }
             throw StatesAPIError.invalidDefinition(InvalidDefinition(diagnostics: diagnostics))
         }
+        // Nor do they run activities (*unverified* wording, after the callback message).
+        if type == "EXPRESS", !machine.activityStates.isEmpty {
+            let diagnostics = machine.activityStates.map {
+                Diagnostic(code: "SCHEMA_VALIDATION_FAILED", message: "Express state machine does not support Activity ARN", location: "/States/\($0)/Resource")
+            }
+            throw StatesAPIError.invalidDefinition(InvalidDefinition(diagnostics: diagnostics))
+        }
         // Nor do they wait for a child execution (*unverified* wording, after the callback message).
         if type == "EXPRESS", !machine.syncStates.isEmpty {
             let diagnostics = machine.syncStates.map {
@@ -155,21 +162,33 @@ extension StatesAPI {
 
     func tagResource(_ body: JSON) throws -> JSON {
         let arn = try Self.string(body, "resourceArn")!
-        _ = try machine(arn)
-        try store.tagStateMachine(arn: arn, add: try Self.tagList(body["tags"]), remove: [])
+        let tags = try Self.tagList(body["tags"])
+        if Self.isActivityArn(arn) {
+            _ = try activity(arn)
+            try store.tagActivity(arn: arn, add: tags, remove: [])
+        } else {
+            _ = try machine(arn)
+            try store.tagStateMachine(arn: arn, add: tags, remove: [])
+        }
         return .object(JSONObject())
     }
 
     func untagResource(_ body: JSON) throws -> JSON {
         let arn = try Self.string(body, "resourceArn")!
-        _ = try machine(arn)
         let keys = body["tagKeys"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        try store.tagStateMachine(arn: arn, add: [:], remove: keys)
+        if Self.isActivityArn(arn) {
+            _ = try activity(arn)
+            try store.tagActivity(arn: arn, add: [:], remove: keys)
+        } else {
+            _ = try machine(arn)
+            try store.tagStateMachine(arn: arn, add: [:], remove: keys)
+        }
         return .object(JSONObject())
     }
 
     func listTags(_ body: JSON) throws -> JSON {
-        let m = try machine(try Self.string(body, "resourceArn")!)
-        return .obj([("tags", .array(m.tags.keys.sorted().map { .obj([("key", .string($0)), ("value", .string(m.tags[$0]!))]) }))])
+        let arn = try Self.string(body, "resourceArn")!
+        let tags = Self.isActivityArn(arn) ? try activity(arn).tags : try machine(arn).tags
+        return .obj([("tags", .array(tags.keys.sorted().map { .obj([("key", .string($0)), ("value", .string(tags[$0]!))]) }))])
     }
 }

@@ -47,6 +47,11 @@ final class StatesAPI: Sendable {
             case "SendTaskSuccess": result = try await sendTaskSuccess(body)
             case "SendTaskFailure": result = try await sendTaskFailure(body)
             case "SendTaskHeartbeat": result = try await sendTaskHeartbeat(body)
+            case "CreateActivity": result = try createActivity(body)
+            case "DescribeActivity": result = try describeActivity(body)
+            case "DeleteActivity": result = try deleteActivity(body)
+            case "ListActivities": result = try listActivities(body)
+            case "GetActivityTask": result = try await getActivityTask(body)
             default:
                 throw StatesAPIError(type: "UnknownOperationException", message: "Hearth's Step Functions does not provide operation \(op.isEmpty ? "(none)" : op)")
             }

@@ -127,6 +127,10 @@ final class StatesDriver: Sendable {
     /// item for the parent with the child's own last item, so the news survives a crash.
     private let waiters = Mutex<[String: (parent: String, task: String)]>([:])
     private let log: @Sendable (String) -> Void
+    /// Activity tasks no worker has taken yet, by activity ARN, oldest first (ADR 0028). Kept in
+    /// memory: the journal is the truth (a task is outstanding and not submitted), and `recover`
+    /// parks every such task again after a crash.
+    private let pending = Mutex<[String: [(execution: String, task: String)]]>([:])
 
     /// `tokenKey`: the secret task tokens are made with (kept in the state directory, so tokens
     /// outlive a restart).
@@ -228,6 +232,41 @@ final class StatesDriver: Sendable {
         try await submit(arn, actions, at: now)
     }
 
+    // MARK: activities
+
+    /// Puts an activity task in its activity's line (once).
+    func park(activity: String, execution: String, task: String) {
+        pending.withLock { all in
+            if !(all[activity] ?? []).contains(where: { $0.execution == execution && $0.task == task }) {
+                all[activity, default: []].append((execution, task))
+            }
+        }
+    }
+
+    /// GetActivityTask: the oldest task of `activity` still waiting for a worker, taken by
+    /// `worker` (journalled as the task's submission: `ActivityStarted`), or nil if none came
+    /// within `waitMs`. Pollers look every 50 ms; whoever looks first after a task arrives gets it.
+    func takeActivityTask(activity: String, worker: String, waitMs: Int64) async throws -> (token: String, input: String)? {
+        let deadline = clock.nowMs() + waitMs
+        while true {
+            while let next = pending.withLock({ all -> (execution: String, task: String)? in
+                guard var line = all[activity], !line.isEmpty else { return nil }
+                let first = line.removeFirst()
+                all[activity] = line.isEmpty ? nil : line
+                return first
+            }) {
+                guard let (invocation, _) = try await engine.invocation(next.execution, task: next.task), let token = invocation.taskToken else { continue }
+                let now = clock.nowMs()
+                guard let actions = try await engine.record(next.execution, .taskSubmitted(task: next.task, output: worker, at: now)) else { continue }
+                metrics.transitions(1)
+                try await submit(next.execution, actions, at: now)
+                return (token, invocation.parameters.text)
+            }
+            if clock.nowMs() >= deadline || Task.isCancelled { return nil }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
     // MARK: the dispatcher's handler
 
     func handle(_ item: LedgerItem) async -> LedgerDecision {
@@ -248,10 +287,20 @@ final class StatesDriver: Sendable {
                 entry = .timerFired(timer: timer, at: clock.nowMs())
             } else if let task = payload["task"]?.stringValue {
                 guard let (invocation, context) = try await engine.invocation(arn, task: task) else { return .complete(followUps: []) }
+                if case .activity(let activity) = invocation.resource {
+                    // Waits for a worker; an activity that is not there fails the schedule.
+                    if try store.activity(arn: activity) == nil {
+                        entry = .taskFailed(task: task, error: "States.Runtime", cause: "Activity does not exist: '\(activity)'", at: clock.nowMs())
+                    } else {
+                        park(activity: activity, execution: arn, task: task)
+                        return .complete(followUps: [])
+                    }
+                } else {
                 if item.recoveries > 0 {
                     log("hearth: states: task \(task) of \(arn) (state \(invocation.stateName)) runs again after a crash (recovery \(item.recoveries))")
                 }
                 entry = await runner(invocation, context)
+                }
             } else {
                 return .fail(reason: "states item names neither a task nor a timer", attempts: item.attempts, followUps: [])
             }
@@ -289,6 +338,10 @@ final class StatesDriver: Sendable {
                     }
                 }
                 if !new.isEmpty, let dispatcher { try await dispatcher.ledger.add(new) }
+                // Activity tasks no worker took wait for one again (their ledger item may be done).
+                for (task, invocation) in execution.outstandingTasks.sorted(by: { $0.key < $1.key }) where !execution.submittedTasks.contains(task) {
+                    if case .activity(let activity) = invocation.resource { park(activity: activity, execution: arn, task: task) }
+                }
                 resumed += 1
             } catch {
                 log("hearth: states: cannot resume \(arn): \(error)")

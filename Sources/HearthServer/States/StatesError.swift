@@ -10,6 +10,9 @@ struct StatesAPIError: Error, Sendable {
     static func doesNotExist(_ arn: String) -> StatesAPIError { StatesAPIError(type: "StateMachineDoesNotExist", message: "State Machine Does Not Exist: '\(arn)'") }
     static func executionDoesNotExist(_ arn: String) -> StatesAPIError { StatesAPIError(type: "ExecutionDoesNotExist", message: "Execution Does Not Exist: '\(arn)'") }
     static func invalidArn(_ arn: String) -> StatesAPIError { StatesAPIError(type: "InvalidArn", message: "Invalid Arn: 'Resource type not valid in this context: \(arn)'") }
+    static func activityDoesNotExist(_ arn: String) -> StatesAPIError { StatesAPIError(type: "ActivityDoesNotExist", message: "Activity Does Not Exist: '\(arn)'") }
+    /// CreateActivity past the quota (*unverified* message).
+    static func activityLimitExceeded(_ name: String) -> StatesAPIError { StatesAPIError(type: "ActivityLimitExceeded", message: "Activity Limit Exceeded: '\(name)'") }
     static func invalidName(_ name: String) -> StatesAPIError { StatesAPIError(type: "InvalidName", message: "Invalid Name: '\(name)'") }
     /// SendTask*: a token Hearth did not issue.
     static let invalidToken = StatesAPIError(type: "InvalidToken", message: "Invalid Token: 'Invalid token'")
