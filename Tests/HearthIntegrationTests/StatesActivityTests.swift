@@ -84,7 +84,7 @@ struct StatesActivityTests {
         #expect(out["left"] as? [String] == ["b1", "b2", "b3"])
     }
 
-    @Test("aws CLI: create-activity, describe-activity, list-activities, delete-activity")
+    @Test("aws CLI: create-activity, describe-activity, list-activities, get-activity-task + send-task-success, delete-activity")
     func awsCLI() async throws {
         let daemon = try ServeDaemon(extra: ["--prefork", "0"])
         defer { daemon.stop(); daemon.removeState() }
@@ -96,6 +96,22 @@ struct StatesActivityTests {
         #expect(described.stdoutJSON?["name"] as? String == "cli", "\(described.stderr)")
         let listed = daemon.aws(["stepfunctions", "list-activities"])
         #expect((listed.stdoutJSON?["activities"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["cli"], "\(listed.stderr)")
+        // A worker through the CLI: get-activity-task, send-task-success.
+        let definition = #"{"StartAt":"W","States":{"W":{"Type":"Task","Resource":"\#(arn)","End":true}}}"#
+        let machine = daemon.aws(["stepfunctions", "create-state-machine", "--name", "cliwork", "--definition", definition,
+                                  "--role-arn", "arn:aws:iam::000000000000:role/r"]).stdoutJSON?["stateMachineArn"] as? String ?? ""
+        let execution = daemon.aws(["stepfunctions", "start-execution", "--state-machine-arn", machine, "--input", #"{"k":1}"#])
+            .stdoutJSON?["executionArn"] as? String ?? ""
+        let task = daemon.aws(["stepfunctions", "get-activity-task", "--activity-arn", arn, "--worker-name", "cli-worker"])
+        #expect(task.stdoutJSON?["input"] as? String == #"{"k":1}"#, "\(task.stderr)")
+        let done = daemon.aws(["stepfunctions", "send-task-success", "--task-token", task.stdoutJSON?["taskToken"] as? String ?? "", "--task-output", #"{"v":2}"#])
+        #expect(done.status == 0, "\(done.stderr)")
+        var status = "RUNNING"
+        for _ in 0..<100 where status == "RUNNING" {
+            status = daemon.aws(["stepfunctions", "describe-execution", "--execution-arn", execution]).stdoutJSON?["status"] as? String ?? "?"
+            if status == "RUNNING" { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(status == "SUCCEEDED")
         #expect(daemon.aws(["stepfunctions", "delete-activity", "--activity-arn", arn]).status == 0)
         let gone = daemon.aws(["stepfunctions", "describe-activity", "--activity-arn", arn])
         #expect(gone.status != 0 && gone.stderr.contains("ActivityDoesNotExist"), "\(gone.stderr)")
