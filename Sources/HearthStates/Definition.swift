@@ -439,7 +439,7 @@ struct Validator {
             } else if !callback, Self.isActivityARN(resource) {
                 kind = .activity(arn: resource)
             } else if resource.hasPrefix("arn:aws:states:::") || resource.contains(":activity:") || resource.hasPrefix("arn:aws:states:") {
-                fail("INVALID_RESOURCE", "The resource '\(resource)' is not supported by Hearth yet (a function ARN, arn:aws:states:::lambda:invoke, arn:aws:states:::sqs:sendMessage or arn:aws:states:::states:startExecution, each also with .waitForTaskToken, and the last with .sync or .sync:2)", at + "/Resource")
+                fail("INVALID_RESOURCE", "The resource '\(resource)' is not supported by Hearth yet (a function ARN, an activity ARN, arn:aws:states:::lambda:invoke, arn:aws:states:::sqs:sendMessage or arn:aws:states:::states:startExecution, each also with .waitForTaskToken, and the last with .sync or .sync:2)", at + "/Resource")
                 return state
             } else {
                 fail("INVALID_RESOURCE", "Resource is not a valid ARN: '\(resource)'", at + "/Resource")

@@ -70,7 +70,7 @@ struct StatesCommand: AsyncParsableCommand {
                     order.append(name)
                 } else if type.hasSuffix("StateExited"), let name = d["name"] as? String {
                     close(name, at: time(e), ending: "")
-                } else if type == "LambdaFunctionScheduled" || type == "TaskScheduled", let name = order.last(where: { open[$0] != nil }) {
+                } else if ["LambdaFunctionScheduled", "TaskScheduled", "ActivityScheduled"].contains(type), let name = order.last(where: { open[$0] != nil }) {
                     open[name]?.attempts += 1
                 } else if type.hasSuffix("Failed") || type.hasSuffix("TimedOut"), !type.hasPrefix("Execution"), let error = d["error"] as? String,
                           let name = order.last(where: { open[$0] != nil }) {
