@@ -147,9 +147,10 @@ extension QueueService {
         let request = LedgerReceive(kind: QueueLedgerKind.message, queue: name, owner: owner, leaseUntil: now + visibility, limit: max,
                                     retainedAfter: retainedAfter(queue, now: now), redrive: redrive, maxLeased: limits.inFlight,
                                     retentionBatch: limits.sweepBatch)
+        // Group-committed with other receives, sends and deletes: one fsync for all of them.
         let result: LedgerReceive.Result
         do {
-            result = try await ledger.read { try $0.receive(request, now: now) }
+            result = try await ledger.commit(LedgerBatch(receives: [request])).received[0]
         } catch { throw QueueError.internalError("\(error)") }
         if result.redriven > 0, let target = redrive?.queue { notify(queue: target) }
         counters.add(name, "received", result.items.count)
