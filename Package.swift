@@ -117,6 +117,8 @@ let package = Package(
                 "HearthScheduler",
                 "HearthDeploy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // Fuzz targets: the per-input logic, shared by the libFuzzer executables below and the
