@@ -274,6 +274,7 @@ struct QueueFifoTests {
         var daemon = try ServeDaemon(extra: ["--prefork", "0"], stateDirectory: state)
         defer { daemon.stop(); daemon.removeState() }
         let send = #"""
+
             import json
             sqs = boto3.client('sqs', endpoint_url=os.environ['ENDPOINT'])
             url = sqs.create_queue(QueueName='crash.fifo', Attributes={'FifoQueue': 'true', 'VisibilityTimeout': '5'})['QueueUrl']
