@@ -20,8 +20,9 @@ public final class Ledger: Sendable {
     private struct Pending {
         var inserts: [(LedgerBatch.Insert, Int)] = []   // (insert, waiter index)
         var finishes: [(LedgerBatch.Finish, Int)] = []
+        var receives: [(LedgerReceive, Int)] = []
         var waiters: [CheckedContinuation<LedgerBatch.Result, any Error>] = []
-        var shapes: [(inserts: Int, finishes: Int)] = []
+        var shapes: [(inserts: Int, finishes: Int, receives: Int)] = []
         var flushing = false
     }
 
@@ -57,9 +58,10 @@ public final class Ledger: Sendable {
             let startFlush = pending.withLock { p -> Bool in
                 let index = p.waiters.count
                 p.waiters.append(continuation)
-                p.shapes.append((batch.inserts.count, batch.finishes.count))
+                p.shapes.append((batch.inserts.count, batch.finishes.count, batch.receives.count))
                 p.inserts += batch.inserts.map { ($0, index) }
                 p.finishes += batch.finishes.map { ($0, index) }
+                p.receives += batch.receives.map { ($0, index) }
                 if p.flushing { return false }
                 p.flushing = true
                 return true
@@ -83,16 +85,19 @@ public final class Ledger: Sendable {
                 return taken
             }
             guard let taken else { return }
-            let batch = LedgerBatch(inserts: taken.inserts.map(\.0), finishes: taken.finishes.map(\.0))
+            let batch = LedgerBatch(inserts: taken.inserts.map(\.0), finishes: taken.finishes.map(\.0), receives: taken.receives.map(\.0))
             do {
                 let result = try backend.commit(batch, now: clock.nowMs())
                 var ids = result.ids[...]
                 var finished = result.finished[...]
+                var received = result.received[...]
                 for (index, waiter) in taken.waiters.enumerated() {
                     let shape = taken.shapes[index]
-                    let mine = LedgerBatch.Result(ids: Array(ids.prefix(shape.inserts)), finished: Array(finished.prefix(shape.finishes)))
+                    let mine = LedgerBatch.Result(ids: Array(ids.prefix(shape.inserts)), finished: Array(finished.prefix(shape.finishes)),
+                                                  received: Array(received.prefix(shape.receives)))
                     ids = ids.dropFirst(shape.inserts)
                     finished = finished.dropFirst(shape.finishes)
+                    received = received.dropFirst(shape.receives)
                     waiter.resume(returning: mine)
                 }
             } catch {

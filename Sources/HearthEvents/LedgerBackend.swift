@@ -11,6 +11,7 @@ public protocol LedgerBackend: Sendable {
     /// first: an item whose idempotency key is already present is skipped (its id is nil); a
     /// lease, when given, hands the item out at once (state `leased`). Then each finish applies
     /// a dispatcher's decision for an item its owner leased; it is false if the lease was lost.
+    /// Then each receive, as `receive` does it.
     func commit(_ batch: LedgerBatch, now: Int64) throws -> LedgerBatch.Result
 
     /// Leases up to `limit` items of `kind` that are due (`available` with `dueAt <= now`),
@@ -183,17 +184,23 @@ public struct LedgerBatch: Sendable {
     public struct Result: Sendable, Equatable {
         public var ids: [Int64?]
         public var finished: [Bool]
-        public init(ids: [Int64?], finished: [Bool]) {
+        public var received: [LedgerReceive.Result]
+        public init(ids: [Int64?], finished: [Bool], received: [LedgerReceive.Result] = []) {
             self.ids = ids
             self.finished = finished
+            self.received = received
         }
     }
 
     public var inserts: [Insert]
     public var finishes: [Finish]
+    /// Receives on queues of client-held leases, after the inserts and finishes (so a delete
+    /// in the same batch makes room under an in-flight limit first).
+    public var receives: [LedgerReceive]
 
-    public init(inserts: [Insert] = [], finishes: [Finish] = []) {
+    public init(inserts: [Insert] = [], finishes: [Finish] = [], receives: [LedgerReceive] = []) {
         self.inserts = inserts
         self.finishes = finishes
+        self.receives = receives
     }
 }

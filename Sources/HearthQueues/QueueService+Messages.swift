@@ -174,9 +174,10 @@ extension QueueService {
                                     retainedAfter: retainedAfter(queue, now: now), redrive: redrive, maxLeased: limits.inFlight,
                                     retentionBatch: limits.sweepBatch)
         request.grouped = queue.isFifo
+        // Group-committed with other receives, sends and deletes: one fsync for all of them.
         let result: LedgerReceive.Result
         do {
-            result = try await ledger.read { [request] in try $0.receive(request, now: now) }
+            result = try await ledger.commit(LedgerBatch(receives: [request])).received[0]
         } catch { throw QueueError.internalError("\(error)") }
         if result.redriven > 0, let target = redrive?.queue { notify(queue: target) }
         counters.add(name, "received", result.items.count)

@@ -1,5 +1,6 @@
 // HearthQueues: the event a queue's mapping invokes a function with, and its partial-batch answer.
 import Foundation
+import HearthEvents
 
 /// Lambda's SQS event (`{"Records":[…]}`), exactly as Lambda sends it: every attribute value a
 /// string, timestamps in milliseconds, `messageAttributes` entries with empty list members.
@@ -60,8 +61,7 @@ public enum SQSEvent {
     /// The event for a batch (JSON bytes).
     public static func event(_ batch: [ReceivedMessage], queueARN: String, region: String) -> [UInt8] {
         let object: [String: Any] = ["Records": batch.map { record($0, queueARN: queueARN, region: region) }]
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes])) ?? Data("{\"Records\":[]}".utf8)
-        return [UInt8](data)
+        return JSONText.data(object, fallback: "{\"Records\":[]}")
     }
 
     /// A function's answer with `ReportBatchItemFailures`: nil for a complete failure (invalid

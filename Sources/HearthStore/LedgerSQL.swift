@@ -57,7 +57,8 @@ public final class SQLiteLedger: LedgerBackend {
             for insert in batch.inserts { ids.append(try Self.insert(db, insert.item, lease: insert.lease, now: now)) }
             var finished: [Bool] = []
             for finish in batch.finishes { finished.append(try Self.finish(db, finish, now: now)) }
-            return LedgerBatch.Result(ids: ids, finished: finished)
+            let received = try batch.receives.map { try Self.receive(db, $0, now: now) }
+            return LedgerBatch.Result(ids: ids, finished: finished, received: received)
         }
     }
 
@@ -81,11 +82,11 @@ public final class SQLiteLedger: LedgerBackend {
 
     static func addLeases(_ db: Database, kind: String, queue: String, _ n: Int) throws {
         guard n != 0 else { return }
-        try db.execute(sql: addLeasesSQL, arguments: [kind, queue, n])
+        try db.cachedStatement(sql: addLeasesSQL).execute(arguments: [kind, queue, n])
     }
 
     static func leases(_ db: Database, kind: String, queue: String) throws -> Int {
-        try Int.fetchOne(db, sql: "SELECT leased FROM ledger_lease_counts WHERE kind = ? AND queue = ?", arguments: [kind, queue]) ?? 0
+        try Int.fetchOne(try db.cachedStatement(sql: "SELECT leased FROM ledger_lease_counts WHERE kind = ? AND queue = ?"), arguments: [kind, queue]) ?? 0
     }
 
     static func finish(_ db: Database, _ finish: LedgerBatch.Finish, now: Int64) throws -> Bool {
@@ -93,24 +94,24 @@ public final class SQLiteLedger: LedgerBackend {
         let row: Row?
         switch finish.decision {
         case .complete(let followUps):
-            row = try Row.fetchOne(db, sql: "DELETE FROM ledger_items WHERE \(heldBy) RETURNING kind, queue", arguments: [finish.id, finish.owner])
+            row = try Row.fetchOne(try db.cachedStatement(sql: "DELETE FROM ledger_items WHERE \(heldBy) RETURNING kind, queue"), arguments: [finish.id, finish.owner])
             guard row != nil else { return false }
             for item in followUps { _ = try insert(db, item, lease: nil, now: now) }
         case .retry(let dueAt, let attempts, let payload, let error):
-            row = try Row.fetchOne(db, sql: """
+            row = try Row.fetchOne(try db.cachedStatement(sql: """
                 UPDATE ledger_items SET state = 'available', due_at_ms = ?, attempts = ?, payload = ?, last_error = ?,
                     lease_owner = NULL, lease_until_ms = NULL
                 WHERE \(heldBy)
                 RETURNING kind, queue
-                """, arguments: [dueAt, attempts, Data(payload), error, finish.id, finish.owner])
+                """), arguments: [dueAt, attempts, Data(payload), error, finish.id, finish.owner])
             guard row != nil else { return false }
         case .fail(let reason, let attempts, let followUps):
-            row = try Row.fetchOne(db, sql: """
+            row = try Row.fetchOne(try db.cachedStatement(sql: """
                 UPDATE ledger_items SET state = 'failed', attempts = ?, last_error = ?, finished_at_ms = ?,
                     lease_owner = NULL, lease_until_ms = NULL
                 WHERE \(heldBy)
                 RETURNING kind, queue
-                """, arguments: [attempts, reason, now, finish.id, finish.owner])
+                """), arguments: [attempts, reason, now, finish.id, finish.owner])
             guard row != nil else { return false }
             for item in followUps { _ = try insert(db, item, lease: nil, now: now) }
         }
@@ -121,8 +122,8 @@ public final class SQLiteLedger: LedgerBackend {
     public func claim(kind: String, owner: String, now: Int64, leaseUntil: Int64, limit: Int) throws -> [LedgerItem] {
         guard limit > 0 else { return [] }
         return try db.write { db in
-            try db.execute(sql: Self.expireSQL, arguments: [kind, now])
-            return try Row.fetchAll(db, sql: Self.claimSQL, arguments: [owner, leaseUntil, kind, now, limit]).map(Self.decode)
+            try db.cachedStatement(sql: Self.expireSQL).execute(arguments: [kind, now])
+            return try Row.fetchAll(try db.cachedStatement(sql: Self.claimSQL), arguments: [owner, leaseUntil, kind, now, limit]).map(Self.decode)
                 .sorted { ($0.dueAt, $0.id) < ($1.dueAt, $1.id) }
         }
     }
@@ -150,13 +151,13 @@ public final class SQLiteLedger: LedgerBackend {
 
     public func nextDue(kind: String) throws -> Int64? {
         try db.read { db in
-            try Int64.fetchOne(db, sql: """
+            try Int64.fetchOne(try db.cachedStatement(sql: """
                 SELECT MIN(t) FROM (
                     SELECT MIN(due_at_ms) AS t FROM ledger_items WHERE kind = ? AND state = 'available'
                     UNION ALL
                     SELECT MIN(lease_until_ms) AS t FROM ledger_items WHERE kind = ? AND state = 'leased'
                 ) AS due
-                """, arguments: [kind, kind])
+                """), arguments: [kind, kind])
         }
     }
 
@@ -247,41 +248,43 @@ public final class SQLiteLedger: LedgerBackend {
 
     static func deleteRetained(_ db: Database, kind: String, queue: String, retainedAfter: Int64, limit: Int) throws -> Int {
         guard limit > 0 else { return 0 }
-        let states = try String.fetchAll(db, sql: queueRetentionSQL, arguments: [kind, queue, retainedAfter, limit])
+        let states = try String.fetchAll(try db.cachedStatement(sql: queueRetentionSQL), arguments: [kind, queue, retainedAfter, limit])
         try addLeases(db, kind: kind, queue: queue, -states.filter { $0 == LedgerState.leased.rawValue }.count)
         return states.count
     }
 
     public func receive(_ request: LedgerReceive, now: Int64) throws -> LedgerReceive.Result {
-        try db.write { db in
-            try db.execute(sql: Self.queueExpireSQL, arguments: [request.kind, request.queue, now])
-            try Self.addLeases(db, kind: request.kind, queue: request.queue, -db.changesCount)
-            var expired = 0, redriven = 0
-            if let retainedAfter = request.retainedAfter {
-                expired = try Self.deleteRetained(db, kind: request.kind, queue: request.queue, retainedAfter: retainedAfter,
-                                                  limit: request.retentionBatch)
-            }
-            if let redrive = request.redrive {
-                try db.execute(sql: Self.queueRedriveSQL, arguments: [redrive.queue, now, request.kind, request.queue, now, redrive.maxClaims])
-                redriven = db.changesCount
-            }
-            var limit = request.limit
-            if let maxLeased = request.maxLeased {
-                let room = maxLeased - (try Self.leases(db, kind: request.kind, queue: request.queue))
-                if room <= 0 { return LedgerReceive.Result(items: [], redriven: redriven, expired: expired, overLimit: true) }
-                limit = min(limit, room)
-            }
-            var items: [LedgerItem] = []
-            if limit > 0 && request.grouped {
-                items = try Self.claimGrouped(db, request, limit: limit, now: now)
-            } else if limit > 0 {
-                items = try Row.fetchAll(db, sql: Self.queueClaimSQL, arguments: [
-                    request.owner, request.leaseUntil, now, request.kind, request.queue, now, request.retainedAfter ?? Int64.min, limit,
-                ]).map(Self.decode).sorted { ($0.dueAt, $0.id) < ($1.dueAt, $1.id) }
-                try Self.addLeases(db, kind: request.kind, queue: request.queue, items.count)
-            }
-            return LedgerReceive.Result(items: items, redriven: redriven, expired: expired)
+        try db.write { db in try Self.receive(db, request, now: now) }
+    }
+
+    static func receive(_ db: Database, _ request: LedgerReceive, now: Int64) throws -> LedgerReceive.Result {
+        try db.cachedStatement(sql: Self.queueExpireSQL).execute(arguments: [request.kind, request.queue, now])
+        try Self.addLeases(db, kind: request.kind, queue: request.queue, -db.changesCount)
+        var expired = 0, redriven = 0
+        if let retainedAfter = request.retainedAfter {
+            expired = try Self.deleteRetained(db, kind: request.kind, queue: request.queue, retainedAfter: retainedAfter,
+                                              limit: request.retentionBatch)
         }
+        if let redrive = request.redrive {
+            try db.cachedStatement(sql: Self.queueRedriveSQL).execute(arguments: [redrive.queue, now, request.kind, request.queue, now, redrive.maxClaims])
+            redriven = db.changesCount
+        }
+        var limit = request.limit
+        if let maxLeased = request.maxLeased {
+            let room = maxLeased - (try Self.leases(db, kind: request.kind, queue: request.queue))
+            if room <= 0 { return LedgerReceive.Result(items: [], redriven: redriven, expired: expired, overLimit: true) }
+            limit = min(limit, room)
+        }
+        var items: [LedgerItem] = []
+        if limit > 0 && request.grouped {
+            items = try Self.claimGrouped(db, request, limit: limit, now: now)
+        } else if limit > 0 {
+            items = try Row.fetchAll(try db.cachedStatement(sql: Self.queueClaimSQL), arguments: [
+                request.owner, request.leaseUntil, now, request.kind, request.queue, now, request.retainedAfter ?? Int64.min, limit,
+            ]).map(Self.decode).sorted { ($0.dueAt, $0.id) < ($1.dueAt, $1.id) }
+            try Self.addLeases(db, kind: request.kind, queue: request.queue, items.count)
+        }
+        return LedgerReceive.Result(items: items, redriven: redriven, expired: expired)
     }
 
     public func sweep(kind: String, queue: String, retainedAfter: Int64, limit: Int) throws -> Int {
@@ -296,10 +299,10 @@ public final class SQLiteLedger: LedgerBackend {
         try db.write { db in
             let held = "id = ? AND kind = ? AND state = 'leased' AND lease_owner = ? AND lease_until_ms > ?"
             if until > now {
-                try db.execute(sql: "UPDATE ledger_items SET lease_until_ms = ? WHERE \(held)", arguments: [until, id, kind, owner, now])
+                try db.cachedStatement(sql: "UPDATE ledger_items SET lease_until_ms = ? WHERE \(held)").execute(arguments: [until, id, kind, owner, now])
             } else {
                 // Visible at once: the lease leaves its queue's count.
-                let queue = try String.fetchOne(db, sql: "UPDATE ledger_items SET state = 'available', due_at_ms = ?, lease_until_ms = NULL WHERE \(held) RETURNING queue",
+                let queue = try String.fetchOne(try db.cachedStatement(sql: "UPDATE ledger_items SET state = 'available', due_at_ms = ?, lease_until_ms = NULL WHERE \(held) RETURNING queue"),
                                                 arguments: [now, id, kind, owner, now])
                 guard let queue else { return false }
                 if Self.isClient(owner) { try Self.addLeases(db, kind: kind, queue: queue, -1) }
@@ -357,13 +360,13 @@ public final class SQLiteLedger: LedgerBackend {
 
     public func counts(kind: String, queue: String, now: Int64) throws -> LedgerQueueCounts {
         try db.read { db in
-            let row = try Row.fetchOne(db, sql: """
+            let row = try Row.fetchOne(try db.cachedStatement(sql: """
                 SELECT
                     COALESCE(SUM(CASE WHEN state = 'leased' AND lease_until_ms > ? THEN 1 ELSE 0 END), 0) AS leased,
                     COALESCE(SUM(CASE WHEN state = 'available' AND due_at_ms > ? THEN 1 ELSE 0 END), 0) AS delayed,
                     COUNT(*) AS total
                 FROM ledger_items WHERE kind = ? AND queue = ? AND state <> 'failed'
-                """, arguments: [now, now, kind, queue])
+                """), arguments: [now, now, kind, queue])
             let leased: Int = row?["leased"] ?? 0, delayed: Int = row?["delayed"] ?? 0, total: Int = row?["total"] ?? 0
             return LedgerQueueCounts(visible: total - leased - delayed, leased: leased, delayed: delayed)
         }

@@ -115,6 +115,36 @@ struct LedgerTests {
         #expect(depth.values.map(\.available).reduce(0, +) == 400)
     }
 
+    @Test("concurrent receives are group-committed with sends and deletes: each receiver leases its own items, none twice, and a delete in the same batch makes room first")
+    func groupCommittedReceives() async throws {
+        let ids = try await ledger.add((0..<100).map { _ in item("r") })
+        let now = clock.nowMs()
+        func receive(_ owner: String, limit: Int, maxLeased: Int? = nil) -> LedgerReceive {
+            LedgerReceive(kind: "test", queue: "r", owner: LedgerLease.clientPrefix + owner, leaseUntil: now + 60_000, limit: limit, maxLeased: maxLeased)
+        }
+        let got = try await withThrowingTaskGroup(of: [Int64].self) { group in
+            for i in 0..<20 {
+                group.addTask {
+                    let result = try await ledger.commit(LedgerBatch(inserts: [LedgerBatch.Insert(item("other"))], receives: [receive("c\(i)", limit: 10)]))
+                    #expect(result.ids.count == 1 && result.finished.isEmpty && result.received.count == 1)
+                    return result.received[0].items.map(\.id)
+                }
+            }
+            var all: [Int64] = []
+            for try await leased in group { all += leased }
+            return all
+        }
+        #expect(got.count == 100 && Set(got) == Set(ids.compactMap { $0 }))
+        // A full queue (100 leases of at most 100): a delete and a receive in one batch.
+        let first = try #require(try await ledger.read { try $0.item(id: ids[0]!) })
+        let batch = LedgerBatch(finishes: [LedgerBatch.Finish(id: first.id, owner: try #require(first.leaseOwner), decision: .complete(followUps: []))],
+                                receives: [receive("late", limit: 10, maxLeased: 100)])
+        _ = try await ledger.add([item("r")])
+        let result = try await ledger.commit(batch)
+        #expect(result.finished == [true])
+        #expect(result.received.first?.overLimit == false && result.received.first?.items.count == 1)
+    }
+
     @Test("the dispatcher runs submitted items at once and claimed ones when due, and commits their decisions")
     func dispatcher() async throws {
         let ran = RanBox()

@@ -1,4 +1,5 @@
 import Foundation
+import HearthEvents
 import HearthQueues
 
 /// SQS's wire shapes for the JSON 1.0 protocol in one place: error types, their
@@ -51,10 +52,9 @@ enum SQSShapes {
     }
 
     static func json(_ object: [String: Any], requestID: String) -> HTTPResponse {
-        let body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-        return HTTPResponse(status: 200, headers: [
+        HTTPResponse(status: 200, headers: [
             ("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-RequestId", requestID),
-        ], body: [UInt8](body))
+        ], body: JSONText.data(object, sortedKeys: true))
     }
 
     /// A message attribute as the JSON protocol carries it (binary as base64).
