@@ -34,8 +34,11 @@ extension MappingInvoker {
 /// timeout + 30 s when that is longer); drop (delete) the ones the filter rejects; invoke
 /// synchronously; on success delete the batch, or with ReportBatchItemFailures all but the
 /// reported items; on a function error leave it to come back (and to the queue's dead-letter
-/// queue after maxReceiveCount). Workers scale up by one while batches come full (up to
-/// MaximumConcurrency) and down to one when the queue is empty or the function throttles.
+/// queue after maxReceiveCount). Workers scale as Lambda's do: while batches come full, up to
+/// five at once, then by one a second (Lambda adds up to 60 pollers a minute), never beyond
+/// MaximumConcurrency; down to one when the queue is empty or the function throttles. (Adding
+/// one per full batch, as Hearth did first, started hundreds of sandboxes for a backlog a few
+/// warm ones drain faster.)
 ///
 /// Every message stays in the ledger until deleted, leased to the receive that holds it: a
 /// crashed supervisor loses nothing, its batches reappear when their visibility ends.
@@ -54,7 +57,14 @@ public final class MappingPoller: Sendable {
     private struct State {
         var workers: [UUID: Task<Void, Never>] = [:]
         var stopped = false
+        /// When a worker was last added for a full batch.
+        var lastScaleUpMs: Int64?
     }
+
+    /// Lambda's concurrent batches at the start of a backlog.
+    static let initialWorkers = 5
+    /// Beyond them, one more worker at most this often (60 a minute).
+    static let scaleUpIntervalMs: Int64 = 1000
 
     public init(mapping: EventSourceMapping, service: QueueService, invoker: any MappingInvoker, log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.mapping = mapping
@@ -78,6 +88,21 @@ public final class MappingPoller: Sendable {
         }
         for task in tasks { task.cancel() }
         for task in tasks { await task.value }
+    }
+
+    /// A batch came full: one more worker if the scaling rate allows it.
+    private func scaleUp() {
+        let now = service.clock.nowMs()
+        let allowed = state.withLock { s -> Bool in
+            if s.workers.count < Self.initialWorkers {
+                s.lastScaleUpMs = now
+                return true
+            }
+            if let last = s.lastScaleUpMs, now - last < Self.scaleUpIntervalMs { return false }
+            s.lastScaleUpMs = now
+            return true
+        }
+        if allowed { spawn() }
     }
 
     @discardableResult
@@ -143,7 +168,7 @@ public final class MappingPoller: Sendable {
                 continue
             }
             await gather(&batch, queue: queue.name, visibility: visibility, window: window)
-            if batch.count >= mapping.batchSize { spawn() }
+            if batch.count >= mapping.batchSize { scaleUp() }
             if await process(batch, queueARN: service.arn(queue.name), queue: queue.name, visibility: visibility) { return }
         }
     }

@@ -246,4 +246,48 @@ struct QueueLimitsTests {
         #expect(try await queues.counts("q") == LedgerQueueCounts())
         #expect(try await leases("q") == 0)
     }
+
+    /// A function that takes a while and succeeds.
+    final class SlowInvoker: MappingInvoker {
+        let batches = Mutex<Int>(0)
+        func invoke(_ mapping: EventSourceMapping, payload: [UInt8]) async -> MappingInvokeOutcome {
+            try? await Task.sleep(for: .milliseconds(100))
+            batches.withLock { $0 += 1 }
+            return .success(Array("{}".utf8))
+        }
+        func timeoutSeconds(_ mapping: EventSourceMapping) -> Int? { 3 }
+    }
+
+    @Test("a backlog scales a mapping's poller as Lambda does: five batches at once, then one more worker a second, within MaximumConcurrency")
+    func pollerScaling() async throws {
+        let queues = try service()
+        try queues.createQueue(name: "q", attributes: ["VisibilityTimeout": "60"])
+        for _ in 0..<300 { _ = try await queues.send("q", (0..<10).map { OutgoingMessage(body: "m\($0)") }, senderId: "AKID") }
+        let invoker = SlowInvoker()
+        let mapping = EventSourceMapping(functionName: "f", eventSourceArn: queues.arn("q"), batchSize: 10, lastModified: clock.nowMs())
+        let poller = MappingPoller(mapping: mapping, service: queues, invoker: invoker)
+        poller.start()
+        // Full batches, the clock standing still: five workers, and no more however many batches run.
+        for _ in 0..<100 where poller.workerCount < 5 { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(poller.workerCount == 5)
+        let before = invoker.batches.withLock { $0 }
+        for _ in 0..<100 where invoker.batches.withLock({ $0 }) < before + 10 { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(invoker.batches.withLock { $0 } >= before + 10)
+        #expect(poller.workerCount == 5)
+        // A second later: one more, once.
+        clock.advance(ms: 1000)
+        for _ in 0..<100 where poller.workerCount < 6 { try await Task.sleep(for: .milliseconds(20)) }
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(poller.workerCount == 6)
+        await poller.stop()
+
+        // MaximumConcurrency 2 caps the start too.
+        var capped = mapping
+        capped.maximumConcurrency = 2
+        let second = MappingPoller(mapping: capped, service: queues, invoker: invoker)
+        second.start()
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(second.workerCount == 2)
+        await second.stop()
+    }
 }
