@@ -128,6 +128,9 @@ public struct LedgerReceive: Sendable, Equatable {
     public var maxLeased: Int?
     /// The most items one receive deletes by retention.
     public var retentionBatch: Int
+    /// A grouped queue (`GroupedLedgerBackend`, SQS FIFO): lease only the first items of groups
+    /// that hold no lease, in the order they were added (ADR 0027).
+    public var grouped = false
 
     public init(kind: String, queue: String, owner: String, leaseUntil: Int64, limit: Int, retainedAfter: Int64? = nil, redrive: Redrive? = nil,
                 maxLeased: Int? = nil, retentionBatch: Int = 1000) {

@@ -59,6 +59,11 @@ public struct EventSourceMapping: Sendable, Codable, Equatable {
         try range(batchSize, 1...10_000, "batchSize")
         try range(maximumBatchingWindowInSeconds, 0...300, "maximumBatchingWindowInSeconds")
         if let maximumConcurrency { try range(maximumConcurrency, 2...1000, "scalingConfig.maximumConcurrency") }
+        if eventSourceArn.hasSuffix(".fifo") {
+            // FIFO queues (Lambda's limits; the messages are Hearth's, ADR 0027).
+            if batchSize > 10 { throw MappingError("Invalid batch size: \(batchSize). The maximum BatchSize for FIFO queues is 10") }
+            if maximumBatchingWindowInSeconds > 0 { throw MappingError("Batching window is not supported for FIFO queues") }
+        }
         if batchSize > 10 && maximumBatchingWindowInSeconds < 1 {
             throw MappingError("Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10")
         }

@@ -224,7 +224,7 @@ public final class MappingPoller: Sendable {
                         log("hearth: event source mapping \(mapping.uuid): the function's partial batch response is invalid; the whole batch of \(batch.count) will be retried")
                         return false
                     }
-                    keep = failed
+                    keep = SQSEvent.kept(batch, failed: failed)
                 }
                 let done = batch.filter { !keep.contains($0.message.messageId) }.map(\.receiptHandle)
                 if !done.isEmpty { _ = try? await service.delete(queue, receiptHandles: done) }

@@ -31,7 +31,7 @@ public struct QueueRecord: Sendable, Equatable, Codable {
 
     /// An attribute's value, its default when not set.
     public func attribute(_ name: String) -> String? {
-        attributes[name] ?? QueueAttributes.defaults[name]
+        attributes[name] ?? QueueAttributes.defaults[name] ?? (isFifo ? QueueAttributes.fifoDefaults[name] : nil)
     }
 
     public func int(_ name: String) -> Int { Int(attribute(name) ?? "") ?? 0 }
@@ -42,6 +42,12 @@ public struct QueueRecord: Sendable, Equatable, Codable {
     public var waitTimeSeconds: Int { int(QueueAttributes.receiveMessageWaitTimeSeconds) }
     public var maximumMessageSize: Int { int(QueueAttributes.maximumMessageSize) }
     public var redrivePolicy: RedrivePolicy? { attributes[QueueAttributes.redrivePolicy].flatMap { try? RedrivePolicy(parsing: $0) } }
+
+    /// A FIFO queue (its name ends in `.fifo`, and it was created with FifoQueue=true).
+    public var isFifo: Bool { attributes[QueueAttributes.fifoQueue] == "true" }
+    public var contentBasedDeduplication: Bool { isFifo && attribute(QueueAttributes.contentBasedDeduplication) == "true" }
+    /// Deduplication per message group (DeduplicationScope=messageGroup) rather than per queue.
+    public var deduplicatesPerGroup: Bool { isFifo && attribute(QueueAttributes.deduplicationScope) == "messageGroup" }
 }
 
 /// A queue's RedrivePolicy: where messages go after `maxReceiveCount` receives.
@@ -93,6 +99,10 @@ public enum QueueAttributes {
     public static let redrivePolicy = "RedrivePolicy"
     public static let redriveAllowPolicy = "RedriveAllowPolicy"
     public static let policy = "Policy"
+    public static let fifoQueue = "FifoQueue"
+    public static let contentBasedDeduplication = "ContentBasedDeduplication"
+    public static let deduplicationScope = "DeduplicationScope"
+    public static let fifoThroughputLimit = "FifoThroughputLimit"
 
     /// Hearth's message size ceiling: AWS's newer 1 MiB limit (256 KiB stays the default).
     public static let maxMessageSizeLimit = 1_048_576
@@ -118,8 +128,13 @@ public enum QueueAttributes {
     /// Accepted and stored as given, with no effect on Hearth (encryption, policies).
     public static let passive: Set<String> = [policy, "KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds", "SqsManagedSseEnabled"]
 
-    /// FIFO-only attributes: refused (Hearth has standard queues only).
-    public static let fifoOnly: Set<String> = ["FifoQueue", "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit"]
+    /// FIFO-only attributes: a standard queue knows none of them (`Unknown Attribute`).
+    public static let fifoOnly: [String] = [fifoQueue, contentBasedDeduplication, deduplicationScope, fifoThroughputLimit]
+
+    /// A FIFO queue's defaults for them (FifoQueue itself is always stored).
+    public static let fifoDefaults: [String: String] = [
+        contentBasedDeduplication: "false", deduplicationScope: "queue", fifoThroughputLimit: "perQueue",
+    ]
 
     /// Read-only attributes GetQueueAttributes computes.
     public static let computed: [String] = [
@@ -135,11 +150,19 @@ public enum QueueAttributes {
         "SqsManagedSseEnabled", "KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds",
     ]
 
-    /// Validates one settable attribute, returning its normalised value ("" for RedrivePolicy
-    /// or RedriveAllowPolicy removes it). `queueExists` checks a dead-letter target.
-    public static func validate(_ name: String, _ value: String, queueExists: (String) -> Bool) throws -> String {
+    /// Validates one settable attribute of a FIFO (`fifo`) or standard queue, returning its
+    /// normalised value ("" for RedrivePolicy or RedriveAllowPolicy removes it). `queueExists`
+    /// checks a dead-letter target. FifoQueue itself is CreateQueue's (`checkName`).
+    public static func validate(_ name: String, _ value: String, fifo: Bool, queueExists: (String) -> Bool) throws -> String {
         if fifoOnly.contains(name) {
-            throw QueueError.invalidAttributeName("Hearth has standard queues only: the attribute \(name) is for FIFO queues, which Hearth does not support")
+            guard fifo, name != fifoQueue else { throw QueueError.invalidAttributeName("Unknown Attribute \(name).") }
+            let allowed: [String] = switch name {
+            case contentBasedDeduplication: ["true", "false"]
+            case deduplicationScope: ["queue", "messageGroup"]
+            default: ["perQueue", "perMessageGroupId"]
+            }
+            guard allowed.contains(value) else { throw QueueError.invalidAttributeValue("Invalid value for the parameter \(name).") }
+            return value
         }
         if let range = ranges[name] {
             guard let n = Int(value.trimmingCharacters(in: .whitespaces)), range.contains(n) else {
@@ -153,6 +176,9 @@ public enum QueueAttributes {
             let policy = try RedrivePolicy(parsing: value)
             guard queueExists(policy.deadLetterTargetArn) else {
                 throw QueueError.invalidAttributeValue("Value \(value) for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.")
+            }
+            guard policy.deadLetterTargetArn.hasSuffix(".fifo") == fifo else {
+                throw QueueError.invalidParameterValue("Value \(value) for parameter RedrivePolicy is invalid. Reason: Dead-letter queue must be same type of queue as the source..")
             }
             return policy.json
         case redriveAllowPolicy:
@@ -171,16 +197,32 @@ public enum QueueAttributes {
         }
     }
 
-    /// SQS's queue names: 1-80 of `[A-Za-z0-9_-]` (FIFO names end in `.fifo`, refused).
-    public static func checkName(_ name: String) throws {
-        if name.hasSuffix(".fifo") {
-            throw QueueError.unsupportedOperation("Hearth has standard queues only: FIFO queues (\(name)) are not supported")
+    /// SQS's queue names: 1-80 of `[A-Za-z0-9_-]`; a FIFO queue's (FifoQueue=true) ends in
+    /// `.fifo`, which counts toward the 80, and only a FIFO queue's may. FifoQueue is `true` or
+    /// absent: `false` is an unknown attribute, as on SQS.
+    public static func checkName(_ name: String, fifoAttribute: String?) throws {
+        if let fifoAttribute, fifoAttribute != "true" {
+            if fifoAttribute == "false" { throw QueueError.invalidAttributeName("Unknown Attribute FifoQueue.") }
+            throw QueueError.invalidAttributeValue("Invalid value for the parameter FifoQueue.")
         }
-        let ok = (1...80).contains(name.count) && name.unicodeScalars.allSatisfy {
+        let fifo = fifoAttribute == "true"
+        let base = fifo && name.hasSuffix(".fifo") ? String(name.dropLast(5)) : name
+        let ok = (1...80).contains(name.count) && !base.isEmpty && base.unicodeScalars.allSatisfy {
             ("0"..."9").contains($0) || ("a"..."z").contains($0) || ("A"..."Z").contains($0) || $0 == "-" || $0 == "_"
+        }
+        if fifo && (!ok || !name.hasSuffix(".fifo")) {
+            throw QueueError.invalidParameterValue("The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.")
         }
         guard ok else {
             throw QueueError.invalidParameterValue("Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length")
+        }
+    }
+
+    /// FifoThroughputLimit=perMessageGroupId needs DeduplicationScope=messageGroup (SQS's rule;
+    /// the message is Hearth's).
+    public static func checkThroughput(_ attributes: [String: String]) throws {
+        if attributes[fifoThroughputLimit] == "perMessageGroupId" && (attributes[deduplicationScope] ?? "queue") != "messageGroup" {
+            throw QueueError.invalidAttributeValue("Invalid value for the parameter FifoThroughputLimit. Reason: The perMessageGroupId value is allowed only when the value for DeduplicationScope is messageGroup.")
         }
     }
 }

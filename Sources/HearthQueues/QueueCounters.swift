@@ -3,7 +3,8 @@ import Synchronization
 
 /// What happened to each queue's messages since the supervisor started: `sent`, `received`,
 /// `deleted`, `redriven` (moved to the dead-letter queue by a receive), `expired` (retention),
-/// `moved` (by a message move task, counted on the source queue). Thread-safe.
+/// `moved` (by a message move task, counted on the source queue), `deduplicated` (FIFO sends
+/// answered as duplicates, not queued). Thread-safe.
 public final class QueueCounters: Sendable {
     private let counts = Mutex<[String: [String: Int]]>([:])
 

@@ -15,7 +15,7 @@ public enum QueueError: Error, Sendable, Equatable {
     /// `MessageNotInflight`: a visibility change for a message that is not in flight.
     case messageNotInflight
     case invalidMessageContents(String)
-    /// `UnsupportedOperation`: what Hearth does not do (FIFO queues).
+    /// `UnsupportedOperation`: what SQS (or Hearth) does not do.
     case unsupportedOperation(String)
     case purgeQueueInProgress(String)
     case invalidBatchEntryId(String)

@@ -33,6 +33,11 @@ public struct StoredMessage: Sendable, Equatable, Codable {
     public var traceHeader: String?
     public var senderId: String
     public var sentTimestamp: Int64
+    /// FIFO queues: the message's group, deduplication id (given, or the body's SHA-256) and
+    /// sequence number (decimal, increasing per queue). Nil on standard queues.
+    public var groupId: String? = nil
+    public var deduplicationId: String? = nil
+    public var sequenceNumber: String? = nil
 
     public init(messageId: String, body: String, attributes: [String: MessageAttributeValue]?, traceHeader: String? = nil,
                 senderId: String, sentTimestamp: Int64) {

@@ -9,12 +9,19 @@ public struct OutgoingMessage: Sendable, Equatable {
     /// Overrides the queue's DelaySeconds (0-900).
     public var delaySeconds: Int?
     public var traceHeader: String?
+    /// FIFO queues: MessageGroupId (required) and MessageDeduplicationId (required unless the
+    /// queue has ContentBasedDeduplication).
+    public var groupId: String?
+    public var deduplicationId: String?
 
-    public init(body: String, attributes: [String: MessageAttributeValue] = [:], delaySeconds: Int? = nil, traceHeader: String? = nil) {
+    public init(body: String, attributes: [String: MessageAttributeValue] = [:], delaySeconds: Int? = nil, traceHeader: String? = nil,
+                groupId: String? = nil, deduplicationId: String? = nil) {
         self.body = body
         self.attributes = attributes
         self.delaySeconds = delaySeconds
         self.traceHeader = traceHeader
+        self.groupId = groupId
+        self.deduplicationId = deduplicationId
     }
 }
 
@@ -23,6 +30,8 @@ public struct SentMessage: Sendable, Equatable {
     public var messageId: String
     public var md5OfMessageBody: String
     public var md5OfMessageAttributes: String?
+    /// FIFO queues: the message's sequence number (the first one's, for a duplicate).
+    public var sequenceNumber: String? = nil
 }
 
 /// One received message.
@@ -73,6 +82,14 @@ extension QueueService {
 
     /// Validates one message for `queue` and makes its ledger item.
     func item(for message: OutgoingMessage, queue: QueueRecord, senderId: String, now: Int64) throws -> (NewLedgerItem, SentMessage) {
+        let (stored, dueAt) = try stored(message, queue: queue, senderId: senderId, now: now)
+        let item = NewLedgerItem(kind: QueueLedgerKind.message, queue: queue.name, payload: stored.encoded(), dueAt: dueAt, createdAt: now)
+        return (item, SentMessage(messageId: stored.messageId, md5OfMessageBody: stored.md5OfBody,
+                                  md5OfMessageAttributes: stored.md5OfMessageAttributes))
+    }
+
+    /// Validates one message for `queue`: its stored document and due time.
+    func stored(_ message: OutgoingMessage, queue: QueueRecord, senderId: String, now: Int64) throws -> (StoredMessage, Int64) {
         try MessageRules.checkBody(message.body)
         try MessageRules.checkAttributes(message.attributes)
         let size = MessageRules.size(body: message.body, attributes: message.attributes)
@@ -82,18 +99,18 @@ extension QueueService {
         if let delay = message.delaySeconds, !(0...900).contains(delay) {
             throw QueueError.invalidParameterValue("Value \(delay) for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900.")
         }
-        let stored = StoredMessage(messageId: UUID().uuidString.lowercased(), body: message.body, attributes: message.attributes,
+        var stored = StoredMessage(messageId: UUID().uuidString.lowercased(), body: message.body, attributes: message.attributes,
                                    traceHeader: message.traceHeader, senderId: senderId, sentTimestamp: now)
+        if queue.isFifo { try checkFifo(message, queue: queue, into: &stored) }
         let delay = Int64(message.delaySeconds ?? queue.delaySeconds) * 1000
-        let item = NewLedgerItem(kind: QueueLedgerKind.message, queue: queue.name, payload: stored.encoded(), dueAt: now + delay, createdAt: now)
-        return (item, SentMessage(messageId: stored.messageId, md5OfMessageBody: stored.md5OfBody,
-                                  md5OfMessageAttributes: stored.md5OfMessageAttributes))
+        return (stored, now + delay)
     }
 
     /// SendMessageBatch (and SendMessage, a batch of one): each message valid on its own is
     /// committed durably (group-committed with other senders) before this returns.
     public func send(_ name: String, _ messages: [OutgoingMessage], senderId: String) async throws -> [Result<SentMessage, QueueError>] {
         let queue = try queue(named: name)
+        if queue.isFifo { return try await sendFifo(queue, messages, senderId: senderId) }
         let now = clock.nowMs()
         var results: [Result<SentMessage, QueueError>] = []
         var items: [NewLedgerItem] = []
@@ -122,8 +139,17 @@ extension QueueService {
     /// ReceiveMessage: up to `max` (1-10 on the wire) messages, hidden for `visibilityTimeout`
     /// seconds (the queue's when nil); waits up to `waitSeconds` (the queue's
     /// ReceiveMessageWaitTimeSeconds when nil) and returns as soon as any arrive.
-    public func receive(_ name: String, max: Int, visibilityTimeout: Int? = nil, waitSeconds: Int? = nil) async throws -> [ReceivedMessage] {
+    /// On a FIFO queue, a repeated `attemptId` (ReceiveRequestAttemptId) within 5 minutes
+    /// answers the same messages and receipts while that receive still holds them.
+    public func receive(_ name: String, max: Int, visibilityTimeout: Int? = nil, waitSeconds: Int? = nil,
+                        attemptId: String? = nil) async throws -> [ReceivedMessage] {
         let queue = try queue(named: name)
+        if queue.isFifo, let attemptId {
+            if let again = try await repeatedReceive(queue, attemptId: attemptId, visibilityTimeout: visibilityTimeout) { return again }
+            let got = try await receive(name, max: max, visibilityTimeout: visibilityTimeout, waitSeconds: waitSeconds)
+            remember(queue: name, attemptId: attemptId, got)
+            return got
+        }
         let wait = Int64(waitSeconds ?? queue.waitTimeSeconds) * 1000
         let deadline = clock.nowMs() + wait
         while true {
@@ -144,9 +170,10 @@ extension QueueService {
         }
         let owner = ReceiptHandle.newOwner()
         let visibility = Int64(visibilityTimeout ?? queue.visibilityTimeout) * 1000
-        let request = LedgerReceive(kind: QueueLedgerKind.message, queue: name, owner: owner, leaseUntil: now + visibility, limit: max,
+        var request = LedgerReceive(kind: QueueLedgerKind.message, queue: name, owner: owner, leaseUntil: now + visibility, limit: max,
                                     retainedAfter: retainedAfter(queue, now: now), redrive: redrive, maxLeased: limits.inFlight,
                                     retentionBatch: limits.sweepBatch)
+        request.grouped = queue.isFifo
         // Group-committed with other receives, sends and deletes: one fsync for all of them.
         let result: LedgerReceive.Result
         do {

@@ -29,6 +29,8 @@ public final class QueueService: Sendable {
     private let waiters = Mutex<[UUID: Waiter]>([:])
     /// The message move tasks running here (QueueService+MoveTasks).
     let moveRunners = MoveTaskRunners()
+    /// Recent FIFO receives by ReceiveRequestAttemptId (QueueService+Fifo).
+    let receiveAttempts = Mutex<[String: ReceiveAttempt]>([:])
     /// Per-queue message counters (the metrics endpoint's `hearth_sqs_messages_total`).
     public let counters = QueueCounters()
     public let limits: Limits
@@ -111,15 +113,14 @@ public final class QueueService: Sendable {
     /// CreateQueue: idempotent when every given attribute equals the existing queue's.
     @discardableResult
     public func createQueue(name: String, attributes: [String: String] = [:], tags: [String: String] = [:]) throws -> QueueRecord {
-        try QueueAttributes.checkName(name)
-        if attributes["FifoQueue"] == "true" {
-            throw QueueError.unsupportedOperation("Hearth has standard queues only: FIFO queues (FifoQueue=true) are not supported")
-        }
-        var normalised: [String: String] = [:]
-        for (key, value) in attributes {
-            let value = try QueueAttributes.validate(key, value, queueExists: exists(arn:))
+        try QueueAttributes.checkName(name, fifoAttribute: attributes[QueueAttributes.fifoQueue])
+        let fifo = attributes[QueueAttributes.fifoQueue] == "true"
+        var normalised: [String: String] = fifo ? [QueueAttributes.fifoQueue: "true"] : [:]
+        for (key, value) in attributes where key != QueueAttributes.fifoQueue {
+            let value = try QueueAttributes.validate(key, value, fifo: fifo, queueExists: exists(arn:))
             if !value.isEmpty || QueueAttributes.passive.contains(key) { normalised[key] = value }
         }
+        try QueueAttributes.checkThroughput(normalised)
         try checkTags(tags)
         let now = clock.nowMs()
         return try queues.withLock { all in
@@ -152,11 +153,10 @@ public final class QueueService: Sendable {
     public func attributes(of name: String, names: [String]) async throws -> [String: String] {
         let queue = try queue(named: name)
         var wanted = Set<String>()
+        let known = QueueAttributes.all + (queue.isFifo ? QueueAttributes.fifoOnly : [])
         for n in names {
-            if n == "All" { wanted.formUnion(QueueAttributes.all); continue }
-            guard QueueAttributes.all.contains(n) || QueueAttributes.fifoOnly.contains(n) else {
-                throw QueueError.invalidAttributeName("Unknown Attribute \(n).")
-            }
+            if n == "All" { wanted.formUnion(known); continue }
+            guard known.contains(n) else { throw QueueError.invalidAttributeName("Unknown Attribute \(n).") }
             wanted.insert(n)
         }
         var result: [String: String] = [:]
@@ -169,7 +169,7 @@ public final class QueueService: Sendable {
         result["CreatedTimestamp"] = String(queue.createdAt / 1000)
         result["LastModifiedTimestamp"] = String(queue.modifiedAt / 1000)
         result["QueueArn"] = arn(name)
-        for n in QueueAttributes.all where result[n] == nil {
+        for n in known where result[n] == nil {
             if let value = queue.attribute(n) { result[n] = value }
         }
         return result.filter { wanted.contains($0.key) }
@@ -185,14 +185,17 @@ public final class QueueService: Sendable {
 
     /// SetQueueAttributes ("" clears RedrivePolicy and RedriveAllowPolicy).
     public func setAttributes(of name: String, _ attributes: [String: String]) throws {
-        _ = try queue(named: name)
+        let fifo = try queue(named: name).isFifo
         var normalised: [String: String] = [:]
-        for (key, value) in attributes { normalised[key] = try QueueAttributes.validate(key, value, queueExists: exists(arn:)) }
+        for (key, value) in attributes { normalised[key] = try QueueAttributes.validate(key, value, fifo: fifo, queueExists: exists(arn:)) }
         let now = clock.nowMs()
         try queues.withLock { all in
             guard var queue = all[name] else { throw QueueError.queueDoesNotExist }
             for (key, value) in normalised {
                 if value.isEmpty && !QueueAttributes.passive.contains(key) { queue.attributes[key] = nil } else { queue.attributes[key] = value }
+            }
+            if fifo {
+                try QueueAttributes.checkThroughput(QueueAttributes.fifoOnly.reduce(into: [:]) { $0[$1] = queue.attribute($1) })
             }
             queue.modifiedAt = now
             do { try catalog.saveQueue(queue) } catch { throw QueueError.internalError("\(error)") }
@@ -208,6 +211,7 @@ public final class QueueService: Sendable {
             all[name] = nil
         }
         _ = try? await ledger.read { try $0.removeAll(kind: QueueLedgerKind.message, queue: name) }
+        _ = try? await ledger.read { try ($0 as? any GroupedLedgerBackend)?.forgetGroups(kind: QueueLedgerKind.message, queue: name) }
         notify(queue: name)
     }
 

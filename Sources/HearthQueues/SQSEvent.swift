@@ -14,6 +14,13 @@ public enum SQSEvent {
             "ApproximateFirstReceiveTimestamp": String(received.firstReceiveTimestamp),
         ]
         if let trace = message.traceHeader { attributes["AWSTraceHeader"] = trace }
+        if let sequence = message.sequenceNumber { attributes["SequenceNumber"] = sequence }
+        if let group = message.groupId { attributes["MessageGroupId"] = group }
+        if let dedup = message.deduplicationId { attributes["MessageDeduplicationId"] = dedup }
+        if let source = received.deadLetterSource {
+            // The queue it was redriven from: the same region and account as this one.
+            attributes["DeadLetterQueueSourceArn"] = queueARN.split(separator: ":", omittingEmptySubsequences: false).dropLast().joined(separator: ":") + ":" + source
+        }
         var messageAttributes: [String: Any] = [:]
         for (name, value) in message.attributes ?? [:] {
             var entry: [String: Any] = ["stringListValues": [String](), "binaryListValues": [String](), "dataType": value.dataType]
@@ -34,6 +41,21 @@ public enum SQSEvent {
         ]
         if let md5 = message.md5OfMessageAttributes { record["md5OfMessageAttributes"] = md5 }
         return record
+    }
+
+    /// The messages of a batch that stay on the queue after a partial-batch response reported
+    /// `failed`: those, and on a FIFO queue every later message of a failed one's group too (its
+    /// order must hold: they come back together after the visibility timeout).
+    public static func kept(_ batch: [ReceivedMessage], failed: Set<String>) -> Set<String> {
+        var kept = failed
+        var stopped = Set<String>()
+        for received in batch {
+            let message = received.message
+            guard let group = message.groupId else { continue }
+            if stopped.contains(group) { kept.insert(message.messageId) }
+            if failed.contains(message.messageId) { stopped.insert(group) }
+        }
+        return kept
     }
 
     /// The event for a batch (JSON bytes).

@@ -11,7 +11,7 @@ import HearthEvents
 
 /// `LedgerBackend` on the store's database (the same `hearth.sqlite`, its own tables).
 public final class SQLiteLedger: LedgerBackend {
-    private let db: any DatabaseWriter
+    let db: any DatabaseWriter
 
     public init(store: Store) {
         db = store.dbWriter
@@ -276,7 +276,9 @@ public final class SQLiteLedger: LedgerBackend {
             limit = min(limit, room)
         }
         var items: [LedgerItem] = []
-        if limit > 0 {
+        if limit > 0 && request.grouped {
+            items = try Self.claimGrouped(db, request, limit: limit, now: now)
+        } else if limit > 0 {
             items = try Row.fetchAll(try db.cachedStatement(sql: Self.queueClaimSQL), arguments: [
                 request.owner, request.leaseUntil, now, request.kind, request.queue, now, request.retainedAfter ?? Int64.min, limit,
             ]).map(Self.decode).sorted { ($0.dueAt, $0.id) < ($1.dueAt, $1.id) }

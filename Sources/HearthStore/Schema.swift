@@ -359,6 +359,33 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v11-sqs-fifo") { db in
+            // SQS FIFO queues (ADR 0027): an item's message group (NULL outside FIFO queues), the
+            // deduplication records of the last 5 minutes, and each queue's last sequence number,
+            // written in the transaction that adds the message.
+            try db.execute(sql: "ALTER TABLE ledger_items ADD COLUMN group_key TEXT;")
+            try db.execute(sql: "CREATE INDEX ledger_items_queue_group ON ledger_items(kind, queue, group_key, id) WHERE group_key IS NOT NULL;")
+            try db.execute(sql: """
+                CREATE TABLE ledger_dedup (
+                    kind          TEXT    NOT NULL,
+                    queue         TEXT    NOT NULL,
+                    dedup_key     TEXT    NOT NULL,
+                    message_id    TEXT    NOT NULL,
+                    sequence      INTEGER NOT NULL,
+                    expires_at_ms INTEGER NOT NULL,
+                    PRIMARY KEY (kind, queue, dedup_key)
+                );
+                """)
+            try db.execute(sql: "CREATE INDEX ledger_dedup_expiry ON ledger_dedup(kind, queue, expires_at_ms);")
+            try db.execute(sql: """
+                CREATE TABLE ledger_sequences (
+                    kind  TEXT    NOT NULL,
+                    queue TEXT    NOT NULL,
+                    last  INTEGER NOT NULL,
+                    PRIMARY KEY (kind, queue)
+                );
+                """)
+        }
         return migrator
     }
 

@@ -108,7 +108,7 @@ struct QueueServiceTests {
         #expect(try await queues.counts("q") == LedgerQueueCounts())
     }
 
-    @Test("CreateQueue is idempotent with equal attributes, QueueNameExists otherwise; FIFO is refused; attributes validate")
+    @Test("CreateQueue is idempotent with equal attributes, QueueNameExists otherwise; a .fifo name and FifoQueue=true need each other; attributes validate")
     func createAndAttributes() async throws {
         let first = try queues.createQueue(name: "q", attributes: ["VisibilityTimeout": "45"])
         #expect(try queues.createQueue(name: "q", attributes: ["VisibilityTimeout": "45"]) == first)

@@ -22,7 +22,7 @@ extension StackDeployer {
 
     static let queueAttributes = ["VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds",
                                   "MaximumMessageSize", "RedrivePolicy", "RedriveAllowPolicy", "FifoQueue", "ContentBasedDeduplication",
-                                  "KmsMasterKeyId", "SqsManagedSseEnabled"]
+                                  "DeduplicationScope", "FifoThroughputLimit", "KmsMasterKeyId", "SqsManagedSseEnabled"]
 
     static func queueAttributeStrings(_ p: TemplateMap) -> [String: String] {
         var attributes: [String: String] = [:]
@@ -30,6 +30,8 @@ extension StackDeployer {
             guard let value = p[key] else { continue }
             attributes[key] = value.mapValue != nil ? value.jsonText : (value.stringValue ?? value.canonicalJSON)
         }
+        // SQS knows FifoQueue only as "true" at creation (a standard queue omits it).
+        if attributes["FifoQueue"] != "true" { attributes["FifoQueue"] = nil }
         return attributes
     }
 
@@ -41,6 +43,7 @@ extension StackDeployer {
             if old.physicalID != name { throw DeployError("QueueName changed from \(old.physicalID) to \(name): replacing a queue is not supported") }
             // Attributes that left the template go back to SQS's defaults.
             var reset = attributes
+            reset["FifoQueue"] = nil
             let defaults = ["VisibilityTimeout": "30", "MessageRetentionPeriod": "345600", "DelaySeconds": "0",
                             "ReceiveMessageWaitTimeSeconds": "0", "MaximumMessageSize": "262144", "RedrivePolicy": ""]
             for (key, value) in defaults where reset[key] == nil && Self.queueAttributeStrings(old.propertyMap)[key] != nil { reset[key] = value }

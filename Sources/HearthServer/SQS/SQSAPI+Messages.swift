@@ -3,11 +3,12 @@ import HearthQueues
 
 // SendMessage(Batch), ReceiveMessage, DeleteMessage(Batch), ChangeMessageVisibility(Batch).
 extension SQSAPI {
-    func outgoing(_ entry: Body) throws -> OutgoingMessage {
+    /// One message of a send to a FIFO (`fifo`) or standard queue.
+    func outgoing(_ entry: Body, fifo: Bool) throws -> OutgoingMessage {
         guard let body = entry["MessageBody"] as? String else {
             throw QueueError.missingParameter("The request must contain the parameter MessageBody.")
         }
-        if entry["MessageGroupId"] != nil || entry["MessageDeduplicationId"] != nil {
+        if !fifo, entry["MessageGroupId"] != nil || entry["MessageDeduplicationId"] != nil {
             throw QueueError.invalidParameterValue("The request include parameter that is not valid for this queue type")
         }
         let system = try Self.messageAttributes(entry["MessageSystemAttributes"])
@@ -15,12 +16,14 @@ extension SQSAPI {
             throw QueueError.invalidParameterValue("Message system attribute name '\(key)' is invalid.")
         }
         return OutgoingMessage(body: body, attributes: try Self.messageAttributes(entry["MessageAttributes"]),
-                               delaySeconds: try Self.int(entry, "DelaySeconds"), traceHeader: system["AWSTraceHeader"]?.stringValue)
+                               delaySeconds: try Self.int(entry, "DelaySeconds"), traceHeader: system["AWSTraceHeader"]?.stringValue,
+                               groupId: try Self.string(entry, "MessageGroupId"), deduplicationId: try Self.string(entry, "MessageDeduplicationId"))
     }
 
     static func sent(_ sent: SentMessage, traceHeader: String?) -> [String: Any] {
         var object: [String: Any] = ["MessageId": sent.messageId, "MD5OfMessageBody": sent.md5OfMessageBody]
         if let md5 = sent.md5OfMessageAttributes { object["MD5OfMessageAttributes"] = md5 }
+        if let sequence = sent.sequenceNumber { object["SequenceNumber"] = sequence }
         if let traceHeader {
             object["MD5OfMessageSystemAttributes"] = MessageMD5.attributes(["AWSTraceHeader": MessageAttributeValue(dataType: "String", stringValue: traceHeader)])
         }
@@ -29,7 +32,7 @@ extension SQSAPI {
 
     func sendMessage(_ body: Body, _ context: Context) async throws -> HTTPResponse {
         let name = try queueName(body)
-        let message = try outgoing(body)
+        let message = try outgoing(body, fifo: try queues.queue(named: name).isFifo)
         let sent = try await queues.send(name, message, senderId: context.senderId)
         return context.json(Self.sent(sent, traceHeader: message.traceHeader))
     }
@@ -37,13 +40,14 @@ extension SQSAPI {
     func sendMessageBatch(_ body: Body, _ context: Context) async throws -> HTTPResponse {
         let name = try queueName(body)
         let entries = try Self.entries(body, kind: "SendMessageBatchRequestEntry")
-        let limit = try queues.queue(named: name).maximumMessageSize
+        let queue = try queues.queue(named: name)
+        let limit = queue.maximumMessageSize
         var messages: [(id: String, message: Result<OutgoingMessage, QueueError>)] = []
         var total = 0
         for entry in entries {
             let id = entry["Id"] as! String
             do {
-                let message = try outgoing(entry)
+                let message = try outgoing(entry, fifo: queue.isFifo)
                 total += MessageRules.size(body: message.body, attributes: message.attributes)
                 messages.append((id, .success(message)))
             } catch let error as QueueError {
@@ -74,7 +78,7 @@ extension SQSAPI {
 
     /// System attribute names a receive asks for (`AttributeNames` and `MessageSystemAttributeNames`).
     static let systemAttributes = ["SenderId", "SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp", "AWSTraceHeader",
-                                   "DeadLetterQueueSourceArn"]
+                                   "DeadLetterQueueSourceArn", "MessageDeduplicationId", "MessageGroupId", "SequenceNumber"]
 
     func receiveMessage(_ body: Body, _ context: Context) async throws -> HTTPResponse {
         let name = try queueName(body)
@@ -93,7 +97,8 @@ extension SQSAPI {
         let asked = Set(try Self.stringList(body, "AttributeNames") + Self.stringList(body, "MessageSystemAttributeNames"))
         let system = asked.contains("All") ? Set(Self.systemAttributes) : asked
         let attributeNames = try Self.stringList(body, "MessageAttributeNames")
-        let received = try await queues.receive(name, max: max, visibilityTimeout: visibility, waitSeconds: wait)
+        let attemptId = try Self.string(body, "ReceiveRequestAttemptId")
+        let received = try await queues.receive(name, max: max, visibilityTimeout: visibility, waitSeconds: wait, attemptId: attemptId)
         let messages = received.map { message in
             Self.message(message, system: system, attributeNames: attributeNames, sourceArn: message.deadLetterSource.map(queues.arn))
         }
@@ -115,6 +120,9 @@ extension SQSAPI {
         if system.contains("ApproximateFirstReceiveTimestamp") { attributes["ApproximateFirstReceiveTimestamp"] = String(received.firstReceiveTimestamp) }
         if system.contains("AWSTraceHeader"), let trace = message.traceHeader { attributes["AWSTraceHeader"] = trace }
         if system.contains("DeadLetterQueueSourceArn"), let sourceArn { attributes["DeadLetterQueueSourceArn"] = sourceArn }
+        if system.contains("MessageGroupId"), let group = message.groupId { attributes["MessageGroupId"] = group }
+        if system.contains("MessageDeduplicationId"), let dedup = message.deduplicationId { attributes["MessageDeduplicationId"] = dedup }
+        if system.contains("SequenceNumber"), let sequence = message.sequenceNumber { attributes["SequenceNumber"] = sequence }
         if !attributes.isEmpty { object["Attributes"] = attributes }
         let selected = (message.attributes ?? [:]).filter { key, _ in
             attributeNames.contains { wanted in

@@ -16,7 +16,7 @@ enum SQSMetrics {
             out += "hearth_sqs_messages{queue=\"\(q)\",state=\"in_flight\"} \(counts.leased)\n"
             out += "hearth_sqs_messages{queue=\"\(q)\",state=\"delayed\"} \(counts.delayed)\n"
         }
-        out += "# HELP hearth_sqs_messages_total Messages sent, received, deleted, redriven to the dead-letter queue, expired by retention and moved by a move task, by queue.\n# TYPE hearth_sqs_messages_total counter\n"
+        out += "# HELP hearth_sqs_messages_total Messages sent, received, deleted, redriven to the dead-letter queue, expired by retention, moved by a move task and deduplicated (FIFO sends answered as duplicates), by queue.\n# TYPE hearth_sqs_messages_total counter\n"
         for (name, events) in queues.counters.snapshot().sorted(by: { $0.key < $1.key }) {
             for (event, n) in events.sorted(by: { $0.key < $1.key }) {
                 out += "hearth_sqs_messages_total{queue=\"\(Metrics.label(name))\",event=\"\(event)\"} \(n)\n"

@@ -32,7 +32,7 @@ extension LambdaAPI {
         let sent: SentMessage
         do {
             let name = try sqs.queueName(body)
-            sent = try await sqs.queues.send(name, try sqs.outgoing(body), senderId: account)
+            sent = try await sqs.queues.send(name, try sqs.outgoing(body, fifo: try sqs.queues.queue(named: name).isFifo), senderId: account)
         } catch let error as QueueError {
             return failed(error)
         } catch {
@@ -41,6 +41,7 @@ extension LambdaAPI {
         var response: [(String, JSON)] = [("MD5OfMessageBody", .string(sent.md5OfMessageBody))]
         if let md5 = sent.md5OfMessageAttributes { response.append(("MD5OfMessageAttributes", .string(md5))) }
         response.append(("MessageId", .string(sent.messageId)))
+        if let sequence = sent.sequenceNumber { response.append(("SequenceNumber", .string(sequence))) }
         let headers: [(String, String)] = [
             ("Content-Length", "0"), ("Content-Type", "text/xml"), ("Date", Date().formatted(.iso8601)), ("x-amzn-RequestId", requestID),
         ]
