@@ -69,10 +69,24 @@ actor StatesEngine {
         let actions = execution.apply(entry)
         let events = execution.history[before...].map { ($0.id, $0.json.text) }
         let end = execution.outcome.map { ExecutionEnd(status: $0.status, output: $0.output, error: $0.error, cause: $0.cause, stoppedMs: $0.stopMs) }
-        try store.appendJournal(execution: arn, seq: entries + 1, entry: entry.json.text, events: Array(events), end: end)
+        var redrive: ExecutionRedrive?
+        if case .redriven(_, let at) = entry { redrive = ExecutionRedrive(count: execution.redriveCount, atMs: at) }
+        try store.appendJournal(execution: arn, seq: entries + 1, entry: entry.json.text, events: Array(events), end: end, redrive: redrive)
         entries += 1
         if execution.outcome == nil { open[arn] = (execution, entries) } else { open[arn] = nil }
         return actions
+    }
+
+    /// RedriveExecution: an earlier redrive with the same client token (within AWS's 15 minutes)
+    /// answers again with its date and no actions; otherwise `check` may refuse it (throwing),
+    /// or the redrive is journalled. nil when the execution does not take it (it is not over,
+    /// or succeeded).
+    func redrive(_ arn: String, clientToken: String?, now: Int64, check: @Sendable () throws -> Void) throws -> (date: Int64, actions: [ExecutionAction])? {
+        guard let (execution, _) = try load(arn) else { return nil }
+        if let clientToken, let at = execution.redriveDate(clientToken: clientToken), now - at <= 15 * 60_000 { return (at, []) }
+        try check()
+        guard let actions = try record(arn, .redriven(clientToken: clientToken, at: now)) else { return nil }
+        return (now, actions)
     }
 
     /// A task still to run (a callback task already submitted waits for its token: not run again).
@@ -220,6 +234,17 @@ final class StatesDriver: Sendable {
         let new = items(arn, actions, at: now)
         if !new.isEmpty, let dispatcher { try await dispatcher.submit(new) }
         return true
+    }
+
+    /// RedriveExecution: journals the redrive (or finds the one made with the same client token)
+    /// and puts the states that run again on the ledger; the redrive's date, nil if the
+    /// execution did not take it.
+    func redrive(_ arn: String, clientToken: String?, check: @escaping @Sendable () throws -> Void) async throws -> Int64? {
+        let now = clock.nowMs()
+        guard let (date, actions) = try await engine.redrive(arn, clientToken: clientToken, now: now, check: check) else { return nil }
+        if !actions.isEmpty { metrics.transitions(1) }
+        try await submit(arn, actions, at: now)
+        return date
     }
 
     /// SendTaskSuccess/Failure/Heartbeat: journals the worker's answer for the token's task and
