@@ -52,8 +52,12 @@ extension StatesAPI {
         if let token, !(1...64).contains(token.count) {
             throw StatesAPIError.validation("1 validation error detected: Value '\(token)' at 'clientToken' failed to satisfy constraint: Member must have length less than or equal to 64")
         }
-        let e = try execution(arn)
-        if Self.isExpress(arn) { throw Self.notRedrivable(try notRedrivableReason(e, now: driver.clock.nowMs()) ?? "") }
+        // Express executions (their ARNs have a part more) are never redrivable.
+        if Self.isExpress(arn) {
+            guard let e = try store.execution(arn: arn) else { throw StatesAPIError.executionDoesNotExist(arn) }
+            throw Self.notRedrivable(try notRedrivableReason(e, now: driver.clock.nowMs()) ?? "")
+        }
+        _ = try execution(arn)
         let date = try await driver.redrive(arn, clientToken: token) { [self] in
             // Read again inside the engine (after the client token's earlier redrive, if any).
             guard let current = try store.execution(arn: arn) else { throw StatesAPIError.executionDoesNotExist(arn) }
