@@ -31,6 +31,11 @@ public struct Execution: Sendable {
     public private(set) var redrives: [(clientToken: String?, at: Int64)] = []
     /// Where a redrive would start again: set when the execution ends other than SUCCEEDED.
     var redrivePoint: Resume?
+    /// TestState: the state whose data flow is recorded in `inspection` (the top-level frame's).
+    public var inspectedState: String?
+    public private(set) var inspection: JSONObject?
+    /// The last error a state failed with (before Retry or Catch took it).
+    public private(set) var lastFailure: (state: String, error: String, cause: String)?
 
     var input: JSON = .null
     var startMs: Int64 = 0
@@ -287,6 +292,18 @@ public struct Execution: Sendable {
 
     var lastEventId: Int { history.last?.id ?? 0 }
 
+    /// Whether a state waits for a retry (TestState stops there: RETRIABLE).
+    public var retrying: Bool {
+        frames.values.contains { if case .retryDelay = $0.phase { true } else { false } }
+    }
+
+    /// Records a step of the inspected state's data flow (TestState at DEBUG).
+    mutating func inspect(_ fid: Int, _ key: String, _ value: JSON) {
+        guard let inspectedState, let f = frames[fid], f.parent == nil, f.state.name == inspectedState else { return }
+        if inspection == nil { inspection = JSONObject() }
+        inspection![key] = value
+    }
+
     // MARK: the agenda (transitions run iteratively: a loop of Pass and Choice states never deepens the stack)
 
     mutating func drain(at: Int64) {
@@ -387,6 +404,7 @@ public struct Execution: Sendable {
         let id = emit(fid, at, "\(state.type)StateEntered", "stateEnteredEventDetails",
                       .obj([("name", .string(name)), ("input", .string(input.text)), ("inputDetails", .obj([("truncated", .bool(false))]))]))
         frames[fid]!.enteredEventId = id
+        inspect(fid, "input", input)
         if input.text.utf8.count > Self.payloadLimit {
             failExecution(fid, StatesError(StatesError.dataLimitExceeded, "The state/task '\(name)' returned a result with a size exceeding the maximum number of bytes service limit."), at: at)
             return
@@ -414,6 +432,7 @@ public struct Execution: Sendable {
         let state = f.state
         do throws(StatesError) {
             let afterInput = try applyInputPath(state.inputPath, f.stateInput, fid: fid, name: state.name)
+            inspect(fid, "afterInputPath", afterInput)
             switch state.kind {
             case .pass(let result):
                 let effective = try parameters(fid, afterInput)
@@ -569,11 +588,16 @@ public struct Execution: Sendable {
     }
 
     mutating func parameters(_ fid: Int, _ afterInput: JSON) throws(StatesError) -> JSON {
-        guard let template = frames[fid]!.state.parameters else { return afterInput }
+        guard let template = frames[fid]!.state.parameters else {
+            inspect(fid, "afterParameters", afterInput)
+            return afterInput
+        }
         var random = self.random
         defer { self.random = random }
         do {
-            return try template.evaluate(input: afterInput, context: contextObject(fid), random: &random)
+            let effective = try template.evaluate(input: afterInput, context: contextObject(fid), random: &random)
+            inspect(fid, "afterParameters", effective)
+            return effective
         } catch {
             throw StatesError(error.error, error.error == "States.Runtime" || error.error == "States.IntrinsicFailure" ? runtimeCause(fid, error.cause) : error.cause)
         }
@@ -632,6 +656,7 @@ public struct Execution: Sendable {
     /// ResultSelector → ResultPath → OutputPath on a Pass, Task, Parallel or Map result, then on.
     mutating func finishWithResult(_ fid: Int, result: JSON, at: Int64) {
         let f = frames[fid]!
+        inspect(fid, "result", result)
         do throws(StatesError) {
             var selected = result
             if let selector = f.state.resultSelector {
@@ -641,7 +666,9 @@ public struct Execution: Sendable {
                 }
                 self.random = random
             }
+            inspect(fid, "afterResultSelector", selected)
             let merged = try applyResultPath(fid, f.state.resultPath, input: f.stateInput, result: selected)
+            inspect(fid, "afterResultPath", merged)
             frames[fid]!.phase = .idle
             complete(fid, output: merged, outputPathApplies: true, at: at)
         } catch {
@@ -770,6 +797,7 @@ public struct Execution: Sendable {
     /// `failedChild`: the branch or iteration whose failure this is, and where it would start again.
     mutating func stateFailed(_ fid: Int, _ error: StatesError, at: Int64, failedChild: (slot: Int, resume: Resume)? = nil) {
         guard frames[fid] != nil else { return }
+        lastFailure = (frames[fid]!.state.name, error.error, error.cause)
         abortChildren(fid, failedChild: failedChild)
         let state = frames[fid]!.state
         if let k = state.retry.firstIndex(where: { error.matches($0.errorEquals) }) {

@@ -379,11 +379,14 @@ final class StatesDriver: Sendable {
 
     /// Runs an execution in memory to its end: tasks at once (concurrently within a step),
     /// timers by sleeping (scaled). Nothing is journalled: Express executions are not durable.
-    func runSync(machine: StateMachine, context: ExecutionContext, input: String, deadlineMs: Int64) async -> Execution {
+    /// TestState (`test`): the state's data flow is recorded, a Wait does not wait, and the run
+    /// stops at the first retry.
+    func runSync(machine: StateMachine, context: ExecutionContext, input: String, deadlineMs: Int64, test: Bool = false) async -> Execution {
         var execution = Execution(machine: machine, context: context)
+        if test { execution.inspectedState = StateTest.stateName }
         var pending = execution.apply(.started(input: input, at: clock.nowMs()))
         var timers: [String: Int64] = [:]
-        while execution.outcome == nil {
+        while execution.outcome == nil && !(test && execution.retrying) {
             var invokes: [TaskInvocation] = []
             for action in pending {
                 switch action {
@@ -410,7 +413,7 @@ final class StatesDriver: Sendable {
                 pending = execution.apply(.stopped(error: "States.Timeout", cause: "The execution exceeded the Express limit of 5 minutes", at: now))
                 break
             }
-            let wait = Double(max(0, due - now)) * timeScale
+            let wait = test ? 0 : Double(max(0, due - now)) * timeScale
             if wait > 0 { try? await Task.sleep(for: .milliseconds(Int64(wait))) }
             timers[id] = nil
             pending = execution.apply(.timerFired(timer: id, at: clock.nowMs()))
