@@ -7,8 +7,9 @@ import Testing
 /// `PROBE_INIT_ERROR` set fails every invocation; UpdateFunctionConfiguration clears it), then
 /// the execution redriven to success; not-redrivable cases per status; the history event; the
 /// redrive fields of DescribeExecution and ListExecutions; and a redriven execution that
-/// survives kill -9 of the supervisor.
-@Suite("step functions redrive end to end", .serialized, .requiresRoot)
+/// survives kill -9 of the supervisor. TestState through boto3 and the CLI (a Task state
+/// really invokes its function).
+@Suite("step functions redrive and TestState end to end", .serialized, .requiresRoot)
 struct StatesRedriveTests {
     static let prelude = #"""
         import boto3, json, os, time, botocore.config
@@ -159,9 +160,75 @@ struct StatesRedriveTests {
         #expect(express?.last?.hasPrefix("ExecutionNotRedrivable: ") == true, "\(String(describing: express))")
     }
 
+    @Test("boto3 TestState: a Task really invokes its function (DEBUG inspectionData), RETRIABLE, CAUGHT_ERROR, FAILED, Choice's nextState, refusals")
+    func testState() async throws {
+        let daemon = try ServeDaemon(extra: ["--prefork", "0"])
+        defer { daemon.stop(); daemon.removeState() }
+        try await daemon.createProbe("work")
+        let r = daemon.python(Self.prelude + "\n" + #"""
+            # botocore puts a sync- prefix on the host for TestState: turned off for a local endpoint.
+            t = boto3.client('stepfunctions', endpoint_url=os.environ['ENDPOINT'], config=botocore.config.Config(inject_host_prefix=False, retries={'max_attempts': 1}))
+            def test(state, **kw):
+                r = t.test_state(definition=json.dumps(state), roleArn=role, **kw)
+                r.pop('ResponseMetadata')
+                return r
+            def terr(**kw):
+                try:
+                    t.test_state(roleArn=role, **kw)
+                except t.exceptions.ClientError as e:
+                    return e.response['Error']['Code'] + ': ' + e.response['Error']['Message']
+                return 'no error'
+            out = {}
+            out['debug'] = test({"Type": "Task", "Resource": work, "Parameters": {"cmd": "echo", "v.$": "$.v", "mark": "tested"},
+                                 "ResultSelector": {"v.$": "$.v"}, "ResultPath": "$.res", "Next": "After"},
+                                input='{"v": 5}', inspectionLevel='DEBUG')
+            out['info'] = test({"Type": "Pass", "Result": {"r": 1}, "End": True})
+            failing = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "work", "Payload": {"cmd": "error"}}}
+            out['retriable'] = test(dict(failing, Retry=[{"ErrorEquals": ["States.ALL"]}], End=True))
+            out['caught'] = test(dict(failing, Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.err", "Next": "Handle"}], End=True), input='{"a": 1}')
+            out['failed'] = test(dict(failing, End=True))
+            out['choice'] = test({"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericGreaterThan": 1, "Next": "Big"}], "Default": "Small"}, input='{"n": 3}')
+            out['parallel'] = terr(definition=json.dumps({"Type": "Parallel", "Branches": [], "End": True}))
+            out['badLevel'] = terr(definition=json.dumps({"Type": "Pass", "End": True}), inspectionLevel='LOUD')
+            out['badInput'] = terr(definition=json.dumps({"Type": "Pass", "End": True}), input='nope')
+            print(json.dumps(out, default=str))
+            """#)
+        #expect(r.status == 0, "\(r.stderr)")
+        guard let out = r.stdoutJSON else { Issue.record("no output: \(r.stdoutText) \(r.stderr)"); return }
+        let debug = out["debug"] as? [String: Any] ?? [:]
+        #expect(debug["status"] as? String == "SUCCEEDED", "\(debug)")
+        #expect(debug["output"] as? String == #"{"v":5,"res":{"v":5}}"#)
+        #expect(debug["nextState"] as? String == "After")
+        let data = debug["inspectionData"] as? [String: String] ?? [:]
+        #expect(data["input"] == #"{"v": 5}"# || data["input"] == #"{"v":5}"#, "\(data)")
+        #expect(data["afterParameters"] == #"{"cmd":"echo","v":5,"mark":"tested"}"#)
+        #expect(data["result"] == #"{"cmd":"echo","v":5,"mark":"tested"}"#, "the function really ran: \(data)")
+        #expect(data["afterResultSelector"] == #"{"v":5}"#)
+        #expect(data["afterResultPath"] == #"{"v":5,"res":{"v":5}}"#)
+        let logs = (try? String(contentsOfFile: daemon.stateDirectory + "/logs/work.log", encoding: .utf8)) ?? ""
+        #expect(logs.contains(#"mark\":\"tested\""#), "\(logs)")
+        #expect(out["info"] as? NSDictionary == ["status": "SUCCEEDED", "output": #"{"r":1}"#] as NSDictionary)
+        let retriable = out["retriable"] as? [String: Any] ?? [:]
+        #expect(retriable["status"] as? String == "RETRIABLE", "\(retriable)")
+        #expect(retriable["error"] as? String == "Probe.Failure")
+        #expect(retriable["nextState"] == nil && retriable["output"] == nil)
+        let caught = out["caught"] as? [String: Any] ?? [:]
+        #expect(caught["status"] as? String == "CAUGHT_ERROR", "\(caught)")
+        #expect(caught["nextState"] as? String == "Handle")
+        #expect((caught["output"] as? String)?.hasPrefix(#"{"a":1,"err":{"Error":"Probe.Failure","Cause":"#) == true, "\(caught)")
+        let failed = out["failed"] as? [String: Any] ?? [:]
+        #expect(failed["status"] as? String == "FAILED" && failed["error"] as? String == "Probe.Failure", "\(failed)")
+        #expect((failed["cause"] as? String)?.contains("requested failure") == true)
+        let choice = out["choice"] as? [String: Any] ?? [:]
+        #expect(choice["status"] as? String == "SUCCEEDED" && choice["nextState"] as? String == "Big", "\(choice)")
+        #expect((out["parallel"] as? String)?.hasPrefix("InvalidDefinition: ") == true, "\(out["parallel"] ?? "")")
+        #expect((out["badLevel"] as? String)?.hasPrefix("ValidationException: ") == true, "\(out["badLevel"] ?? "")")
+        #expect((out["badInput"] as? String)?.hasPrefix("InvalidExecutionInput: ") == true, "\(out["badInput"] ?? "")")
+    }
+
     /// The aws CLI on PATH (pip's v1); Debian's v2 here (2.9.19) predates RedriveExecution
     /// (it has no `redrive-execution` and its model has no redrive fields).
-    @Test("aws CLI: redrive-execution, describe-execution's redrive fields, list-executions --redrive-filter; hearth states history")
+    @Test("aws CLI: redrive-execution, describe-execution's redrive fields, list-executions --redrive-filter; hearth states history; test-state")
     func awsCLI() async throws {
         let daemon = try ServeDaemon(extra: ["--prefork", "0"])
         defer { daemon.stop(); daemon.removeState() }
@@ -207,6 +274,16 @@ struct StatesRedriveTests {
         }
         let timeline = Harness.run(Harness.hearth, ["states", "history", execution, "--endpoint", daemon.endpoint, "--credentials", daemon.credentialsPath])
         #expect(timeline.stdoutText.contains("ExecutionRedriven  redrive 1"), "\(timeline.stdoutText)")
+        // test-state: the CLI's botocore puts a sync- prefix on the host unless told not to.
+        let tested = Harness.run("/usr/bin/env", ["-u", "AWS_ACCESS_KEY_ID", "-u", "AWS_SECRET_ACCESS_KEY", "AWS_SHARED_CREDENTIALS_FILE=\(daemon.credentialsPath)",
+                                                  "AWS_CONFIG_FILE=/dev/null", "AWS_DEFAULT_REGION=us-east-1", "AWS_PAGER=", "AWS_DISABLE_HOST_PREFIX_INJECTION=true",
+                                                  "aws", "--endpoint-url", daemon.endpoint, "stepfunctions", "test-state", "--role-arn", "arn:aws:iam::000000000000:role/r",
+                                                  "--definition", #"{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:000000000000:function:gate","Next":"N"}"#,
+                                                  "--input", #"{"cmd":"echo","t":1}"#, "--inspection-level", "DEBUG"], timeout: 120)
+        #expect(tested.status == 0, "\(tested.stderr)")
+        #expect(tested.stdoutJSON?["output"] as? String == #"{"cmd":"echo","t":1}"#, "\(tested.stdoutText)")
+        #expect(tested.stdoutJSON?["nextState"] as? String == "N")
+        #expect((tested.stdoutJSON?["inspectionData"] as? [String: Any])?["afterParameters"] as? String == #"{"cmd":"echo","t":1}"#)
     }
 
     /// kill -9 while a redriven execution's task runs, and again during its Wait: after the
