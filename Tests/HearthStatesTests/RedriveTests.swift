@@ -191,6 +191,36 @@ import Testing
         #expect(h.invocations.filter { $0.parameters["first"] != nil }.count == 1, "T was caught: not run again")
     }
 
+    @Test func nestedParallelKeepsWhatSucceededAtEveryLevel() throws {
+        var h = try Harness(#"""
+        {"StartAt":"Outer","States":{"Outer":{"Type":"Parallel","End":true,"Branches":[
+          {"StartAt":"X","States":{"X":{"Type":"Task","Resource":"\#(fn)","Parameters":{"t":"x"},"End":true}}},
+          {"StartAt":"Inner","States":{"Inner":{"Type":"Parallel","End":true,"Branches":[
+            {"StartAt":"Y","States":{"Y":{"Type":"Task","Resource":"\#(fn)","Parameters":{"t":"y"},"End":true}}},
+            {"StartAt":"Z","States":{"Z":{"Type":"Task","Resource":"\#(fn)","Parameters":{"t":"z","gate":true},"End":true}}}]}}}]}}}
+        """#)
+        h.taskMs = 10
+        #expect(h.run(task: Self.gate(false))?.status == "FAILED")
+        h.redrive(task: Self.gate(true))
+        #expect(h.execution.outcome?.status == "SUCCEEDED")
+        #expect(h.invocations.map { $0.parameters["t"] } == [.string("x"), .string("y"), .string("z"), .string("z")], "only z runs again")
+        #expect(h.output == json(#"[{"t":"x"},[{"t":"y"},{"t":"z","gate":true}]]"#))
+    }
+
+    @Test func parallelFailingAfterItsBranchesEndsAgainFromTheirResults() throws {
+        // Every branch succeeded; the ResultPath cannot apply to a string input: the state fails.
+        var h = try Harness(#"""
+        {"StartAt":"P","States":{"P":{"Type":"Parallel","ResultPath":"$.out","End":true,"Branches":[
+          {"StartAt":"A","States":{"A":{"Type":"Task","Resource":"\#(fn)","Parameters":{"t":"a"},"End":true}}}]}}}
+        """#)
+        h.run(input: #""text""#)
+        #expect(h.execution.outcome?.error == "States.ResultPathMatchFailure")
+        h.redrive()
+        #expect(h.execution.outcome?.error == "States.ResultPathMatchFailure", "the same input fails the same way")
+        #expect(h.invocations.count == 1, "the branch is not run again")
+        #expect(h.types.suffix(3) == ["ExecutionRedriven", "ParallelStateSucceeded", "ExecutionFailed"])
+    }
+
     @Test func journalEntryRoundTrips() {
         for entry in [JournalEntry.redriven(clientToken: "abc", at: 5), .redriven(clientToken: nil, at: 6)] {
             #expect(JournalEntry(json: entry.json) == entry)
