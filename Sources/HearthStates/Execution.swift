@@ -25,6 +25,17 @@ public struct Execution: Sendable {
     public private(set) var submissions: [String: String] = [:]
     /// Every task token this execution issued → its task.
     var issuedTokens: [String: String] = [:]
+    /// How many times the execution was redriven (`$$.Execution.RedriveCount`), and each
+    /// redrive's client token and time (RedriveExecution is idempotent on the token).
+    public private(set) var redriveCount = 0
+    public private(set) var redrives: [(clientToken: String?, at: Int64)] = []
+    /// Where a redrive would start again: set when the execution ends other than SUCCEEDED.
+    var redrivePoint: Resume?
+    /// TestState: the state whose data flow is recorded in `inspection` (the top-level frame's).
+    public var inspectedState: String?
+    public private(set) var inspection: JSONObject?
+    /// The last error a state failed with (before Retry or Catch took it).
+    public private(set) var lastFailure: (state: String, error: String, cause: String)?
 
     var input: JSON = .null
     var startMs: Int64 = 0
@@ -65,6 +76,25 @@ public struct Execution: Sendable {
         var generation = 0
         /// The token of the callback task being scheduled (`$$.Task.Token` while its Parameters are evaluated).
         var taskToken: String?
+        /// The state this frame enters next (queued on the agenda, not yet entered).
+        var next: (state: String, input: JSON)?
+        /// What a Parallel or Map state that failed had done (its branches' results, where the
+        /// others were): a redrive runs only what did not succeed.
+        var captured: Resume.Inner?
+    }
+
+    /// Where a frame starts again when the execution is redriven: `state` entered again with
+    /// its original `input`, or, for a Parallel or Map state (`inner`), the results it had and
+    /// where each unfinished branch or iteration starts again.
+    struct Resume: Sendable {
+        var state: String
+        var input: JSON
+        var inner: Inner?
+
+        enum Inner: Sendable {
+            case parallel(results: [JSON?], branches: [Int: Resume])
+            case map(items: [JSON], inputs: [JSON], results: [JSON?], next: Int, maxConcurrency: Int, iterations: [Int: Resume])
+        }
     }
 
     enum Phase {
@@ -85,6 +115,8 @@ public struct Execution: Sendable {
         var finished = 0
         var maxConcurrency: Int
         var pumping = false
+        /// Iterations a redrive starts again (before those never started), by slot.
+        var redo: [Int: Resume] = [:]
     }
 
     public init(machine: StateMachine, context: ExecutionContext) {
@@ -118,7 +150,20 @@ public struct Execution: Sendable {
         case .taskHeartbeat(let t, _): return outcome == nil && outstandingTasks[t]?.callback == true
         case .timerFired(let t, _): return outcome == nil && outstandingTimers[t] != nil
         case .stopped: return outcome == nil && !history.isEmpty
+        case .redriven: return redrivable
         }
+    }
+
+    /// Whether the execution ended other than SUCCEEDED and knows where to start again
+    /// (RedriveExecution's other conditions, its age and counts, are the API's).
+    public var redrivable: Bool {
+        guard let outcome else { return false }
+        return outcome.status != "SUCCEEDED" && redrivePoint != nil
+    }
+
+    /// When the redrive with `clientToken` happened, if one did.
+    public func redriveDate(clientToken: String) -> Int64? {
+        redrives.last { $0.clientToken == clientToken }?.at
     }
 
     /// Where the task a token names is (SendTaskSuccess/Failure/Heartbeat look here).
@@ -143,7 +188,7 @@ public struct Execution: Sendable {
                 setTimer(.executionTimeout, due: at + Int64(timeout) * 1000)
             }
             let root = newFrame(parent: nil, branch: machine.root, lastEventId: 0)
-            agenda.append(.enter(frame: root, state: machine.root.startAt, input: input))
+            queue(root, machine.root.startAt, input)
         case .taskSucceeded(let id, let output, let at):
             let invocation = outstandingTasks.removeValue(forKey: id)!
             let fid = tasks.removeValue(forKey: id)!
@@ -226,12 +271,38 @@ public struct Execution: Sendable {
             if let cause { details["cause"] = .string(cause) }
             finish(status: "ABORTED", type: "ExecutionAborted", key: "executionAbortedEventDetails", details: .object(details),
                    error: error, cause: cause, output: nil, previous: lastEventId, at: at)
+        case .redriven(let token, let at):
+            // The states that did not succeed run again (with their original inputs, fresh retry
+            // counters); what succeeded, including finished branches and iterations, is kept.
+            let point = redrivePoint!
+            redrivePoint = nil
+            outcome = nil
+            redriveCount += 1
+            redrives.append((token, at))
+            let redriven = emit(nil, at, "ExecutionRedriven", "executionRedrivenEventDetails", .obj([("redriveCount", .int(Int64(redriveCount)))]))
+            if let timeout = machine.timeoutSeconds {
+                setTimer(.executionTimeout, due: at + Int64(timeout) * 1000)
+            }
+            let root = newFrame(parent: nil, branch: machine.root, lastEventId: redriven)
+            resume(root, point, at: at)
         }
         drain(at: at)
         return actions
     }
 
     var lastEventId: Int { history.last?.id ?? 0 }
+
+    /// Whether a state waits for a retry (TestState stops there: RETRIABLE).
+    public var retrying: Bool {
+        frames.values.contains { if case .retryDelay = $0.phase { true } else { false } }
+    }
+
+    /// Records a step of the inspected state's data flow (TestState at DEBUG).
+    mutating func inspect(_ fid: Int, _ key: String, _ value: JSON) {
+        guard let inspectedState, let f = frames[fid], f.parent == nil, f.state.name == inspectedState else { return }
+        if inspection == nil { inspection = JSONObject() }
+        inspection![key] = value
+    }
 
     // MARK: the agenda (transitions run iteratively: a loop of Pass and Choice states never deepens the stack)
 
@@ -248,6 +319,12 @@ public struct Execution: Sendable {
             }
         }
         agenda = []
+    }
+
+    /// The frame enters `state` with `input` when the agenda reaches it.
+    mutating func queue(_ fid: Int, _ state: String, _ input: JSON) {
+        frames[fid]!.next = (state, input)
+        agenda.append(.enter(frame: fid, state: state, input: input))
     }
 
     mutating func newFrame(parent: (frame: Int, slot: Int)?, branch: Branch, lastEventId: Int) -> Int {
@@ -292,7 +369,7 @@ public struct Execution: Sendable {
         var o = JSONObject([
             ("Execution", .obj([("Id", .string(context.executionArn)), ("Input", input), ("Name", .string(context.executionName)),
                                 ("RoleArn", .string(context.roleArn)), ("StartTime", .string(Timestamp.format(startMs))),
-                                ("RedriveCount", .int(0))])),
+                                ("RedriveCount", .int(Int64(redriveCount)))])),
             ("StateMachine", .obj([("Id", .string(context.stateMachineArn)), ("Name", .string(context.stateMachineName))])),
             ("State", .obj([("EnteredTime", .string(Timestamp.format(f.enteredAt))), ("Name", .string(f.state.name)),
                             ("RetryCount", .int(Int64(f.retryCounts.reduce(0, +))))])),
@@ -322,9 +399,12 @@ public struct Execution: Sendable {
         frames[fid]!.generation += 1
         frames[fid]!.phase = .idle
         frames[fid]!.taskToken = nil
+        frames[fid]!.next = nil
+        frames[fid]!.captured = nil
         let id = emit(fid, at, "\(state.type)StateEntered", "stateEnteredEventDetails",
                       .obj([("name", .string(name)), ("input", .string(input.text)), ("inputDetails", .obj([("truncated", .bool(false))]))]))
         frames[fid]!.enteredEventId = id
+        inspect(fid, "input", input)
         if input.text.utf8.count > Self.payloadLimit {
             failExecution(fid, StatesError(StatesError.dataLimitExceeded, "The state/task '\(name)' returned a result with a size exceeding the maximum number of bytes service limit."), at: at)
             return
@@ -347,10 +427,12 @@ public struct Execution: Sendable {
 
     /// The state's work, from its (raw) input: everything after StateEntered (also after a retry's delay).
     mutating func run(_ fid: Int, at: Int64) {
+        frames[fid]!.captured = nil
         let f = frames[fid]!
         let state = f.state
         do throws(StatesError) {
             let afterInput = try applyInputPath(state.inputPath, f.stateInput, fid: fid, name: state.name)
+            inspect(fid, "afterInputPath", afterInput)
             switch state.kind {
             case .pass(let result):
                 let effective = try parameters(fid, afterInput)
@@ -389,7 +471,7 @@ public struct Execution: Sendable {
                 }
                 let output = try applyOutputPath(fid, afterInput)
                 emitExited(fid, output, at: at)
-                agenda.append(.enter(frame: fid, state: target, input: output))
+                queue(fid, target, output)
             case .wait(let spec):
                 let due: Int64
                 switch spec {
@@ -458,7 +540,7 @@ public struct Execution: Sendable {
                 }
                 frames[fid]!.phase = .parallel(children: children, results: Array(repeating: nil, count: branches.count), done: 0)
                 for (slot, child) in children.enumerated() {
-                    agenda.append(.enter(frame: child, state: branches[slot].startAt, input: effective))
+                    queue(child, branches[slot].startAt, effective)
                 }
                 if branches.isEmpty { parallelDone(fid, at: at) }
             case .map(let processor, let itemsPath, let selector, let maxConcurrency):
@@ -506,11 +588,16 @@ public struct Execution: Sendable {
     }
 
     mutating func parameters(_ fid: Int, _ afterInput: JSON) throws(StatesError) -> JSON {
-        guard let template = frames[fid]!.state.parameters else { return afterInput }
+        guard let template = frames[fid]!.state.parameters else {
+            inspect(fid, "afterParameters", afterInput)
+            return afterInput
+        }
         var random = self.random
         defer { self.random = random }
         do {
-            return try template.evaluate(input: afterInput, context: contextObject(fid), random: &random)
+            let effective = try template.evaluate(input: afterInput, context: contextObject(fid), random: &random)
+            inspect(fid, "afterParameters", effective)
+            return effective
         } catch {
             throw StatesError(error.error, error.error == "States.Runtime" || error.error == "States.IntrinsicFailure" ? runtimeCause(fid, error.cause) : error.cause)
         }
@@ -569,6 +656,7 @@ public struct Execution: Sendable {
     /// ResultSelector → ResultPath → OutputPath on a Pass, Task, Parallel or Map result, then on.
     mutating func finishWithResult(_ fid: Int, result: JSON, at: Int64) {
         let f = frames[fid]!
+        inspect(fid, "result", result)
         do throws(StatesError) {
             var selected = result
             if let selector = f.state.resultSelector {
@@ -578,7 +666,9 @@ public struct Execution: Sendable {
                 }
                 self.random = random
             }
+            inspect(fid, "afterResultSelector", selected)
             let merged = try applyResultPath(fid, f.state.resultPath, input: f.stateInput, result: selected)
+            inspect(fid, "afterResultPath", merged)
             frames[fid]!.phase = .idle
             complete(fid, output: merged, outputPathApplies: true, at: at)
         } catch {
@@ -629,7 +719,7 @@ public struct Execution: Sendable {
             return
         }
         switch state.transition {
-        case .next(let n)?: agenda.append(.enter(frame: fid, state: n, input: output))
+        case .next(let n)?: queue(fid, n, output)
         default: frameEnded(fid, output: output, at: at)
         }
     }
@@ -682,29 +772,33 @@ public struct Execution: Sendable {
                 finishWithResult(fid, result: .array(run.results.map { $0 ?? .null }), at: at)
                 return
             }
-            guard run.running.count < run.maxConcurrency, run.next < run.items.count else {
+            guard run.running.count < run.maxConcurrency, run.next < run.items.count || !run.redo.isEmpty else {
                 run.pumping = false
                 frames[fid]!.phase = .map(run)
                 return
             }
-            let slot = run.next
-            run.next += 1
+            // A redrive's iterations first (they were running or failed), then those never started.
+            let slot = run.redo.keys.min() ?? run.next
+            let again = run.redo.removeValue(forKey: slot)
+            if again == nil { run.next += 1 }
             guard case .map(let processor, _, _, _) = frames[fid]!.state.kind else { return }
             let started = emit(fid, at, "MapIterationStarted", "mapIterationStartedEventDetails",
                                .obj([("name", .string(frames[fid]!.state.name)), ("index", .int(Int64(slot)))]))
             let child = newFrame(parent: (fid, slot), branch: processor, lastEventId: started)
             run.running[slot] = child
             frames[fid]!.phase = .map(run)
-            agenda.append(.enter(frame: child, state: processor.startAt, input: run.inputs[slot]))
+            if let again { resume(child, again, at: at) } else { queue(child, processor.startAt, run.inputs[slot]) }
         }
     }
 
     // MARK: failures
 
     /// A state failed: retry it, catch the error, or fail its frame.
-    mutating func stateFailed(_ fid: Int, _ error: StatesError, at: Int64) {
+    /// `failedChild`: the branch or iteration whose failure this is, and where it would start again.
+    mutating func stateFailed(_ fid: Int, _ error: StatesError, at: Int64, failedChild: (slot: Int, resume: Resume)? = nil) {
         guard frames[fid] != nil else { return }
-        abortChildren(fid)
+        lastFailure = (frames[fid]!.state.name, error.error, error.cause)
+        abortChildren(fid, failedChild: failedChild)
         let state = frames[fid]!.state
         if let k = state.retry.firstIndex(where: { error.matches($0.errorEquals) }) {
             let retrier = state.retry[k]
@@ -730,7 +824,7 @@ public struct Execution: Sendable {
                 let output = try applyResultPath(fid, catcher.resultPath, input: frames[fid]!.stateInput, result: errorOutput)
                 frames[fid]!.phase = .idle
                 emitExited(fid, output, at: at)
-                agenda.append(.enter(frame: fid, state: catcher.next, input: output))
+                queue(fid, catcher.next, output)
             } catch {
                 frameFailed(fid, error, at: at)
             }
@@ -739,14 +833,16 @@ public struct Execution: Sendable {
         frameFailed(fid, error, at: at)
     }
 
-    /// Ends a Parallel's or Map's running branches (their tasks and timers are forgotten).
-    mutating func abortChildren(_ fid: Int) {
+    /// Ends a Parallel's or Map's running branches (their tasks and timers are forgotten), and
+    /// keeps what the state had done for a redrive.
+    mutating func abortChildren(_ fid: Int, failedChild: (slot: Int, resume: Resume)? = nil) {
         var children: [Int] = []
         switch frames[fid]!.phase {
         case .parallel(let c, _, _): children = c
         case .map(let run): children = Array(run.running.values)
         default: return
         }
+        frames[fid]!.captured = innerPoint(fid, failedChild: failedChild)
         frames[fid]!.phase = .idle
         frames[fid]!.generation += 1
         var stack = children
@@ -778,9 +874,7 @@ public struct Execution: Sendable {
     /// A frame failed (no retry or catch took the error): the execution fails, or the
     /// enclosing Parallel/Map state does.
     mutating func frameFailed(_ fid: Int, _ error: StatesError, at: Int64, fromFailState: (String?, String?)? = nil) {
-        if let (e, c) = fromFailState {
-            _ = (e, c)
-        }
+        let point = resumePoint(fid)
         let f = frames.removeValue(forKey: fid)!
         guard let (pid, slot) = f.parent else {
             var details = JSONObject()
@@ -788,7 +882,8 @@ public struct Execution: Sendable {
             if fromFailState?.1 != nil || fromFailState == nil { details["cause"] = .string(error.cause) }
             finish(status: "FAILED", type: "ExecutionFailed", key: "executionFailedEventDetails", details: .object(details),
                    error: fromFailState == nil || fromFailState?.0 != nil ? error.error : nil,
-                   cause: fromFailState == nil || fromFailState?.1 != nil ? error.cause : nil, output: nil, previous: f.lastEventId, at: at)
+                   cause: fromFailState == nil || fromFailState?.1 != nil ? error.cause : nil, output: nil, previous: f.lastEventId, at: at,
+                   point: point)
             return
         }
         guard frames[pid] != nil else { return }
@@ -802,7 +897,7 @@ public struct Execution: Sendable {
             emit(pid, at, "MapStateFailed", nil, nil)
         default: return
         }
-        stateFailed(pid, error, at: at)
+        stateFailed(pid, error, at: at, failedChild: (slot, point))
     }
 
     /// A terminal failure (States.DataLimitExceeded on a state's input or output): not retried or caught.
@@ -812,9 +907,12 @@ public struct Execution: Sendable {
                error: error.error, cause: error.cause, output: nil, previous: frames[fid]?.lastEventId ?? lastEventId, at: at)
     }
 
+    /// `point`: where a redrive starts (the failed root frame's, which is gone); otherwise it is
+    /// read from the frames still running (a timeout, a stop, a terminal failure).
     mutating func finish(status: String, type: String, key: String, details: JSON, error: String?, cause: String?, output: String?,
-                         previous: Int, at: Int64) {
+                         previous: Int, at: Int64, point: Resume? = nil) {
         emit(nil, at, type, key, details, previous: previous)
+        redrivePoint = status == "SUCCEEDED" ? nil : point ?? frames.values.first { $0.parent == nil }.map { resumePoint($0.id) }
         let result = ExecutionOutcome(status: status, output: output, error: error, cause: cause, stopMs: at)
         outcome = result
         frames = [:]
@@ -826,5 +924,81 @@ public struct Execution: Sendable {
         submissions = [:]
         agenda = []
         actions = [.finish(result)]
+    }
+}
+
+// MARK: redrive
+
+extension Execution {
+    /// Where the frame starts again: the state it was about to enter, or the one it is in (a
+    /// Parallel or Map with what its branches or iterations had done).
+    func resumePoint(_ fid: Int) -> Resume {
+        let f = frames[fid]!
+        if let next = f.next { return Resume(state: next.state, input: next.input) }
+        return Resume(state: f.state.name, input: f.stateInput, inner: f.captured ?? innerPoint(fid, failedChild: nil))
+    }
+
+    /// A running Parallel's or Map's results and where each unfinished branch or iteration
+    /// starts again; nil when it is not one (or it cannot tell: the whole state runs again).
+    func innerPoint(_ fid: Int, failedChild: (slot: Int, resume: Resume)?) -> Resume.Inner? {
+        func point(_ slot: Int, _ child: Int) -> Resume? {
+            if frames[child] != nil { return resumePoint(child) }
+            if let failedChild, failedChild.slot == slot { return failedChild.resume }
+            return nil
+        }
+        switch frames[fid]!.phase {
+        case .parallel(let children, let results, _):
+            var branches: [Int: Resume] = [:]
+            for (slot, child) in children.enumerated() where results[slot] == nil {
+                guard let p = point(slot, child) else { return nil }
+                branches[slot] = p
+            }
+            return .parallel(results: results, branches: branches)
+        case .map(let run):
+            var iterations = run.redo
+            for (slot, child) in run.running {
+                guard let p = point(slot, child) else { return nil }
+                iterations[slot] = p
+            }
+            return .map(items: run.items, inputs: run.inputs, results: run.results, next: run.next, maxConcurrency: run.maxConcurrency,
+                        iterations: iterations)
+        default: return nil
+        }
+    }
+
+    /// Starts the frame again at `point`: a state is entered again; a Parallel or Map state
+    /// takes its kept results and runs only the branches or iterations that had not finished.
+    mutating func resume(_ fid: Int, _ point: Resume, at: Int64) {
+        guard let inner = point.inner, let state = frames[fid]!.branch.states[point.state] else {
+            queue(fid, point.state, point.input)
+            return
+        }
+        frames[fid]!.state = state
+        frames[fid]!.stateInput = point.input
+        frames[fid]!.enteredAt = at
+        frames[fid]!.enteredEventId = frames[fid]!.lastEventId
+        frames[fid]!.retryCounts = Array(repeating: 0, count: state.retry.count)
+        frames[fid]!.generation += 1
+        frames[fid]!.next = nil
+        frames[fid]!.captured = nil
+        frames[fid]!.taskToken = nil
+        switch (inner, state.kind) {
+        case (.parallel(let results, let branches), .parallel(let definitions)) where results.count == definitions.count:
+            var children = Array(repeating: 0, count: results.count)
+            for slot in branches.keys.sorted() {
+                children[slot] = newFrame(parent: (fid, slot), branch: definitions[slot], lastEventId: frames[fid]!.lastEventId)
+            }
+            frames[fid]!.phase = .parallel(children: children, results: results, done: results.count - branches.count)
+            for slot in branches.keys.sorted() where frames[children[slot]] != nil {
+                resume(children[slot], branches[slot]!, at: at)
+            }
+            if branches.isEmpty { parallelDone(fid, at: at) }
+        case (.map(let items, let inputs, let results, let next, let maxConcurrency, let iterations), .map):
+            frames[fid]!.phase = .map(MapRun(items: items, inputs: inputs, next: next, results: results,
+                                             finished: results.filter { $0 != nil }.count, maxConcurrency: maxConcurrency, redo: iterations))
+            mapPump(fid, at: at)
+        default:
+            queue(fid, point.state, point.input)
+        }
     }
 }

@@ -42,11 +42,14 @@ public enum JournalEntry: Sendable, Equatable {
     case taskHeartbeat(task: String, at: Int64)
     case timerFired(timer: String, at: Int64)
     case stopped(error: String?, cause: String?, at: Int64)
+    /// RedriveExecution (ADR 0029): a FAILED, TIMED_OUT or ABORTED execution runs again from the
+    /// states that did not succeed. `clientToken` is the request's, kept for idempotency.
+    case redriven(clientToken: String?, at: Int64)
 
     public var at: Int64 {
         switch self {
         case .started(_, let at), .taskSucceeded(_, _, let at), .taskFailed(_, _, _, let at), .taskSubmitted(_, _, let at),
-             .taskHeartbeat(_, let at), .timerFired(_, let at), .stopped(_, _, let at): return at
+             .taskHeartbeat(_, let at), .timerFired(_, let at), .stopped(_, _, let at), .redriven(_, let at): return at
         }
     }
 
@@ -64,6 +67,8 @@ public enum JournalEntry: Sendable, Equatable {
         case .timerFired(let timer, let at): return .obj([("type", .string("timerFired")), ("timer", .string(timer)), ("at", .int(at))])
         case .stopped(let error, let cause, let at):
             return .obj([("type", .string("stopped")), ("error", error.map(JSON.string) ?? .null), ("cause", cause.map(JSON.string) ?? .null), ("at", .int(at))])
+        case .redriven(let token, let at):
+            return .obj([("type", .string("redriven")), ("clientToken", token.map(JSON.string) ?? .null), ("at", .int(at))])
         }
     }
 
@@ -78,6 +83,7 @@ public enum JournalEntry: Sendable, Equatable {
         case "taskHeartbeat": guard let t = s("task") else { return nil }; self = .taskHeartbeat(task: t, at: at)
         case "timerFired": guard let t = s("timer") else { return nil }; self = .timerFired(timer: t, at: at)
         case "stopped": self = .stopped(error: s("error"), cause: s("cause"), at: at)
+        case "redriven": self = .redriven(clientToken: s("clientToken"), at: at)
         default: return nil
         }
     }

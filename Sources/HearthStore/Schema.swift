@@ -386,6 +386,11 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v12-sfn-redrive") { db in
+            // RedriveExecution (ADR 0029): how many times an execution was redriven, and when last.
+            try db.execute(sql: "ALTER TABLE executions ADD COLUMN redrive_count INTEGER NOT NULL DEFAULT 0;")
+            try db.execute(sql: "ALTER TABLE executions ADD COLUMN redrive_ms INTEGER;")
+        }
         return migrator
     }
 

@@ -38,12 +38,27 @@ public struct ExecutionRecord: Sendable, Equatable {
     public var roleArn: String
     public var startedMs: Int64
     public var stoppedMs: Int64?
+    /// RedriveExecution: how many times it was redriven, and when last (ADR 0029).
+    public var redriveCount: Int
+    public var redriveMs: Int64?
 
     public init(arn: String, stateMachineArn: String, name: String, status: String = "RUNNING", input: String, output: String? = nil,
-                error: String? = nil, cause: String? = nil, definition: String, roleArn: String, startedMs: Int64, stoppedMs: Int64? = nil) {
+                error: String? = nil, cause: String? = nil, definition: String, roleArn: String, startedMs: Int64, stoppedMs: Int64? = nil,
+                redriveCount: Int = 0, redriveMs: Int64? = nil) {
         (self.arn, self.stateMachineArn, self.name, self.status, self.input, self.output, self.error, self.cause) =
             (arn, stateMachineArn, name, status, input, output, error, cause)
         (self.definition, self.roleArn, self.startedMs, self.stoppedMs) = (definition, roleArn, startedMs, stoppedMs)
+        (self.redriveCount, self.redriveMs) = (redriveCount, redriveMs)
+    }
+}
+
+/// A redrive, written with its journal entry: the execution runs again (RUNNING, no outcome).
+public struct ExecutionRedrive: Sendable, Equatable {
+    public var count: Int
+    public var atMs: Int64
+
+    public init(count: Int, atMs: Int64) {
+        (self.count, self.atMs) = (count, atMs)
     }
 }
 
@@ -149,13 +164,20 @@ extension Store {
         }
     }
 
-    /// Appends a journal entry (number `seq`) and the history events it produced, and the end
-    /// when it ended the execution: one transaction.
-    public func appendJournal(execution arn: String, seq: Int, entry: String, events: [(Int, String)], end: ExecutionEnd?) throws {
+    /// Appends a journal entry (number `seq`) and the history events it produced, the redrive
+    /// when it was one, and the end when it ended the execution: one transaction.
+    public func appendJournal(execution arn: String, seq: Int, entry: String, events: [(Int, String)], end: ExecutionEnd?,
+                              redrive: ExecutionRedrive? = nil) throws {
         try write { db in
             try db.execute(sql: "INSERT INTO execution_journal (execution_arn, seq, entry) VALUES (?, ?, ?)", arguments: [arn, seq, entry])
             for (id, event) in events {
                 try db.execute(sql: "INSERT INTO execution_history (execution_arn, id, event) VALUES (?, ?, ?)", arguments: [arn, id, event])
+            }
+            if let redrive {
+                try db.execute(sql: """
+                    UPDATE executions SET status = 'RUNNING', output = NULL, error = NULL, cause = NULL, stopped_ms = NULL,
+                    redrive_count = ?, redrive_ms = ? WHERE arn = ?
+                    """, arguments: [redrive.count, redrive.atMs, arn])
             }
             if let end {
                 try db.execute(sql: "UPDATE executions SET status = ?, output = ?, error = ?, cause = ?, stopped_ms = ? WHERE arn = ?",
@@ -168,13 +190,14 @@ extension Store {
         try dbWriter.read { db in try Row.fetchOne(db, sql: "SELECT * FROM executions WHERE arn = ?", arguments: [arn]).map(Self.decodeExecution) }
     }
 
-    /// A machine's executions, newest first, optionally of one status, from `offset`.
-    public func executions(stateMachine arn: String, status: String?, offset: Int, limit: Int) throws -> [ExecutionRecord] {
+    /// A machine's executions, newest first, optionally of one status, redriven or not, from `offset`.
+    public func executions(stateMachine arn: String, status: String?, redriven: Bool? = nil, offset: Int, limit: Int) throws -> [ExecutionRecord] {
         try dbWriter.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT * FROM executions WHERE state_machine_arn = ? AND (? IS NULL OR status = ?)
+                AND (? IS NULL OR (redrive_count > 0) = ?)
                 ORDER BY started_ms DESC, arn DESC LIMIT ? OFFSET ?
-                """, arguments: [arn, status, status, limit, offset]).map(Self.decodeExecution)
+                """, arguments: [arn, status, status, redriven, redriven, limit, offset]).map(Self.decodeExecution)
         }
     }
 
@@ -209,6 +232,6 @@ extension Store {
     static func decodeExecution(_ row: Row) -> ExecutionRecord {
         ExecutionRecord(arn: row["arn"], stateMachineArn: row["state_machine_arn"], name: row["name"], status: row["status"], input: row["input"],
                         output: row["output"], error: row["error"], cause: row["cause"], definition: row["definition"], roleArn: row["role_arn"],
-                        startedMs: row["started_ms"], stoppedMs: row["stopped_ms"])
+                        startedMs: row["started_ms"], stoppedMs: row["stopped_ms"], redriveCount: row["redrive_count"], redriveMs: row["redrive_ms"])
     }
 }

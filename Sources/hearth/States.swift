@@ -81,6 +81,7 @@ struct StatesCommand: AsyncParsableCommand {
                     if let error = d["error"] as? String { outcome += "  \(error)" }
                     if let cause = d["cause"] as? String, !cause.isEmpty { outcome += ": \(cause.prefix(200))" }
                     if let output = d["output"] as? String { outcome += "  output \(output.prefix(200))" }
+                    if let count = d["redriveCount"] as? NSNumber { outcome += "  redrive \(count)" }
                     lines.append(outcome)
                 }
             }

@@ -62,6 +62,24 @@ struct Harness {
     mutating func run(input: String = "{}", maxSteps: Int = 100_000,
                       task: (TaskInvocation) -> Result<JSON, StatesError> = { .success($0.parameters) }) -> ExecutionOutcome? {
         apply(.started(input: input, at: now))
+        return drive(maxSteps: maxSteps, task: task)
+    }
+
+    /// RedriveExecution (ADR 0029): journals `redriven` and runs on to the end as `run` does.
+    @discardableResult
+    mutating func redrive(clientToken: String? = nil, after ms: Int64 = 1000, maxSteps: Int = 100_000,
+                          task: (TaskInvocation) -> Result<JSON, StatesError> = { .success($0.parameters) }) -> ExecutionOutcome? {
+        now += ms
+        running = []
+        apply(.redriven(clientToken: clientToken, at: now))
+        return drive(maxSteps: maxSteps, task: task)
+    }
+
+    /// Answers tasks and fires timers in due order until the execution ends (or `maxSteps`),
+    /// then checks that replaying the journal reproduces the history and the outcome.
+    @discardableResult
+    mutating func drive(maxSteps: Int = 100_000,
+                        task: (TaskInvocation) -> Result<JSON, StatesError> = { .success($0.parameters) }) -> ExecutionOutcome? {
         var steps = 0
         while execution.outcome == nil, steps < maxSteps {
             steps += 1

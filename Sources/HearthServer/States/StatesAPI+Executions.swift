@@ -3,7 +3,7 @@ import HearthStates
 import HearthStore
 
 // StartExecution, StartSyncExecution, DescribeExecution, DescribeStateMachineForExecution,
-// StopExecution, ListExecutions, GetExecutionHistory.
+// StopExecution, ListExecutions, GetExecutionHistory (RedriveExecution is in StatesAPI+Redrive).
 extension StatesAPI {
     static func checkInput(_ input: String) throws {
         do { _ = try JSON.parse(input) } catch {
@@ -84,10 +84,7 @@ extension StatesAPI {
         }
         if let error = e.error { o["error"] = .string(error) }
         if let cause = e.cause { o["cause"] = .string(cause) }
-        o["redriveCount"] = .int(0)
-        o["redriveStatus"] = .string("NOT_REDRIVABLE")
-        o["redriveStatusReason"] = .string(e.status == "FAILED" || e.status == "TIMED_OUT" || e.status == "ABORTED"
-            ? "Hearth does not redrive executions yet" : "Execution is \(e.status) and cannot be redriven")
+        try redriveFields(e, into: &o)
         return .object(o)
     }
 
@@ -119,14 +116,18 @@ extension StatesAPI {
         if let status, !["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"].contains(status) {
             throw StatesAPIError.validation("1 validation error detected: Value '\(status)' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [SUCCEEDED, TIMED_OUT, PENDING_REDRIVE, ABORTED, FAILED, RUNNING]")
         }
+        let redrive = try Self.string(body, "redriveFilter", required: false)
+        if let redrive, !["REDRIVEN", "NOT_REDRIVEN"].contains(redrive) {
+            throw StatesAPIError.validation("1 validation error detected: Value '\(redrive)' at 'redriveFilter' failed to satisfy constraint: Member must satisfy enum value set: [REDRIVEN, NOT_REDRIVEN]")
+        }
         let limit = try Self.maxResults(body)
         let offset = Int(try Self.untoken("executions", body) ?? "0") ?? 0
-        let page = try store.executions(stateMachine: m.arn, status: status, offset: offset, limit: limit + 1)
+        let page = try store.executions(stateMachine: m.arn, status: status, redriven: redrive.map { $0 == "REDRIVEN" }, offset: offset, limit: limit + 1)
         var o = JSONObject([("executions", .array(page.prefix(limit).map { e in
             var x = JSONObject([("executionArn", .string(e.arn)), ("stateMachineArn", .string(e.stateMachineArn)), ("name", .string(e.name)),
                                 ("status", .string(e.status)), ("startDate", Self.epoch(e.startedMs))])
             if let stop = e.stoppedMs { x["stopDate"] = Self.epoch(stop) }
-            x["redriveCount"] = .int(0)
+            Self.redriveCounts(e, into: &x)
             return .object(x)
         }))])
         if page.count > limit { o["nextToken"] = .string(Self.token("executions", String(offset + limit))) }

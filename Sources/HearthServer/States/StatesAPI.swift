@@ -42,6 +42,8 @@ final class StatesAPI: Sendable {
             case "DescribeExecution": result = try describeExecution(body)
             case "DescribeStateMachineForExecution": result = try describeStateMachineForExecution(body)
             case "StopExecution": result = try await stopExecution(body)
+            case "RedriveExecution": result = try await redriveExecution(body)
+            case "TestState": result = try await testState(body)
             case "ListExecutions": result = try listExecutions(body)
             case "GetExecutionHistory": result = try getExecutionHistory(body)
             case "SendTaskSuccess": result = try await sendTaskSuccess(body)

@@ -69,10 +69,24 @@ actor StatesEngine {
         let actions = execution.apply(entry)
         let events = execution.history[before...].map { ($0.id, $0.json.text) }
         let end = execution.outcome.map { ExecutionEnd(status: $0.status, output: $0.output, error: $0.error, cause: $0.cause, stoppedMs: $0.stopMs) }
-        try store.appendJournal(execution: arn, seq: entries + 1, entry: entry.json.text, events: Array(events), end: end)
+        var redrive: ExecutionRedrive?
+        if case .redriven(_, let at) = entry { redrive = ExecutionRedrive(count: execution.redriveCount, atMs: at) }
+        try store.appendJournal(execution: arn, seq: entries + 1, entry: entry.json.text, events: Array(events), end: end, redrive: redrive)
         entries += 1
         if execution.outcome == nil { open[arn] = (execution, entries) } else { open[arn] = nil }
         return actions
+    }
+
+    /// RedriveExecution: an earlier redrive with the same client token (within AWS's 15 minutes)
+    /// answers again with its date and no actions; otherwise `check` may refuse it (throwing),
+    /// or the redrive is journalled. nil when the execution does not take it (it is not over,
+    /// or succeeded).
+    func redrive(_ arn: String, clientToken: String?, now: Int64, check: @Sendable () throws -> Void) throws -> (date: Int64, actions: [ExecutionAction])? {
+        guard let (execution, _) = try load(arn) else { return nil }
+        if let clientToken, let at = execution.redriveDate(clientToken: clientToken), now - at <= 15 * 60_000 { return (at, []) }
+        try check()
+        guard let actions = try record(arn, .redriven(clientToken: clientToken, at: now)) else { return nil }
+        return (now, actions)
     }
 
     /// A task still to run (a callback task already submitted waits for its token: not run again).
@@ -222,6 +236,17 @@ final class StatesDriver: Sendable {
         return true
     }
 
+    /// RedriveExecution: journals the redrive (or finds the one made with the same client token)
+    /// and puts the states that run again on the ledger; the redrive's date, nil if the
+    /// execution did not take it.
+    func redrive(_ arn: String, clientToken: String?, check: @escaping @Sendable () throws -> Void) async throws -> Int64? {
+        let now = clock.nowMs()
+        guard let (date, actions) = try await engine.redrive(arn, clientToken: clientToken, now: now, check: check) else { return nil }
+        if !actions.isEmpty { metrics.transitions(1) }
+        try await submit(arn, actions, at: now)
+        return date
+    }
+
     /// SendTaskSuccess/Failure/Heartbeat: journals the worker's answer for the token's task and
     /// puts what follows on the ledger.
     func callback(token: String, _ make: @Sendable (String, Int64) -> JournalEntry) async throws {
@@ -354,11 +379,14 @@ final class StatesDriver: Sendable {
 
     /// Runs an execution in memory to its end: tasks at once (concurrently within a step),
     /// timers by sleeping (scaled). Nothing is journalled: Express executions are not durable.
-    func runSync(machine: StateMachine, context: ExecutionContext, input: String, deadlineMs: Int64) async -> Execution {
+    /// TestState (`test`): the state's data flow is recorded, a Wait does not wait, and the run
+    /// stops at the first retry.
+    func runSync(machine: StateMachine, context: ExecutionContext, input: String, deadlineMs: Int64, test: Bool = false) async -> Execution {
         var execution = Execution(machine: machine, context: context)
+        if test { execution.inspectedState = StateTest.stateName }
         var pending = execution.apply(.started(input: input, at: clock.nowMs()))
         var timers: [String: Int64] = [:]
-        while execution.outcome == nil {
+        while execution.outcome == nil && !(test && execution.retrying) {
             var invokes: [TaskInvocation] = []
             for action in pending {
                 switch action {
@@ -385,7 +413,7 @@ final class StatesDriver: Sendable {
                 pending = execution.apply(.stopped(error: "States.Timeout", cause: "The execution exceeded the Express limit of 5 minutes", at: now))
                 break
             }
-            let wait = Double(max(0, due - now)) * timeScale
+            let wait = test ? 0 : Double(max(0, due - now)) * timeScale
             if wait > 0 { try? await Task.sleep(for: .milliseconds(Int64(wait))) }
             timers[id] = nil
             pending = execution.apply(.timerFired(timer: id, at: clock.nowMs()))
