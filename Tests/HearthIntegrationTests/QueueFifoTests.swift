@@ -225,14 +225,7 @@ struct QueueFifoTests {
                 && records.filter { $0.body == "A2 fail" }.count >= 2
         }
         #expect(done, "\(daemon.log.suffix(2000))")
-        let settled = try await AsyncInvokeTests.waitFor(30) {
-            daemon.python("""
-                import boto3, os
-                sqs = boto3.client('sqs', endpoint_url=os.environ['ENDPOINT'])
-                a = sqs.get_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName='jobs.fifo')['QueueUrl'], AttributeNames=['All'])['Attributes']
-                print(a['ApproximateNumberOfMessages'], a['ApproximateNumberOfMessagesNotVisible'])
-                """).stdoutText.contains("0 0")
-        }
+        let settled = try await QueueTests.drained(daemon, queue: "jobs.fifo", within: 30)
         #expect(settled)
         let records = Self.records(state: state, function: "ordered").filter { $0.group != nil }
         // Each group in send order, by first processing.
@@ -324,14 +317,7 @@ struct QueueFifoTests {
                 newest[g] = seq
             }
         }
-        let settled = try await AsyncInvokeTests.waitFor(60) {
-            daemon.python("""
-                import boto3, os
-                sqs = boto3.client('sqs', endpoint_url=os.environ['ENDPOINT'])
-                a = sqs.get_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName='crash.fifo')['QueueUrl'], AttributeNames=['All'])['Attributes']
-                print(a['ApproximateNumberOfMessages'], a['ApproximateNumberOfMessagesNotVisible'])
-                """).stdoutText.contains("0 0")
-        }
+        let settled = try await QueueTests.drained(daemon, queue: "crash.fifo", within: 60)
         #expect(settled)
         daemon.stop()
         #expect(Harness.leftovers().isEmpty)

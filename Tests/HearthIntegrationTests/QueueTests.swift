@@ -36,6 +36,18 @@ struct QueueTests {
         """
     }
 
+    /// True once `queue` holds no message, visible or in flight, within `seconds`.
+    static func drained(_ daemon: ServeDaemon, queue: String, within seconds: Double) async throws -> Bool {
+        try await AsyncInvokeTests.waitFor(seconds) {
+            daemon.python("""
+                import boto3, os
+                sqs = boto3.client('sqs', endpoint_url=os.environ['ENDPOINT'])
+                a = sqs.get_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName='\(queue)')['QueueUrl'], AttributeNames=['All'])['Attributes']
+                print(a['ApproximateNumberOfMessages'], a['ApproximateNumberOfMessagesNotVisible'])
+                """).stdoutText.contains("0 0")
+        }
+    }
+
     /// The function's log text (its log file holds one JSON document an invocation), readable
     /// with no daemon running.
     static func logText(state: String, function: String) -> [String] {
@@ -355,14 +367,7 @@ struct QueueTests {
             a = sqs.get_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName='crash')['QueueUrl'], AttributeNames=['All'])['Attributes']
             print(json.dumps([a['ApproximateNumberOfMessages'], a['ApproximateNumberOfMessagesNotVisible']]))
             """)
-        let settled = try await AsyncInvokeTests.waitFor(90) {
-            daemon.python("""
-                import boto3, os
-                sqs = boto3.client('sqs', endpoint_url=os.environ['ENDPOINT'])
-                a = sqs.get_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName='crash')['QueueUrl'], AttributeNames=['All'])['Attributes']
-                print(a['ApproximateNumberOfMessages'], a['ApproximateNumberOfMessagesNotVisible'])
-                """).stdoutText.contains("0 0")
-        }
+        let settled = try await QueueTests.drained(daemon, queue: "crash", within: 90)
         #expect(settled, "\(left.stdoutText)")
         daemon.stop()
         #expect(Harness.leftovers().isEmpty)
