@@ -11,7 +11,7 @@ public protocol LedgerBackend: Sendable {
     /// first: an item whose idempotency key is already present is skipped (its id is nil); a
     /// lease, when given, hands the item out at once (state `leased`). Then each finish applies
     /// a dispatcher's decision for an item its owner leased; it is false if the lease was lost.
-    /// Then each receive, as `receive` does it.
+    /// Then each receive (`LedgerReceive`, which says what one does), in the same transaction.
     func commit(_ batch: LedgerBatch, now: Int64) throws -> LedgerBatch.Result
 
     /// Leases up to `limit` items of `kind` that are due (`available` with `dueAt <= now`),
@@ -46,27 +46,12 @@ public protocol LedgerBackend: Sendable {
 
     // MARK: queues with client-held leases (SQS: a lease is a visibility timeout, a claim a receive)
 
-    /// In one transaction on `request.queue` only: expired leases become available again (due
-    /// when they expired, keeping their last owner, counting no recovery: a visibility timeout
-    /// that ends is normal); up to `retentionBatch` items created at or before `retainedAfter`
-    /// are deleted (retention; the rest are never leased, and `sweep` deletes them); due items
-    /// claimed `redrive.maxClaims` times in this queue move to `redrive.queue` (due now; their
-    /// claims and first claim are kept, the claims so far remembered as earlier queues'); then,
-    /// unless the queue already holds `maxLeased` leases (`Result.overLimit`), up to `limit` due
-    /// items (no more than `maxLeased` allows) are leased to `owner` until `leaseUntil`, earliest
-    /// due first, bumping `claims` and setting `firstClaimedAt` on a first claim.
-    ///
-    /// The number of leases a queue read this way holds is a counter kept in the same
-    /// transactions as the leases (receive, `changeLease`, a finish by a client owner,
-    /// retention, `removeAll`), so the limit costs one lookup, not a scan.
-    func receive(_ request: LedgerReceive, now: Int64) throws -> LedgerReceive.Result
-
     /// Retention without a receive: deletes up to `limit` items of `queue` (of `kind`), leased
     /// or not, created at or before `retainedAfter`, oldest first. Returns how many.
     func sweep(kind: String, queue: String, retainedAfter: Int64, limit: Int) throws -> Int
 
-    /// The leases `queue` (of `kind`, read through `receive`) holds, ended ones not yet
-    /// returned by a receive included: the counter `receive` checks.
+    /// The leases `queue` (of `kind`, read through `LedgerReceive`) holds, ended ones not yet
+    /// returned by a receive included: the counter a `LedgerReceive` checks.
     func leaseCount(kind: String, queue: String) throws -> Int
 
     /// Moves the end of a lease `owner` still holds on item `id` (of `kind`) to `until`; at or
@@ -79,7 +64,7 @@ public protocol LedgerBackend: Sendable {
 
     /// In one transaction: moves up to `limit` available, due items of `queue` (of `kind`), first
     /// due first, to `destination`, or, when it is nil, back to the queue each was redriven from
-    /// (`receive`'s redrive records it in `lastError`) if that queue is one of `origins` (others
+    /// (a `LedgerReceive`'s redrive records it in `lastError`) if that queue is one of `origins` (others
     /// stay); moved items are due now with their claims and first-claim time reset. Then item
     /// `task`'s payload becomes `progress(moved)`'s, and the task ends as history (`failed`
     /// state, finished now) when that says so. Returns the moved items' new queues. (SQS's
@@ -91,7 +76,20 @@ public protocol LedgerBackend: Sendable {
     func counts(kind: String, queue: String, now: Int64) throws -> LedgerQueueCounts
 }
 
-/// A receive on one queue of client-held leases (`LedgerBackend.receive`).
+/// A receive on one queue of client-held leases, carried out in a `LedgerBatch`'s transaction
+/// (`LedgerBackend.commit`), on that queue only: expired leases become available again (due
+/// when they expired, keeping their last owner, counting no recovery: a visibility timeout
+/// that ends is normal); up to `retentionBatch` items created at or before `retainedAfter`
+/// are deleted (retention; the rest are never leased, and `sweep` deletes them); due items
+/// claimed `redrive.maxClaims` times in this queue move to `redrive.queue` (due now; their
+/// claims and first claim are kept, the claims so far remembered as earlier queues'); then,
+/// unless the queue already holds `maxLeased` leases (`Result.overLimit`), up to `limit` due
+/// items (no more than `maxLeased` allows) are leased to `owner` until `leaseUntil`, earliest
+/// due first, bumping `claims` and setting `firstClaimedAt` on a first claim.
+///
+/// The number of leases a queue read this way holds is a counter kept in the same
+/// transactions as the leases (receive, `changeLease`, a finish by a client owner,
+/// retention, `removeAll`), so the limit costs one lookup, not a scan.
 public struct LedgerReceive: Sendable, Equatable {
     public struct Redrive: Sendable, Equatable {
         public var maxClaims: Int

@@ -71,7 +71,7 @@ public final class SQLiteLedger: LedgerBackend {
         return id
     }
 
-    // MARK: lease counts (the leases of each queue read through `receive`, kept with them)
+    // MARK: lease counts (the leases of each queue read through a `LedgerReceive`, kept with them)
 
     static func isClient(_ owner: String) -> Bool { owner.hasPrefix(LedgerLease.clientPrefix) }
 
@@ -253,10 +253,7 @@ public final class SQLiteLedger: LedgerBackend {
         return states.count
     }
 
-    public func receive(_ request: LedgerReceive, now: Int64) throws -> LedgerReceive.Result {
-        try db.write { db in try Self.receive(db, request, now: now) }
-    }
-
+    /// One `LedgerReceive`, inside a batch's transaction (`commit`).
     static func receive(_ db: Database, _ request: LedgerReceive, now: Int64) throws -> LedgerReceive.Result {
         try db.cachedStatement(sql: Self.queueExpireSQL).execute(arguments: [request.kind, request.queue, now])
         try Self.addLeases(db, kind: request.kind, queue: request.queue, -db.changesCount)
