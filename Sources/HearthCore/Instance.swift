@@ -54,10 +54,10 @@ public struct InvocationRecord: Sendable {
 
     /// `REPORT RequestId: …` as Lambda prints it.
     public var reportLine: String {
-        var line = "REPORT RequestId: \(requestID)\tDuration: \(String(format: "%.2f", durationMs)) ms"
+        var line = "REPORT RequestId: \(requestID)\tDuration: \(TextFormat.fixed2(durationMs)) ms"
             + "\tBilled Duration: \(billedDurationMs) ms\tMemory Size: \(memorySizeMB) MB"
             + "\tMax Memory Used: \(maxMemoryUsedMB) MB"
-        if let initDurationMs { line += "\tInit Duration: \(String(format: "%.2f", initDurationMs)) ms" }
+        if let initDurationMs { line += "\tInit Duration: \(TextFormat.fixed2(initDurationMs)) ms" }
         if let status {
             line += "\tStatus: \(status)"
             if status == "error", let type = failureAfterResponse ?? errorType { line += "\tError Type: \(type)" }
@@ -345,9 +345,9 @@ public final class Instance: Sendable {
     /// A new X-Ray trace header, as Lambda sends one with every invocation:
     /// `Root=1-<8 hex epoch seconds>-<24 hex>;Parent=<16 hex>;Sampled=0`.
     public static func newTraceID() -> String {
-        let epoch = String(format: "%08x", UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970)))
-        let root = String(format: "%016llx%08x", UInt64.random(in: 0...UInt64.max), UInt32.random(in: 0...UInt32.max))
-        return "Root=1-\(epoch)-\(root);Parent=\(String(format: "%016llx", UInt64.random(in: 0...UInt64.max)));Sampled=0"
+        let epoch = TextFormat.hex(UInt64(UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970))), width: 8)
+        let root = TextFormat.hex(UInt64.random(in: 0...UInt64.max), width: 16) + TextFormat.hex(UInt64(UInt32.random(in: 0...UInt32.max)), width: 8)
+        return "Root=1-\(epoch)-\(root);Parent=\(TextFormat.hex(UInt64.random(in: 0...UInt64.max), width: 16));Sampled=0"
     }
 
     typealias Event = WaitEvent

@@ -187,6 +187,12 @@ final class RuntimeAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
         discardBody = false
     }
 
+    /// The request id in a path segment, percent-decoded (Foundation's decoding only when the
+    /// segment has a `%`: the ids Hearth issues never do, and decoding costs on every response).
+    static func requestID(_ segment: Substring) -> String {
+        segment.utf8.contains(UInt8(ascii: "%")) ? (String(segment).removingPercentEncoding ?? String(segment)) : String(segment)
+    }
+
     static func parseRoute(method: HTTPMethod, uri: String) -> Result<Route, RuntimeAPIError> {
         let path = uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
         guard path.hasPrefix(prefix) else { return .failure(.notFound(path)) }
@@ -198,9 +204,9 @@ final class RuntimeAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case 2 where parts[0] == "init" && parts[1] == "error":
             route = .initError
         case 3 where parts[0] == "invocation" && parts[2] == "response" && !parts[1].isEmpty:
-            route = .response(String(parts[1]).removingPercentEncoding ?? String(parts[1]))
+            route = .response(Self.requestID(parts[1]))
         case 3 where parts[0] == "invocation" && parts[2] == "error" && !parts[1].isEmpty:
-            route = .error(String(parts[1]).removingPercentEncoding ?? String(parts[1]))
+            route = .error(Self.requestID(parts[1]))
         default:
             return .failure(.notFound(path))
         }

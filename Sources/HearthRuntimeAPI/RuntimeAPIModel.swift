@@ -86,24 +86,80 @@ public enum RuntimeAPIError: Error, Equatable, Sendable {
     }
 }
 
-/// Minimal JSON string quoting (RFC 8259), without Foundation.
+/// Minimal JSON string quoting (RFC 8259), without Foundation. On the warm path (every
+/// invocation's log line and error documents): bytes are copied in runs between the few that
+/// need escaping, not scalar by scalar.
 public enum JSONString {
     public static func quote(_ s: String) -> String {
-        var out = "\""
-        out.reserveCapacity(s.utf8.count + 2)
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
+        var s = s
+        return s.withUTF8 { src in
+            var extra = 0
+            for b in src where b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") {
+                extra += b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b == UInt8(ascii: "\n") || b == UInt8(ascii: "\r") || b == UInt8(ascii: "\t") ? 1 : 5
+            }
+            return String(unsafeUninitializedCapacity: src.count + extra + 2) { out in
+                var n = 0
+                out[n] = UInt8(ascii: "\""); n += 1
+                var run = 0
+                func flush(_ upTo: Int) {
+                    let len = upTo - run
+                    if len > 0 {
+                        (out.baseAddress! + n).update(from: src.baseAddress! + run, count: len)
+                        n += len
+                    }
+                }
+                for i in 0..<src.count {
+                    let b = src[i]
+                    guard b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") else { continue }
+                    flush(i)
+                    run = i + 1
+                    out[n] = UInt8(ascii: "\\"); n += 1
+                    switch b {
+                    case UInt8(ascii: "\""), UInt8(ascii: "\\"): out[n] = b; n += 1
+                    case UInt8(ascii: "\n"): out[n] = UInt8(ascii: "n"); n += 1
+                    case UInt8(ascii: "\r"): out[n] = UInt8(ascii: "r"); n += 1
+                    case UInt8(ascii: "\t"): out[n] = UInt8(ascii: "t"); n += 1
+                    default:
+                        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                        out[n] = UInt8(ascii: "u"); out[n + 1] = UInt8(ascii: "0"); out[n + 2] = UInt8(ascii: "0")
+                        out[n + 3] = hex[Int(b >> 4)]; out[n + 4] = hex[Int(b & 15)]; n += 5
+                    }
+                }
+                flush(src.count)
+                out[n] = UInt8(ascii: "\""); n += 1
+                return n
             }
         }
-        return out + "\""
+    }
+}
+
+/// Number formatting for what is written on every invocation (REPORT lines, trace ids):
+/// Foundation's `String(format:)` costs microseconds per call on Linux.
+public enum TextFormat {
+    private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// `value` in lower-case hex, zero-padded to `width` digits (`%0*llx`).
+    public static func hex(_ value: UInt64, width: Int) -> String {
+        var v = value
+        var count = 1
+        while v >= 16 { v >>= 4; count += 1 }
+        let total = max(width, count)
+        return String(unsafeUninitializedCapacity: total) { out in
+            var v = value
+            for i in stride(from: total - 1, through: 0, by: -1) {
+                out[i] = digits[Int(v & 15)]
+                v >>= 4
+            }
+            return total
+        }
+    }
+
+    /// `value` with two decimals, as printf's `%.2f` (ties to even), except where `value * 100`
+    /// itself rounds onto or off a tie in binary: a hundredth either way, for durations.
+    public static func fixed2(_ value: Double) -> String {
+        guard value.isFinite, abs(value) < 1e15 else { return String(value) }
+        let hundredths = Int64((abs(value) * 100).rounded(.toNearestOrEven))
+        let frac = hundredths % 100
+        return (value < 0 && hundredths > 0 ? "-" : "") + String(hundredths / 100) + (frac < 10 ? ".0" : ".") + String(frac)
     }
 }

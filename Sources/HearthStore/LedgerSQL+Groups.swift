@@ -42,7 +42,7 @@ extension SQLiteLedger: GroupedLedgerBackend {
             SET state = 'leased', lease_owner = ?, lease_until_ms = ?, claims = claims + 1,
                 first_claimed_at_ms = COALESCE(first_claimed_at_ms, ?)
             WHERE id IN (\(placeholders))
-            RETURNING *
+            RETURNING \(itemColumns)
             """, arguments: StatementArguments(arguments))
         let byId = Dictionary(rows.map(Self.decode).map { ($0.id, $0) }, uniquingKeysWith: { $1 })
         let items = ids.compactMap { byId[$0] }
