@@ -127,6 +127,16 @@ public final class MappingPoller: Sendable {
     static let overLimitPauseCapMs: Int64 = 5000
 
     private func work() async {
+        // A batch's delete is not awaited before the next receive: the two go to the ledger
+        // together, one transaction and one fsync for both (a crash before it commits brings the
+        // batch back, at least once, as a crash before any delete does). One delete at most is
+        // outstanding per worker, and the last is awaited before the worker ends.
+        var pendingDelete: Task<Void, Never>?
+        await poll(&pendingDelete)
+        await pendingDelete?.value
+    }
+
+    private func poll(_ pendingDelete: inout Task<Void, Never>?) async {
         var overLimit = 0
         while !Task.isCancelled && !shouldExit(idle: false) {
             guard let queue = service.queue(arn: mapping.eventSourceArn) else {
@@ -169,7 +179,8 @@ public final class MappingPoller: Sendable {
             }
             await gather(&batch, queue: queue.name, visibility: visibility, window: window)
             if batch.count >= mapping.batchSize { scaleUp() }
-            if await process(batch, queueARN: service.arn(queue.name), queue: queue.name, visibility: visibility) { return }
+            if await process(batch, queueARN: service.arn(queue.name), queue: queue.name, visibility: visibility,
+                             pendingDelete: &pendingDelete) { return }
         }
     }
 
@@ -193,7 +204,8 @@ public final class MappingPoller: Sendable {
 
     /// Filters, invokes and settles one batch; true when this worker should end (throttled
     /// while others run).
-    private func process(_ received: [ReceivedMessage], queueARN: String, queue: String, visibility: Int) async -> Bool {
+    private func process(_ received: [ReceivedMessage], queueARN: String, queue: String, visibility: Int,
+                         pendingDelete: inout Task<Void, Never>?) async -> Bool {
         var batch = received
         if let filters = mapping.filterPatterns, !filters.isEmpty {
             let patterns = filters.compactMap { try? EventPattern(parsing: $0) }
@@ -227,7 +239,8 @@ public final class MappingPoller: Sendable {
                     keep = SQSEvent.kept(batch, failed: failed)
                 }
                 let done = batch.filter { !keep.contains($0.message.messageId) }.map(\.receiptHandle)
-                if !done.isEmpty { _ = try? await service.delete(queue, receiptHandles: done) }
+                await pendingDelete?.value
+                pendingDelete = done.isEmpty ? nil : Task { [service] in _ = try? await service.delete(queue, receiptHandles: done) }
                 invoker.processed(mapping, result: "OK")
                 return false
             case .functionError:

@@ -372,17 +372,20 @@ public final class SQLiteLedger: LedgerBackend {
         }
     }
 
+    /// Counted off the `(kind, queue, state, due_at_ms)` index without reading rows (a leased
+    /// row's lease end is not in it, so only the expired leases, which count as visible and are
+    /// few, are read). GetQueueAttributes on a deep queue used to read every row.
     public func counts(kind: String, queue: String, now: Int64) throws -> LedgerQueueCounts {
         try db.read { db in
             let row = try Row.fetchOne(try db.cachedStatement(sql: """
                 SELECT
-                    COALESCE(SUM(CASE WHEN state = 'leased' AND lease_until_ms > ? THEN 1 ELSE 0 END), 0) AS leased,
-                    COALESCE(SUM(CASE WHEN state = 'available' AND due_at_ms > ? THEN 1 ELSE 0 END), 0) AS delayed,
-                    COUNT(*) AS total
-                FROM ledger_items WHERE kind = ? AND queue = ? AND state <> 'failed'
-                """), arguments: [now, now, kind, queue])
-            let leased: Int = row?["leased"] ?? 0, delayed: Int = row?["delayed"] ?? 0, total: Int = row?["total"] ?? 0
-            return LedgerQueueCounts(visible: total - leased - delayed, leased: leased, delayed: delayed)
+                    (SELECT COUNT(*) FROM ledger_items WHERE kind = ?1 AND queue = ?2 AND state = 'leased'),
+                    (SELECT COUNT(*) FROM ledger_items WHERE kind = ?1 AND queue = ?2 AND state = 'leased' AND lease_until_ms <= ?3),
+                    (SELECT COUNT(*) FROM ledger_items WHERE kind = ?1 AND queue = ?2 AND state = 'available' AND due_at_ms > ?3),
+                    (SELECT COUNT(*) FROM ledger_items WHERE kind = ?1 AND queue = ?2 AND state = 'available')
+                """), arguments: [kind, queue, now])
+            let leased: Int = row?[0] ?? 0, expired: Int = row?[1] ?? 0, delayed: Int = row?[2] ?? 0, available: Int = row?[3] ?? 0
+            return LedgerQueueCounts(visible: available - delayed + expired, leased: leased - expired, delayed: delayed)
         }
     }
 
@@ -411,7 +414,7 @@ extension SQLiteLedger {
     static let deletePendingSQL = "DELETE FROM ledger_items WHERE kind = ? AND queue = ? AND state <> 'failed'"
 
     /// A condition true when the queue `queueExpression` (SQL over the caller's row) has a
-    /// pending item of the kind bound to its one `?`: an index probe of `(kind, queue, state)`.
+    /// pending item of the kind bound to its one `?`: an index probe of `(kind, queue, state, due_at_ms)`.
     static func hasPendingSQL(queueExpression: String) -> String {
         "EXISTS (SELECT 1 FROM ledger_items WHERE kind = ? AND queue = \(queueExpression) AND state <> 'failed')"
     }

@@ -391,6 +391,11 @@ enum Schema {
             try db.execute(sql: "ALTER TABLE executions ADD COLUMN redrive_count INTEGER NOT NULL DEFAULT 0;")
             try db.execute(sql: "ALTER TABLE executions ADD COLUMN redrive_ms INTEGER;")
         }
+        migrator.registerMigration("v14-ledger-indexes") { db in
+            // `(kind, queue, state)` is a prefix of `ledger_items_queue_due`, which answers every
+            // query it did: one index fewer to update on each send, receive and delete.
+            try db.execute(sql: "DROP INDEX IF EXISTS ledger_items_queue;")
+        }
         return migrator
     }
 
