@@ -13,7 +13,8 @@ extension Execution {
         case .not(let r):
             return !(try evaluate(r, input, fid: fid))
         case .compare(let variable, let op, let literal, let operandPath):
-            let ctx = contextObject(fid)
+            // The context object only when a path reads it (building it is most of a Choice's cost).
+            let ctx = variable.root == .context || operandPath?.root == .context ? contextObject(fid) : .null
             let value: JSON?
             do { value = try variable.read(variable.root == .context ? ctx : input) } catch { value = nil }
             if op == "IsPresent" { return (value != nil) == (literal.boolValue ?? true) }

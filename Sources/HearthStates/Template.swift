@@ -140,13 +140,37 @@ public enum Timestamp {
         return seconds * 1000 + Int64(fractionMs)
     }
 
-    /// `2026-12-02T01:02:03.456Z`, as the context object shows times.
+    /// `2026-12-02T01:02:03.456Z`, as the context object shows times. Written by hand (civil
+    /// from days, Howard Hinnant's algorithm): the context object is built at every state's
+    /// entry, and Calendar with String(format:) cost more than the rest of a Pass state.
     public static func format(_ ms: Int64) -> String {
-        let date = Date(timeIntervalSince1970: Double(ms) / 1000)
-        var cal = Calendar(identifier: .gregorian)
-        cal.timeZone = TimeZone(identifier: "UTC")!
-        let p = cal.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        let millis = Int(((ms % 1000) + 1000) % 1000)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", p.year!, p.month!, p.day!, p.hour!, p.minute!, p.second!, millis)
+        let (secs, millis) = (ms >= 0 ? ms / 1000 : (ms - 999) / 1000, Int(((ms % 1000) + 1000) % 1000))
+        let days = secs >= 0 ? secs / 86_400 : (secs - 86_399) / 86_400
+        let tod = Int(secs - days * 86_400)
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = Int(doy - (153 * mp + 2) / 5 + 1)
+        let m = Int(mp < 10 ? mp + 3 : mp - 9)
+        let y = Int(yoe + era * 400) + (m <= 2 ? 1 : 0)
+        var out: [UInt8] = []
+        out.reserveCapacity(24)
+        func put(_ v: Int, _ width: Int) {
+            var div = 1
+            for _ in 1..<width { div *= 10 }
+            var v = v
+            for _ in 0..<width {
+                out.append(UInt8(48 + v / div % 10))
+                v %= div
+                div /= 10
+            }
+        }
+        put(y, 4); out.append(UInt8(ascii: "-")); put(m, 2); out.append(UInt8(ascii: "-")); put(d, 2)
+        out.append(UInt8(ascii: "T")); put(tod / 3600, 2); out.append(UInt8(ascii: ":")); put(tod / 60 % 60, 2)
+        out.append(UInt8(ascii: ":")); put(tod % 60, 2); out.append(UInt8(ascii: ".")); put(millis, 3); out.append(UInt8(ascii: "Z"))
+        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -62,6 +62,19 @@ public struct ExecutionRedrive: Sendable, Equatable {
     }
 }
 
+/// An execution to insert (`Store.createExecutions`): its record, first journal entry, history
+/// events, and its end when it ended at once.
+public struct NewExecution: Sendable {
+    public var record: ExecutionRecord
+    public var journal: String
+    public var events: [(Int, String)]
+    public var end: ExecutionEnd?
+
+    public init(record: ExecutionRecord, journal: String, events: [(Int, String)], end: ExecutionEnd?) {
+        (self.record, self.journal, self.events, self.end) = (record, journal, events, end)
+    }
+}
+
 /// How an execution ended, written with its last journal entry.
 public struct ExecutionEnd: Sendable, Equatable {
     public var status: String
@@ -80,6 +93,7 @@ extension Store {
 
     /// Inserts a machine; `conflict` if the name is taken.
     public func createStateMachine(_ record: StateMachineRecord) throws {
+        defer { forgetMachine(record.arn) }
         try write { db in
             if try Row.fetchOne(db, sql: "SELECT 1 FROM state_machines WHERE name = ?", arguments: [record.name]) != nil {
                 throw StoreError.conflict(record.arn)
@@ -92,12 +106,16 @@ extension Store {
         }
     }
 
+    /// A machine by ARN (kept in memory between reads; this file's writes forget it).
     public func stateMachine(arn: String) throws -> StateMachineRecord? {
-        try dbWriter.read { db in try Row.fetchOne(db, sql: "SELECT * FROM state_machines WHERE arn = ?", arguments: [arn]).map(Self.decodeMachine) }
+        try cachedMachine(arn) {
+            try dbWriter.read { db in try Row.fetchOne(db, sql: "SELECT * FROM state_machines WHERE arn = ?", arguments: [arn]).map(Self.decodeMachine) }
+        }
     }
 
     /// Replaces a machine's definition, role and settings (UpdateStateMachine); `notFound` if gone.
     public func updateStateMachine(_ record: StateMachineRecord) throws {
+        defer { forgetMachine(record.arn) }
         try write { db in
             try db.execute(sql: """
                 UPDATE state_machines SET definition = ?, role_arn = ?, settings = ?, revision_id = ?, updated_ms = ? WHERE arn = ?
@@ -108,6 +126,7 @@ extension Store {
 
     /// Deletes a machine (its executions stay, with the definitions they ran).
     public func deleteStateMachine(arn: String) throws {
+        defer { forgetMachine(arn) }
         try write { db in try db.execute(sql: "DELETE FROM state_machines WHERE arn = ?", arguments: [arn]) }
     }
 
@@ -121,6 +140,7 @@ extension Store {
     }
 
     public func tagStateMachine(arn: String, add: [String: String], remove: [String]) throws {
+        defer { forgetMachine(arn) }
         try write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM state_machines WHERE arn = ?", arguments: [arn]) else {
                 throw StoreError.notFound(arn)
@@ -143,25 +163,39 @@ extension Store {
     /// Inserts an execution with its first journal entry and history events, or returns the
     /// execution already holding that name on that machine (nothing is written then).
     public func createExecution(_ record: ExecutionRecord, journal entry: String, events: [(Int, String)], end: ExecutionEnd? = nil) throws -> ExecutionRecord? {
+        try createExecutions([NewExecution(record: record, journal: entry, events: events, end: end)])[0]
+    }
+
+    /// `createExecution` for several executions in one transaction (one fsync), in order: for
+    /// each, the execution already holding its name (an earlier one of the batch included), or nil.
+    public func createExecutions(_ batch: [NewExecution]) throws -> [ExecutionRecord?] {
         try write { db in
-            if let existing = try Row.fetchOne(db, sql: "SELECT * FROM executions WHERE state_machine_arn = ? AND name = ?",
-                                               arguments: [record.stateMachineArn, record.name]) {
-                return Self.decodeExecution(existing)
+            try batch.map { new in
+                let record = new.record
+                if let existing = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM executions WHERE state_machine_arn = ? AND name = ?"),
+                                                   arguments: [record.stateMachineArn, record.name]) {
+                    return Self.decodeExecution(existing)
+                }
+                try db.cachedStatement(sql: """
+                    INSERT INTO executions (arn, state_machine_arn, name, status, input, definition, role_arn, started_ms)
+                    VALUES (?, ?, ?, 'RUNNING', ?, ?, ?, ?)
+                    """).execute(arguments: [record.arn, record.stateMachineArn, record.name, record.input, record.definition, record.roleArn, record.startedMs])
+                try db.cachedStatement(sql: "INSERT INTO execution_journal (execution_arn, seq, entry) VALUES (?, 1, ?)").execute(arguments: [record.arn, new.journal])
+                try Self.insertHistory(db, record.arn, new.events)
+                if let end = new.end { try Self.writeEnd(db, record.arn, end) }
+                return nil
             }
-            try db.execute(sql: """
-                INSERT INTO executions (arn, state_machine_arn, name, status, input, definition, role_arn, started_ms)
-                VALUES (?, ?, ?, 'RUNNING', ?, ?, ?, ?)
-                """, arguments: [record.arn, record.stateMachineArn, record.name, record.input, record.definition, record.roleArn, record.startedMs])
-            try db.execute(sql: "INSERT INTO execution_journal (execution_arn, seq, entry) VALUES (?, 1, ?)", arguments: [record.arn, entry])
-            for (id, event) in events {
-                try db.execute(sql: "INSERT INTO execution_history (execution_arn, id, event) VALUES (?, ?, ?)", arguments: [record.arn, id, event])
-            }
-            if let end {
-                try db.execute(sql: "UPDATE executions SET status = ?, output = ?, error = ?, cause = ?, stopped_ms = ? WHERE arn = ?",
-                               arguments: [end.status, end.output, end.error, end.cause, end.stoppedMs, record.arn])
-            }
-            return nil
         }
+    }
+
+    static func insertHistory(_ db: Database, _ arn: String, _ events: [(Int, String)]) throws {
+        let insert = try db.cachedStatement(sql: "INSERT INTO execution_history (execution_arn, id, event) VALUES (?, ?, ?)")
+        for (id, event) in events { try insert.execute(arguments: [arn, id, event]) }
+    }
+
+    static func writeEnd(_ db: Database, _ arn: String, _ end: ExecutionEnd) throws {
+        try db.cachedStatement(sql: "UPDATE executions SET status = ?, output = ?, error = ?, cause = ?, stopped_ms = ? WHERE arn = ?")
+            .execute(arguments: [end.status, end.output, end.error, end.cause, end.stoppedMs, arn])
     }
 
     /// Appends a journal entry (number `seq`) and the history events it produced, the redrive
@@ -169,25 +203,20 @@ extension Store {
     public func appendJournal(execution arn: String, seq: Int, entry: String, events: [(Int, String)], end: ExecutionEnd?,
                               redrive: ExecutionRedrive? = nil) throws {
         try write { db in
-            try db.execute(sql: "INSERT INTO execution_journal (execution_arn, seq, entry) VALUES (?, ?, ?)", arguments: [arn, seq, entry])
-            for (id, event) in events {
-                try db.execute(sql: "INSERT INTO execution_history (execution_arn, id, event) VALUES (?, ?, ?)", arguments: [arn, id, event])
-            }
+            try db.cachedStatement(sql: "INSERT INTO execution_journal (execution_arn, seq, entry) VALUES (?, ?, ?)").execute(arguments: [arn, seq, entry])
+            try Self.insertHistory(db, arn, events)
             if let redrive {
                 try db.execute(sql: """
                     UPDATE executions SET status = 'RUNNING', output = NULL, error = NULL, cause = NULL, stopped_ms = NULL,
                     redrive_count = ?, redrive_ms = ? WHERE arn = ?
                     """, arguments: [redrive.count, redrive.atMs, arn])
             }
-            if let end {
-                try db.execute(sql: "UPDATE executions SET status = ?, output = ?, error = ?, cause = ?, stopped_ms = ? WHERE arn = ?",
-                               arguments: [end.status, end.output, end.error, end.cause, end.stoppedMs, arn])
-            }
+            if let end { try Self.writeEnd(db, arn, end) }
         }
     }
 
     public func execution(arn: String) throws -> ExecutionRecord? {
-        try dbWriter.read { db in try Row.fetchOne(db, sql: "SELECT * FROM executions WHERE arn = ?", arguments: [arn]).map(Self.decodeExecution) }
+        try dbWriter.read { db in try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM executions WHERE arn = ?"), arguments: [arn]).map(Self.decodeExecution) }
     }
 
     /// A machine's executions, newest first, optionally of one status, redriven or not, from `offset`.

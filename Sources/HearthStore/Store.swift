@@ -11,13 +11,15 @@ public final class Store: Sendable {
     /// What every Invoke reads (a function's `$LATEST` and its reserved concurrency), kept in
     /// memory between writes: each write (all go through `write`) bumps the generation and
     /// empties it. A read only fills it if no write happened meanwhile, so it never holds a
-    /// value older than the last write. The store is this process's alone.
+    /// value older than the last write. The store is this process's alone. State machines (what
+    /// every StartExecution reads) stay across other writes: their own writes forget them.
     private let hot = Mutex<HotReads>(HotReads())
 
     private struct HotReads {
         var generation: UInt64 = 0
         var functions: [String: FunctionConfiguration?] = [:]
         var reserved: [String: Int?] = [:]
+        var machines: [String: StateMachineRecord?] = [:]
     }
 
     /// Opens (creating if needed, along with its parent directory) the database at `path`,
@@ -86,6 +88,19 @@ public final class Store: Sendable {
             }
         }
         return try dbWriter.write(updates)
+    }
+
+    /// A state machine by ARN, from memory once read (until `forgetMachine`).
+    func cachedMachine(_ arn: String, _ read: () throws -> StateMachineRecord?) throws -> StateMachineRecord? {
+        try cached(\.machines, arn, read)
+    }
+
+    /// After a write to `state_machines`: the next read of `arn` goes to the database.
+    func forgetMachine(_ arn: String) {
+        hot.withLock { hot in
+            hot.machines[arn] = nil
+            if hot.machines.count > 10_000 { hot.machines.removeAll() }  // ARNs that named nothing, at most
+        }
     }
 
     /// `read()`'s result for `key`, from `hot[keyPath]` when there; cached when no write ran meanwhile.

@@ -305,4 +305,64 @@ struct StatesAPITests {
         #expect(!daemon.log.contains("runs again after a crash"), "nothing was running at the second crash: \(daemon.log)")
         print("states crash test: \(reran) of \(n) slow tasks were running at the first crash and ran again once")
     }
+
+    @Test("concurrent starts are group-committed: one execution per name (same input: the same ARN; other input: ExecutionAlreadyExists), every answered start survives kill -9")
+    func concurrentStarts() async throws {
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("hearth-tests-states-\(UUID().uuidString.prefix(8))").path
+        var daemon = try ServeDaemon(extra: ["--prefork", "0"], stateDirectory: state)
+        defer { daemon.stop(); daemon.removeState() }
+        let start = daemon.python(#"""
+            import boto3, json, os, botocore.config
+            from concurrent.futures import ThreadPoolExecutor
+            c = boto3.client('stepfunctions', endpoint_url=os.environ['ENDPOINT'], config=botocore.config.Config(max_pool_connections=16))
+            role = 'arn:aws:iam::000000000000:role/r'
+            p = c.create_state_machine(name='pass3', roleArn=role, definition=json.dumps({"StartAt": "A", "States": {
+                "A": {"Type": "Pass", "Result": 1, "ResultPath": "$.a", "Next": "B"}, "B": {"Type": "Pass", "Next": "C"}, "C": {"Type": "Pass", "End": True}}}))['stateMachineArn']
+            w = c.create_state_machine(name='parked', roleArn=role, definition=json.dumps({"StartAt": "W", "States": {
+                "W": {"Type": "Wait", "Seconds": 3, "End": True}}}))['stateMachineArn']
+            def start(args):
+                arn, name, data = args
+                try:
+                    return c.start_execution(stateMachineArn=arn, name=name, input=data)['executionArn']
+                except c.exceptions.ClientError as e:
+                    return e.response['Error']['Code']
+            with ThreadPoolExecutor(16) as pool:
+                passed = list(pool.map(start, [(p, 'p%d' % i, '{"i": %d}' % i) for i in range(200)]))
+                same = list(pool.map(start, [(p, 'same', '{"k": 1}')] * 16 + [(p, 'same', '{"k": 2}')] * 4))
+                parked = list(pool.map(start, [(w, 'w%d' % i, '{}') for i in range(100)]))
+            out = {'passed': len(set(passed)), 'pass_arns': all(a.startswith('arn:') for a in passed),
+                   'same': sorted(set(same)), 'parked': len(set(parked)),
+                   'succeeded': len(c.list_executions(stateMachineArn=p, statusFilter='SUCCEEDED', maxResults=1000)['executions']),
+                   'output': json.loads(c.describe_execution(executionArn=passed[7])['output'])}
+            print(json.dumps(out))
+            """#)
+        #expect(start.status == 0, "\(start.stderr)")
+        let out = start.stdoutJSON ?? [:]
+        #expect(out["passed"] as? Int == 200)
+        #expect(out["pass_arns"] as? Bool == true)
+        #expect(out["same"] as? [String] == ["ExecutionAlreadyExists", "arn:aws:states:us-east-1:000000000000:execution:pass3:same"])
+        #expect(out["parked"] as? Int == 100)
+        #expect(out["succeeded"] as? Int == 201, "Pass machines end within their start")
+        #expect(out["output"] as? [String: Int] == ["i": 7, "a": 1])
+        daemon.crash()
+        daemon = try ServeDaemon(extra: ["--prefork", "0"], stateDirectory: state)
+        let check = daemon.python(#"""
+            import boto3, json, os, time
+            c = boto3.client('stepfunctions', endpoint_url=os.environ['ENDPOINT'])
+            arn = 'arn:aws:states:us-east-1:000000000000:stateMachine:parked'
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                ex = c.list_executions(stateMachineArn=arn, maxResults=1000)['executions']
+                if all(e['status'] != 'RUNNING' for e in ex):
+                    break
+                time.sleep(0.2)
+            print(json.dumps({'parked': len(ex), 'statuses': sorted(set(e['status'] for e in ex)),
+                              'passed': len(c.list_executions(stateMachineArn=arn.replace('parked', 'pass3'), maxResults=1000)['executions'])}))
+            """#)
+        #expect(check.status == 0, "\(check.stderr)")
+        let after = check.stdoutJSON ?? [:]
+        #expect(after["parked"] as? Int == 100)
+        #expect(after["statuses"] as? [String] == ["SUCCEEDED"])
+        #expect(after["passed"] as? Int == 201)
+    }
 }

@@ -102,5 +102,10 @@ import Testing
 
     @Test func formats() {
         #expect(Timestamp.format(1_457_920_740_123) == "2016-03-14T01:59:00.123Z")
+        #expect(Timestamp.format(0) == "1970-01-01T00:00:00.000Z")
+        #expect(Timestamp.format(951_825_599_999) == "2000-02-29T11:59:59.999Z", "a leap day")
+        #expect(Timestamp.format(4_107_542_399_000) == "2100-02-28T23:59:59.000Z", "no leap day in 2100")
+        #expect(Timestamp.format(-1) == "1969-12-31T23:59:59.999Z", "before the epoch")
+        for ms: Int64 in [0, 1_457_920_740_123, 951_825_599_999, 1_800_000_000_007] { #expect(Timestamp.parse(Timestamp.format(ms)) == ms) }
     }
 }

@@ -49,7 +49,7 @@ extension StatesAPI {
         let start = driver.clock.nowMs()
         let context = ExecutionContext(executionArn: arn, executionName: name, stateMachineArn: m.arn, stateMachineName: m.name,
                                        roleArn: m.roleArn, region: region)
-        let execution = await driver.runSync(machine: try Self.parseDefinition(m.definition), context: context, input: input,
+        let execution = await driver.runSync(machine: try parsed.machine(m.definition), context: context, input: input,
                                              deadlineMs: start + 300_000)
         let outcome = execution.outcome
         let stop = outcome?.stopMs ?? driver.clock.nowMs()

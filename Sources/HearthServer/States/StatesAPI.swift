@@ -10,6 +10,8 @@ final class StatesAPI: Sendable {
     let region: String
     let account: String
     let driver: StatesDriver
+    /// StartSyncExecution's machines, parsed once per definition.
+    let parsed = ParsedDefinitions()
 
     init(store: Store, region: String, account: String, driver: StatesDriver) {
         self.store = store

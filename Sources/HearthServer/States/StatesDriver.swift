@@ -15,6 +15,7 @@ actor StatesEngine {
     let store: Store
     let region: String
     let tokenKey: String
+    let starts: StatesStartWriter
     private var open: [String: (execution: Execution, entries: Int)] = [:]
     private var machines: [String: StateMachine] = [:]
 
@@ -22,6 +23,7 @@ actor StatesEngine {
         self.store = store
         self.region = region
         self.tokenKey = tokenKey
+        self.starts = StatesStartWriter(store: store)
     }
 
     static func context(_ record: ExecutionRecord, region: String, tokenKey: String) -> ExecutionContext {
@@ -48,16 +50,18 @@ actor StatesEngine {
         return (execution, entries.count)
     }
 
-    /// Starts an execution (its record, first journal entry and history in one transaction),
-    /// or returns the one already holding the name.
-    func start(_ record: ExecutionRecord) throws -> (existing: ExecutionRecord?, actions: [ExecutionAction]) {
+    /// Starts an execution (its record, first journal entry and history in one transaction,
+    /// group-committed with other starts), or returns the one already holding the name. The
+    /// engine takes other calls meanwhile: one that loaded the new execution from its journal
+    /// in the meantime keeps its copy.
+    func start(_ record: ExecutionRecord) async throws -> (existing: ExecutionRecord?, actions: [ExecutionAction]) {
         var execution = Execution(machine: try machine(record.definition), context: Self.context(record, region: region, tokenKey: tokenKey))
         let entry = JournalEntry.started(input: record.input, at: record.startedMs)
         let actions = execution.apply(entry)
         let events = execution.history.map { ($0.id, $0.json.text) }
         let end = execution.outcome.map { ExecutionEnd(status: $0.status, output: $0.output, error: $0.error, cause: $0.cause, stoppedMs: $0.stopMs) }
-        if let existing = try store.createExecution(record, journal: entry.json.text, events: events, end: end) { return (existing, []) }
-        if execution.outcome == nil { open[record.arn] = (execution, 1) }
+        if let existing = try await starts.create(NewExecution(record: record, journal: entry.json.text, events: events, end: end)) { return (existing, []) }
+        if execution.outcome == nil, open[record.arn] == nil { open[record.arn] = (execution, 1) }
         return (nil, actions)
     }
 
