@@ -872,12 +872,11 @@ public struct Execution: Sendable {
             switch frame.phase {
             case .parallel(let c, _, _): stack += c
             case .map(let run): stack += run.running.values
-            case .distributed(let run):
+            case .distributed:
                 // A distributed Map inside an aborted branch: its Map Run is aborted, its children stopped.
                 frames[child] = frame
                 abortMapRun(child, at: at)
                 frames[child] = nil
-                _ = run
             default: break
             }
             for (task, owner) in tasks where owner == child {

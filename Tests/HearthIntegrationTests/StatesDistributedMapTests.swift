@@ -77,6 +77,9 @@ struct StatesDistributedMapTests {
             du = dmap('du', slow, {"MaxConcurrency": 1})
             e4 = c.start_execution(stateMachineArn=du, input=json.dumps({"items": list(range(6))}))['executionArn']
             run4 = map_run(e4)
+            deadline = time.time() + 20
+            while time.time() < deadline and len(children(run4, statusFilter='RUNNING')) < 1:
+                time.sleep(0.05)
             before = c.describe_map_run(mapRunArn=run4)
             c.update_map_run(mapRunArn=run4, maxConcurrency=6, toleratedFailurePercentage=50.0)
             time.sleep(1)
