@@ -105,11 +105,12 @@ import Testing
         (#""ToleratedFailurePercentage":30"#, 3, "SUCCEEDED"), (#""ToleratedFailurePercentage":30"#, 4, "FAILED"),
         (#""ToleratedFailurePercentage":100"#, 10, "SUCCEEDED"),
         (#""ToleratedFailureCount":5,"ToleratedFailurePercentage":10"#, 2, "FAILED"),
-        (#""ToleratedFailureCountPath":"$.c""#, 4, "SUCCEEDED"),
+        (#""ToleratedFailureCountPath":"$.c""#, 4, "SUCCEEDED"), (#""ToleratedFailureCountPath":"$.c""#, 5, "FAILED"),
+        (#""ToleratedFailurePercentagePath":"$.p""#, 2, "SUCCEEDED"), (#""ToleratedFailurePercentagePath":"$.p""#, 3, "FAILED"),
     ])
     func toleratedFailures(fields: String, failing: Int, status: String) throws {
         var h = try Harness(Self.definition(fields + (fields.isEmpty ? "" : ",") + #""MaxConcurrency":1"#))
-        let outcome = h.run(input: #"{"c":4,"items":[0,1,2,3,4,5,6,7,8,9]}"#) { t in
+        let outcome = h.run(input: #"{"c":4,"p":25.5,"items":[0,1,2,3,4,5,6,7,8,9]}"#) { t in
             (t.parameters.intValue ?? 0) < failing ? .failure(StatesError("Item.Broke", "item \(t.parameters.text)")) : .success(t.parameters)
         }
         #expect(outcome?.status == status)
@@ -149,6 +150,14 @@ import Testing
         var b = try Harness(Self.definition(#""ItemBatcher":{"MaxInputBytesPerBatch":25}"#))
         b.run(input: #"{"items":["aaaa","bbbb","cccc","dddd"]}"#)
         #expect(b.invocations.map(\.parameters) == [json(#"{"Items":["aaaa","bbbb"]}"#), json(#"{"Items":["cccc","dddd"]}"#)])
+        // The bounds may come from the input; a bad one is States.Runtime.
+        var p = try Harness(Self.definition(#""ItemBatcher":{"MaxItemsPerBatchPath":"$.size"}"#))
+        p.run(input: #"{"size":3,"items":[1,2,3,4]}"#)
+        #expect(p.invocations.map(\.parameters) == [json(#"{"Items":[1,2,3]}"#), json(#"{"Items":[4]}"#)])
+        var bad = try Harness(Self.definition(#""ItemBatcher":{"MaxItemsPerBatchPath":"$.size"}"#))
+        #expect(bad.run(input: #"{"size":0,"items":[1]}"#)?.error == "States.Runtime")
+        var badPercentage = try Harness(Self.definition(#""ToleratedFailurePercentagePath":"$.p""#))
+        #expect(badPercentage.run(input: #"{"p":"lots","items":[1]}"#)?.error == "States.Runtime")
         // A failed batch counts all its items.
         var f = try Harness(Self.definition(#""ItemBatcher":{"MaxItemsPerBatch":3},"ToleratedFailureCount":2"#))
         #expect(f.run(input: Self.items(6)) { t in t.parameters["Items"]?.arrayValue?.first == .int(0) ? .failure(StatesError("X", "")) : .success(.null) }?.error
