@@ -211,7 +211,7 @@ final class StatesDriver: Sendable {
             case .stopChildren(let tasks):
                 // A Map Run that ended early stops its running children.
                 let ids = Set(tasks)
-                out += stopItems(parent: arn, at: at) { ids.contains($0) }
+                out += stopItems(parent: arn, at: at, cause: "The Map Run of the parent execution \(arn) ended") { ids.contains($0) }
             }
         }
         return out
@@ -219,14 +219,16 @@ final class StatesDriver: Sendable {
 
     /// Ledger items that stop the children `parent` watches whose task `which` picks (each
     /// is forgotten: its end tells no one).
-    func stopItems(parent arn: String, at: Int64, which: (String) -> Bool) -> [NewLedgerItem] {
+    func stopItems(parent arn: String, at: Int64, cause: String? = nil, which: (String) -> Bool) -> [NewLedgerItem] {
         let children = waiters.withLock { all in
             let picked = all.filter { $0.value.parent == arn && which($0.value.task) }.map(\.key)
             for child in picked { all[child] = nil }
             return picked
         }
         return children.sorted().map { child in
-            let payload = JSON.obj([("execution", .string(child)), ("stopBy", .string(arn))]).bytes
+            var fields: [(String, JSON)] = [("execution", .string(child)), ("stopBy", .string(arn))]
+            if let cause { fields.append(("cause", .string(cause))) }
+            let payload = JSON.obj(fields).bytes
             let childQueue = child.split(separator: ":").dropLast().last.map(String.init) ?? "states"
             return NewLedgerItem(kind: LedgerKind.statesExecution, queue: childQueue, payload: payload, dueAt: at, idempotencyKey: Self.key(child, "stop"))
         }
@@ -340,7 +342,7 @@ final class StatesDriver: Sendable {
                 entry = Self.childEnded(record, task: invocation, at: clock.nowMs())
             } else if let parent = payload["stopBy"]?.stringValue {
                 // The parent ended: its `.sync` child is stopped (ABORTED), telling no one.
-                entry = .stopped(error: nil, cause: "The parent execution \(parent) ended", at: clock.nowMs())
+                entry = .stopped(error: nil, cause: payload["cause"]?.stringValue ?? "The parent execution \(parent) ended", at: clock.nowMs())
             } else if let timer = payload["timer"]?.stringValue {
                 entry = .timerFired(timer: timer, at: clock.nowMs())
             } else if let task = payload["task"]?.stringValue {
