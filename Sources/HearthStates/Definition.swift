@@ -21,6 +21,12 @@ public struct StateMachine: Sendable, Equatable {
         allStates.values.filter { if case .task(let r, _, _, _, _) = $0.kind { return r.isActivity } else { return false } }.map(\.name).sorted()
     }
 
+    /// The Map states in DISTRIBUTED mode, by name, sorted: an Express machine may have none
+    /// (their children are durable executions the parent waits for, ADR 0030).
+    public var distributedMapStates: [String] {
+        allStates.values.filter { $0.distributed != nil }.map(\.name).sorted()
+    }
+
     /// The states that run a child execution to its end (`states:startExecution.sync[:2]`), by
     /// name, sorted: an Express machine may have none.
     public var syncStates: [String] {
@@ -78,6 +84,10 @@ public enum TaskResource: Sendable, Equatable {
     /// `arn:aws:states:REGION:ACCOUNT:activity:NAME`: a worker takes the task (GetActivityTask)
     /// and answers with its token (ADR 0028); the result is the worker's output.
     case activity(arn: String)
+    /// One child execution of a distributed Map's Map Run (ADR 0030): no Resource of its own;
+    /// the driver starts the child (its input is the task's parameters) and the task ends with
+    /// the child's end, as a `.sync` task's does.
+    case mapRunChild(MapRunChild)
 
     public var isActivity: Bool { if case .activity = self { return true } else { return false } }
 
@@ -90,14 +100,61 @@ public enum TaskResource: Sendable, Equatable {
         case .sqsSendMessage: return ("sqs", "sendMessage" + suffix)
         case .statesStartExecution(let pattern): return ("states", "startExecution" + (pattern == .requestResponse ? suffix : pattern.rawValue))
         case .activity(let arn): return ("activity", arn)
+        case .mapRunChild: return ("states", "mapRun")
         }
     }
 
     /// A task that, once its request is made (`taskSubmitted`), waits for a child execution to end.
     public var isSync: Bool {
         if case .statesStartExecution(let p) = self { return p != .requestResponse }
+        if case .mapRunChild = self { return true }
         return false
     }
+
+    public var isMapRunChild: Bool { if case .mapRunChild = self { return true } else { return false } }
+}
+
+/// A distributed Map's child execution, as its task carries it: the Map Run, the child's
+/// machine (`…:stateMachine:MACHINE/LABEL`), its definition (the ItemProcessor), its type, its
+/// index among the children and how many items it processes (a batch's size).
+public struct MapRunChild: Sendable, Equatable {
+    public var mapRunArn: String
+    public var stateMachineArn: String
+    public var definition: String
+    public var executionType: String
+    public var index: Int
+    public var items: Int
+
+    public init(mapRunArn: String, stateMachineArn: String, definition: String, executionType: String, index: Int, items: Int) {
+        (self.mapRunArn, self.stateMachineArn, self.definition, self.executionType, self.index, self.items) =
+            (mapRunArn, stateMachineArn, definition, executionType, index, items)
+    }
+}
+
+/// A value given literally or by a path, where the value may be a fraction (`ToleratedFailurePercentage`).
+public enum NumberSource: Sendable, Equatable {
+    case value(Double)
+    case path(JSONPath)
+}
+
+/// `ItemBatcher`: children get `{"Items": [...], "BatchInput": ...}` of at most so many items and bytes.
+public struct ItemBatcher: Sendable, Equatable {
+    public var maxItems: IntSource?
+    public var maxBytes: IntSource?
+    public var batchInput: Template?
+}
+
+/// What makes a Map state DISTRIBUTED (ADR 0030): each item (or batch) runs as a child
+/// execution of the ItemProcessor (`definition`, a machine of its own) in a Map Run.
+public struct DistributedMap: Sendable, Equatable {
+    /// STANDARD or EXPRESS (both run as durable child executions in Hearth).
+    public var executionType: String
+    public var label: String?
+    /// The ItemProcessor without its ProcessorConfig, as a definition text.
+    public var definition: String
+    public var batcher: ItemBatcher?
+    public var toleratedFailureCount: IntSource?
+    public var toleratedFailurePercentage: NumberSource?
 }
 
 /// How a `states:startExecution` task waits: not at all, or for the child's end with its
@@ -160,6 +217,8 @@ public struct State: Sendable, Equatable {
     public var resultSelector: Template?
     public var retry: [Retrier] = []
     public var catchers: [Catcher] = []
+    /// A Map state in DISTRIBUTED mode: how its children run.
+    public var distributed: DistributedMap?
 }
 
 // MARK: parsing and validation
@@ -183,6 +242,7 @@ extension StateMachine {
 struct Validator {
     var diagnostics: [Diagnostic] = []
     var names: [String: String] = [:]   // state name → location (uniqueness across the machine)
+    var labels: [String: String] = [:]  // distributed Map label → location (unique in a definition)
     var all: [String: State] = [:]
 
     mutating func fail(_ code: String, _ message: String, _ location: String) {
@@ -534,9 +594,6 @@ struct Validator {
             for key in ["ItemReader", "ResultWriter"] where o[key] != nil {
                 error("The field \"\(key)\" is not supported by Hearth yet: it needs an object store (S3)", at)
             }
-            for key in ["ItemBatcher", "ToleratedFailureCount", "ToleratedFailureCountPath", "ToleratedFailurePercentage", "ToleratedFailurePercentagePath", "Label"] where o[key] != nil {
-                error("The field \"\(key)\" is only supported for a DISTRIBUTED Map, which Hearth does not run yet", at)
-            }
             if o["ItemProcessor"] != nil && o["Iterator"] != nil { error("These fields are mutually exclusive: [ItemProcessor, Iterator]", at) }
             if o["ItemSelector"] != nil && o["Parameters"] != nil { error("These fields are mutually exclusive: [ItemSelector, Parameters]", at) }
             let key = o["ItemProcessor"] != nil ? "ItemProcessor" : "Iterator"
@@ -548,13 +605,30 @@ struct Validator {
                 if k == "QueryLanguage" { error("'QueryLanguage' is not supported in ItemProcessor", at + "/" + key) }
                 else { error("The field \"\(k)\" is not supported by Step Functions", at + "/" + key) }
             }
-            if case .object(let config)? = p["ProcessorConfig"] {
-                if let mode = config["Mode"] {
-                    if mode == .string("DISTRIBUTED") {
-                        error("A DISTRIBUTED Map (ProcessorConfig.Mode) is not supported by Hearth yet; use INLINE", at + "/" + key + "/ProcessorConfig/Mode")
-                    } else if mode != .string("INLINE") {
-                        error("Value is not one of [INLINE, DISTRIBUTED]", at + "/" + key + "/ProcessorConfig/Mode")
+            var distributed = false
+            var executionType = "STANDARD"
+            if let configValue = p["ProcessorConfig"] {
+                let where_ = at + "/" + key + "/ProcessorConfig"
+                if case .object(let config) = configValue {
+                    for k in config.keys where !["Mode", "ExecutionType"].contains(k) { error("The field \"\(k)\" is not supported by Step Functions", where_) }
+                    if let mode = config["Mode"] {
+                        if mode == .string("DISTRIBUTED") { distributed = true }
+                        else if mode != .string("INLINE") { error("Value is not one of [INLINE, DISTRIBUTED]", where_ + "/Mode") }
                     }
+                    if let type = config["ExecutionType"] {
+                        if !distributed { error("The field \"ExecutionType\" is only supported for a DISTRIBUTED Map", where_) }
+                        else if let t = type.stringValue, ["STANDARD", "EXPRESS"].contains(t) { executionType = t }
+                        else { error("Value is not one of [STANDARD, EXPRESS]", where_ + "/ExecutionType") }
+                    } else if distributed {
+                        error("These fields are required: [ExecutionType]", where_)
+                    }
+                } else {
+                    error("Expected value of type Object", where_)
+                }
+            }
+            if !distributed {
+                for k in ["ItemBatcher", "ToleratedFailureCount", "ToleratedFailureCountPath", "ToleratedFailurePercentage", "ToleratedFailurePercentagePath", "Label"] where o[k] != nil {
+                    error("The field \"\(k)\" is only supported for a DISTRIBUTED Map (ItemProcessor.ProcessorConfig.Mode)", at)
                 }
             }
             guard let processor = branch(p, at: at + "/" + key) else { return state }
@@ -563,8 +637,67 @@ struct Validator {
             let items = path(o, "ItemsPath", at)
             let concurrency = intSource(o, "MaxConcurrency", minimum: 0, at)
             state.kind = .map(processor: processor, itemsPath: items, itemSelector: selector, maxConcurrency: concurrency)
+            if distributed {
+                state.distributed = distributedMap(o, p, processor: processor, executionType: executionType, at: at, key: key)
+            }
         }
         return state
+    }
+
+    /// A DISTRIBUTED Map's own fields: Label, ItemBatcher, ToleratedFailure*; an EXPRESS
+    /// child runs no callback, activity or `.sync` task.
+    mutating func distributedMap(_ o: JSONObject, _ p: JSONObject, processor: Branch, executionType: String, at: String, key: String) -> DistributedMap {
+        var label: String?
+        if let v = o["Label"] {
+            let forbidden = Set(" \t\n\r<>{}[]?*\"#%\\^|~`$&,;:/".unicodeScalars)
+            if let s = v.stringValue, (1...40).contains(s.count), s.unicodeScalars.allSatisfy({ !forbidden.contains($0) && $0.value > 0x1F }) {
+                if let previous = labels[s] { error("Duplicate Label: \(s) (also at \(previous))", at + "/Label") }
+                labels[s] = at
+                label = s
+            } else {
+                error("The value for the field 'Label' must be a string of 1 to 40 characters, without whitespace, brackets, wildcards, special or control characters", at + "/Label")
+            }
+        }
+        var batcher: ItemBatcher?
+        if let b = o["ItemBatcher"] {
+            let where_ = at + "/ItemBatcher"
+            if case .object(let fields) = b {
+                for k in fields.keys where !["MaxItemsPerBatch", "MaxItemsPerBatchPath", "MaxInputBytesPerBatch", "MaxInputBytesPerBatchPath", "BatchInput"].contains(k) {
+                    error("The field \"\(k)\" is not supported by Step Functions", where_)
+                }
+                let maxItems = intSource(fields, "MaxItemsPerBatch", minimum: 1, where_)
+                let maxBytes = intSource(fields, "MaxInputBytesPerBatch", minimum: 1, where_)
+                if case .value(let n) = maxBytes, n > Int64(Execution.payloadLimit) {
+                    error("The value for the field 'MaxInputBytesPerBatch' must be at most \(Execution.payloadLimit)", where_ + "/MaxInputBytesPerBatch")
+                }
+                if ["MaxItemsPerBatch", "MaxItemsPerBatchPath", "MaxInputBytesPerBatch", "MaxInputBytesPerBatchPath"].allSatisfy({ fields[$0] == nil }) {
+                    error("At least one of these fields is required: [MaxItemsPerBatch, MaxItemsPerBatchPath, MaxInputBytesPerBatch, MaxInputBytesPerBatchPath]", where_)
+                }
+                batcher = ItemBatcher(maxItems: maxItems, maxBytes: maxBytes, batchInput: template(fields, "BatchInput", where_))
+            } else {
+                error("Expected value of type Object", where_)
+            }
+        }
+        let count = intSource(o, "ToleratedFailureCount", minimum: 0, at)
+        var percentage: NumberSource?
+        if let v = o["ToleratedFailurePercentage"] {
+            if let d = v.doubleValue, v.isNumber, d >= 0, d <= 100 { percentage = .value(d) }
+            else { error("Expected value of type Number, between 0 and 100", at + "/ToleratedFailurePercentage") }
+            if o["ToleratedFailurePercentagePath"] != nil { error("These fields are mutually exclusive: [ToleratedFailurePercentage, ToleratedFailurePercentagePath]", at) }
+        } else if let path = path(o, "ToleratedFailurePercentagePath", at) {
+            percentage = .path(path)
+        }
+        if executionType == "EXPRESS" {
+            for state in processor.states.values.sorted(by: { $0.name < $1.name }) {
+                guard case .task(let resource, let callback, _, _, _) = state.kind else { continue }
+                if callback || resource.isActivity || resource.isSync {
+                    error("An EXPRESS child workflow does not support the resource '\(resource.eventNames(callback: callback).resource)'", at + "/" + key + "/States/" + state.name + "/Resource")
+                }
+            }
+        }
+        let definition = JSON.object(JSONObject(p.pairs.filter { $0.0 != "ProcessorConfig" })).text
+        return DistributedMap(executionType: executionType, label: label, definition: definition, batcher: batcher,
+                              toleratedFailureCount: count, toleratedFailurePercentage: percentage)
     }
 
     /// What a `.waitForTaskToken` task whose Parameters never name the token is told.

@@ -15,14 +15,14 @@ public struct Execution: Sendable {
     public private(set) var history: [HistoryEvent] = []
     public private(set) var outcome: ExecutionOutcome?
     /// Tasks running (by id), and timers set (by id, with their due time).
-    public private(set) var outstandingTasks: [String: TaskInvocation] = [:]
+    public internal(set) var outstandingTasks: [String: TaskInvocation] = [:]
     public private(set) var outstandingTimers: [String: Int64] = [:]
     /// Callback tasks whose request was made (`taskSubmitted`): they wait for their token, and
     /// are not run again after a restart.
-    public private(set) var submittedTasks: Set<String> = []
+    public internal(set) var submittedTasks: Set<String> = []
     /// What each submitted task's request answered (the `taskSubmitted` output), by task id:
     /// a `.sync` task's child execution ARN is read from here after a restart.
-    public private(set) var submissions: [String: String] = [:]
+    public internal(set) var submissions: [String: String] = [:]
     /// Every task token this execution issued → its task.
     var issuedTokens: [String: String] = [:]
     /// How many times the execution was redriven (`$$.Execution.RedriveCount`), and each
@@ -34,6 +34,9 @@ public struct Execution: Sendable {
     /// TestState: the state whose data flow is recorded in `inspection` (the top-level frame's).
     public var inspectedState: String?
     public private(set) var inspection: JSONObject?
+    /// Every Map Run a distributed Map state started, in order (kept after the end: DescribeMapRun
+    /// and ListMapRuns read them).
+    public internal(set) var mapRuns: [MapRunInfo] = []
     /// The last error a state failed with (before Retry or Catch took it).
     public private(set) var lastFailure: (state: String, error: String, cause: String)?
 
@@ -104,6 +107,7 @@ public struct Execution: Sendable {
         case waiting(timer: String, effective: JSON)
         case parallel(children: [Int], results: [JSON?], done: Int)
         case map(MapRun)
+        case distributed(DistributedRun)
     }
 
     struct MapRun {
@@ -151,6 +155,7 @@ public struct Execution: Sendable {
         case .timerFired(let t, _): return outcome == nil && outstandingTimers[t] != nil
         case .stopped: return outcome == nil && !history.isEmpty
         case .redriven: return redrivable
+        case .mapRunUpdated(let arn, _, _, _, _): return outcome == nil && distributedFrame(arn) != nil
         }
     }
 
@@ -196,6 +201,10 @@ public struct Execution: Sendable {
             submissions[id] = nil
             clearTaskTimeout(id)
             let result = (try? JSON.parse(output)) ?? .string(output)
+            if invocation.resource.isMapRunChild {
+                mapChildEnded(fid, task: id, result: .success(result), at: at)
+                break
+            }
             if case .lambdaFunction = invocation.resource {
                 _ = emit(fid, at, "LambdaFunctionSucceeded", "lambdaFunctionSucceededEventDetails",
                          .obj([("output", .string(result.text)), ("outputDetails", .obj([("truncated", .bool(false))]))]))
@@ -217,12 +226,18 @@ public struct Execution: Sendable {
             let taken = submittedTasks.remove(id) != nil
             submissions[id] = nil
             clearTaskTimeout(id)
+            if invocation.resource.isMapRunChild {
+                mapChildEnded(fid, task: id, result: .failure(StatesError(error, cause)), at: at)
+                break
+            }
             emitTaskFailure(fid, invocation, type: invocation.resource.isActivity && !taken ? "ScheduleFailed" : "Failed", error: error, cause: cause, at: at)
             stateFailed(fid, StatesError(error, cause), at: at)
         case .taskSubmitted(let id, let output, let at):
             let invocation = outstandingTasks[id]!
             submittedTasks.insert(id)
             submissions[id] = output
+            // A Map Run's child started: the parent's history shows nothing of it.
+            if invocation.resource.isMapRunChild { break }
             // An activity task's submission is a worker taking it; `output` is the worker's name.
             if invocation.resource.isActivity {
                 emit(tasks[id]!, at, "ActivityStarted", "activityStartedEventDetails", .obj([("workerName", .string(output))]))
@@ -285,6 +300,8 @@ public struct Execution: Sendable {
             }
             let root = newFrame(parent: nil, branch: machine.root, lastEventId: redriven)
             resume(root, point, at: at)
+        case .mapRunUpdated(let arn, let maxConcurrency, let count, let percentage, let at):
+            updateMapRun(arn, maxConcurrency: maxConcurrency, toleratedFailureCount: count, toleratedFailurePercentage: percentage, at: at)
         }
         drain(at: at)
         return actions
@@ -577,6 +594,10 @@ public struct Execution: Sendable {
                 case nil: limit = 0
                 }
                 emit(fid, at, "MapStateStarted", "mapStateStartedEventDetails", .obj([("length", .int(Int64(items.count)))]))
+                if let distributed = state.distributed {
+                    try startMapRun(fid, distributed, inputs: inputs, afterInput: afterInput, maxConcurrency: limit, at: at)
+                    return
+                }
                 _ = processor
                 frames[fid]!.phase = .map(MapRun(items: items, inputs: inputs, results: Array(repeating: nil, count: items.count),
                                                  maxConcurrency: limit == 0 ? Int.max : limit))
@@ -621,7 +642,7 @@ public struct Execution: Sendable {
             if let timeout { details["timeoutInSeconds"] = .int(timeout) }
             if let heartbeat = callback.heartbeat { details["heartbeatInSeconds"] = .int(heartbeat) }
             emit(fid, at, "ActivityScheduled", "activityScheduledEventDetails", .object(details))
-        case .lambdaInvoke, .sqsSendMessage, .statesStartExecution:
+        case .lambdaInvoke, .sqsSendMessage, .statesStartExecution, .mapRunChild:
             let names = resource.eventNames(callback: isCallback)
             var details = JSONObject([("resourceType", .string(names.type)), ("resource", .string(names.resource)), ("region", .string(context.region)),
                                       ("parameters", .string(effective.text))])
@@ -644,7 +665,7 @@ public struct Execution: Sendable {
             emit(fid, at, "LambdaFunction\(type)", "lambdaFunction\(type)EventDetails", .obj([("error", .string(error)), ("cause", .string(cause))]))
         case .activity:
             emit(fid, at, "Activity\(type)", "activity\(type)EventDetails", .obj([("error", .string(error)), ("cause", .string(cause))]))
-        case .lambdaInvoke, .sqsSendMessage, .statesStartExecution:
+        case .lambdaInvoke, .sqsSendMessage, .statesStartExecution, .mapRunChild:
             let names = invocation.resource.eventNames(callback: invocation.callback)
             emit(fid, at, "Task\(type)", "task\(type)EventDetails",
                  .obj([("resourceType", .string(names.type)), ("resource", .string(names.resource)), ("error", .string(error)), ("cause", .string(cause))]))
@@ -798,7 +819,7 @@ public struct Execution: Sendable {
     mutating func stateFailed(_ fid: Int, _ error: StatesError, at: Int64, failedChild: (slot: Int, resume: Resume)? = nil) {
         guard frames[fid] != nil else { return }
         lastFailure = (frames[fid]!.state.name, error.error, error.cause)
-        abortChildren(fid, failedChild: failedChild)
+        abortChildren(fid, failedChild: failedChild, at: at)
         let state = frames[fid]!.state
         if let k = state.retry.firstIndex(where: { error.matches($0.errorEquals) }) {
             let retrier = state.retry[k]
@@ -835,7 +856,7 @@ public struct Execution: Sendable {
 
     /// Ends a Parallel's or Map's running branches (their tasks and timers are forgotten), and
     /// keeps what the state had done for a redrive.
-    mutating func abortChildren(_ fid: Int, failedChild: (slot: Int, resume: Resume)? = nil) {
+    mutating func abortChildren(_ fid: Int, failedChild: (slot: Int, resume: Resume)? = nil, at: Int64) {
         var children: [Int] = []
         switch frames[fid]!.phase {
         case .parallel(let c, _, _): children = c
@@ -851,6 +872,11 @@ public struct Execution: Sendable {
             switch frame.phase {
             case .parallel(let c, _, _): stack += c
             case .map(let run): stack += run.running.values
+            case .distributed:
+                // A distributed Map inside an aborted branch: its Map Run is aborted, its children stopped.
+                frames[child] = frame
+                abortMapRun(child, at: at)
+                frames[child] = nil
             default: break
             }
             for (task, owner) in tasks where owner == child {
@@ -911,6 +937,9 @@ public struct Execution: Sendable {
     /// read from the frames still running (a timeout, a stop, a terminal failure).
     mutating func finish(status: String, type: String, key: String, details: JSON, error: String?, cause: String?, output: String?,
                          previous: Int, at: Int64, point: Resume? = nil) {
+        if status != "SUCCEEDED" {
+            for fid in frames.keys.sorted() { abortMapRun(fid, at: at) }
+        }
         emit(nil, at, type, key, details, previous: previous)
         redrivePoint = status == "SUCCEEDED" ? nil : point ?? frames.values.first { $0.parent == nil }.map { resumePoint($0.id) }
         let result = ExecutionOutcome(status: status, output: output, error: error, cause: cause, stopMs: at)
@@ -923,7 +952,8 @@ public struct Execution: Sendable {
         submittedTasks = []
         submissions = [:]
         agenda = []
-        actions = [.finish(result)]
+        // Children a Map Run stopped earlier in this step are still to be stopped.
+        actions = actions.filter { if case .stopChildren = $0 { true } else { false } } + [.finish(result)]
     }
 }
 

@@ -45,11 +45,14 @@ public enum JournalEntry: Sendable, Equatable {
     /// RedriveExecution (ADR 0029): a FAILED, TIMED_OUT or ABORTED execution runs again from the
     /// states that did not succeed. `clientToken` is the request's, kept for idempotency.
     case redriven(clientToken: String?, at: Int64)
+    /// UpdateMapRun (ADR 0030): a running Map Run's limits change (nil: unchanged).
+    case mapRunUpdated(mapRun: String, maxConcurrency: Int?, toleratedFailureCount: Int64?, toleratedFailurePercentage: Double?, at: Int64)
 
     public var at: Int64 {
         switch self {
         case .started(_, let at), .taskSucceeded(_, _, let at), .taskFailed(_, _, _, let at), .taskSubmitted(_, _, let at),
-             .taskHeartbeat(_, let at), .timerFired(_, let at), .stopped(_, _, let at), .redriven(_, let at): return at
+             .taskHeartbeat(_, let at), .timerFired(_, let at), .stopped(_, _, let at), .redriven(_, let at),
+             .mapRunUpdated(_, _, _, _, let at): return at
         }
     }
 
@@ -69,6 +72,10 @@ public enum JournalEntry: Sendable, Equatable {
             return .obj([("type", .string("stopped")), ("error", error.map(JSON.string) ?? .null), ("cause", cause.map(JSON.string) ?? .null), ("at", .int(at))])
         case .redriven(let token, let at):
             return .obj([("type", .string("redriven")), ("clientToken", token.map(JSON.string) ?? .null), ("at", .int(at))])
+        case .mapRunUpdated(let arn, let maxConcurrency, let count, let percentage, let at):
+            return .obj([("type", .string("mapRunUpdated")), ("mapRun", .string(arn)), ("maxConcurrency", maxConcurrency.map { .int(Int64($0)) } ?? .null),
+                         ("toleratedFailureCount", count.map(JSON.int) ?? .null), ("toleratedFailurePercentage", percentage.map(JSON.double) ?? .null),
+                         ("at", .int(at))])
         }
     }
 
@@ -84,6 +91,11 @@ public enum JournalEntry: Sendable, Equatable {
         case "timerFired": guard let t = s("timer") else { return nil }; self = .timerFired(timer: t, at: at)
         case "stopped": self = .stopped(error: s("error"), cause: s("cause"), at: at)
         case "redriven": self = .redriven(clientToken: s("clientToken"), at: at)
+        case "mapRunUpdated":
+            guard let arn = s("mapRun") else { return nil }
+            self = .mapRunUpdated(mapRun: arn, maxConcurrency: json["maxConcurrency"]?.intValue.map(Int.init),
+                                  toleratedFailureCount: json["toleratedFailureCount"]?.intValue,
+                                  toleratedFailurePercentage: json["toleratedFailurePercentage"]?.doubleValue, at: at)
         default: return nil
         }
     }
@@ -120,6 +132,9 @@ public enum ExecutionAction: Sendable, Equatable {
     case startTimer(id: String, dueMs: Int64)
     /// The execution is over.
     case finish(ExecutionOutcome)
+    /// A distributed Map's Map Run ended early (its tolerated failures were exceeded, or its
+    /// branch was aborted): stop the child executions of these tasks (ADR 0030).
+    case stopChildren(tasks: [String])
 }
 
 /// How an execution ended.
@@ -170,6 +185,43 @@ public struct HistoryEvent: Sendable, Equatable {
         detailsKey = key
         details = key.flatMap { json[$0] }
     }
+}
+
+/// A UUID made from `parts` (SHA-256): the same parts give the same UUID, so a replay or a task
+/// run again after a crash names the same thing (a child execution, a Map Run).
+public func derivedUUID(_ parts: String...) -> String {
+    let d = Array(SHA256.hash(data: Data(parts.joined(separator: "\n").utf8)))
+    let c = Array(d.prefix(16).map { String(format: "%02x", $0) }.joined())
+    return [String(c[0..<8]), String(c[8..<12]), String(c[12..<16]), String(c[16..<20]), String(c[20..<32])].joined(separator: "-")
+}
+
+/// A Map Run's limits as they stand (UpdateMapRun changes them): `maxConcurrency` 0 is no
+/// limit of the user's (Hearth's cap applies); a tolerance nil was not given.
+public struct MapRunLimits: Sendable, Equatable {
+    public var maxConcurrency: Int
+    public var toleratedFailureCount: Int64?
+    public var toleratedFailurePercentage: Double?
+
+    public init(maxConcurrency: Int, toleratedFailureCount: Int64?, toleratedFailurePercentage: Double?) {
+        (self.maxConcurrency, self.toleratedFailureCount, self.toleratedFailurePercentage) = (maxConcurrency, toleratedFailureCount, toleratedFailurePercentage)
+    }
+}
+
+/// A Map Run (a distributed Map state's run), as DescribeMapRun and ListMapRuns show it; its
+/// children's counts are the store's.
+public struct MapRunInfo: Sendable, Equatable {
+    public var arn: String
+    public var stateName: String
+    /// The children's machine: `arn:aws:states:R:A:stateMachine:MACHINE/LABEL`.
+    public var childStateMachineArn: String
+    public var executionType: String
+    public var startMs: Int64
+    public var stopMs: Int64?
+    /// RUNNING, SUCCEEDED, FAILED or ABORTED.
+    public var status: String
+    public var limits: MapRunLimits
+    public var totalItems: Int
+    public var totalExecutions: Int
 }
 
 /// A `.waitForTaskToken` task's token: which execution and task it answers, and a nonce made

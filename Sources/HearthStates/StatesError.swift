@@ -22,6 +22,9 @@ public struct StatesError: Error, Sendable, Equatable {
     public static let noChoiceMatched = "States.NoChoiceMatched"
     public static let resultPathMatchFailure = "States.ResultPathMatchFailure"
     public static let dataLimitExceeded = "States.DataLimitExceeded"
+    public static let exceedToleratedFailureThreshold = "States.ExceedToleratedFailureThreshold"
+    /// The cause of a Map Run that failed more than it tolerates (*unverified* wording).
+    public static let exceedToleratedFailureThresholdCause = "The specified tolerated failure threshold was exceeded"
 
     /// Whether a retrier's or catcher's `ErrorEquals` covers this error: `States.ALL` covers all
     /// but `States.Runtime`; `States.TaskFailed` covers every error but `States.Timeout` (and

@@ -391,6 +391,17 @@ enum Schema {
             try db.execute(sql: "ALTER TABLE executions ADD COLUMN redrive_count INTEGER NOT NULL DEFAULT 0;")
             try db.execute(sql: "ALTER TABLE executions ADD COLUMN redrive_ms INTEGER;")
         }
+        migrator.registerMigration("v13-sfn-maprun") { db in
+            // Distributed Map (ADR 0030): each Map Run's parent execution, and each child's Map Run
+            // and item count (a batch's size).
+            try db.execute(sql: """
+                CREATE TABLE map_runs (arn TEXT PRIMARY KEY, execution_arn TEXT NOT NULL, started_ms INTEGER NOT NULL);
+                CREATE INDEX map_runs_by_execution ON map_runs (execution_arn, started_ms);
+                ALTER TABLE executions ADD COLUMN map_run_arn TEXT;
+                ALTER TABLE executions ADD COLUMN map_items INTEGER NOT NULL DEFAULT 1;
+                CREATE INDEX executions_by_map_run ON executions (map_run_arn, started_ms) WHERE map_run_arn IS NOT NULL;
+                """)
+        }
         migrator.registerMigration("v14-ledger-indexes") { db in
             // `(kind, queue, state)` is a prefix of `ledger_items_queue_due`, which answers every
             // query it did: one index fewer to update on each send, receive and delete.

@@ -41,14 +41,17 @@ public struct ExecutionRecord: Sendable, Equatable {
     /// RedriveExecution: how many times it was redriven, and when last (ADR 0029).
     public var redriveCount: Int
     public var redriveMs: Int64?
+    /// A distributed Map's child: its Map Run, and how many items it processes (ADR 0030).
+    public var mapRunArn: String?
+    public var mapItems: Int
 
     public init(arn: String, stateMachineArn: String, name: String, status: String = "RUNNING", input: String, output: String? = nil,
                 error: String? = nil, cause: String? = nil, definition: String, roleArn: String, startedMs: Int64, stoppedMs: Int64? = nil,
-                redriveCount: Int = 0, redriveMs: Int64? = nil) {
+                redriveCount: Int = 0, redriveMs: Int64? = nil, mapRunArn: String? = nil, mapItems: Int = 1) {
         (self.arn, self.stateMachineArn, self.name, self.status, self.input, self.output, self.error, self.cause) =
             (arn, stateMachineArn, name, status, input, output, error, cause)
         (self.definition, self.roleArn, self.startedMs, self.stoppedMs) = (definition, roleArn, startedMs, stoppedMs)
-        (self.redriveCount, self.redriveMs) = (redriveCount, redriveMs)
+        (self.redriveCount, self.redriveMs, self.mapRunArn, self.mapItems) = (redriveCount, redriveMs, mapRunArn, mapItems)
     }
 }
 
@@ -63,15 +66,26 @@ public struct ExecutionRedrive: Sendable, Equatable {
 }
 
 /// An execution to insert (`Store.createExecutions`): its record, first journal entry, history
-/// events, and its end when it ended at once.
+/// events, the Map Runs that entry started, and its end when it ended at once.
 public struct NewExecution: Sendable {
     public var record: ExecutionRecord
     public var journal: String
     public var events: [(Int, String)]
     public var end: ExecutionEnd?
+    public var mapRuns: [MapRunStart]
 
-    public init(record: ExecutionRecord, journal: String, events: [(Int, String)], end: ExecutionEnd?) {
-        (self.record, self.journal, self.events, self.end) = (record, journal, events, end)
+    public init(record: ExecutionRecord, journal: String, events: [(Int, String)], end: ExecutionEnd?, mapRuns: [MapRunStart] = []) {
+        (self.record, self.journal, self.events, self.end, self.mapRuns) = (record, journal, events, end, mapRuns)
+    }
+}
+
+/// A Map Run a journal entry started (its MapRunStarted event), written with the entry.
+public struct MapRunStart: Sendable, Equatable {
+    public var arn: String
+    public var startedMs: Int64
+
+    public init(arn: String, startedMs: Int64) {
+        (self.arn, self.startedMs) = (arn, startedMs)
     }
 }
 
@@ -162,8 +176,9 @@ extension Store {
 
     /// Inserts an execution with its first journal entry and history events, or returns the
     /// execution already holding that name on that machine (nothing is written then).
-    public func createExecution(_ record: ExecutionRecord, journal entry: String, events: [(Int, String)], end: ExecutionEnd? = nil) throws -> ExecutionRecord? {
-        try createExecutions([NewExecution(record: record, journal: entry, events: events, end: end)])[0]
+    public func createExecution(_ record: ExecutionRecord, journal entry: String, events: [(Int, String)], end: ExecutionEnd? = nil,
+                                mapRuns: [MapRunStart] = []) throws -> ExecutionRecord? {
+        try createExecutions([NewExecution(record: record, journal: entry, events: events, end: end, mapRuns: mapRuns)])[0]
     }
 
     /// `createExecution` for several executions in one transaction (one fsync), in order: for
@@ -177,9 +192,11 @@ extension Store {
                     return Self.decodeExecution(existing)
                 }
                 try db.cachedStatement(sql: """
-                    INSERT INTO executions (arn, state_machine_arn, name, status, input, definition, role_arn, started_ms)
-                    VALUES (?, ?, ?, 'RUNNING', ?, ?, ?, ?)
-                    """).execute(arguments: [record.arn, record.stateMachineArn, record.name, record.input, record.definition, record.roleArn, record.startedMs])
+                    INSERT INTO executions (arn, state_machine_arn, name, status, input, definition, role_arn, started_ms, map_run_arn, map_items)
+                    VALUES (?, ?, ?, 'RUNNING', ?, ?, ?, ?, ?, ?)
+                    """).execute(arguments: [record.arn, record.stateMachineArn, record.name, record.input, record.definition, record.roleArn, record.startedMs,
+                                             record.mapRunArn, record.mapItems])
+                try Self.insert(new.mapRuns, execution: record.arn, db)
                 try db.cachedStatement(sql: "INSERT INTO execution_journal (execution_arn, seq, entry) VALUES (?, 1, ?)").execute(arguments: [record.arn, new.journal])
                 try Self.insertHistory(db, record.arn, new.events)
                 if let end = new.end { try Self.writeEnd(db, record.arn, end) }
@@ -201,8 +218,9 @@ extension Store {
     /// Appends a journal entry (number `seq`) and the history events it produced, the redrive
     /// when it was one, and the end when it ended the execution: one transaction.
     public func appendJournal(execution arn: String, seq: Int, entry: String, events: [(Int, String)], end: ExecutionEnd?,
-                              redrive: ExecutionRedrive? = nil) throws {
+                              redrive: ExecutionRedrive? = nil, mapRuns: [MapRunStart] = []) throws {
         try write { db in
+            try Self.insert(mapRuns, execution: arn, db)
             try db.cachedStatement(sql: "INSERT INTO execution_journal (execution_arn, seq, entry) VALUES (?, ?, ?)").execute(arguments: [arn, seq, entry])
             try Self.insertHistory(db, arn, events)
             if let redrive {
@@ -258,9 +276,45 @@ extension Store {
         }
     }
 
+    static func insert(_ mapRuns: [MapRunStart], execution arn: String, _ db: Database) throws {
+        for run in mapRuns {
+            try db.execute(sql: "INSERT OR IGNORE INTO map_runs (arn, execution_arn, started_ms) VALUES (?, ?, ?)", arguments: [run.arn, arn, run.startedMs])
+        }
+    }
+
+    // MARK: Map Runs (ADR 0030)
+
+    /// The execution that started a Map Run.
+    public func mapRunExecution(arn: String) throws -> String? {
+        try dbWriter.read { db in try String.fetchOne(db, sql: "SELECT execution_arn FROM map_runs WHERE arn = ?", arguments: [arn]) }
+    }
+
+    /// A Map Run's children, oldest first, optionally of one status, from `offset`.
+    public func executions(mapRun arn: String, status: String?, offset: Int, limit: Int) throws -> [ExecutionRecord] {
+        try dbWriter.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM executions WHERE map_run_arn = ? AND (? IS NULL OR status = ?)
+                ORDER BY started_ms, arn LIMIT ? OFFSET ?
+                """, arguments: [arn, status, status, limit, offset]).map(Self.decodeExecution)
+        }
+    }
+
+    /// A Map Run's children by status: how many executions, and how many items they process.
+    public func mapRunCounts(arn: String) throws -> [String: (executions: Int, items: Int)] {
+        try dbWriter.read { db in
+            var out: [String: (executions: Int, items: Int)] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n, SUM(map_items) AS items FROM executions WHERE map_run_arn = ? GROUP BY status",
+                                        arguments: [arn]) {
+                out[row["status"]] = (row["n"], row["items"])
+            }
+            return out
+        }
+    }
+
     static func decodeExecution(_ row: Row) -> ExecutionRecord {
         ExecutionRecord(arn: row["arn"], stateMachineArn: row["state_machine_arn"], name: row["name"], status: row["status"], input: row["input"],
                         output: row["output"], error: row["error"], cause: row["cause"], definition: row["definition"], roleArn: row["role_arn"],
-                        startedMs: row["started_ms"], stoppedMs: row["stopped_ms"], redriveCount: row["redrive_count"], redriveMs: row["redrive_ms"])
+                        startedMs: row["started_ms"], stoppedMs: row["stopped_ms"], redriveCount: row["redrive_count"], redriveMs: row["redrive_ms"],
+                        mapRunArn: row["map_run_arn"], mapItems: row["map_items"])
     }
 }

@@ -19,7 +19,7 @@ import Testing
                 case .failure(let e): pending += execution.apply(.taskFailed(task: t.id, error: e.error, cause: e.cause, at: t0 + 1))
                 }
             case .startTimer(let id, _): pending += execution.apply(.timerFired(timer: id, at: t0 + 2))
-            case .finish: break
+            case .finish, .stopChildren: break
             }
         }
         return StateTest.result(execution)

@@ -52,7 +52,7 @@ struct Harness {
                 invocations.append(t)
                 running.append((t, now + taskMs))
             case .startTimer(let id, let due): timers[id] = due
-            case .finish: break
+            case .finish, .stopChildren: break
             }
         }
     }

@@ -41,7 +41,7 @@ import Testing
         (#"{"StartAt":"P","States":{"P":{"Type":"Parallel","Branches":[{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"Out"}}}],"Next":"Out"},"Out":{"Type":"Succeed"}}}"#, "MISSING_TRANSITION_TARGET", "Missing 'Next' target: Out", "/States/P/Branches[0]/States/A/Next"),
         (#"{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:000000000000:function:f","TimeoutSeconds":5,"HeartbeatSeconds":5,"End":true}}}"#, "SCHEMA_VALIDATION_FAILED", "HeartbeatSeconds must be smaller than TimeoutSeconds", "/States/A/HeartbeatSeconds"),
         (#"{"StartAt":"A","States":{"A":{"Type":"Pass","ResultPath":"$.a[*]","End":true}}}"#, "SCHEMA_VALIDATION_FAILED", "The value for the field 'ResultPath' must be a valid Reference Path", "/States/A/ResultPath"),
-        (#"{"StartAt":"M","States":{"M":{"Type":"Map","ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED"},"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}},"End":true}}}"#, "SCHEMA_VALIDATION_FAILED", "A DISTRIBUTED Map (ProcessorConfig.Mode) is not supported by Hearth yet; use INLINE", "/States/M/ItemProcessor/ProcessorConfig/Mode"),
+        (#"{"StartAt":"M","States":{"M":{"Type":"Map","ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED"},"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}},"End":true}}}"#, "SCHEMA_VALIDATION_FAILED", "These fields are required: [ExecutionType]", "/States/M/ItemProcessor/ProcessorConfig"),
     ])
     func refused(_ definition: String, _ code: String, _ message: String, _ location: String) {
         let found = diagnostics(definition)

@@ -28,6 +28,9 @@ extension LambdaAPI {
             case .statesStartExecution:
                 guard let states else { return failed("StepFunctions.ServiceUnavailableException", "Step Functions is not running") }
                 return await states.runStartExecutionTask(task, parent: context, clock: clock)
+            case .mapRunChild:
+                guard let states else { return failed("StepFunctions.ServiceUnavailableException", "Step Functions is not running") }
+                return await states.runMapRunChild(task, parent: context, clock: clock)
             case .lambdaInvoke:
                 guard case .string(let name)? = task.parameters["FunctionName"] else {
                     return failed("States.Runtime", "The field 'FunctionName' must be a string")
@@ -64,7 +67,7 @@ extension LambdaAPI {
         }
         let result = (try? JSON.parse(text)) ?? .string(text)
         switch task.resource {
-        case .lambdaFunction, .sqsSendMessage, .statesStartExecution, .activity:
+        case .lambdaFunction, .sqsSendMessage, .statesStartExecution, .activity, .mapRunChild:
             return .taskSucceeded(task: task.id, output: result.text, at: clock.nowMs())
         case .lambdaInvoke:
             let date = Date().formatted(.iso8601)

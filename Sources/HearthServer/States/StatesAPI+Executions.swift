@@ -84,6 +84,7 @@ extension StatesAPI {
         }
         if let error = e.error { o["error"] = .string(error) }
         if let cause = e.cause { o["cause"] = .string(cause) }
+        if let mapRun = e.mapRunArn { o["mapRunArn"] = .string(mapRun) }
         try redriveFields(e, into: &o)
         return .object(o)
     }
@@ -97,6 +98,10 @@ extension StatesAPI {
         shaped["status"] = nil
         shaped["type"] = nil
         shaped["creationDate"] = nil
+        if let mapRun = e.mapRunArn {
+            shaped["mapRunArn"] = .string(mapRun)
+            shaped["label"] = .string(String(name.split(separator: "/").last ?? ""))
+        }
         return .object(shaped)
     }
 
@@ -111,7 +116,14 @@ extension StatesAPI {
     }
 
     func listExecutions(_ body: JSON) throws -> JSON {
-        let m = try machine(try Self.string(body, "stateMachineArn")!)
+        let mapRun = try Self.string(body, "mapRunArn", required: false)
+        let machineArn = try Self.string(body, "stateMachineArn", required: false)
+        if mapRun != nil && machineArn != nil {
+            throw StatesAPIError.validation("Only one of stateMachineArn or mapRunArn can be specified")
+        }
+        if mapRun == nil && machineArn == nil {
+            throw StatesAPIError.validation("Must provide a StateMachine ARN or MapRun ARN")
+        }
         let status = try Self.string(body, "statusFilter", required: false)
         if let status, !["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"].contains(status) {
             throw StatesAPIError.validation("1 validation error detected: Value '\(status)' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [SUCCEEDED, TIMED_OUT, PENDING_REDRIVE, ABORTED, FAILED, RUNNING]")
@@ -122,11 +134,25 @@ extension StatesAPI {
         }
         let limit = try Self.maxResults(body)
         let offset = Int(try Self.untoken("executions", body) ?? "0") ?? 0
-        let page = try store.executions(stateMachine: m.arn, status: status, redriven: redrive.map { $0 == "REDRIVEN" }, offset: offset, limit: limit + 1)
+        let page: [ExecutionRecord]
+        if let mapRun {
+            let parts = mapRun.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count == 8, parts[0] == "arn", parts[2] == "states", parts[5] == "mapRun" else { throw StatesAPIError.invalidArn(mapRun) }
+            guard try store.mapRunExecution(arn: mapRun) != nil else { throw StatesAPIError.mapRunDoesNotExist(mapRun) }
+            page = try store.executions(mapRun: mapRun, status: status, offset: offset, limit: limit + 1)
+        } else {
+            let m = try machine(machineArn!)
+            page = try store.executions(stateMachine: m.arn, status: status, redriven: redrive.map { $0 == "REDRIVEN" }, offset: offset, limit: limit + 1)
+        }
         var o = JSONObject([("executions", .array(page.prefix(limit).map { e in
             var x = JSONObject([("executionArn", .string(e.arn)), ("stateMachineArn", .string(e.stateMachineArn)), ("name", .string(e.name)),
                                 ("status", .string(e.status)), ("startDate", Self.epoch(e.startedMs))])
             if let stop = e.stoppedMs { x["stopDate"] = Self.epoch(stop) }
+            // Listed by Map Run: each child's Map Run and item count, as AWS.
+            if mapRun != nil, let run = e.mapRunArn {
+                x["mapRunArn"] = .string(run)
+                x["itemCount"] = .int(Int64(e.mapItems))
+            }
             Self.redriveCounts(e, into: &x)
             return .object(x)
         }))])

@@ -31,6 +31,14 @@ extension StatesAPI {
             }
             throw StatesAPIError.invalidDefinition(InvalidDefinition(diagnostics: diagnostics))
         }
+        // Nor a distributed Map, whose children the parent waits for (*unverified* wording).
+        if type == "EXPRESS", !machine.distributedMapStates.isEmpty {
+            let diagnostics = machine.distributedMapStates.map {
+                Diagnostic(code: "SCHEMA_VALIDATION_FAILED", message: "Express state machine does not support a DISTRIBUTED Map state",
+                           location: "/States/\($0)/ItemProcessor/ProcessorConfig/Mode")
+            }
+            throw StatesAPIError.invalidDefinition(InvalidDefinition(diagnostics: diagnostics))
+        }
         return machine
     }
 

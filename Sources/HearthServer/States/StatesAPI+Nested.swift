@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import HearthEvents
 import HearthStates
@@ -9,12 +8,7 @@ import HearthStore
 extension StatesAPI {
     /// The child's name when the task gives none: a UUID made from the parent execution and the
     /// task id, so a task run again after a crash finds the child it started (not a second one).
-    static func childName(parent: String, task: String) -> String {
-        let d = Array(SHA256.hash(data: Data("hearth-child\n\(parent)\n\(task)".utf8)))
-        let hex = d.prefix(16).map { String(format: "%02x", $0) }.joined()
-        let c = Array(hex)
-        return [String(c[0..<8]), String(c[8..<12]), String(c[12..<16]), String(c[16..<20]), String(c[20..<32])].joined(separator: "-")
-    }
+    static func childName(parent: String, task: String) -> String { derivedUUID("hearth-child", parent, task) }
 
     /// Starts a Task state's child execution (Parameters `StateMachineArn`, `Input` — an object
     /// or a JSON string —, `Name`) and says how it went: request-response succeeds with
@@ -89,6 +83,12 @@ extension StatesDriver {
     /// text for `.sync`, parsed for `.sync:2`), else `States.TaskFailed` with that document
     /// (with `Error` and `Cause`) as the cause.
     static func childEnded(_ child: ExecutionRecord, task: TaskInvocation, at: Int64) -> JournalEntry {
+        // A Map Run's child: its output, or its error and cause (ADR 0030).
+        if task.resource.isMapRunChild {
+            if child.status == "SUCCEEDED" { return .taskSucceeded(task: task.id, output: child.output ?? "null", at: at) }
+            let error = child.error ?? (child.status == "TIMED_OUT" ? StatesError.timeout : child.status == "ABORTED" ? "States.Aborted" : StatesError.taskFailed)
+            return .taskFailed(task: task.id, error: error, cause: child.cause ?? "", at: at)
+        }
         let parsed: Bool
         if case .statesStartExecution(.sync2) = task.resource { parsed = true } else { parsed = false }
         func data(_ text: String) -> JSON { parsed ? ((try? JSON.parse(text)) ?? .string(text)) : .string(text) }

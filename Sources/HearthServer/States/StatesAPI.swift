@@ -56,6 +56,9 @@ final class StatesAPI: Sendable {
             case "DeleteActivity": result = try deleteActivity(body)
             case "ListActivities": result = try listActivities(body)
             case "GetActivityTask": result = try await getActivityTask(body)
+            case "DescribeMapRun": result = try await describeMapRun(body)
+            case "ListMapRuns": result = try await listMapRuns(body)
+            case "UpdateMapRun": result = try await updateMapRun(body)
             default:
                 throw StatesAPIError(type: "UnknownOperationException", message: "Hearth's Step Functions does not provide operation \(op.isEmpty ? "(none)" : op)")
             }

@@ -60,7 +60,8 @@ actor StatesEngine {
         let actions = execution.apply(entry)
         let events = execution.history.map { ($0.id, $0.json.text) }
         let end = execution.outcome.map { ExecutionEnd(status: $0.status, output: $0.output, error: $0.error, cause: $0.cause, stoppedMs: $0.stopMs) }
-        if let existing = try await starts.create(NewExecution(record: record, journal: entry.json.text, events: events, end: end)) { return (existing, []) }
+        if let existing = try await starts.create(NewExecution(record: record, journal: entry.json.text, events: events, end: end,
+                                                               mapRuns: Self.mapRunsStarted(execution.history[...]))) { return (existing, []) }
         if execution.outcome == nil, open[record.arn] == nil { open[record.arn] = (execution, 1) }
         return (nil, actions)
     }
@@ -69,13 +70,17 @@ actor StatesEngine {
     /// the end, if it ended); returns the new actions, nil if the entry was not wanted.
     func record(_ arn: String, _ entry: JournalEntry) throws -> [ExecutionAction]? {
         guard var (execution, entries) = try load(arn), execution.accepts(entry) else { return nil }
+        // Not shared with the cache while it changes: a large Map's arrays are not copied per entry.
+        open[arn] = nil
         let before = execution.history.count
         let actions = execution.apply(entry)
         let events = execution.history[before...].map { ($0.id, $0.json.text) }
         let end = execution.outcome.map { ExecutionEnd(status: $0.status, output: $0.output, error: $0.error, cause: $0.cause, stoppedMs: $0.stopMs) }
         var redrive: ExecutionRedrive?
         if case .redriven(_, let at) = entry { redrive = ExecutionRedrive(count: execution.redriveCount, atMs: at) }
-        try store.appendJournal(execution: arn, seq: entries + 1, entry: entry.json.text, events: Array(events), end: end, redrive: redrive)
+        // On failure nothing is cached: the next load replays what the store holds.
+        try store.appendJournal(execution: arn, seq: entries + 1, entry: entry.json.text, events: Array(events), end: end, redrive: redrive,
+                                mapRuns: Self.mapRunsStarted(execution.history[before...]))
         entries += 1
         if execution.outcome == nil { open[arn] = (execution, entries) } else { open[arn] = nil }
         return actions
@@ -121,6 +126,13 @@ actor StatesEngine {
     }
 
     var openCount: Int { open.count }
+
+    /// The Map Runs these events start (MapRunStarted), for the store's `map_runs`.
+    static func mapRunsStarted(_ events: ArraySlice<HistoryEvent>) -> [MapRunStart] {
+        events.filter { $0.type == "MapRunStarted" }.compactMap { e in
+            e.details?["mapRunArn"]?.stringValue.map { MapRunStart(arn: $0, startedMs: e.timestampMs) }
+        }
+    }
 }
 
 /// Carries out executions' actions through the ledger: a task is an item due now (run by the
@@ -199,17 +211,31 @@ final class StatesDriver: Sendable {
                     out.append(childItem(child: arn, parent: w.parent, task: w.task, at: at))
                 }
                 // A parent that ends while it waits on children stops them (as AWS stops a `.sync` child).
-                let children = waiters.withLock { all in all.filter { $0.value.parent == arn }.map(\.key) }
-                for child in children.sorted() {
-                    waiters.withLock { $0[child] = nil }
-                    let payload = JSON.obj([("execution", .string(child)), ("stopBy", .string(arn))]).bytes
-                    let childQueue = child.split(separator: ":").dropLast().last.map(String.init) ?? "states"
-                    out.append(NewLedgerItem(kind: LedgerKind.statesExecution, queue: childQueue, payload: payload, dueAt: at,
-                                             idempotencyKey: Self.key(child, "stop")))
-                }
+                out += stopItems(parent: arn, at: at) { _ in true }
+            case .stopChildren(let tasks):
+                // A Map Run that ended early stops its running children.
+                let ids = Set(tasks)
+                out += stopItems(parent: arn, at: at, cause: "The Map Run of the parent execution \(arn) ended") { ids.contains($0) }
             }
         }
         return out
+    }
+
+    /// Ledger items that stop the children `parent` watches whose task `which` picks (each
+    /// is forgotten: its end tells no one).
+    func stopItems(parent arn: String, at: Int64, cause: String? = nil, which: (String) -> Bool) -> [NewLedgerItem] {
+        let children = waiters.withLock { all in
+            let picked = all.filter { $0.value.parent == arn && which($0.value.task) }.map(\.key)
+            for child in picked { all[child] = nil }
+            return picked
+        }
+        return children.sorted().map { child in
+            var fields: [(String, JSON)] = [("execution", .string(child)), ("stopBy", .string(arn))]
+            if let cause { fields.append(("cause", .string(cause))) }
+            let payload = JSON.obj(fields).bytes
+            let childQueue = child.split(separator: ":").dropLast().last.map(String.init) ?? "states"
+            return NewLedgerItem(kind: LedgerKind.statesExecution, queue: childQueue, payload: payload, dueAt: at, idempotencyKey: Self.key(child, "stop"))
+        }
     }
 
     func submit(_ arn: String, _ actions: [ExecutionAction], at: Int64) async throws {
@@ -237,6 +263,15 @@ final class StatesDriver: Sendable {
         // The actions are the finish: nothing to run, but a parent waiting on this child is told.
         let new = items(arn, actions, at: now)
         if !new.isEmpty, let dispatcher { try await dispatcher.submit(new) }
+        return true
+    }
+
+    /// Journals an entry from the API (UpdateMapRun's) and puts what follows on the ledger;
+    /// false if the execution did not take it.
+    func record(_ arn: String, _ entry: JournalEntry) async throws -> Bool {
+        guard let actions = try await engine.record(arn, entry) else { return false }
+        metrics.transitions(1)
+        try await submit(arn, actions, at: entry.at)
         return true
     }
 
@@ -311,7 +346,7 @@ final class StatesDriver: Sendable {
                 entry = Self.childEnded(record, task: invocation, at: clock.nowMs())
             } else if let parent = payload["stopBy"]?.stringValue {
                 // The parent ended: its `.sync` child is stopped (ABORTED), telling no one.
-                entry = .stopped(error: nil, cause: "The parent execution \(parent) ended", at: clock.nowMs())
+                entry = .stopped(error: nil, cause: payload["cause"]?.stringValue ?? "The parent execution \(parent) ended", at: clock.nowMs())
             } else if let timer = payload["timer"]?.stringValue {
                 entry = .timerFired(timer: timer, at: clock.nowMs())
             } else if let task = payload["task"]?.stringValue {
@@ -396,7 +431,7 @@ final class StatesDriver: Sendable {
                 switch action {
                 case .invoke(let t): invokes.append(t)
                 case .startTimer(let id, let due): timers[id] = due
-                case .finish: break
+                case .finish, .stopChildren: break
                 }
             }
             pending = []

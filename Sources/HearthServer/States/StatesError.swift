@@ -21,6 +21,8 @@ struct StatesAPIError: Error, Sendable {
     /// SendTask*: the token's task is over (it succeeded, failed or timed out, or its execution ended).
     static let taskTimedOut = StatesAPIError(type: "TaskTimedOut", message: "Task Timed Out: 'Provided task does not exist anymore'")
     static func invalidOutput(_ detail: String) -> StatesAPIError { StatesAPIError(type: "InvalidOutput", message: "Invalid Output: '\(detail)'") }
+    /// DescribeMapRun/UpdateMapRun of a Map Run that never was (*unverified* message).
+    static func mapRunDoesNotExist(_ arn: String) -> StatesAPIError { StatesAPIError(type: "ResourceNotFound", message: "Resource not found: '\(arn)'") }
     static func validation(_ message: String) -> StatesAPIError { StatesAPIError(type: "ValidationException", message: message) }
     static func invalidDefinition(_ error: InvalidDefinition) -> StatesAPIError { StatesAPIError(type: "InvalidDefinition", message: error.description) }
 
