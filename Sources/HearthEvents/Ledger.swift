@@ -13,22 +13,16 @@ import Synchronization
 public final class Ledger: Sendable {
     public let backend: any LedgerBackend
     public let clock: any LedgerClock
-    private let io = DispatchQueue(label: "hearth.ledger")
-    private let pending = Mutex<Pending>(Pending())
+    private let io: DispatchQueue
+    private let commits: GroupCommit<LedgerBatch, LedgerBatch.Result>
     private let wakers = Mutex<[String: @Sendable () -> Void]>([:])
-
-    private struct Pending {
-        var inserts: [(LedgerBatch.Insert, Int)] = []   // (insert, waiter index)
-        var finishes: [(LedgerBatch.Finish, Int)] = []
-        var receives: [(LedgerReceive, Int)] = []
-        var waiters: [CheckedContinuation<LedgerBatch.Result, any Error>] = []
-        var shapes: [(inserts: Int, finishes: Int, receives: Int)] = []
-        var flushing = false
-    }
 
     public init(backend: any LedgerBackend, clock: any LedgerClock = SystemLedgerClock()) {
         self.backend = backend
         self.clock = clock
+        let io = DispatchQueue(label: "hearth.ledger")
+        self.io = io
+        commits = GroupCommit(queue: io) { batches in try Self.commit(batches, backend: backend, now: clock.nowMs()) }
     }
 
     /// Adds items durably (group-committed) and wakes the dispatchers of their kinds. Returns
@@ -54,55 +48,23 @@ public final class Ledger: Sendable {
 
     /// Commits `batch` together with whatever else is pending.
     public func commit(_ batch: LedgerBatch) async throws -> LedgerBatch.Result {
-        try await withCheckedThrowingContinuation { continuation in
-            let startFlush = pending.withLock { p -> Bool in
-                let index = p.waiters.count
-                p.waiters.append(continuation)
-                p.shapes.append((batch.inserts.count, batch.finishes.count, batch.receives.count))
-                p.inserts += batch.inserts.map { ($0, index) }
-                p.finishes += batch.finishes.map { ($0, index) }
-                p.receives += batch.receives.map { ($0, index) }
-                if p.flushing { return false }
-                p.flushing = true
-                return true
-            }
-            if startFlush { io.async { self.flush() } }
-        }
+        try await commits.submit(batch)
     }
 
-    /// Runs on `io`: writes everything pending in one transaction, answers its callers, and
-    /// goes on while more arrived meanwhile.
-    private func flush() {
-        while true {
-            let taken = pending.withLock { p -> Pending? in
-                if p.waiters.isEmpty {
-                    p.flushing = false
-                    return nil
-                }
-                let taken = p
-                p = Pending()
-                p.flushing = true
-                return taken
+    /// One transaction for several callers' batches; each caller's share of the result.
+    static func commit(_ batches: [LedgerBatch], backend: any LedgerBackend, now: Int64) throws -> [LedgerBatch.Result] {
+        let batch = LedgerBatch(inserts: batches.flatMap(\.inserts), finishes: batches.flatMap(\.finishes),
+                                receives: batches.flatMap(\.receives))
+        let result = try backend.commit(batch, now: now)
+        var ids = result.ids[...], finished = result.finished[...], received = result.received[...]
+        return batches.map { mine in
+            defer {
+                ids = ids.dropFirst(mine.inserts.count)
+                finished = finished.dropFirst(mine.finishes.count)
+                received = received.dropFirst(mine.receives.count)
             }
-            guard let taken else { return }
-            let batch = LedgerBatch(inserts: taken.inserts.map(\.0), finishes: taken.finishes.map(\.0), receives: taken.receives.map(\.0))
-            do {
-                let result = try backend.commit(batch, now: clock.nowMs())
-                var ids = result.ids[...]
-                var finished = result.finished[...]
-                var received = result.received[...]
-                for (index, waiter) in taken.waiters.enumerated() {
-                    let shape = taken.shapes[index]
-                    let mine = LedgerBatch.Result(ids: Array(ids.prefix(shape.inserts)), finished: Array(finished.prefix(shape.finishes)),
-                                                  received: Array(received.prefix(shape.receives)))
-                    ids = ids.dropFirst(shape.inserts)
-                    finished = finished.dropFirst(shape.finishes)
-                    received = received.dropFirst(shape.receives)
-                    waiter.resume(returning: mine)
-                }
-            } catch {
-                for waiter in taken.waiters { waiter.resume(throwing: error) }
-            }
+            return LedgerBatch.Result(ids: Array(ids.prefix(mine.inserts.count)), finished: Array(finished.prefix(mine.finishes.count)),
+                                      received: Array(received.prefix(mine.receives.count)))
         }
     }
 
