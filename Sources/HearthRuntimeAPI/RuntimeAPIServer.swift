@@ -84,8 +84,11 @@ public final class RuntimeAPIServer: @unchecked Sendable {
                 }
             }
             // Bounded buffers per connection: what one read can decode at once, and how much
-            // unread output may queue before the connection stops being read.
+            // unread output may queue before the connection stops being read. One read per
+            // readiness (NIO's default is 4): whatever a read brings is decoded at once, and a
+            // flood of pipelined requests is parsed, then mostly refused, in 16 KB steps, not 64.
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 4096, maximum: Self.maxReadBytes))
+            .childChannelOption(.maxMessagesPerRead, value: 1)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: Self.maxQueuedOutputBytes / 2, high: Self.maxQueuedOutputBytes))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

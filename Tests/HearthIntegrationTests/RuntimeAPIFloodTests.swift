@@ -51,71 +51,77 @@ struct RuntimeAPIFloodTests {
                              sentNoRead >= 0 && sentNoRead < 64 << 20 && rss1 - rss0 < 16 * 1024)
 
         // 2. Pipelined requests with every answer read: the supervisor's CPU.
-        var drain: [String: Any] = [:]
-        let drainShare = try await Self.cpuShare(pid) {
-            drain = try await daemon.invoke("flooder", Self.flood("drain", ms: 3000)).json ?? [:]
+        try await SecurityLedger.checkMeasured("api.flood_drain", "7 connections pipeline requests for 3 s and read every answer (each a refusal)",
+                                               expected: "answers limited by the instance's budget (64 at once, 32/s: ≤ 300 in 3 s); supervisor CPU < 15 % of a core") {
+            var drain: [String: Any] = [:]
+            let drainShare = try await Self.cpuShare(pid) {
+                drain = try await daemon.invoke("flooder", Self.flood("drain", ms: 3000)).json ?? [:]
+            }
+            let answers = drain["answers"] as? Int ?? -1
+            return ("\(answers) answers to \((drain["sent"] as? Int ?? 0) / 1024) KB sent; supervisor CPU \(String(format: "%.1f", drainShare * 100)) %",
+                    answers >= 0 && answers <= 300 && drainShare < 0.15)
         }
-        let answers = drain["answers"] as? Int ?? -1
-        SecurityLedger.check("api.flood_drain", "7 connections pipeline requests for 3 s and read every answer (each a refusal)",
-                             expected: "answers limited by the instance's budget (64 at once, 32/s: ≤ 300 in 3 s); supervisor CPU < 15 % of a core",
-                             observed: "\(answers) answers to \((drain["sent"] as? Int ?? 0) / 1024) KB sent; supervisor CPU \(String(format: "%.1f", drainShare * 100)) %",
-                             answers >= 0 && answers <= 300 && drainShare < 0.15)
 
         // 3. A neighbour's latency while the flooder drains (idle and loaded blocks interleaved).
-        var idle: [Double] = [], loaded: [Double] = []
-        for _ in 0..<3 {
-            idle += try await HostileFunctionTests.latencies(daemon, "quiet", count: 60)
-            let attacker = Task { try? await daemon.invoke("flooder", Self.flood("drain", ms: 2500)) }
-            try await Task.sleep(for: .milliseconds(200))
-            loaded += try await HostileFunctionTests.latencies(daemon, "quiet", count: 60)
-            _ = await attacker.value
+        var idleP99 = 0.0
+        try await SecurityLedger.checkMeasured("api.flood_neighbour", "a neighbour is invoked 180 times idle and 180 times while another instance floods its Runtime API (draining), interleaved",
+                                               expected: "neighbour p99 ≤ 2× its idle p99 (or within 5 ms of it)") {
+            var idle: [Double] = [], loaded: [Double] = []
+            for _ in 0..<3 {
+                idle += try await HostileFunctionTests.latencies(daemon, "quiet", count: 60)
+                let attacker = Task { try? await daemon.invoke("flooder", Self.flood("drain", ms: 2500)) }
+                try await Task.sleep(for: .milliseconds(200))
+                loaded += try await HostileFunctionTests.latencies(daemon, "quiet", count: 60)
+                _ = await attacker.value
+            }
+            idle.sort()
+            loaded.sort()
+            let loadedP99 = HostileFunctionTests.p99(loaded)
+            idleP99 = HostileFunctionTests.p99(idle)
+            return (String(format: "idle p50 %.1f / p99 %.1f ms; during the flood p50 %.1f / p99 %.1f ms", idle[idle.count / 2], idleP99, loaded[loaded.count / 2], loadedP99),
+                    loadedP99 <= max(2 * idleP99, idleP99 + 5))
         }
-        idle.sort()
-        loaded.sort()
-        let (idleP99, loadedP99) = (HostileFunctionTests.p99(idle), HostileFunctionTests.p99(loaded))
-        SecurityLedger.check("api.flood_neighbour", "a neighbour is invoked 180 times idle and 180 times while another instance floods its Runtime API (draining), interleaved",
-                             expected: "neighbour p99 ≤ 2× its idle p99 (or within 5 ms of it)",
-                             observed: String(format: "idle p50 %.1f / p99 %.1f ms; during the flood p50 %.1f / p99 %.1f ms", idle[idle.count / 2], idleP99, loaded[loaded.count / 2], loadedP99),
-                             loadedP99 <= max(2 * idleP99, idleP99 + 5))
 
         // 4. A detached child floods after the invocation answered: the instance is idle.
-        let detached = try await daemon.invoke("flooder", Self.flood("drain", ms: 4000, detach: true))
-        try await Task.sleep(for: .milliseconds(300))
-        var idleFlood: [Double] = []
-        let idleShare = try await Self.cpuShare(pid) {
-            try await Task.sleep(for: .seconds(2))
+        try await SecurityLedger.checkMeasured("api.flood_idle", "after answering, a detached child of the function floods its Runtime API (draining) for 4 s while the instance is idle",
+                                               expected: "the idle instance's connections are not read: supervisor CPU < 5 % of a core; a neighbour's p99 within 2× (or 5 ms) of idle") {
+            let detached = try await daemon.invoke("flooder", Self.flood("drain", ms: 4000, detach: true))
+            try await Task.sleep(for: .milliseconds(300))
+            let idleShare = try await Self.cpuShare(pid) {
+                try await Task.sleep(for: .seconds(2))
+            }
+            let idleFlood = try await HostileFunctionTests.latencies(daemon, "quiet", count: 60)
+            try await Task.sleep(for: .seconds(2))  // the child's flood is over
+            let idleFloodP99 = HostileFunctionTests.p99(idleFlood)
+            return (String(format: "supervisor CPU %.1f %%; neighbour p99 %.1f ms (idle %.1f ms)", idleShare * 100, idleFloodP99, idleP99),
+                    detached.status == 200 && idleShare < 0.05 && idleFloodP99 <= max(2 * idleP99, idleP99 + 5))
         }
-        idleFlood = try await HostileFunctionTests.latencies(daemon, "quiet", count: 60)
-        try await Task.sleep(for: .seconds(2))  // the child's flood is over
-        let idleFloodP99 = HostileFunctionTests.p99(idleFlood)
-        SecurityLedger.check("api.flood_idle", "after answering, a detached child of the function floods its Runtime API (draining) for 4 s while the instance is idle",
-                             expected: "the idle instance's connections are not read: supervisor CPU < 5 % of a core; a neighbour's p99 within 2× (or 5 ms) of idle",
-                             observed: String(format: "supervisor CPU %.1f %%; neighbour p99 %.1f ms (idle %.1f ms)", idleShare * 100, idleFloodP99, idleP99),
-                             detached.status == 200 && idleShare < 0.05 && idleFloodP99 <= max(2 * idleP99, idleP99 + 5))
 
         // 5. Bodies nobody will use: 7 unfinished 19 MB POSTs for an unknown request id.
-        let rss2 = ServeTests.residentKB(pid)
-        var bodies: [String: Any] = [:]
-        let bodyShare = try await Self.cpuShare(pid) {
-            bodies = try await daemon.invoke("flooder", Self.flood("body", ms: 3000)).json ?? [:]
+        try await SecurityLedger.checkMeasured("api.flood_bodies", "7 connections each start a 19 MB POST for a request id that does not exist and keep sending for 3 s",
+                                               expected: "each answered and closed after ≤ 64 KB of body (7 closed); supervisor RSS grows < 16 MB, CPU < 15 %") {
+            let rss2 = ServeTests.residentKB(pid)
+            var bodies: [String: Any] = [:]
+            let bodyShare = try await Self.cpuShare(pid) {
+                bodies = try await daemon.invoke("flooder", Self.flood("body", ms: 3000)).json ?? [:]
+            }
+            let rss3 = ServeTests.residentKB(pid)
+            let closedBodies = bodies["closed_by_server"] as? Int ?? -1
+            return ("\(closedBodies) closed by the supervisor after \((bodies["sent"] as? Int ?? 0) / 1024) KB sent; RSS \(rss2 / 1024) → \(rss3 / 1024) MB; CPU \(String(format: "%.1f", bodyShare * 100)) %",
+                    closedBodies == 7 && rss3 - rss2 < 16 * 1024 && bodyShare < 0.15)
         }
-        let rss3 = ServeTests.residentKB(pid)
-        let closedBodies = bodies["closed_by_server"] as? Int ?? -1
-        SecurityLedger.check("api.flood_bodies", "7 connections each start a 19 MB POST for a request id that does not exist and keep sending for 3 s",
-                             expected: "each answered and closed after ≤ 64 KB of body (7 closed); supervisor RSS grows < 16 MB, CPU < 15 %",
-                             observed: "\(closedBodies) closed by the supervisor after \((bodies["sent"] as? Int ?? 0) / 1024) KB sent; RSS \(rss2 / 1024) → \(rss3 / 1024) MB; CPU \(String(format: "%.1f", bodyShare * 100)) %",
-                             closedBodies == 7 && rss3 - rss2 < 16 * 1024 && bodyShare < 0.15)
 
         // 6. Connection churn: connect, one malformed request, close, again.
-        var churn: [String: Any] = [:]
-        let churnShare = try await Self.cpuShare(pid) {
-            churn = try await daemon.invoke("flooder", Self.flood("churn", ms: 3000)).json ?? [:]
+        try await SecurityLedger.checkMeasured("api.flood_churn", "for 3 s: connect to the Runtime API, send a malformed request, close, again",
+                                               expected: "connections accepted at the budget's rate (≤ 300 answered in 3 s); supervisor CPU < 15 %") {
+            var churn: [String: Any] = [:]
+            let churnShare = try await Self.cpuShare(pid) {
+                churn = try await daemon.invoke("flooder", Self.flood("churn", ms: 3000)).json ?? [:]
+            }
+            let churnAnswers = churn["answers"] as? Int ?? -1
+            return ("\(churnAnswers) answered of \(churn["closed_by_server"] ?? "?") tried; CPU \(String(format: "%.1f", churnShare * 100)) %",
+                    churnAnswers >= 0 && churnAnswers <= 300 && churnShare < 0.15)
         }
-        let churnAnswers = churn["answers"] as? Int ?? -1
-        SecurityLedger.check("api.flood_churn", "for 3 s: connect to the Runtime API, send a malformed request, close, again",
-                             expected: "connections accepted at the budget's rate (≤ 300 answered in 3 s); supervisor CPU < 15 %",
-                             observed: "\(churnAnswers) answered of \(churn["closed_by_server"] ?? "?") tried; CPU \(String(format: "%.1f", churnShare * 100)) %",
-                             churnAnswers >= 0 && churnAnswers <= 300 && churnShare < 0.15)
 
         // The attacker's instance still works, and so does the neighbour.
         let after = try await daemon.invoke("flooder", #"{"cmd":"echo"}"#)

@@ -24,6 +24,28 @@ enum SecurityLedger {
         }
     }
 
+    /// A case whose observation is a measurement of time or CPU on a shared 2-core machine (a
+    /// neighbour's p99, the supervisor's CPU share). `round` measures once and says whether the
+    /// bound held; a round that misses is measured again, up to `rounds` in all, and the case
+    /// passes if one round holds. A burst of load from outside the test (another job on the
+    /// machine) seldom lands on two rounds, while a real regression misses every one: the bound
+    /// itself is not loosened. Every round's observation is recorded, misses included.
+    static func checkMeasured(_ id: String, _ title: String, expected: String, rounds: Int = 2,
+                              sourceLocation: SourceLocation = #_sourceLocation,
+                              _ round: () async throws -> (observed: String, passed: Bool)) async rethrows {
+        var observations: [String] = []
+        var passed = false
+        for _ in 0..<max(1, rounds) where !passed {
+            let result = try await round()
+            observations.append(result.observed)
+            passed = result.passed
+        }
+        let observed = observations.count == 1
+            ? observations[0]
+            : observations.enumerated().map { "round \($0.offset + 1): \($0.element)" }.joined(separator: "; ")
+        check(id, title, expected: expected, observed: observed, passed, sourceLocation: sourceLocation)
+    }
+
     /// An errno as its name (`EPERM (1)`), for the table.
     static func errnoName(_ value: Int?) -> String {
         guard let value else { return "nothing" }
