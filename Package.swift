@@ -116,6 +116,11 @@ let package = Package(
                 "HearthQueues",
                 "HearthScheduler",
                 "HearthDeploy",
+                // Built with hearth (not linked): the sandbox's pid 1 and bench's default function
+                // are looked up next to the hearth binary, so `swift build --product hearth` must
+                // leave them there.
+                "hearth-init",
+                "hearth-echo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
