@@ -78,7 +78,7 @@ let package = Package(
         // Step Functions' Amazon States Language (JSONPath): parse + validate, JSONPath,
         // intrinsics, and the interpreter (journal entries in, history events and actions out).
         // Pure: no I/O, no clock, no HTTP.
-        .target(name: "HearthStates", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "HearthStates", dependencies: ["HearthScheduler", .product(name: "Crypto", package: "swift-crypto")]),
         // SAM templates: YAML/JSON with CloudFormation's tags, intrinsic functions, Globals, the
         // resource graph and change sets. Pure: no HTTP, no I/O beyond what callers pass in.
         .target(

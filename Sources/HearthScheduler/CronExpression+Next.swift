@@ -3,7 +3,7 @@
 extension CronExpression {
     /// The days of `month` in `year` that fire, ascending.
     public func days(year: Int, month: Int) -> [Int] {
-        let count = Calendar.daysIn(year: year, month: month)
+        let count = CivilCalendar.daysIn(year: year, month: month)
         switch days {
         case .monthDays(let set):
             return (1...count).filter(set.contains)
@@ -11,18 +11,18 @@ extension CronExpression {
             return [count]
         case .nearestWeekday(let n):
             guard n <= count else { return [] }
-            switch Calendar.weekday(year: year, month: month, day: n) {
+            switch CivilCalendar.weekday(year: year, month: month, day: n) {
             case 7: return [n == 1 ? 3 : n - 1]          // Saturday: Friday, or Monday the 3rd
             case 1: return [n == count ? n - 2 : n + 1]  // Sunday: Monday, or Friday before a month-end Sunday
             default: return [n]
             }
         case .weekDays(let set):
-            return (1...count).filter { set.contains(Calendar.weekday(year: year, month: month, day: $0)) }
+            return (1...count).filter { set.contains(CivilCalendar.weekday(year: year, month: month, day: $0)) }
         case .lastWeekday(let d):
-            let last = Calendar.weekday(year: year, month: month, day: count)
+            let last = CivilCalendar.weekday(year: year, month: month, day: count)
             return [count - (last - d + 7) % 7]
         case .nthWeekday(let d, let k):
-            let first = Calendar.weekday(year: year, month: month, day: 1)
+            let first = CivilCalendar.weekday(year: year, month: month, day: 1)
             let day = 1 + (d - first + 7) % 7 + (k - 1) * 7
             return day <= count ? [day] : []
         }

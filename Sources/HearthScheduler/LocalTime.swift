@@ -18,14 +18,14 @@ public struct LocalTime: Comparable, Hashable, Sendable, CustomStringConvertible
     /// The wall time as if it were UTC, in seconds since the epoch (a proleptic Gregorian count
     /// with no zone): the arithmetic base for zone resolution.
     var naiveSeconds: Int64 {
-        let days = Calendar.daysFromCivil(year: year, month: month, day: day)
+        let days = CivilCalendar.daysFromCivil(year: year, month: month, day: day)
         return days * 86_400 + Int64(hour * 3600 + minute * 60 + second)
     }
 
     init(naiveSeconds s: Int64) {
         let days = s >= 0 ? s / 86_400 : (s - 86_399) / 86_400
         let rest = Int(s - days * 86_400)
-        let (y, m, d) = Calendar.civilFromDays(days)
+        let (y, m, d) = CivilCalendar.civilFromDays(days)
         self.init(year: y, month: m, day: d, hour: rest / 3600, minute: rest % 3600 / 60, second: rest % 60)
     }
 
@@ -65,8 +65,9 @@ public struct LocalTime: Comparable, Hashable, Sendable, CustomStringConvertible
 }
 
 /// Proleptic Gregorian calendar arithmetic (Howard Hinnant's civil-date algorithms): no
-/// Foundation calendar, so no locale or zone can leak in.
-enum Calendar {
+/// Foundation calendar, so no locale or zone can leak in. The one copy: SigV4's timestamps and
+/// Step Functions' context-object times use it too.
+public enum CivilCalendar {
     static func isLeap(_ y: Int) -> Bool { (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 }
 
     static func daysIn(year: Int, month: Int) -> Int {
@@ -78,7 +79,7 @@ enum Calendar {
     }
 
     /// Days since 1970-01-01.
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int64 {
+    public static func daysFromCivil(year: Int, month: Int, day: Int) -> Int64 {
         let y = Int64(month <= 2 ? year - 1 : year)
         let era = (y >= 0 ? y : y - 399) / 400
         let yoe = y - era * 400
@@ -88,7 +89,8 @@ enum Calendar {
         return era * 146_097 + doe - 719_468
     }
 
-    static func civilFromDays(_ days: Int64) -> (Int, Int, Int) {
+    /// The (year, month, day) of a count of days since 1970-01-01.
+    public static func civilFromDays(_ days: Int64) -> (Int, Int, Int) {
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097

@@ -62,7 +62,7 @@ public enum ScheduleExpression: Equatable, Sendable {
               let y = num(0..<4), let mo = num(5..<7), let d = num(8..<10),
               let h = num(11..<13), let mi = num(14..<16), let s = num(17..<19)
         else { throw .expression(text, "at takes yyyy-mm-ddThh:mm:ss") }
-        guard (1...12).contains(mo), d >= 1, d <= Calendar.daysIn(year: y, month: mo), h <= 23, mi <= 59, s <= 59 else {
+        guard (1...12).contains(mo), d >= 1, d <= CivilCalendar.daysIn(year: y, month: mo), h <= 23, mi <= 59, s <= 59 else {
             throw .expression(text, "\(body) is not a date and time")
         }
         return LocalTime(year: y, month: mo, day: d, hour: h, minute: mi, second: s)

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import HearthScheduler
 
 /// The pieces of AWS Signature Version 4 shared by `SigV4Verifier` and `SigV4Signer`:
 /// canonical URI / query / headers, the string to sign, key derivation and timestamps.
@@ -274,23 +275,11 @@ enum SigV4Canonical {
     }
 
     private static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
+        CivilCalendar.daysFromCivil(year: Int(year), month: Int(month), day: Int(day))
     }
 
     private static func civil(fromDays days: Int64) -> (Int64, Int64, Int64) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+        let (y, m, d) = CivilCalendar.civilFromDays(days)
+        return (Int64(y), Int64(m), Int64(d))
     }
 }

@@ -1,6 +1,7 @@
 // HearthStates: payload templates (Parameters, ResultSelector, ItemSelector) and Wait/Choice
 // timestamps. Pure.
 import Foundation
+import HearthScheduler
 
 /// A payload template compiled at definition time: literal JSON, with `key.$` fields whose
 /// values are a JSONPath (on the input, or `$$` on the context object) or an intrinsic call.
@@ -141,21 +142,13 @@ public enum Timestamp {
     }
 
     /// `2026-12-02T01:02:03.456Z`, as the context object shows times. Written by hand (civil
-    /// from days, Howard Hinnant's algorithm): the context object is built at every state's
+    /// from days by `CivilCalendar`): the context object is built at every state's
     /// entry, and Calendar with String(format:) cost more than the rest of a Pass state.
     public static func format(_ ms: Int64) -> String {
         let (secs, millis) = (ms >= 0 ? ms / 1000 : (ms - 999) / 1000, Int(((ms % 1000) + 1000) % 1000))
         let days = secs >= 0 ? secs / 86_400 : (secs - 86_399) / 86_400
         let tod = Int(secs - days * 86_400)
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = Int(doy - (153 * mp + 2) / 5 + 1)
-        let m = Int(mp < 10 ? mp + 3 : mp - 9)
-        let y = Int(yoe + era * 400) + (m <= 2 ? 1 : 0)
+        let (y, m, d) = CivilCalendar.civilFromDays(days)
         var out: [UInt8] = []
         out.reserveCapacity(24)
         func put(_ v: Int, _ width: Int) {
