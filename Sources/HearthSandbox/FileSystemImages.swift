@@ -20,8 +20,15 @@ public final class FileSystemImages: Sendable {
     public let directory: String
     public let persistentRoot: String
     private let mkfs: String
-    /// Detached mounts by folder key; nil marks a folder that failed (not retried).
-    private let mounts = Mutex<[String: Int32?]>([:])
+    /// One entry per folder key, made once: its detached mount, or nil for a folder that failed
+    /// (not retried). Entries have locks of their own, so a folder's mkfs holds up only the
+    /// sandboxes that need that folder.
+    private let entries = Mutex<[String: Entry]>([:])
+
+    private final class Entry: Sendable {
+        /// nil until made; then the mount, or .some(nil) after a failure.
+        let mount = Mutex<Int32??>(nil)
+    }
 
     /// Whether this host can make them: root, loop devices, mkfs.ext4 (as for `/tmp`).
     public static var isAvailable: Bool { EphemeralStorage.isAvailable }
@@ -58,10 +65,16 @@ public final class FileSystemImages: Sendable {
         var st = stat()
         guard lstat(folder, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { return nil }
         let key = "\(folder)\0\(st.st_dev)\0\(st.st_ino)\0\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
-        return mounts.withLock { table -> Int32? in
+        let entry = entries.withLock { table -> Entry in
             if let known = table[key] { return known }
+            let new = Entry()
+            table[key] = new
+            return new
+        }
+        return entry.mount.withLock { state -> Int32? in
+            if let made = state { return made }
             let made = make(folder: folder, key: key)
-            table[key] = .some(made)
+            state = .some(made)
             return made
         }
     }
@@ -121,9 +134,15 @@ public final class FileSystemImages: Sendable {
 
     /// Closes every mount (sandboxes keep theirs); for the end of the supervisor.
     public func close() {
-        mounts.withLock { table in
-            for case let fd? in table.values { Glibc.close(fd) }
-            table = [:]
+        let all = entries.withLock { table in
+            defer { table = [:] }
+            return Array(table.values)
+        }
+        for entry in all {
+            entry.mount.withLock { state in
+                if case let fd?? = state { Glibc.close(fd) }
+                state = .some(nil)
+            }
         }
     }
 
