@@ -77,8 +77,11 @@ public final class SandboxHost: Sendable {
             ephemeralDirectory = nil
         }
         containerImages = ContainerImages(cache: stateDirectory + "/images/container")
-        fileSystems = ProcessInfo.processInfo.environment["HEARTH_FS_IMAGES"] == "0" ? nil
-            : FileSystemImages(directory: stateDirectory + "/filesystems", persistentRoot: stateDirectory)
+        let fileSystemsOff = ProcessInfo.processInfo.environment["HEARTH_FS_IMAGES"] == "0"
+        fileSystems = fileSystemsOff ? nil : FileSystemImages(directory: stateDirectory + "/filesystems", persistentRoot: stateDirectory)
+        if fileSystems == nil && !fileSystemsOff {
+            FileHandle.standardError.write(Data("hearth: WARNING: cannot make file systems for the runtime images and code (needs root, /dev/loop-control and mkfs.ext4): sandboxes bind-mount them, and their mount table shows host paths\n".utf8))
+        }
         let detected: any CgroupDriver
         do {
             detected = try CgroupHost.detect()
