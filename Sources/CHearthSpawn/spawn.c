@@ -27,6 +27,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/statvfs.h>
 #include <sys/vfs.h>
 #include <sys/syscall.h>
@@ -89,6 +90,8 @@ static const char *const step_names[HEARTH_STEP_COUNT] = {
     [HEARTH_STEP_EXEC] = "execve",
     [HEARTH_STEP_USERNS] = "unshare user namespace as the instance's uid",
     [HEARTH_STEP_WAIT_ID_MAPS] = "wait for the id maps",
+    [HEARTH_STEP_MOUNT_RUN] = "mount the runtime socket's tmpfs",
+    [HEARTH_STEP_RUNTIME_SOCKET] = "listen on the runtime socket",
 };
 
 const char *hearth_step_name(int step) {
@@ -161,6 +164,13 @@ static int bind_mount(const char *source, const char *target, int readonly, unsi
     return mount(NULL, target, NULL, flags, NULL);
 }
 
+/// Attaches a detached mount (fsmount or open_tree's clone, made by the supervisor) at `target`.
+static int move_detached(int mount_fd, const char *target) {
+    if (syscall(SYS_move_mount, mount_fd, "", AT_FDCWD, target, 0x00000004 /* MOVE_MOUNT_F_EMPTY_PATH */) < 0) return -1;
+    close(mount_fd);
+    return 0;
+}
+
 static int bring_up_loopback(void) {
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
@@ -197,8 +207,29 @@ static int listen_loopback(int port) {
     return fd;
 }
 
-static int send_fd(int sock, int fd) {
-    hearth_msg msg = {.kind = HEARTH_MSG_LISTENER};
+/// Makes the Unix Runtime API socket at `path` (in a tmpfs of the sandbox's own, so no host path
+/// names it), owned by uid:gid, mode 0600, and listens on it. Returns the listener or -1.
+static int listen_unix(const char *path, uid_t uid, gid_t gid) {
+    struct sockaddr_un addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    size_t len = strlen(path);
+    if (len >= sizeof addr.sun_path) { errno = ENAMETOOLONG; return -1; }
+    memcpy(addr.sun_path, path, len + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -1;
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || chown(path, uid, gid) < 0 || chmod(path, 0600) < 0
+        || listen(fd, 64) < 0) {
+        int err = errno;
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    return fd;
+}
+
+static int send_fd(int sock, int fd, int kind) {
+    hearth_msg msg = {.kind = kind};
     struct iovec iov = {.iov_base = &msg, .iov_len = sizeof msg};
     union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
     memset(&control, 0, sizeof control);
@@ -422,10 +453,15 @@ static void become_instance_ids(const hearth_spawn_spec *spec) {
 }
 
 static __attribute__((noreturn)) void child_main(const hearth_spawn_spec *spec) {
-    int keep[5] = {spec->sync_fd, spec->stdout_fd, spec->stderr_fd, spec->exec_init ? spec->init_fd : spec->sync_fd,
-                   spec->tmp_mount_fd >= 0 ? spec->tmp_mount_fd : spec->sync_fd};
-    sort_fds(keep, 5);
-    close_other_fds(keep, 5);
+    // Unused slots repeat the sync socket.
+    int keep[6 + HEARTH_MAX_BINDS] = {spec->sync_fd, spec->stdout_fd, spec->stderr_fd,
+                                      spec->exec_init ? spec->init_fd : spec->sync_fd,
+                                      spec->tmp_mount_fd >= 0 ? spec->tmp_mount_fd : spec->sync_fd,
+                                      spec->root_mount_fd >= 0 ? spec->root_mount_fd : spec->sync_fd};
+    for (int i = 0; i < HEARTH_MAX_BINDS; i++)
+        keep[6 + i] = i < spec->nbinds && spec->binds[i].mount_fd >= 0 ? spec->binds[i].mount_fd : spec->sync_fd;
+    sort_fds(keep, N_ELEMS(keep));
+    close_other_fds(keep, N_ELEMS(keep));
     reset_signals();
 
     if (spec->wait_for_parent) {
@@ -457,17 +493,34 @@ static __attribute__((noreturn)) void child_main(const hearth_spawn_spec *spec) 
     if (spec->listen_port > 0) {
         int lfd = listen_loopback(spec->listen_port);
         CHECK(lfd, HEARTH_STEP_LISTEN, spec->listen_port);
-        CHECK(send_fd(spec->sync_fd, lfd), HEARTH_STEP_SEND_LISTENER, -1);
+        CHECK(send_fd(spec->sync_fd, lfd, HEARTH_MSG_LISTENER), HEARTH_STEP_SEND_LISTENER, -1);
         close(lfd);
     }
 
-    CHECK(bind_mount(spec->image, spec->root, 0, 0), HEARTH_STEP_MOUNT_ROOT, -1);
+    // The image, the code and the layers: file systems of their own, mounted detached by the
+    // supervisor (a mount table naming no host path, ADR 0032), or bind mounts of host folders.
+    if (spec->root_mount_fd >= 0) {
+        CHECK(move_detached(spec->root_mount_fd, spec->root), HEARTH_STEP_MOUNT_ROOT, -1);
+    } else {
+        CHECK(bind_mount(spec->image, spec->root, 0, 0), HEARTH_STEP_MOUNT_ROOT, -1);
+    }
     for (int i = 0; i < spec->nbinds; i++) {
-        CHECK(bind_mount(spec->binds[i].source, spec->binds[i].target, spec->binds[i].readonly,
-                         MS_NOSUID | MS_NODEV),
-              HEARTH_STEP_MOUNT_BIND, i);
+        if (spec->binds[i].mount_fd >= 0) {
+            CHECK(move_detached(spec->binds[i].mount_fd, spec->binds[i].target), HEARTH_STEP_MOUNT_BIND, i);
+        } else {
+            CHECK(bind_mount(spec->binds[i].source, spec->binds[i].target, spec->binds[i].readonly,
+                             MS_NOSUID | MS_NODEV),
+                  HEARTH_STEP_MOUNT_BIND, i);
+        }
     }
     char path[4096], devnull[4096];
+    if (spec->runtime_socket_dir != NULL) {
+        // The Runtime API socket's folder: a tmpfs of this sandbox's own (made read-only once the
+        // socket exists), so that nothing in the mount table names the supervisor or the instance.
+        CHECK(path_join(path, sizeof path, spec->root, spec->runtime_socket_dir), HEARTH_STEP_MOUNT_RUN, -1);
+        CHECK(mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=16k,nr_inodes=16,mode=0755"),
+              HEARTH_STEP_MOUNT_RUN, -1);
+    }
     char opts[64];
     {
         // "size=<bytes>,mode=1777" without snprintf.
@@ -501,6 +554,20 @@ static __attribute__((noreturn)) void child_main(const hearth_spawn_spec *spec) 
     CHECK(chdir("/"), HEARTH_STEP_PIVOT_ROOT, -1);
     CHECK(mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | kept_mount_flags("/"), NULL),
           HEARTH_STEP_REMOUNT_ROOT_RO, -1);
+
+    if (spec->runtime_socket_dir != NULL) {
+        // Owned by the function's uid as this namespace will see it (the instance's host uid, whose
+        // user namespace is made below, maps it to spec->uid).
+        uid_t owner = spec->instance_ids ? spec->host_uid : spec->uid;
+        gid_t group = spec->instance_ids ? spec->host_gid : spec->gid;
+        int ufd = listen_unix(spec->runtime_socket, owner, group);
+        CHECK(ufd, HEARTH_STEP_RUNTIME_SOCKET, 0);
+        // connect(2) needs write permission on the socket, not a writable mount.
+        CHECK(mount(NULL, spec->runtime_socket_dir, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL),
+              HEARTH_STEP_RUNTIME_SOCKET, 1);
+        CHECK(send_fd(spec->sync_fd, ufd, HEARTH_MSG_UNIX_LISTENER), HEARTH_STEP_RUNTIME_SOCKET, 2);
+        close(ufd);
+    }
 
     for (int i = 0; i < spec->nrlimits; i++)
         CHECK(setrlimit(spec->rlimits[i].resource, &spec->rlimits[i].limit), HEARTH_STEP_RLIMIT, i);

@@ -36,20 +36,15 @@
 
 extern char **environ;
 
-/// Runs mkfs.ext4 on `image`: no journal, no reserved blocks, few inodes (so nearly all of the
-/// size is usable), the root directory owned by uid:gid.
-static int make_fs(const char *mkfs, const char *image, uid_t uid, gid_t gid) {
-    char ext[128];
-    snprintf(ext, sizeof ext, "root_owner=%u:%u,lazy_itable_init=1,nodiscard", (unsigned)uid, (unsigned)gid);
-    char *const argv[] = {(char *)mkfs, "-q", "-F", "-t", "ext4", "-O", "^has_journal", "-m", "0", "-i", "65536",
-                          "-E", ext, (char *)image, NULL};
+/// Runs `argv` (argv[0] is the path) with stdio on /dev/null and waits: 0, or -errno (-EIO if it failed).
+static int run_quietly(char *const argv[]) {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
     pid_t pid;
-    int rc = posix_spawn(&pid, mkfs, &actions, NULL, argv, environ);
+    int rc = posix_spawn(&pid, argv[0], &actions, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) return -rc;
     int status;
@@ -59,8 +54,37 @@ static int make_fs(const char *mkfs, const char *image, uid_t uid, gid_t gid) {
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
 }
 
-/// Attaches `backing` to a free loop device (autoclear); returns its number or -errno.
-static int attach_loop(int backing, char *device, size_t size) {
+/// Runs mkfs.ext4 on `image`: no journal, no reserved blocks, few inodes (so nearly all of the
+/// size is usable), the root directory owned by uid:gid.
+static int make_fs(const char *mkfs, const char *image, uid_t uid, gid_t gid) {
+    char ext[128];
+    snprintf(ext, sizeof ext, "root_owner=%u:%u,lazy_itable_init=1,nodiscard", (unsigned)uid, (unsigned)gid);
+    char *const argv[] = {(char *)mkfs, "-q", "-F", "-t", "ext4", "-O", "^has_journal", "-m", "0", "-i", "65536",
+                          "-E", ext, (char *)image, NULL};
+    return run_quietly(argv);
+}
+
+/// Mounts the ext4 on `device` detached, with the fsconfig flag `flag` and the mount attributes
+/// `attrs`; returns the mount's descriptor (close-on-exec) or -errno.
+static int mount_detached_ext4(const char *device, const char *flag, unsigned int attrs) {
+    int fs = (int)syscall(SYS_fsopen, "ext4", HEARTH_FSOPEN_CLOEXEC);
+    if (fs < 0) return -errno;
+    int mnt = -1;
+    if (syscall(SYS_fsconfig, fs, HEARTH_FSCONFIG_SET_STRING, "source", device, 0) < 0
+        || syscall(SYS_fsconfig, fs, HEARTH_FSCONFIG_SET_FLAG, flag, NULL, 0) < 0
+        || syscall(SYS_fsconfig, fs, HEARTH_FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+        mnt = -errno;
+    } else {
+        mnt = (int)syscall(SYS_fsmount, fs, HEARTH_FSMOUNT_CLOEXEC, attrs);
+        if (mnt < 0) mnt = -errno;
+    }
+    close(fs);
+    return mnt;
+}
+
+/// Attaches `backing` to a free loop device (autoclear, read-only if asked); returns an open
+/// descriptor of it or -errno, its path in `device`.
+static int attach_loop(int backing, char *device, size_t size, int readonly) {
     int control = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
     if (control < 0) return -errno;
     int result = -EBUSY;
@@ -68,12 +92,12 @@ static int attach_loop(int backing, char *device, size_t size) {
         int n = ioctl(control, LOOP_CTL_GET_FREE);
         if (n < 0) { result = -errno; break; }
         snprintf(device, size, "/dev/loop%d", n);
-        int loop = open(device, O_RDWR | O_CLOEXEC);
+        int loop = open(device, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
         if (loop < 0) { result = -errno; break; }
         struct loop_config config;
         memset(&config, 0, sizeof config);
         config.fd = (unsigned int)backing;
-        config.info.lo_flags = LO_FLAGS_AUTOCLEAR;
+        config.info.lo_flags = LO_FLAGS_AUTOCLEAR | (readonly ? LO_FLAGS_READ_ONLY : 0);
         if (ioctl(loop, LOOP_CONFIGURE, &config) == 0) {
             close(control);
             return loop;
@@ -95,25 +119,59 @@ int hearth_tmp_prepare(const char *image, uint64_t size_bytes, const char *mkfs,
     unlink(image);
     if (rc != 0) { close(backing); return rc; }
     char device[64];
-    int loop = attach_loop(backing, device, sizeof device);
+    int loop = attach_loop(backing, device, sizeof device, 0);
     close(backing);
     if (loop < 0) return loop;
-    int fs = (int)syscall(SYS_fsopen, "ext4", HEARTH_FSOPEN_CLOEXEC);
-    int mnt = -1;
-    if (fs < 0) {
-        rc = -errno;
-    } else if (syscall(SYS_fsconfig, fs, HEARTH_FSCONFIG_SET_STRING, "source", device, 0) < 0
-               // statfs reports the whole size asked for (metadata included), as a tmpfs of it would.
-               || syscall(SYS_fsconfig, fs, HEARTH_FSCONFIG_SET_FLAG, "minixdf", NULL, 0) < 0
-               || syscall(SYS_fsconfig, fs, HEARTH_FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
-        rc = -errno;
-    } else {
-        mnt = (int)syscall(SYS_fsmount, fs, HEARTH_FSMOUNT_CLOEXEC, HEARTH_MOUNT_ATTR_NOSUID | HEARTH_MOUNT_ATTR_NODEV);
-        if (mnt < 0) rc = -errno;
-    }
-    if (fs >= 0) close(fs);
+    // minixdf: statfs reports the whole size asked for (metadata included), as a tmpfs of it would.
+    int mnt = mount_detached_ext4(device, "minixdf", HEARTH_MOUNT_ATTR_NOSUID | HEARTH_MOUNT_ATTR_NODEV);
     // The file system holds the device open; closing ours lets autoclear free it when the
     // file system goes. (If the mount failed, this close frees it at once.)
     close(loop);
-    return mnt >= 0 ? mnt : rc;
+    return mnt;
+}
+
+// --- read-only folders as file systems of their own (ADR 0032) ---------------------------
+// A bind mount's root field in /proc/self/mountinfo is its path inside the source file system,
+// wherever it is bound: the code folder, the runtime image and the layers are made into ext4
+// images (once per version), so a sandbox sees a file system whose root is "/".
+
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#define HEARTH_OPEN_TREE_CLONE 1
+#define HEARTH_OPEN_TREE_CLOEXEC O_CLOEXEC
+#define HEARTH_MOUNT_ATTR_RDONLY 0x00000001
+
+int hearth_fsimage_make(const char *image, const char *source, uint64_t size_bytes, uint64_t inodes, const char *mkfs) {
+    int backing = open(image, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (backing < 0) return -errno;
+    int rc = ftruncate(backing, (off_t)size_bytes) == 0 ? 0 : -errno;
+    close(backing);
+    if (rc != 0) { unlink(image); return rc; }
+    char count[32];
+    snprintf(count, sizeof count, "%llu", (unsigned long long)inodes);
+    char *const argv[] = {(char *)mkfs, "-q", "-F", "-t", "ext4", "-O", "^has_journal", "-m", "0", "-N", count,
+                          "-E", "lazy_itable_init=1,nodiscard", "-d", (char *)source, (char *)image, NULL};
+    rc = run_quietly(argv);
+    if (rc != 0) unlink(image);
+    return rc;
+}
+
+int hearth_fsimage_mount(const char *image, int unlink_image) {
+    int backing = open(image, O_RDONLY | O_CLOEXEC);
+    if (backing < 0) return -errno;
+    if (unlink_image) unlink(image);
+    char device[64];
+    int loop = attach_loop(backing, device, sizeof device, 1);
+    close(backing);
+    if (loop < 0) return loop;
+    int mnt = mount_detached_ext4(device, "ro", HEARTH_MOUNT_ATTR_RDONLY | HEARTH_MOUNT_ATTR_NOSUID | HEARTH_MOUNT_ATTR_NODEV);
+    // As for /tmp: the file system holds the device; autoclear frees it with the last mount.
+    close(loop);
+    return mnt;
+}
+
+int hearth_fsimage_clone(int mount_fd, const char *path) {
+    int fd = (int)syscall(SYS_open_tree, mount_fd, path, HEARTH_OPEN_TREE_CLONE | HEARTH_OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+    return fd >= 0 ? fd : -errno;
 }

@@ -186,11 +186,11 @@ public final class Instance: Sendable {
                                    host: SandboxHost, logSink: LogCapture.Sink?, preinitialize: Bool = Instance.preinitializeByDefault) async throws -> Shell {
             let id = String(UInt64.random(in: 0...UInt64.max), radix: 16)
             let workspace = host.runDirectory + "/" + id
-            let socketDir = workspace + "/sock"
             let userNamespace = config.userNamespace || host.userNamespace
             // Container images bring their own /var/task.
             let taskRoot = image.taskRootInImage ? image.rootfs + "/var/task" : code
-            var spec = SandboxSpec(image: image.rootfs, code: taskRoot, runtimeSocketDirectory: socketDir, rootMountPoint: workspace + "/root")
+            var spec = SandboxSpec(image: image.rootfs, code: taskRoot, rootMountPoint: workspace + "/root")
+            spec.runtimeSocket = Instance.runtimeSocketInSandbox
             spec.opt = opt
             spec.memoryMB = config.memoryMB
             spec.cpus = config.cpus
@@ -226,46 +226,57 @@ public final class Instance: Sendable {
                 throw StartFailure.setup("\(error)")
             }
 
-            // The socket belongs to the sandbox user: 0700 folder, 0600 socket.
             let hostUID = spec.instanceIDs?.uid ?? (spec.userNamespace ? spec.userNamespaceHostBase + spec.uid : spec.uid)
             let hostGID = spec.instanceIDs?.gid ?? (spec.userNamespace ? spec.userNamespaceHostBase + spec.gid : spec.gid)
             var server: RuntimeAPIServer?
             var logs: LogCapture?
             do {
-                try FileIO.makeDirectories(socketDir, mode: 0o700)
+                try FileIO.makeDirectories(workspace, mode: 0o711)
                 chown(workspace, 0, 0)
                 chmod(workspace, 0o711)
-                chown(socketDir, hostUID, hostGID)
-                let socketPath = socketDir + "/runtime.sock"
-                // The Unix socket exists before the runtime starts; the TCP listener is made in the
-                // sandbox's network namespace and adopted once the sandbox is up (connections
-                // queue in its backlog meanwhile).
-                let s = try await RuntimeAPIServer.start(on: host.group.next(), unixSocketPath: socketPath, tcpListener: nil)
+                // Both listeners are made inside the sandbox (the Unix socket in a tmpfs of its own,
+                // owned by the sandbox user; the TCP one in its network namespace) and adopted once
+                // it is up; connections queue in their backlogs meanwhile.
+                let s = try await RuntimeAPIServer.start(on: host.group.next(), unixSocketPath: nil, tcpListener: nil)
                 server = s
-                chown(socketPath, hostUID, hostGID)
-                chmod(socketPath, 0o600)
                 let capture = try LogCapture(sink: logSink)
                 logs = capture
                 let (cgroups, cgroupName, seccomp, logFD, initFD) = (host.cgroups, host.cgroupName(instanceID: id), host.seccomp, capture.writeFD, host.initFD)
                 let ephemeral = host.ephemeralDirectory
+                let fileSystems = host.fileSystems
+                let inImage = image.taskRootInImage
                 let sandbox = try await host.blocking.runIfActive { [spec] in
                     // /tmp: disk-backed ephemeral storage of exactly its size, not the function's memory.
                     let tmp = try ephemeral.map {
                         try EphemeralStorage.prepare(sizeMB: spec.ephemeralStorageMB, directory: $0, uid: hostUID, gid: hostGID)
                     }
                     defer { tmp?.close() }
-                    return try Sandbox.spawn(spec: spec, cgroups: cgroups, cgroupName: cgroupName,
-                                             seccomp: seccomp, stdoutFD: logFD, stderrFD: logFD, hold: true, initFD: initFD, tmp: tmp)
+                    // The image, the code and the layers as file systems of their own: the sandbox's
+                    // mount table names no host path (ADR 0032).
+                    var mounts = SandboxMounts()
+                    if let fileSystems {
+                        mounts.root = fileSystems.clone(of: spec.image)
+                        mounts.code = inImage ? mounts.root.flatMap { _ in fileSystems.clone(of: spec.image, subpath: "var/task") }
+                            : fileSystems.clone(of: spec.code)
+                        mounts.opt = spec.opt.flatMap { fileSystems.clone(of: $0) }
+                    }
+                    defer { mounts.close() }
+                    return try Sandbox.spawn(spec: spec, cgroups: cgroups, cgroupName: cgroupName, seccomp: seccomp, stdoutFD: logFD,
+                                             stderrFD: logFD, hold: true, initFD: initFD, tmp: tmp, mounts: mounts)
                 }
                 capture.closeWriteEnd()
-                if let listener = sandbox.takeRuntimeListener() {
-                    do {
-                        try await s.adopt(tcpListener: listener)
-                    } catch {
-                        close(listener)
-                        try? await sandbox.destroy()
-                        throw error
-                    }
+                // Unix first, then TCP; on a failure the ones not adopted yet (the failed one too) are closed.
+                let listeners = [sandbox.takeRuntimeUnixListener(), sandbox.takeRuntimeListener()]
+                var adopted = 0
+                do {
+                    if let unix = listeners[0] { try await s.adopt(unixListener: unix) }
+                    adopted = 1
+                    if let tcp = listeners[1] { try await s.adopt(tcpListener: tcp) }
+                    adopted = 2
+                } catch {
+                    for case let fd? in listeners.dropFirst(adopted) { close(fd) }
+                    try? await sandbox.destroy()
+                    throw error
                 }
                 return Shell(id: id, config: config, sandbox: sandbox, server: s, logs: capture, workspace: workspace,
                              host: host, executable: spec.executable, initStartLine: Instance.initStartLine(config: config, image: image.manifest),

@@ -38,6 +38,11 @@ public final class SandboxHost: Sendable {
     /// Where instances' `/tmp` file systems are made (on the state directory's disk), when the
     /// host can make them (root, loop devices, mkfs.ext4); nil: each `/tmp` is a tmpfs.
     public let ephemeralDirectory: String?
+    /// The runtime images, code and layers as read-only file systems of their own, cloned into
+    /// each sandbox so that its mount table names no host path (ADR 0032; images kept in
+    /// `STATE/filesystems`); nil where the host cannot make them (then sandboxes bind-mount the
+    /// folders), or with `HEARTH_FS_IMAGES=0` in the supervisor's environment.
+    public let fileSystems: FileSystemImages?
     public let userNamespace: Bool
     /// The host uids/gids of instances (one pair each), when the supervisor is root; nil for an
     /// unprivileged supervisor, whose sandboxes use a user namespace of its own (`userNamespace`).
@@ -72,6 +77,11 @@ public final class SandboxHost: Sendable {
             ephemeralDirectory = nil
         }
         containerImages = ContainerImages(cache: stateDirectory + "/images/container")
+        let fileSystemsOff = ProcessInfo.processInfo.environment["HEARTH_FS_IMAGES"] == "0"
+        fileSystems = fileSystemsOff ? nil : FileSystemImages(directory: stateDirectory + "/filesystems", persistentRoot: stateDirectory)
+        if fileSystems == nil && !fileSystemsOff {
+            FileHandle.standardError.write(Data("hearth: WARNING: cannot make file systems for the runtime images and code (needs root, /dev/loop-control and mkfs.ext4): sandboxes bind-mount them, and their mount table shows host paths\n".utf8))
+        }
         let detected: any CgroupDriver
         do {
             detected = try CgroupHost.detect()
@@ -142,6 +152,7 @@ public final class SandboxHost: Sendable {
     /// Removes this process's run folder and the instances' parent group (after every instance
     /// is destroyed).
     public func close() {
+        fileSystems?.close()
         try? supervisorCgroups.removeLeftover(name: parentCgroupName)
         try? FileIO.removeTree(runDirectory)
     }

@@ -101,7 +101,17 @@ public final class RuntimeAPIServer: @unchecked Sendable {
     /// Also serves on `tcpListener`, a bound and listening socket (ownership passes to the
     /// server), e.g. the one created inside the sandbox's network namespace.
     public func adopt(tcpListener: Int32) async throws {
-        let channel = try await bootstrap().withBoundSocket(tcpListener).get()
+        try await adopt(listener: tcpListener)
+    }
+
+    /// Also serves on `unixListener`, a bound and listening Unix socket (ownership passes to the
+    /// server), e.g. the one a sandbox made in a tmpfs of its own (ADR 0032).
+    public func adopt(unixListener: Int32) async throws {
+        try await adopt(listener: unixListener)
+    }
+
+    private func adopt(listener: Int32) async throws {
+        let channel = try await bootstrap().withBoundSocket(listener).get()
         let isClosed = try await eventLoop.submit { () -> Bool in
             if !self.closed { self.listeners.append(channel) }
             return self.closed

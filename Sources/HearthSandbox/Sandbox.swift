@@ -74,6 +74,7 @@ public final class Sandbox: @unchecked Sendable {
     private let syncFD: Int32
     private let rootMountPoint: String
     private let listener = Mutex<Int32?>(nil)
+    private let unixListener = Mutex<Int32?>(nil)
     private let exitState = Mutex<(exit: SandboxExit?, waiters: [CheckedContinuation<SandboxExit, Never>])>((nil, []))
     private let destroyed = Mutex(false)
     /// The monitor thread reads the sync socket only once released: at once, or for a held
@@ -103,19 +104,30 @@ public final class Sandbox: @unchecked Sendable {
         }
     }
 
+    /// Takes the Unix Runtime API listener the sandbox made in its own tmpfs (`spec.runtimeSocket`;
+    /// the caller owns it afterwards), or nil when none was asked for or it was taken.
+    public func takeRuntimeUnixListener() -> Int32? {
+        unixListener.withLock { fd in
+            defer { fd = nil }
+            return fd
+        }
+    }
+
     /// Starts a sandbox. `stdoutFD`/`stderrFD` receive the function's output (the caller keeps
     /// its copies). Blocks until the function's process has exec'd or a step failed; with
     /// `hold`, until the sandbox is set up and waits for `launch()` (a pre-forked shell).
     /// `initFD` (a descriptor of the hearth-init binary) makes pid 1 that small program, exec'd once
     /// the sandbox is set up; without it pid 1 stays the set-up child, a copy of the supervisor.
+    /// `mounts` replaces bind mounts of the image, the code and the layers by detached mounts of
+    /// file systems of their own (`FileSystemImages`); the caller closes them afterwards.
     public static func spawn(spec: SandboxSpec, cgroups: any CgroupDriver, cgroupName: String,
                              seccomp: SeccompProgram?, stdoutFD: Int32, stderrFD: Int32, hold: Bool = false,
-                             initFD: Int32? = nil, tmp: EphemeralStorage? = nil) throws -> Sandbox {
+                             initFD: Int32? = nil, tmp: EphemeralStorage? = nil, mounts: SandboxMounts = SandboxMounts()) throws -> Sandbox {
         try spec.validate()
         let cgroup = try cgroups.create(name: cgroupName, limits: spec.cgroupLimits)
         do {
             return try spawn(spec: spec, cgroup: cgroup, seccomp: seccomp, stdoutFD: stdoutFD, stderrFD: stderrFD, hold: hold,
-                             initFD: initFD, tmp: tmp)
+                             initFD: initFD, tmp: tmp, mounts: mounts)
         } catch {
             try? cgroup.remove()
             throw error
@@ -123,7 +135,8 @@ public final class Sandbox: @unchecked Sendable {
     }
 
     private static func spawn(spec: SandboxSpec, cgroup: any CgroupInstance, seccomp: SeccompProgram?,
-                              stdoutFD: Int32, stderrFD: Int32, hold: Bool, initFD: Int32?, tmp: EphemeralStorage?) throws -> Sandbox {
+                              stdoutFD: Int32, stderrFD: Int32, hold: Bool, initFD: Int32?, tmp: EphemeralStorage?,
+                              mounts: SandboxMounts) throws -> Sandbox {
         try FileIO.makeDirectories(spec.rootMountPoint, mode: 0o700)
         var pair: [Int32] = [-1, -1]
         try retryingOnInterrupt("socketpair") { socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) }
@@ -147,18 +160,16 @@ public final class Sandbox: @unchecked Sendable {
         c.wait_for_parent = 1
         c.hold_before_exec = hold ? 1 : 0
         c.image = arena.add(spec.image)
+        c.root_mount_fd = mounts.root ?? -1
         c.root = arena.add(spec.rootMountPoint)
-        var binds: [(source: String, target: String, readonly: Bool)] = [
-            (spec.code, "/var/task", true),
-            (spec.runtimeSocketDirectory, "/run/hearth", true),
-        ]
-        if let opt = spec.opt { binds.append((opt, "/opt", true)) }
+        var binds: [(source: String, target: String, readonly: Bool, mount: Int32?)] = [(spec.code, "/var/task", true, mounts.code)]
+        if let opt = spec.opt { binds.append((opt, "/opt", true, mounts.opt)) }
         let bindCount = binds.count
         withUnsafeMutableBytes(of: &c.binds) { raw in
             let typed = raw.bindMemory(to: hearth_bind.self)
             for (i, bind) in binds.enumerated() {
                 typed[i] = hearth_bind(source: arena.add(bind.source), target: arena.add(joinPath(spec.rootMountPoint, bind.target)),
-                                       readonly: bind.readonly ? 1 : 0)
+                                       readonly: bind.readonly ? 1 : 0, mount_fd: bind.mount ?? -1)
             }
         }
         c.nbinds = Int32(bindCount)
@@ -166,6 +177,10 @@ public final class Sandbox: @unchecked Sendable {
         c.tmp_mount_fd = tmp?.mountFD ?? -1
         c.hostname = arena.add(spec.hostname)
         c.listen_port = Int32(spec.runtimeAPIPort)
+        if let socket = spec.runtimeSocket {
+            c.runtime_socket = arena.add(socket)
+            c.runtime_socket_dir = arena.add(String(socket[..<(socket.lastIndex(of: "/") ?? socket.endIndex)]))
+        }
         let rlimits: [(Int32, UInt64)] = [
             (Int32(RLIMIT_NOFILE.rawValue), UInt64(spec.openFilesLimit)),
             (Int32(RLIMIT_CORE.rawValue), 0),
@@ -230,13 +245,22 @@ public final class Sandbox: @unchecked Sendable {
             throw abort(error)
         }
 
-        // Startup messages: the listener (if asked), then exec success (or, held, ready) or a failed step.
-        let describe: @Sendable (hearth_msg) -> String? = { [spec, binds] msg in subject(of: msg, spec: spec, binds: binds) }
-        var listenerFD: Int32?
+        // Startup messages: the listeners (if asked), then exec success (or, held, ready) or a failed step.
+        let described = binds.map { (source: $0.mount == nil ? $0.source : "its own file system of \($0.source)", target: $0.target) }
+        let describe: @Sendable (hearth_msg) -> String? = { [spec, described] msg in subject(of: msg, spec: spec, binds: described) }
+        var listenerFD: Int32?, unixListenerFD: Int32?
         let failure = awaitStartup(parentEnd, until: hold ? HEARTH_MSG_READY : HEARTH_MSG_EXEC_OK, describe: describe,
-                                   onIDMaps: { try writeInstanceIDMaps(spec: spec, pid: pid, sync: parentEnd) }) { listenerFD = $0 }
+                                   onIDMaps: { try writeInstanceIDMaps(spec: spec, pid: pid, sync: parentEnd) },
+                                   onUnixListener: { fd in
+                                       if let old = unixListenerFD { close(old) }
+                                       unixListenerFD = fd
+                                   }) { fd in
+            if let old = listenerFD { close(old) }
+            listenerFD = fd
+        }
         if let failure {
             if let listenerFD { close(listenerFD) }
+            if let unixListenerFD { close(unixListenerFD) }
             throw abort(failure)
         }
 
@@ -244,6 +268,7 @@ public final class Sandbox: @unchecked Sendable {
         let sandbox = Sandbox(pid: pid, pidfd: pidfd, syncFD: parentEnd, cgroup: cgroup, startedInCgroup: intoCgroup != 0,
                               rootMountPoint: spec.rootMountPoint, describeFailure: describe)
         sandbox.listener.withLock { $0 = listenerFD }
+        sandbox.unixListener.withLock { $0 = unixListenerFD }
         // Started now even for a held shell, so that launching costs no thread creation.
         sandbox.startMonitor()
         if !hold { sandbox.releaseMonitor() }
@@ -277,9 +302,11 @@ public final class Sandbox: @unchecked Sendable {
     }
 
     /// Reads the child's startup messages until `until` arrives (nil) or a step fails or the
-    /// child dies (the error). Passes a received listener to `onListener`. Waits up to 30 s.
+    /// child dies (the error). Passes a received TCP listener to `onListener`, the Unix one to
+    /// `onUnixListener` (closed if it is not wanted). Waits up to 30 s.
     private static func awaitStartup(_ sock: Int32, until: hearth_msg_kind, describe: (hearth_msg) -> String?,
-                                     onIDMaps: () throws -> Void = {}, onListener: (Int32) -> Void) -> (any Error)? {
+                                     onIDMaps: () throws -> Void = {}, onUnixListener: (Int32) -> Void = { close($0) },
+                                     onListener: (Int32) -> Void) -> (any Error)? {
         var timeout = timeval(tv_sec: 30, tv_usec: 0)
         setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         defer {
@@ -295,6 +322,7 @@ public final class Sandbox: @unchecked Sendable {
             switch UInt32(msg.kind) {
             case until.rawValue: return nil
             case HEARTH_MSG_LISTENER.rawValue: onListener(fd)
+            case HEARTH_MSG_UNIX_LISTENER.rawValue: onUnixListener(fd)
             case HEARTH_MSG_ID_MAPS.rawValue:
                 do { try onIDMaps() } catch { return error }
             case HEARTH_MSG_ERROR.rawValue:
@@ -334,8 +362,7 @@ public final class Sandbox: @unchecked Sendable {
         if first { monitorGate.signal() }
     }
 
-    private static func subject(of msg: hearth_msg, spec: SandboxSpec,
-                                binds: [(source: String, target: String, readonly: Bool)]) -> String? {
+    private static func subject(of msg: hearth_msg, spec: SandboxSpec, binds: [(source: String, target: String)]) -> String? {
         switch UInt32(msg.step) {
         case HEARTH_STEP_MOUNT_ROOT.rawValue: return spec.image
         case HEARTH_STEP_MOUNT_BIND.rawValue:
@@ -348,6 +375,9 @@ public final class Sandbox: @unchecked Sendable {
         case HEARTH_STEP_EXEC_INIT.rawValue: return "hearth-init"
         case HEARTH_STEP_CHDIR.rawValue: return spec.workingDirectory
         case HEARTH_STEP_LISTEN.rawValue: return "127.0.0.1:\(spec.runtimeAPIPort)"
+        case HEARTH_STEP_MOUNT_RUN.rawValue:
+            return spec.runtimeSocket.map { String($0[..<($0.lastIndex(of: "/") ?? $0.endIndex)]) }
+        case HEARTH_STEP_RUNTIME_SOCKET.rawValue: return spec.runtimeSocket
         case HEARTH_STEP_HOSTNAME.rawValue: return spec.hostname
         case HEARTH_STEP_SETUID.rawValue, HEARTH_STEP_SETGID.rawValue: return "\(msg.detail)"
         default: return nil
@@ -432,6 +462,7 @@ public final class Sandbox: @unchecked Sendable {
         }
         guard first else { return }
         if let fd = takeRuntimeListener() { close(fd) }
+        if let fd = takeRuntimeUnixListener() { close(fd) }
         close(syncFD)
         if pidfd >= 0 { close(pidfd) }
         try cgroup.remove()

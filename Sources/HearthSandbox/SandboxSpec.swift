@@ -12,8 +12,9 @@ public enum SandboxSpecError: Error, CustomStringConvertible, Equatable, Sendabl
 /// Everything that describes one sandbox, as plain values. Validated before any syscall.
 ///
 /// The sandbox's root is `image` mounted read-only, with `code` read-only at `/var/task`,
-/// `opt` read-only at `/opt`, `runtimeSocketDirectory` at `/run/hearth`, a tmpfs of
-/// `ephemeralStorageMB` at `/tmp`, a minimal `/dev` and a fresh `/proc`.
+/// `opt` read-only at `/opt`, a small tmpfs of its own holding the Runtime API socket
+/// (`runtimeSocket`, made inside and handed to the supervisor), a tmpfs of `ephemeralStorageMB`
+/// at `/tmp`, a minimal `/dev` and a fresh `/proc`.
 public struct SandboxSpec: Sendable, Equatable {
     public static let memoryRange = 128...10240
     public static let ephemeralStorageRange = 512...10240
@@ -27,8 +28,9 @@ public struct SandboxSpec: Sendable, Equatable {
     public var code: String
     /// Host path of the merged layers, mounted at `/opt`, if any.
     public var opt: String?
-    /// Host directory holding the instance's Runtime API socket, mounted at `/run/hearth`.
-    public var runtimeSocketDirectory: String
+    /// The Unix Runtime API socket, inside the sandbox (its folder becomes a tmpfs of the
+    /// sandbox's own; the listener is passed to the supervisor), or nil for none.
+    public var runtimeSocket: String? = "/run/hearth/runtime.sock"
     /// Empty host directory on which the root is assembled (in the sandbox's mount namespace).
     public var rootMountPoint: String
 
@@ -67,16 +69,15 @@ public struct SandboxSpec: Sendable, Equatable {
     public var environment: [(String, String)] = []
     public var workingDirectory: String = "/var/task"
 
-    public init(image: String, code: String, runtimeSocketDirectory: String, rootMountPoint: String) {
+    public init(image: String, code: String, rootMountPoint: String) {
         self.image = image
         self.code = code
-        self.runtimeSocketDirectory = runtimeSocketDirectory
         self.rootMountPoint = rootMountPoint
     }
 
     public static func == (lhs: SandboxSpec, rhs: SandboxSpec) -> Bool {
         lhs.image == rhs.image && lhs.code == rhs.code && lhs.opt == rhs.opt
-            && lhs.runtimeSocketDirectory == rhs.runtimeSocketDirectory && lhs.rootMountPoint == rhs.rootMountPoint
+            && lhs.runtimeSocket == rhs.runtimeSocket && lhs.rootMountPoint == rhs.rootMountPoint
             && lhs.memoryMB == rhs.memoryMB && lhs.cpus == rhs.cpus && lhs.pidsMax == rhs.pidsMax
             && lhs.ephemeralStorageMB == rhs.ephemeralStorageMB && lhs.openFilesLimit == rhs.openFilesLimit
             && lhs.hostname == rhs.hostname && lhs.uid == rhs.uid && lhs.gid == rhs.gid
@@ -124,9 +125,15 @@ public struct SandboxSpec: Sendable, Equatable {
             }
         }
         if !(0...65535).contains(runtimeAPIPort) { throw .invalid("runtime API port \(runtimeAPIPort) is out of range") }
-        for (name, path) in [("image", image), ("code", code), ("runtime socket directory", runtimeSocketDirectory),
-                             ("root mount point", rootMountPoint)] + (opt.map { [("opt", $0)] } ?? []) {
+        for (name, path) in [("image", image), ("code", code), ("root mount point", rootMountPoint)] + (opt.map { [("opt", $0)] } ?? []) {
             if !path.hasPrefix("/") { throw .invalid("\(name) path must be absolute: \(path)") }
+        }
+        if let socket = runtimeSocket {
+            // sun_path holds 107 bytes; the folder is a tmpfs of its own, so not / itself.
+            let folder = socket.split(separator: "/").dropLast()
+            if !socket.hasPrefix("/") || folder.isEmpty || socket.hasSuffix("/") || socket.utf8.count > 107 || socket.contains("\0") {
+                throw .invalid("runtime socket must be an absolute path below a folder, at most 107 bytes: \(socket)")
+            }
         }
         if !executable.hasPrefix("/") { throw .invalid("executable must be an absolute path in the sandbox: \(executable)") }
         if !workingDirectory.hasPrefix("/") { throw .invalid("working directory must be absolute: \(workingDirectory)") }

@@ -1,4 +1,5 @@
 import Foundation
+import HearthCore
 import HearthSandbox
 import Testing
 
@@ -132,6 +133,37 @@ struct HostWideLimitTests {
                              expected: "both ro,nosuid,nodev", observed: "/ \(root.joined(separator: ",")); /var/task \(task.joined(separator: ","))",
                              [root, task].allSatisfy { Set(["ro", "nosuid", "nodev"]).isSubset(of: Set($0)) })
         #expect(Harness.leftovers().isEmpty)
+    }
+
+    @Test("/proc/self/mountinfo and /proc/self/mounts name no supervisor pid, instance id, code hash, state or run directory")
+    func mountTable() async throws {
+        let daemon = try ServeDaemon()
+        defer { daemon.stop(); daemon.removeState() }
+        try await daemon.createProbe("mounts")
+        let answer = try #require(try await daemon.invoke("mounts", #"{"cmd":"mountinfo"}"#).json)
+        let mountinfo = answer["mountinfo"] as? String ?? "", mounts = answer["mounts"] as? String ?? ""
+        let pid = daemon.process.processIdentifier
+        let run = "/run/hearth/\(pid)"
+        // The instance is warm: its workspace is the one folder in the supervisor's run folder.
+        let instances = (try? FileManager.default.contentsOfDirectory(atPath: run)) ?? []
+        let sha = CodeStore.sha256Hex(try Data(contentsOf: URL(fileURLWithPath: Harness.fixtures + "/probe.zip")))
+        let shared = (Harness.stateDirectory as NSString).resolvingSymlinksInPath
+        var secrets: [(what: String, text: String)] = [("the state directory", daemon.stateDirectory), ("the shared image cache", shared),
+                                                       ("the run directory", run), ("the code's SHA-256", sha)]
+        secrets += instances.map { ("the instance id", $0) }
+        if let host = answer["hostname"] as? String, host.hasPrefix("hearth-") { secrets.append(("the instance id", String(host.dropFirst(7)))) }
+        let table = mountinfo + "\n" + mounts
+        // The supervisor's pid as a path component anywhere in a field.
+        let fields = table.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "," || $0 == "=" || $0 == ":" })
+        let pidComponent = fields.contains { $0.contains("/") && $0.split(separator: "/").contains(Substring("\(pid)")) }
+        var found = secrets.filter { !$0.text.isEmpty && table.contains($0.text) }.map(\.what)
+        if pidComponent { found.append("the supervisor's pid") }
+        let roots = mountinfo.split(separator: "\n").map { $0.split(separator: " ").dropFirst(3).first.map(String.init) ?? "?" }
+        SecurityLedger.check("proc.mountinfo", "read /proc/self/mountinfo and /proc/self/mounts (every mount's source and root field)",
+                             expected: "no supervisor pid, instance id, code SHA-256, state or run directory",
+                             observed: found.isEmpty ? "none of them; roots \(Set(roots).sorted().joined(separator: " "))"
+                                 : "names \(Set(found).sorted().joined(separator: ", ")); roots \(roots.joined(separator: " "))",
+                             !mountinfo.isEmpty && !mounts.isEmpty && !instances.isEmpty && found.isEmpty)
     }
 }
 

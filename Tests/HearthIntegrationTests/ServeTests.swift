@@ -314,12 +314,16 @@ struct ServeTests {
         #expect(try await daemon.invoke("beta", #"{"cmd":"count"}"#).status == 200)
         let run = "/run/hearth/\(daemon.process.processIdentifier)"
         let instances = try FileManager.default.contentsOfDirectory(atPath: run)
-        let betaSocket = try #require(instances.map { "\(run)/\($0)/sock/runtime.sock" }.first { FileManager.default.fileExists(atPath: $0) })
+        // Each socket is made inside its sandbox, in a tmpfs of its own (ADR 0032): no host path
+        // leads to it. Where it used to be (the instance's workspace), alpha finds nothing.
+        let hostSockets = instances.filter { FileManager.default.fileExists(atPath: "\(run)/\($0)/sock/runtime.sock") }
+        #expect(hostSockets.isEmpty, "Runtime API sockets on the host: \(hostSockets)")
+        let betaSocket = "\(run)/\(try #require(instances.first))/sock/runtime.sock"
         let foreign = try await daemon.invoke("alpha", #"{"cmd":"connect","path":"\#(betaSocket)"}"#)
         let foreignErrno = foreign.json?["errno"] as? Int
-        SecurityLedger.check("api.other_instance_socket", "connect to another function's Runtime API socket (its host path)",
-                             expected: "ENOENT (2): not in the sandbox's mount namespace", observed: SecurityLedger.errnoName(foreignErrno),
-                             foreignErrno == Int(ENOENT))
+        SecurityLedger.check("api.other_instance_socket", "connect to another function's Runtime API socket (where its host path was)",
+                             expected: "ENOENT (2): made in the other sandbox's own tmpfs, on no host path", observed: SecurityLedger.errnoName(foreignErrno),
+                             foreignErrno == Int(ENOENT) && hostSockets.isEmpty)
         let own = try await daemon.invoke("alpha", #"{"cmd":"connect","path":"/run/hearth/runtime.sock"}"#)
         #expect(own.json?["errno"] as? Int == 0)
         let forged = try await daemon.invoke("alpha", #"{"cmd":"foreign","id":"00000000-0000-0000-0000-000000000000"}"#)

@@ -5,7 +5,7 @@ import Testing
 @Suite("hearth-init environment: pre-initialised runtimes")
 struct PreinitEnvironmentTests {
     static func spec(preinitialize: Bool) -> SandboxSpec {
-        var spec = SandboxSpec(image: "/img", code: "/code", runtimeSocketDirectory: "/sock", rootMountPoint: "/root")
+        var spec = SandboxSpec(image: "/img", code: "/code", rootMountPoint: "/root")
         spec.preinitialize = preinitialize
         spec.environment = [("_HANDLER", "app.handler"), ("HEARTH_INIT_PREINIT", "0")]
         return spec

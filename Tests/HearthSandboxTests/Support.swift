@@ -57,7 +57,6 @@ final class TempDir {
 
 extension SandboxSpec {
     static func sample() -> SandboxSpec {
-        SandboxSpec(image: "/images/provided", code: "/code/fn", runtimeSocketDirectory: "/run/hearth/i1",
-                    rootMountPoint: "/run/hearth/i1/root")
+        SandboxSpec(image: "/images/provided", code: "/code/fn", rootMountPoint: "/run/hearth/i1/root")
     }
 }

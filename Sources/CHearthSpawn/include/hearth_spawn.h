@@ -64,6 +64,8 @@ typedef enum hearth_step {
     HEARTH_STEP_EXEC,
     HEARTH_STEP_USERNS,          // become the instance's host uid/gid and unshare the user namespace
     HEARTH_STEP_WAIT_ID_MAPS,    // wait for the supervisor to write the namespace's id maps
+    HEARTH_STEP_MOUNT_RUN,       // the small tmpfs of the Runtime API socket (/run/hearth)
+    HEARTH_STEP_RUNTIME_SOCKET,  // bind, listen on and hand over the Unix Runtime API socket
     HEARTH_STEP_COUNT
 } hearth_step;
 
@@ -78,6 +80,7 @@ typedef enum hearth_msg_kind {
     HEARTH_MSG_EXIT = 4,         // the function's process ended: status = wait status
     HEARTH_MSG_READY = 5,        // a held sandbox is set up and waits for one byte to exec
     HEARTH_MSG_ID_MAPS = 6,      // the instance's user namespace exists: write its id maps, then one byte
+    HEARTH_MSG_UNIX_LISTENER = 7, // carries the Unix Runtime API listener (made inside) as SCM_RIGHTS
 } hearth_msg_kind;
 
 typedef struct hearth_msg {
@@ -89,9 +92,10 @@ typedef struct hearth_msg {
 } hearth_msg;
 
 typedef struct hearth_bind {
-    const char *_Nullable source;   // host path
+    const char *_Nullable source;   // host path (bind-mounted when mount_fd is -1)
     const char *_Nullable target;   // host path of the mount point inside the assembled root
     int readonly;
+    int mount_fd;                   // a detached mount (hearth_fsimage_clone) moved to target instead, or -1
 } hearth_bind;
 
 typedef struct hearth_rlimit {
@@ -117,9 +121,11 @@ typedef struct hearth_spawn_spec {
                                           // namespace is rooted at the instance's cgroup (v1 attaches
                                           // after the clone; leave CLONE_NEWCGROUP out of clone_flags)
 
-    const char *_Nullable image;           // read-only runtime image (host path)
+    const char *_Nullable image;           // read-only runtime image (host path), bind-mounted when
+                                          // root_mount_fd is -1
+    int root_mount_fd;                    // a detached mount of the image (hearth_fsimage_clone), or -1
     const char *_Nullable root;            // empty host directory the root is assembled on
-    hearth_bind binds[HEARTH_MAX_BINDS];  // code, layers, runtime socket dir
+    hearth_bind binds[HEARTH_MAX_BINDS];  // code (/var/task), layers (/opt)
     int nbinds;
     uint64_t tmp_size_bytes;              // size of the /tmp tmpfs
     int tmp_mount_fd;                     // a detached mount (hearth_tmp_prepare) to move to /tmp
@@ -127,6 +133,10 @@ typedef struct hearth_spawn_spec {
 
     const char *_Nullable hostname;
     int listen_port;                      // TCP port on 127.0.0.1 in the sandbox, 0 for none
+    const char *_Nullable runtime_socket_dir;  // in the sandbox: a tmpfs of its own mounted here
+                                          // ("/run/hearth"), or NULL for no Unix Runtime API socket
+    const char *_Nullable runtime_socket;  // in the sandbox: the socket made, listened on and sent
+                                          // over sync_fd ("/run/hearth/runtime.sock")
 
     hearth_rlimit rlimits[HEARTH_MAX_RLIMITS];
     int nrlimits;
@@ -169,6 +179,22 @@ int hearth_recv_msg(int sock, hearth_msg *_Nonnull msg, int *_Nonnull fd_out);
 /// sparse file at `image` (unlinked at once), on a self-clearing loop device, mounted detached
 /// (nosuid, nodev). Returns the mount's descriptor (close-on-exec) or -errno. Root only.
 int hearth_tmp_prepare(const char *_Nonnull image, uint64_t size_bytes, const char *_Nonnull mkfs, uid_t uid, gid_t gid);
+
+/// A read-only folder as a file system of its own (ADR 0032), so that a sandbox's mount table
+/// names no host path: makes an ext4 image of `size_bytes` (sparse) at `image` holding a copy of
+/// `source` (mkfs.ext4 -d, at most `inodes` files), without a journal. Returns 0 or -errno.
+int hearth_fsimage_make(const char *_Nonnull image, const char *_Nonnull source, uint64_t size_bytes, uint64_t inodes,
+                        const char *_Nonnull mkfs);
+
+/// Attaches the ext4 `image` read-only to a self-clearing loop device and mounts it detached
+/// (read-only, nosuid, nodev); with `unlink_image` its name goes once attached. Returns the
+/// mount's descriptor (close-on-exec) or -errno. The loop device goes with the last mount.
+int hearth_fsimage_mount(const char *_Nonnull image, int unlink_image);
+
+/// A new detached copy of the mount `mount_fd` (or of its subfolder `path`, "" for the whole):
+/// open_tree(OPEN_TREE_CLONE), one per sandbox. Returns a descriptor (close-on-exec) or -errno
+/// (EINVAL on kernels that cannot clone a detached mount).
+int hearth_fsimage_clone(int mount_fd, const char *_Nonnull path);
 
 int hearth_pipe_cloexec(int fds[_Nonnull 2]);
 

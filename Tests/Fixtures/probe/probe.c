@@ -10,6 +10,7 @@
  * Start-up knobs (environment):
  *   PROBE_EXIT_AT_INIT=<code>     exit(code) before talking to the Runtime API
  *   cat {"path":P}: up to 4 KB of a file, or its errno
+ *   mountinfo: the whole of /proc/self/mountinfo and /proc/self/mounts, and the hostname
  *   PROBE_USE_TCP=1               ignore HEARTH_RUNTIME_SOCKET: use AWS_LAMBDA_RUNTIME_API (TCP)
  *   PROBE_INIT_ERROR=<message>    POST /runtime/init/error (Probe.InitError), then exit(3)
  *   PROBE_SLEEP_AT_INIT_MS=<ms>   sleep before the first /next
@@ -1119,6 +1120,26 @@ static void cmd_cat(const char *id, const char *path) {
     respond_json(id, &b);
 }
 
+/* What the sandbox's mount table tells about the host: mountinfo's root field is each mount's
+ * path inside its source file system (issue 11, item 5). */
+static void cmd_mountinfo(const char *id) {
+    jbuf b = {0};
+    jb_open(&b, '{');
+    static const char *const files[][2] = {{"mountinfo", "/proc/self/mountinfo"}, {"mounts", "/proc/self/mounts"}};
+    for (int i = 0; i < 2; i++) {
+        size_t n = 0;
+        char *text = slurp(files[i][1], &n);
+        if (text) jb_kstrn(&b, files[i][0], text, n);
+        else jb_knull(&b, files[i][0]);
+        free(text);
+    }
+    char host[HOST_NAME_MAX + 1] = {0};
+    if (gethostname(host, sizeof host - 1) == 0) jb_kstr(&b, "hostname", host);
+    else jb_knull(&b, "hostname");
+    jb_close(&b, '}');
+    respond_json(id, &b);
+}
+
 static void cmd_context(const lc_invocation *inv) {
     jbuf b = {0};
     jb_open(&b, '{');
@@ -1656,6 +1677,8 @@ static void handle(const lc_invocation *inv) {
         respond_int(id, "count", ++invocations);
     } else if (!strcmp(cmd, "context")) {
         cmd_context(inv);
+    } else if (!strcmp(cmd, "mountinfo")) {
+        cmd_mountinfo(id);
     } else if (!strcmp(cmd, "cat")) {
         char path[PATH_MAX] = "";
         json_get_str(body, len, "path", path, sizeof path);
