@@ -11,8 +11,12 @@ public final class CodeStore: Sendable {
     /// Hashes stored by `put` but not yet recorded by the caller: garbage collection keeps them.
     nonisolated(unsafe) private var pending: [String: Int] = [:]
 
-    public init(root: String) throws {
+    /// The sandboxes' file systems of code trees (ADR 0032): a tree's image is deleted with it.
+    private let fileSystems: FileSystemImages?
+
+    public init(root: String, fileSystems: FileSystemImages? = nil) throws {
         self.root = root
+        self.fileSystems = fileSystems
         try FileIO.makeDirectories(root + "/blobs", mode: 0o700)
         try FileIO.makeDirectories(root + "/trees", mode: 0o711)
         // Half-finished unpacks from a crash.
@@ -146,6 +150,7 @@ public final class CodeStore: Sendable {
                 if !shas.isEmpty && shas.allSatisfy(keep.contains) { continue }
                 unlink(tree + ".list")
             }
+            fileSystems?.forget(folder: tree)
             Self.makeWritable(tree)
             try? FileIO.removeTree(tree)
         }

@@ -60,11 +60,29 @@ public final class FileSystemImages: Sendable {
         return fd
     }
 
-    /// The supervisor's detached mount of `folder`, made on first use.
-    private func mount(of folder: String) -> Int32? {
+    /// The key of `folder` as it is now (its path, inode and mtime), or nil if it is not a folder.
+    private static func key(of folder: String) -> String? {
         var st = stat()
         guard lstat(folder, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { return nil }
-        let key = "\(folder)\0\(st.st_dev)\0\(st.st_ino)\0\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
+        return "\(folder)\0\(st.st_dev)\0\(st.st_ino)\0\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
+    }
+
+    /// `folder` is about to be removed (a code version or merged layers nobody references any
+    /// more, `CodeStore.collectGarbage`): closes its mount (sandboxes keep their clones) and
+    /// deletes its kept image, so images do not outlive their folders on disk.
+    public func forget(folder: String) {
+        guard let key = Self.key(of: folder) else { return }
+        let entry = entries.withLock { $0.removeValue(forKey: key) }
+        entry?.mount.withLock { state in
+            if case let fd?? = state { Glibc.close(fd) }
+            state = .some(nil)
+        }
+        if folder.hasPrefix(persistentRoot) { unlink(directory + "/" + Self.name(of: key) + ".ext4") }
+    }
+
+    /// The supervisor's detached mount of `folder`, made on first use.
+    private func mount(of folder: String) -> Int32? {
+        guard let key = Self.key(of: folder) else { return nil }
         let entry = entries.withLock { table -> Entry in
             if let known = table[key] { return known }
             let new = Entry()

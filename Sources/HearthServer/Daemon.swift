@@ -120,7 +120,7 @@ public final class Daemon: Sendable {
                                    totals: .forThisHost(maxInstances: maxInstances, maxTotalPids: options.maxTotalPids),
                                    uidRange: options.uidRange)
         let store = try Store(path: state + "/hearth.sqlite")
-        let code = try CodeStore(root: state + "/code")
+        let code = try CodeStore(root: state + "/code", fileSystems: host.fileSystems)
         code.collectGarbage(keep: try store.referencedCodeHashes())
         let logs = try FunctionLogs(root: state + "/logs")
         let limits = InstancePool.Limits(maxInstances: maxInstances, idleTimeout: options.idleTimeout,

@@ -27,4 +27,24 @@ struct FileSystemImagesTests {
         #expect(a != b)
         #expect(!a.contains("abc") && a.allSatisfy(\.isHexDigit))
     }
+
+    @Test("a folder under the state directory keeps its image across uses; forgetting the folder deletes the image",
+          .enabled(if: FileSystemImages.isAvailable, "needs root, loop devices and mkfs.ext4"))
+    func forgetDeletesTheImage() throws {
+        let state = NSTemporaryDirectory() + "hearth-fsimages-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        try FileManager.default.createDirectory(atPath: state + "/code/trees/abc", withIntermediateDirectories: true)
+        try Data("hello".utf8).write(to: URL(fileURLWithPath: state + "/code/trees/abc/file"))
+        let images = try #require(FileSystemImages(directory: state + "/filesystems", persistentRoot: state))
+        defer { images.close() }
+        let kept = { FileIO.entries(state + "/filesystems").filter { $0.hasSuffix(".ext4") } }
+        let first = try #require(images.clone(of: state + "/code/trees/abc"))
+        close(first)
+        #expect(kept().count == 1)
+        let second = try #require(images.clone(of: state + "/code/trees/abc"))  // the same mount, cloned again
+        close(second)
+        #expect(kept().count == 1)
+        images.forget(folder: state + "/code/trees/abc")
+        #expect(kept().isEmpty)
+    }
 }
