@@ -54,7 +54,8 @@ public final class FileSystemImages: Sendable {
     /// merged layers) are made into file systems. Any other folder (`hearth run`'s code: the
     /// user's own folder, or a zip unpacked under a random name) is bind-mounted: its image
     /// could not be kept (the folder may change) and would cost its mkfs on every run (0.2 s
-    /// for a 50 MB bundle), and its path names no other tenant, supervisor pid or code hash.
+    /// for a 50 MB bundle), and its path names no other tenant and no code hash (only the
+    /// user's folder, or the `hearth run` process's own pid).
     public func clone(of folder: String, subpath: String = "") -> Int32? {
         guard folder.hasPrefix(persistentRoot), let mount = mount(of: folder) else { return nil }
         let fd = hearth_fsimage_clone(mount, subpath)
