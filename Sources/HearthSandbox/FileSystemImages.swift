@@ -14,8 +14,8 @@ import Synchronization
 /// One image and one mount per folder, made on first use and kept for the supervisor's life.
 /// Folders under `persistentRoot` (the state directory: runtime images, code trees, merged
 /// layers, all immutable once made) keep their image in `directory` across restarts, named by
-/// the folder's path, inode and mtime; others (`hearth run`'s unpacked code) get an image
-/// unlinked as soon as it is attached. Thread-safe; `mount(of:)` blocks (mkfs) on first use.
+/// the folder's path, inode and mtime; others are bind-mounted (`clone(of:)`). Thread-safe;
+/// `mount(of:)` blocks (mkfs) on first use.
 public final class FileSystemImages: Sendable {
     public let directory: String
     public let persistentRoot: String
@@ -50,8 +50,14 @@ public final class FileSystemImages: Sendable {
     /// A new detached mount of `folder` (or of its subfolder `subpath`) for one sandbox, which
     /// the caller closes once the sandbox has it; nil when the folder cannot be made into a file
     /// system here (the sandbox then bind-mounts it, and a warning says so once).
+    /// Only folders under `persistentRoot` (what `hearth serve` runs: runtime images, code trees,
+    /// merged layers) are made into file systems. Any other folder (`hearth run`'s code: the
+    /// user's own folder, or a zip unpacked under a random name) is bind-mounted: its image
+    /// could not be kept (the folder may change) and would cost its mkfs on every run (0.2 s
+    /// for a 50 MB bundle), and its path names no other tenant and no code hash (only the
+    /// user's folder, or the `hearth run` process's own pid).
     public func clone(of folder: String, subpath: String = "") -> Int32? {
-        guard let mount = mount(of: folder) else { return nil }
+        guard folder.hasPrefix(persistentRoot), let mount = mount(of: folder) else { return nil }
         let fd = hearth_fsimage_clone(mount, subpath)
         if fd < 0 {
             warn("cannot clone the mount of \(folder)", errno: -fd)
