@@ -30,6 +30,16 @@ struct RuntimeAPIFloodTests {
         #"{"cmd":"apiflood","mode":"\#(mode)","conns":7,"ms":\#(ms),"detach":\#(detach ? 1 : 0)}"#
     }
 
+    /// A 3 s flood in `mode` by the flooder function: the probe's report, and the supervisor's
+    /// CPU share while it ran.
+    static func measuredFlood(_ daemon: ServeDaemon, pid: Int32, _ mode: String) async throws -> (report: [String: Any], share: Double) {
+        var report: [String: Any] = [:]
+        let share = try await cpuShare(pid) {
+            report = try await daemon.invoke("flooder", flood(mode, ms: 3000)).json ?? [:]
+        }
+        return (report, share)
+    }
+
     @Test("a Runtime API flood (not reading, draining, bodies, churn, and from an idle instance) costs the supervisor a small bound and a neighbour little latency")
     func floods() async throws {
         let daemon = try ServeDaemon()
@@ -53,10 +63,7 @@ struct RuntimeAPIFloodTests {
         // 2. Pipelined requests with every answer read: the supervisor's CPU.
         try await SecurityLedger.checkMeasured("api.flood_drain", "7 connections pipeline requests for 3 s and read every answer (each a refusal)",
                                                expected: "answers limited by the instance's budget (64 at once, 32/s: ≤ 300 in 3 s); supervisor CPU < 15 % of a core") {
-            var drain: [String: Any] = [:]
-            let drainShare = try await Self.cpuShare(pid) {
-                drain = try await daemon.invoke("flooder", Self.flood("drain", ms: 3000)).json ?? [:]
-            }
+            let (drain, drainShare) = try await Self.measuredFlood(daemon, pid: pid, "drain")
             let answers = drain["answers"] as? Int ?? -1
             return ("\(answers) answers to \((drain["sent"] as? Int ?? 0) / 1024) KB sent; supervisor CPU \(String(format: "%.1f", drainShare * 100)) %",
                     answers >= 0 && answers <= 300 && drainShare < 0.15)
@@ -101,10 +108,7 @@ struct RuntimeAPIFloodTests {
         try await SecurityLedger.checkMeasured("api.flood_bodies", "7 connections each start a 19 MB POST for a request id that does not exist and keep sending for 3 s",
                                                expected: "each answered and closed after ≤ 64 KB of body (7 closed); supervisor RSS grows < 16 MB, CPU < 15 %") {
             let rss2 = ServeTests.residentKB(pid)
-            var bodies: [String: Any] = [:]
-            let bodyShare = try await Self.cpuShare(pid) {
-                bodies = try await daemon.invoke("flooder", Self.flood("body", ms: 3000)).json ?? [:]
-            }
+            let (bodies, bodyShare) = try await Self.measuredFlood(daemon, pid: pid, "body")
             let rss3 = ServeTests.residentKB(pid)
             let closedBodies = bodies["closed_by_server"] as? Int ?? -1
             return ("\(closedBodies) closed by the supervisor after \((bodies["sent"] as? Int ?? 0) / 1024) KB sent; RSS \(rss2 / 1024) → \(rss3 / 1024) MB; CPU \(String(format: "%.1f", bodyShare * 100)) %",
@@ -114,10 +118,7 @@ struct RuntimeAPIFloodTests {
         // 6. Connection churn: connect, one malformed request, close, again.
         try await SecurityLedger.checkMeasured("api.flood_churn", "for 3 s: connect to the Runtime API, send a malformed request, close, again",
                                                expected: "connections accepted at the budget's rate (≤ 300 answered in 3 s); supervisor CPU < 15 %") {
-            var churn: [String: Any] = [:]
-            let churnShare = try await Self.cpuShare(pid) {
-                churn = try await daemon.invoke("flooder", Self.flood("churn", ms: 3000)).json ?? [:]
-            }
+            let (churn, churnShare) = try await Self.measuredFlood(daemon, pid: pid, "churn")
             let churnAnswers = churn["answers"] as? Int ?? -1
             return ("\(churnAnswers) answered of \(churn["closed_by_server"] ?? "?") tried; CPU \(String(format: "%.1f", churnShare * 100)) %",
                     churnAnswers >= 0 && churnAnswers <= 300 && churnShare < 0.15)
