@@ -83,7 +83,7 @@ public final class FileSystemImages: Sendable {
             if case let fd?? = state { Glibc.close(fd) }
             state = .some(nil)
         }
-        if folder.hasPrefix(persistentRoot) { unlink(directory + "/" + Self.name(of: key) + ".ext4") }
+        unlink(directory + "/" + Self.name(of: key) + ".ext4")
     }
 
     /// The supervisor's detached mount of `folder`, made on first use.
@@ -104,9 +104,8 @@ public final class FileSystemImages: Sendable {
     }
 
     private func make(folder: String, key: String) -> Int32? {
-        let persistent = folder.hasPrefix(persistentRoot)
         let final = directory + "/" + Self.name(of: key) + ".ext4"
-        if persistent, access(final, R_OK) == 0 {
+        if access(final, R_OK) == 0 {
             let fd = hearth_fsimage_mount(final, 0)
             if fd >= 0 { return fd }
             unlink(final)  // damaged: made again below
@@ -121,7 +120,7 @@ public final class FileSystemImages: Sendable {
             return nil
         }
         var image = temporary
-        if persistent, rename(temporary, final) == 0 { image = final }
+        if rename(temporary, final) == 0 { image = final }
         let fd = hearth_fsimage_mount(image, image == temporary ? 1 : 0)
         guard fd >= 0 else {
             if image == temporary { unlink(temporary) }
