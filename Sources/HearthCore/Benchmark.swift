@@ -1,6 +1,7 @@
 import Foundation
 import HearthSandbox
 import Histogram
+import Synchronization
 
 /// `hearth bench`: cold-start, warm and burst measurements of real sandboxes, in-process
 /// (no HTTP front door in the path). Latencies go into HDR histograms (nanoseconds, three
@@ -156,8 +157,13 @@ public struct Benchmark: Sendable {
         var extra: [String: Any] = [:]
         switch kind {
         case .coldStart:
-            series = try await coldStarts(setup, budget: budget)
+            let born = Mutex((born: 0, started: 0))
+            series = try await coldStarts(setup, budget: budget) { instance in
+                born.withLock { $0.started += 1; if instance.bornInCgroup { $0.born += 1 } }
+            }
             extra["gap_ms"] = gapMs
+            // How many sandboxes (unprepared and shells) were born in their cgroup, with no attach.
+            extra["born_in_cgroup"] = born.withLock { ["born": $0.born, "started": $0.started] }
         case .warm:
             (series, extra) = try await warm(setup, budget: budget)
         case .burst:
@@ -178,21 +184,21 @@ public struct Benchmark: Sendable {
 
     /// Cold starts, one at a time: start → first `/next` (the headline) and → first response;
     /// with `prefork`, the same from a shell prepared before the timer starts.
-    func coldStarts(_ setup: Setup, budget: Budget) async throws -> [Series] {
+    func coldStarts(_ setup: Setup, budget: Budget, started: @Sendable (Instance) -> Void = { _ in }) async throws -> [Series] {
         var toNext = Series(name: "start_to_first_next"), toResponse = Series(name: "start_to_first_response")
         var shellToNext = Series(name: "prefork_start_to_first_next")
         var shellToResponse = Series(name: "prefork_start_to_first_response")
         var done = 0
         while budget.more(after: done) {
             Self.progress("cold-start \(budget.label(done))")
-            var (next, response) = try await coldStart(setup, shell: nil)
+            var (next, response) = try await coldStart(setup, shell: nil, started: started)
             toNext.record(next)
             toResponse.record(response)
             if prefork {
                 let shell = try await Instance.Shell.prepare(config: setup.config, code: setup.bundle.directory, image: setup.image,
                                                              host: setup.host, logSink: nil)
                 if gapMs > 0 { try await Task.sleep(for: .milliseconds(gapMs)) }
-                (next, response) = try await coldStart(setup, shell: shell)
+                (next, response) = try await coldStart(setup, shell: shell, started: started)
                 shellToNext.record(next)
                 shellToResponse.record(response)
             }
@@ -210,9 +216,10 @@ public struct Benchmark: Sendable {
     }
 
     /// One cold start (from `shell` when given): durations to the first `/next` and the first response.
-    func coldStart(_ setup: Setup, shell: Instance.Shell?) async throws -> (Duration, Duration) {
+    func coldStart(_ setup: Setup, shell: Instance.Shell?, started: @Sendable (Instance) -> Void = { _ in }) async throws -> (Duration, Duration) {
         let start = ContinuousClock.now
         let instance = try await startInstance(setup, shell: shell, at: start)
+        started(instance)
         guard await instance.initialize() else {
             await instance.destroy()
             throw HearthError.setup("the benchmark function failed to initialise")

@@ -94,6 +94,8 @@ public final class Instance: Sendable {
     public let id: String
     public let config: FunctionConfig
     private let sandbox: Sandbox
+    /// Whether the sandbox was born in its cgroup (no attach after the clone; ADR 0033).
+    public var bornInCgroup: Bool { sandbox.startedInCgroup }
     private let server: RuntimeAPIServer
     private let logs: LogCapture
     private let workspace: String

@@ -79,6 +79,11 @@ public struct CgroupTotals: Sendable, Equatable {
 public protocol CgroupInstance: AnyObject, Sendable {
     /// A directory fd for `clone3(CLONE_INTO_CGROUP)` (v2), or nil when the child must be attached.
     var cloneIntoFD: Int32? { get }
+    /// cgroup v1: the `tasks` files of the instance's groups and of the supervisor's own, in the
+    /// same controller order, for a spawning thread to move itself in for the clone and back
+    /// (`hearth_spawn_clone`): the child is then born in its cgroup, as with CLONE_INTO_CGROUP,
+    /// with no attach. Nil when the driver does not know the supervisor's own groups.
+    var selfMigration: (into: [String], home: [String])? { get }
     /// Moves `pid` into the cgroup (every controller on v1).
     func attach(pid: pid_t) throws
     /// Starts a new per-invocation peak-memory window.
@@ -153,7 +158,7 @@ public enum CgroupHost {
                 let own = membership.first { $0.controllers.contains(controller) }?.path ?? "/"
                 groups[controller] = joinPath(mountPoint, own)
             }
-            return CgroupV1Driver(groups: groups)
+            return CgroupV1Driver(groups: groups, home: groups)
         }
         if let unified = mounts.first(where: { $0.fsType == "cgroup2" }) {
             let own = membership.first { $0.hierarchyID == "0" }?.path ?? "/"

@@ -17,14 +17,19 @@ public struct CgroupV1Driver: CgroupDriver {
     public var version: CgroupVersion { .v1 }
     /// Controller → the supervisor's group directory in that hierarchy.
     public let groups: [String: String]
+    /// Controller → the group the supervisor's threads are in (`/proc/self/cgroup` when the
+    /// driver was detected), where a spawning thread returns after the clone; nil: every child
+    /// is attached by pid instead.
+    public let home: [String: String]?
 
-    public init(groups: [String: String]) {
+    public init(groups: [String: String], home: [String: String]? = nil) {
         self.groups = groups
+        self.home = home
     }
 
     public func create(name: String, limits: CgroupLimits) throws -> any CgroupInstance {
         try makeGroups(name) { dirs in
-            let instance = CgroupV1Instance(dirs: dirs)
+            let instance = CgroupV1Instance(dirs: dirs, home: home)
             try instance.apply(limits)
             return instance
         }
@@ -33,7 +38,7 @@ public struct CgroupV1Driver: CgroupDriver {
     public func makeParent(name: String, totals: CgroupTotals) throws -> any CgroupDriver {
         try makeGroups(name) { dirs in
             try Self.apply(totals, to: dirs)
-            return CgroupV1Driver(groups: dirs)
+            return CgroupV1Driver(groups: dirs, home: home)
         }
     }
 
@@ -113,8 +118,13 @@ final class CgroupV1Instance: CgroupInstance {
     /// The CPU boost at the memory limit and its usage-threshold eventfd (`MemoryLimitBoost`).
     private let limitWatch = MemoryLimitSlot()
 
-    init(dirs: [String: String]) {
+    init(dirs: [String: String], home: [String: String]? = nil) {
         self.dirs = dirs
+        selfMigration = home.flatMap { home in
+            let controllers = Self.attachOrder.filter { dirs[$0] != nil }
+            guard controllers.allSatisfy({ home[$0] != nil }) else { return nil }
+            return (controllers.map { dirs[$0]! + "/tasks" }, controllers.map { home[$0]! + "/tasks" })
+        }
         peak = dirs["memory"].map { CgroupFile($0 + "/memory.max_usage_in_bytes", writable: true) }
         tcpPeak = dirs["memory"].flatMap {
             FileIO.exists($0 + "/memory.kmem.tcp.max_usage_in_bytes") ? CgroupFile($0 + "/memory.kmem.tcp.max_usage_in_bytes", writable: true) : nil
@@ -123,6 +133,8 @@ final class CgroupV1Instance: CgroupInstance {
     }
 
     var cloneIntoFD: Int32? { nil }
+    let selfMigration: (into: [String], home: [String])?
+    static let attachOrder = ["memory", "pids", "cpu", "freezer", "devices"]
 
     func apply(_ limits: CgroupLimits) throws {
         guard let memory = dirs["memory"], let pids = dirs["pids"], let cpu = dirs["cpu"] else {
@@ -196,7 +208,7 @@ final class CgroupV1Instance: CgroupInstance {
     }
 
     func attach(pid: pid_t) throws {
-        for controller in ["memory", "pids", "cpu", "freezer", "devices"] {
+        for controller in Self.attachOrder {
             guard let dir = dirs[controller] else { continue }
             try FileIO.write("\(pid)", to: dir + "/cgroup.procs", create: false)
         }

@@ -111,6 +111,7 @@ final class CgroupV2Instance: CgroupInstance {
     }
 
     var cloneIntoFD: Int32? { fd }
+    var selfMigration: (into: [String], home: [String])? { nil }
 
     func apply(_ limits: CgroupLimits) throws {
         try FileIO.write("\(limits.memoryBytes)", to: dir + "/memory.max")

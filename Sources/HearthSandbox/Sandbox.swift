@@ -68,7 +68,9 @@ public final class Sandbox: @unchecked Sendable {
     /// Host pid of the sandbox's init.
     public let pid: pid_t
     public let cgroup: any CgroupInstance
-    /// Whether the kernel placed the sandbox in its cgroup at clone (cgroup v2).
+    /// Whether the sandbox was born in its cgroup: `CLONE_INTO_CGROUP` (v2), or the spawning
+    /// thread's move into the instance's groups for the clone (v1, ADR 0033); false when the
+    /// supervisor attached it by pid after the clone.
     public let startedInCgroup: Bool
     private let pidfd: Int32
     private let syncFD: Int32
@@ -148,12 +150,26 @@ public final class Sandbox: @unchecked Sendable {
         defer { arena.free() }
         var c = hearth_spawn_spec()
         // No CLONE_NEWCGROUP here: the child unshares its cgroup namespace once it is in its
-        // cgroup (v1 attaches it after the clone), so the namespace's root is the instance's own.
+        // cgroup (attached after the clone when it could not be born there), so the namespace's
+        // root is the instance's own.
         c.clone_flags = HEARTH_CLONE_NEWPID | HEARTH_CLONE_NEWNS | HEARTH_CLONE_NEWNET | HEARTH_CLONE_NEWIPC
             | HEARTH_CLONE_NEWUTS
         c.cgroup_ns_after_attach = 1
         if spec.userNamespace { c.clone_flags |= HEARTH_CLONE_NEWUSER }
         c.cgroup_fd = cgroup.cloneIntoFD ?? -1
+        // v1: the spawning thread moves itself into the instance's groups for the clone (ADR 0033).
+        let migration = c.cgroup_fd < 0 ? Self.openMigration(cgroup.selfMigration) : []
+        defer { for fd in migration { close(fd) } }
+        if !migration.isEmpty {
+            let count = migration.count / 2
+            withUnsafeMutableBytes(of: &c.migrate_fds) { raw in
+                for (i, fd) in migration.prefix(count).enumerated() { raw.storeBytes(of: fd, toByteOffset: i * MemoryLayout<Int32>.stride, as: Int32.self) }
+            }
+            withUnsafeMutableBytes(of: &c.home_fds) { raw in
+                for (i, fd) in migration.suffix(count).enumerated() { raw.storeBytes(of: fd, toByteOffset: i * MemoryLayout<Int32>.stride, as: Int32.self) }
+            }
+            c.nmigrate = Int32(count)
+        }
         c.sync_fd = childEnd
         c.stdout_fd = stdoutFD
         c.stderr_fd = stderrFD
@@ -273,6 +289,27 @@ public final class Sandbox: @unchecked Sendable {
         sandbox.startMonitor()
         if !hold { sandbox.releaseMonitor() }
         return sandbox
+    }
+
+    /// `HEARTH_CGROUP_SELF_MIGRATION=0` attaches every v1 child by pid instead (for comparison).
+    static let selfMigrationEnabled = getenv("HEARTH_CGROUP_SELF_MIGRATION").map { String(cString: $0) != "0" } ?? true
+
+    /// The `tasks` files of a v1 self-migration, opened for writing: the instance's groups, then
+    /// the supervisor's own, in the same order; empty (the child is attached by pid) if any
+    /// cannot be opened, for example by a supervisor that may not write its own groups.
+    static func openMigration(_ paths: (into: [String], home: [String])?) -> [Int32] {
+        guard selfMigrationEnabled, let paths, !paths.into.isEmpty, paths.into.count == paths.home.count,
+              paths.into.count <= Int(HEARTH_MAX_MIGRATE) else { return [] }
+        var fds: [Int32] = []
+        for path in paths.into + paths.home {
+            let fd = open(path, O_WRONLY | O_CLOEXEC)
+            if fd < 0 {
+                for fd in fds { close(fd) }
+                return []
+            }
+            fds.append(fd)
+        }
+        return fds
     }
 
     /// hearth-init's environment: its inputs first (getenv finds the first entry of a name, so a

@@ -224,6 +224,13 @@ struct LambdaSemanticsTests {
         #expect(p50 > 0 && p50 <= max)
         let machine = try #require(object["machine"] as? [String: Any])
         #expect(machine["kernel"] != nil && machine["cgroup"] != nil && machine["cpu"] != nil)
+        if kind == "cold-start" {
+            // As root every sandbox is born in its cgroup: CLONE_INTO_CGROUP on v2, the spawning
+            // thread's move into the instance's groups on v1 (ADR 0033); none is attached by pid.
+            let born = try #require(object["born_in_cgroup"] as? [String: Int])
+            #expect((born["started"] ?? 0) >= 4, "\(born)")
+            if getuid() == 0 { #expect(born["born"] == born["started"], "\(born)") }
+        }
         #expect(Harness.leftovers().isEmpty)
     }
 

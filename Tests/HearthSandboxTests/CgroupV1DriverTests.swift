@@ -112,6 +112,24 @@ struct CgroupV1DriverTests {
         #expect(instance.processes() == [999_999_998, 999_999_997])
     }
 
+    @Test func selfMigrationPairsEachInstanceGroupWithTheSupervisorsOwnThroughParents() throws {
+        // Without the supervisor's own groups the child is attached by pid.
+        #expect(try driver.create(name: "hearth-n", limits: Self.limits).selfMigration == nil)
+        let home = driver.groups
+        let top = CgroupV1Driver(groups: driver.groups, home: home)
+        let parent = try top.makeParent(name: "hearth-1-instances", totals: CgroupTotals(memoryBytes: nil, pidsMax: nil))
+        let instance = try parent.create(name: "hearth-m", limits: Self.limits)
+        let migration = try #require(instance.selfMigration)
+        let order = ["memory", "pids", "cpu", "freezer"]
+        #expect(migration.into == order.map { tmp.path + "/\($0)/sup/hearth-1-instances/hearth-m/tasks" })
+        #expect(migration.home == order.map { tmp.path + "/\($0)/sup/tasks" })
+        // A controller whose own group is unknown: no migration at all, never a partial one.
+        let partial = CgroupV1Driver(groups: driver.groups, home: home.filter { $0.key != "pids" })
+        #expect(try partial.create(name: "hearth-p", limits: Self.limits).selfMigration == nil)
+        // Opening needs every file; the fake groups have no `tasks`, so nothing is opened.
+        #expect(Sandbox.openMigration(migration).isEmpty)
+    }
+
     @Test func leftoversListsOnlyPrefixedDirectories() throws {
         _ = try driver.create(name: "hearth-1", limits: Self.limits)
         _ = try driver.create(name: "hearth-2", limits: Self.limits)

@@ -105,6 +105,7 @@ typedef struct hearth_rlimit {
 
 #define HEARTH_MAX_BINDS 16
 #define HEARTH_MAX_RLIMITS 8
+#define HEARTH_MAX_MIGRATE 8
 
 /// Everything the child needs, prepared by the supervisor before the clone.
 /// All pointers must stay valid until `hearth_spawn_clone` returns.
@@ -117,6 +118,12 @@ typedef struct hearth_spawn_spec {
     int wait_for_parent;                  // read one byte from sync_fd before any setup
     int hold_before_exec;                 // when set up, send HEARTH_MSG_READY and read one more
                                           // byte before forking the function (EOF: exit quietly)
+    int migrate_fds[HEARTH_MAX_MIGRATE];  // cgroup v1: each instance group's `tasks`, open for writing;
+                                          // the calling thread moves itself there ("0": no global
+                                          // lock), clones (the child is born in the groups) and moves
+                                          // back through home_fds (its own groups' `tasks`)
+    int home_fds[HEARTH_MAX_MIGRATE];
+    int nmigrate;                         // 0: no migration (v2, or the supervisor attaches)
     int cgroup_ns_after_attach;           // unshare(CLONE_NEWCGROUP) after the supervisor's go, so the
                                           // namespace is rooted at the instance's cgroup (v1 attaches
                                           // after the clone; leave CLONE_NEWCGROUP out of clone_flags)
@@ -165,7 +172,10 @@ typedef struct hearth_spawn_spec {
 /// Clones the sandbox's init with `spec->clone_flags` (clone3 with CLONE_PIDFD, plus
 /// CLONE_INTO_CGROUP when `cgroup_fd >= 0`; falls back to clone on ENOSYS). Returns the pid
 /// in the parent and stores a pidfd in `*pidfd`; `*used_clone_into_cgroup` tells whether the
-/// kernel placed the child in `cgroup_fd`. Returns -1 with errno set on failure.
+/// child was born in its cgroup: the kernel placed it in `cgroup_fd` (v2), or (v1, `nmigrate`)
+/// the calling thread moved itself into the instance's groups for the clone and back after it.
+/// A thread that cannot move back aborts the process: it must never stay in an instance's
+/// groups, whose removal kills every process listed there. Returns -1 with errno set on failure.
 /// Never returns in the child.
 pid_t hearth_spawn_clone(const hearth_spawn_spec *_Nonnull spec, int *_Nonnull pidfd,
                          int *_Nonnull used_clone_into_cgroup);
