@@ -231,11 +231,14 @@ func joinPath(_ base: String, _ rest: String) -> String {
 final class CgroupFile: Sendable {
     let path: String
     private let writable: Bool
+    private let capacity: Int
     private let fd = Mutex<Int32>(-1)
 
-    init(_ path: String, writable: Bool = false) {
+    /// `capacity`: the most `read()` returns.
+    init(_ path: String, writable: Bool = false, capacity: Int = 1024) {
         self.path = path
         self.writable = writable
+        self.capacity = capacity
     }
 
     deinit {
@@ -249,11 +252,11 @@ final class CgroupFile: Sendable {
         }
     }
 
-    /// The file's contents (up to 1 KiB), or nil if it cannot be read.
+    /// The file's contents (up to `capacity` bytes), or nil if it cannot be read.
     func read() -> String? {
         let fd = descriptor()
         guard fd >= 0 else { return nil }
-        return withUnsafeTemporaryAllocation(byteCount: 1024, alignment: 1) { buf -> String? in
+        return withUnsafeTemporaryAllocation(byteCount: capacity, alignment: 1) { buf -> String? in
             let n = pread(fd, buf.baseAddress, buf.count, 0)
             guard n > 0 else { return nil }
             return String(decoding: UnsafeRawBufferPointer(rebasing: buf[0..<n]), as: UTF8.self)

@@ -115,7 +115,7 @@ final class CgroupV1Instance: CgroupInstance {
     /// The peak of TCP socket buffers (memory.kmem.tcp), which v1 keeps apart from memory.
     private let tcpPeak: CgroupFile?
     private let oomControl: CgroupFile?
-    /// The CPU boost at the memory limit and its usage-threshold eventfd (`MemoryLimitBoost`).
+    /// The CPU boost and the thrash watch at the memory limit, and their usage-threshold eventfd.
     private let limitWatch = MemoryLimitSlot()
 
     init(dirs: [String: String], home: [String: String]? = nil) {
@@ -166,27 +166,36 @@ final class CgroupV1Instance: CgroupInstance {
     }
 
     /// Registers a memory.usage_in_bytes threshold just below the limit (cgroup.event_control);
-    /// crossing it upwards raises the quota to one core for a moment (`MemoryLimitBoost`). Only
-    /// where the quota is under one core; best effort (a kernel without v1 events gets none).
+    /// crossing it upwards raises the quota to one core for a moment where it is under one
+    /// (`MemoryLimitBoost`), and starts the thrash watch (`MemoryThrashWatch`), which kills an
+    /// instance live-locked at its limit. Best effort: a kernel without v1 events gets neither.
     private func watchMemoryLimit(memory: String, cpu: String, limits: CgroupLimits) {
-        guard let quota = limits.cpuQuotaMicros, quota < limits.cpuPeriodMicros else { return }
         let threshold = MemoryLimitBoost.threshold(limitBytes: limits.memoryBytes)
         let efd = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
         guard efd >= 0 else { return }
-        let boost = MemoryLimitBoost { [weak self] boosted in
-            guard let self, self.steadyCPU.withLock({ $0 == nil }), !self.removed.withLock({ $0 }) else { return }
-            // During the init burst there is no quota to raise or restore.
-            let value = boosted ? max(quota, limits.cpuPeriodMicros) : quota
-            try? FileIO.write("\(value)", to: cpu + "/cpu.cfs_quota_us", create: false)
+        let boost = limits.cpuQuotaMicros.flatMap { quota in
+            quota < limits.cpuPeriodMicros ? MemoryLimitBoost { [weak self] boosted in
+                guard let self, self.steadyCPU.withLock({ $0 == nil }), !self.removed.withLock({ $0 }) else { return }
+                // During the init burst there is no quota to raise or restore.
+                let value = boosted ? max(quota, limits.cpuPeriodMicros) : quota
+                try? FileIO.write("\(value)", to: cpu + "/cpu.cfs_quota_us", create: false)
+            } : nil
         }
-        // The threshold fires when usage crosses it either way: boost only on the way up.
         let usage = memory + "/memory.usage_in_bytes"
-        let watch = MemoryLimitWatch(fd: efd, boost: boost) { boost in
-            if (CgroupFiles.readInt(usage) ?? 0) >= threshold { boost.limitReached() }
+        let usageFile = CgroupFile(usage), stat = CgroupFile(memory + "/memory.stat", capacity: 4096)
+        let thrash = MemoryThrashWatch(limitBytes: limits.memoryBytes) {
+            guard let usage = usageFile.read().flatMap({ UInt64($0.trimmingWhitespace()) }), let stat = stat.read() else { return nil }
+            return MemorySample.parse(stat: stat, usage: usage)
+        } outOfMemory: { [weak self] in
+            self?.killAll()
+        }
+        // The threshold fires when usage crosses it either way: act only on the way up.
+        let watch = MemoryLimitWatch(fd: efd, boost: boost, thrash: thrash) {
+            (usageFile.read().flatMap { UInt64($0.trimmingWhitespace()) } ?? 0) >= threshold
         }
         limitWatch.set(watch)
         // The kernel's registration waits for an RCU grace period: not on the preparing thread.
-        // Until it is done (milliseconds) the instance has no boost; a cgroup removed meanwhile
+        // Until it is done (milliseconds) the instance has no watch; a cgroup removed meanwhile
         // fails the open, and a stopped watch is skipped.
         MemoryLimitWatch.registrations.async { [weak watch] in
             watch?.whileOpen { efd in
@@ -226,8 +235,9 @@ final class CgroupV1Instance: CgroupInstance {
         return memory + (tcpPeak?.read().flatMap { UInt64($0.trimmingWhitespace()) } ?? 0)
     }
 
+    /// The kernel's OOM kills plus the thrash verdict's (ADR 0034).
     func oomKillCount() -> Int {
-        oomControl?.read().flatMap { CgroupFiles.keyed(in: $0, "oom_kill") } ?? 0
+        (oomControl?.read().flatMap { CgroupFiles.keyed(in: $0, "oom_kill") } ?? 0) + limitWatch.outOfMemoryVerdicts
     }
 
     func processes() -> [pid_t] {
@@ -253,7 +263,7 @@ final class CgroupV1Instance: CgroupInstance {
         if let freezer { try? FileIO.write("FROZEN", to: freezer + "/freezer.state", create: false) }
         // Dying processes run their exit (and whatever reclaim they are in) unthrottled: under
         // a 7 % quota a process stuck near its memory limit took seconds to die.
-        limitWatch.endBoost()
+        limitWatch.end()
         if let cpu = dirs["cpu"] { try? FileIO.write("-1", to: cpu + "/cpu.cfs_quota_us", create: false) }
         for dir in dirs.values {
             for pid in CgroupFiles.pids(dir + "/cgroup.procs") { kill(pid, SIGKILL) }

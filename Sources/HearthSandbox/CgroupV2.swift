@@ -94,7 +94,8 @@ final class CgroupV2Instance: CgroupInstance {
     private let removed = Mutex(false)
     /// The limits whose quota `endCPUBurst()` applies, while the init burst lasts.
     private let steadyCPU = Mutex<CgroupLimits?>(nil)
-    /// The CPU boost at the memory limit and its inotify descriptor on memory.events.
+    /// The CPU boost and the thrash watch at the memory limit, and their inotify descriptor on
+    /// memory.events.
     private let limitWatch = MemoryLimitSlot()
 
     init(dir: String) throws {
@@ -127,10 +128,10 @@ final class CgroupV2Instance: CgroupInstance {
     }
 
     /// Watches memory.events (the kernel notifies at most every 10 ms): a rise of its `max`
-    /// count (a charge met memory.max) raises the quota to one core for a moment
-    /// (`MemoryLimitBoost`). Only where the quota is under one core; best effort.
+    /// count (a charge met memory.max) raises the quota to one core for a moment where it is
+    /// under one (`MemoryLimitBoost`), and starts the thrash watch (`MemoryThrashWatch`), which
+    /// kills an instance live-locked at its limit. Best effort.
     private func watchMemoryLimit(_ limits: CgroupLimits) {
-        guard let quota = limits.cpuQuotaMicros, quota < limits.cpuPeriodMicros else { return }
         let fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
         guard fd >= 0 else { return }
         guard inotify_add_watch(fd, dir + "/memory.events", UInt32(IN_MODIFY)) >= 0 else {
@@ -138,20 +139,28 @@ final class CgroupV2Instance: CgroupInstance {
             return
         }
         let dir = self.dir, period = limits.cpuPeriodMicros
-        let boost = MemoryLimitBoost { [weak self] boosted in
-            guard let self, self.steadyCPU.withLock({ $0 == nil }), !self.removed.withLock({ $0 }) else { return }
-            let value = boosted ? max(quota, period) : quota
-            try? FileIO.write("\(value) \(period)", to: dir + "/cpu.max", create: false)
+        let boost = limits.cpuQuotaMicros.flatMap { quota in
+            quota < period ? MemoryLimitBoost { [weak self] boosted in
+                guard let self, self.steadyCPU.withLock({ $0 == nil }), !self.removed.withLock({ $0 }) else { return }
+                let value = boosted ? max(quota, period) : quota
+                try? FileIO.write("\(value) \(period)", to: dir + "/cpu.max", create: false)
+            } : nil
+        }
+        let current = CgroupFile(dir + "/memory.current"), stat = CgroupFile(dir + "/memory.stat", capacity: 8192)
+        let thrash = MemoryThrashWatch(limitBytes: limits.memoryBytes) {
+            guard let usage = current.read().flatMap({ UInt64($0.trimmingWhitespace()) }), let stat = stat.read() else { return nil }
+            return MemorySample.parse(stat: stat, usage: usage)
+        } outOfMemory: { [weak self] in
+            self?.killAll()
         }
         let events = self.events
         let seen = Mutex(events.read().flatMap { CgroupFiles.keyed(in: $0, "max") } ?? 0)
-        let watch = MemoryLimitWatch(fd: fd, boost: boost) { boost in
-            guard let max = events.read().flatMap({ CgroupFiles.keyed(in: $0, "max") }) else { return }
-            let rose = seen.withLock { s in
+        let watch = MemoryLimitWatch(fd: fd, boost: boost, thrash: thrash) {
+            guard let max = events.read().flatMap({ CgroupFiles.keyed(in: $0, "max") }) else { return false }
+            return seen.withLock { s in
                 defer { s = max }
                 return max > s
             }
-            if rose { boost.limitReached() }
         }
         limitWatch.set(watch)
     }
@@ -183,8 +192,9 @@ final class CgroupV2Instance: CgroupInstance {
         return UInt64(String(decoding: buf[0..<n], as: UTF8.self).trimmingWhitespace())
     }
 
+    /// The kernel's OOM kills plus the thrash verdict's (ADR 0034).
     func oomKillCount() -> Int {
-        events.read().flatMap { CgroupFiles.keyed(in: $0, "oom_kill") } ?? 0
+        (events.read().flatMap { CgroupFiles.keyed(in: $0, "oom_kill") } ?? 0) + limitWatch.outOfMemoryVerdicts
     }
 
     func processes() -> [pid_t] {
@@ -203,7 +213,7 @@ final class CgroupV2Instance: CgroupInstance {
 
     func killAll() {
         // Dying processes run their exit (and whatever reclaim they are in) unthrottled.
-        limitWatch.endBoost()
+        limitWatch.end()
         try? FileIO.write("max", to: dir + "/cpu.max", create: false)
         if FileIO.exists(dir + "/cgroup.kill"), (try? FileIO.write("1", to: dir + "/cgroup.kill", create: false)) != nil {
             return

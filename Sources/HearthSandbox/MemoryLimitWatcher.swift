@@ -186,27 +186,34 @@ final class MemoryLimitBoost: Sendable {
     }
 }
 
-/// One instance's registration: its boost and the descriptor the watcher reads for it.
+/// One instance's registration: its boost, its thrash watch and the descriptor the watcher
+/// reads for them.
 final class MemoryLimitWatch: Sendable {
     /// Where v1's threshold registrations run: a write to `cgroup.event_control` waits for an
     /// RCU grace period (6–22 ms measured here, as long as the whole rest of a shell's
     /// preparation), so it is done off the path that prepares sandboxes.
     static let registrations = DispatchQueue(label: "hearth-memory-limit-registrations")
 
-    let boost: MemoryLimitBoost
+    /// Nil where the quota is a whole core or more: there is nothing to raise.
+    let boost: MemoryLimitBoost?
+    let thrash: MemoryThrashWatch
     private let token: UInt64
     private let fd: Int32
     /// True once `stop()` closed the descriptor; `whileOpen` holds it so a registration never
     /// names a closed (or reused) descriptor number.
     private let closed = Mutex(false)
 
-    /// Registers `fd` (non-blocking) with the shared watcher; `onReadable` decides whether the
-    /// limit was reached and calls `boost.limitReached()`.
-    init(fd: Int32, boost: MemoryLimitBoost, onReadable: @escaping @Sendable (MemoryLimitBoost) -> Void) {
+    /// Registers `fd` (non-blocking) with the shared watcher; when it is readable, `reached`
+    /// decides whether the usage reached the limit, and if so the boost and the thrash watch
+    /// are told.
+    init(fd: Int32, boost: MemoryLimitBoost?, thrash: MemoryThrashWatch, reached: @escaping @Sendable () -> Bool) {
         self.boost = boost
+        self.thrash = thrash
         self.fd = fd
-        token = MemoryLimitWatcher.shared.register(fd: fd) { [weak boost] in
-            if let boost { onReadable(boost) }
+        token = MemoryLimitWatcher.shared.register(fd: fd) { [weak boost, weak thrash] in
+            guard reached() else { return }
+            boost?.limitReached()
+            thrash?.limitReached()
         }
     }
 
@@ -217,9 +224,10 @@ final class MemoryLimitWatch: Sendable {
         }
     }
 
-    /// Ends the boost, unregisters and closes the descriptor. Once.
+    /// Ends the boost and the thrash watch, unregisters and closes the descriptor. Once.
     func stop() {
-        boost.end()
+        boost?.end()
+        thrash.end()
         MemoryLimitWatcher.shared.unregister(token)
         closed.withLock { closed in
             guard !closed else { return }
@@ -229,14 +237,22 @@ final class MemoryLimitWatch: Sendable {
     }
 }
 
-/// The watch of one cgroup instance, set once at creation (where the quota is under one core).
+/// The watch of one cgroup instance, set once at creation.
 final class MemoryLimitSlot: Sendable {
     private let watch = Mutex<MemoryLimitWatch?>(nil)
 
     func set(_ new: MemoryLimitWatch) { watch.withLock { $0 = new } }
-    /// Ends the boost for good (the instance is being killed); the descriptor stays registered.
-    func endBoost() { watch.withLock { $0?.boost.end() } }
+    /// Ends the boost and the thrash watch for good (the instance is being killed); the
+    /// descriptor stays registered.
+    func end() {
+        watch.withLock { w in
+            w?.boost?.end()
+            w?.thrash.end()
+        }
+    }
     func stop() { watch.withLock { w in defer { w = nil }; return w }?.stop() }
-    func rearm() { watch.withLock { $0?.boost.rearm() } }
-    var boosts: Int { watch.withLock { $0?.boost.count } ?? 0 }
+    func rearm() { watch.withLock { $0?.boost?.rearm() } }
+    var boosts: Int { watch.withLock { $0?.boost?.count } ?? 0 }
+    /// Kills on the thrash verdict, counted with the kernel's OOM kills.
+    var outOfMemoryVerdicts: Int { watch.withLock { $0?.thrash.count } ?? 0 }
 }
