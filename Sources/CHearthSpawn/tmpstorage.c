@@ -1,5 +1,5 @@
 // A sandbox's /tmp as disk-backed ephemeral storage (ADR 0016): an ext4 image of exactly the
-// asked size on the state directory's disk, attached to a loop device that frees itself when
+// asked size on the state directory's disk (a copy of a template made once per size, ADR 0035), attached to a loop device that frees itself when
 // the file system goes (LO_FLAGS_AUTOCLEAR), mounted detached (fsopen/fsmount: no mount in any
 // namespace yet). The sandbox child moves the mount to its /tmp. Not charged to the function's
 // memory as tmpfs pages are: a disk file system's page cache is reclaimable.
@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -55,12 +56,10 @@ static int run_quietly(char *const argv[]) {
 }
 
 /// Runs mkfs.ext4 on `image`: no journal, no reserved blocks, few inodes (so nearly all of the
-/// size is usable), the root directory owned by uid:gid.
-static int make_fs(const char *mkfs, const char *image, uid_t uid, gid_t gid) {
-    char ext[128];
-    snprintf(ext, sizeof ext, "root_owner=%u:%u,lazy_itable_init=1,nodiscard", (unsigned)uid, (unsigned)gid);
+/// size is usable), the root directory owned by root (each copy is chowned when mounted).
+static int make_fs(const char *mkfs, const char *image) {
     char *const argv[] = {(char *)mkfs, "-q", "-F", "-t", "ext4", "-O", "^has_journal", "-m", "0", "-i", "65536",
-                          "-E", ext, (char *)image, NULL};
+                          "-E", "root_owner=0:0,lazy_itable_init=1,nodiscard", (char *)image, NULL};
     return run_quietly(argv);
 }
 
@@ -110,14 +109,9 @@ static int attach_loop(int backing, char *device, size_t size, int readonly) {
     return result;
 }
 
-int hearth_tmp_prepare(const char *image, uint64_t size_bytes, const char *mkfs, uid_t uid, gid_t gid) {
-    int backing = open(image, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (backing < 0) return -errno;
-    int rc = ftruncate(backing, (off_t)size_bytes) == 0 ? 0 : -errno;
-    if (rc == 0) rc = make_fs(mkfs, image, uid, gid);
-    // The loop device keeps the file; its name goes now, so nothing is left behind on disk.
-    unlink(image);
-    if (rc != 0) { close(backing); return rc; }
+/// Attaches the image `backing` to a loop device and mounts its ext4 detached (nosuid, nodev),
+/// the root owned by uid:gid; closes `backing`. Returns the mount's descriptor or -errno.
+static int mount_tmp(int backing, uid_t uid, gid_t gid) {
     char device[64];
     int loop = attach_loop(backing, device, sizeof device, 0);
     close(backing);
@@ -127,7 +121,75 @@ int hearth_tmp_prepare(const char *image, uint64_t size_bytes, const char *mkfs,
     // The file system holds the device open; closing ours lets autoclear free it when the
     // file system goes. (If the mount failed, this close frees it at once.)
     close(loop);
+    if (mnt >= 0 && fchownat(mnt, "", uid, gid, AT_EMPTY_PATH) != 0) {
+        int err = -errno;
+        close(mnt);
+        return err;
+    }
     return mnt;
+}
+
+int hearth_tmp_template(const char *image, uint64_t size_bytes, const char *mkfs) {
+    int backing = open(image, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (backing < 0) return -errno;
+    int rc = ftruncate(backing, (off_t)size_bytes) == 0 ? 0 : -errno;
+    close(backing);
+    if (rc == 0) rc = make_fs(mkfs, image);
+    int fd = rc == 0 ? open(image, O_RDONLY | O_CLOEXEC) : -1;
+    if (rc == 0 && fd < 0) rc = -errno;
+    unlink(image);
+    return rc == 0 ? fd : rc;
+}
+
+#ifndef FICLONE
+#define FICLONE _IOW(0x94, 9, int)
+#endif
+
+/// Copies the written extents of `from` (its holes stay holes) into `to`, which is as large.
+static int copy_extents(int from, int to, off_t size) {
+    off_t data = 0;
+    while (data < size) {
+        data = lseek(from, data, SEEK_DATA);
+        if (data < 0) return errno == ENXIO ? 0 : -errno;  // ENXIO: no data past here
+        off_t hole = lseek(from, data, SEEK_HOLE);
+        if (hole < 0) return -errno;
+        off_t in = data, out = data;
+        while (in < hole) {
+            ssize_t n = copy_file_range(from, &in, to, &out, (size_t)(hole - in), 0);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL)) {
+                char buffer[65536];
+                ssize_t r = pread(from, buffer, (size_t)(hole - in) < sizeof buffer ? (size_t)(hole - in) : sizeof buffer, in);
+                if (r <= 0) return r < 0 ? -errno : -EIO;
+                if (pwrite(to, buffer, (size_t)r, out) != r) return -EIO;
+                n = r;
+                in += r;
+                out += r;
+            } else if (n <= 0) {
+                return n < 0 ? -errno : -EIO;
+            }
+        }
+        data = hole;
+    }
+    return 0;
+}
+
+int hearth_tmp_from_template(int template_fd, const char *image, uid_t uid, gid_t gid) {
+    struct stat st;
+    if (fstat(template_fd, &st) != 0) return -errno;
+    int backing = open(image, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (backing < 0) return -errno;
+    // The loop device keeps the file; its name goes now, so nothing is left behind on disk.
+    unlink(image);
+    int rc = 0;
+    // A reflink where the state directory's file system has them (btrfs, xfs), else a copy of
+    // the template's few written blocks (hundreds of KiB) into a sparse file of its size.
+    if (ioctl(backing, FICLONE, template_fd) != 0) {
+        rc = ftruncate(backing, st.st_size) == 0 ? 0 : -errno;
+        if (rc == 0) rc = copy_extents(template_fd, backing, st.st_size);
+    }
+    if (rc != 0) { close(backing); return rc; }
+    return mount_tmp(backing, uid, gid);
 }
 
 // --- read-only folders as file systems of their own (ADR 0032) ---------------------------

@@ -4,7 +4,8 @@ import Synchronization
 
 /// A sandbox's `/tmp` as Lambda's ephemeral storage (ADR 0016): an ext4 file system of exactly
 /// the asked size on the state directory's disk (a sparse image, unlinked at once, on a loop
-/// device that frees itself when the file system goes), mounted detached; `Sandbox.spawn`
+/// device that frees itself when the file system goes; copied from a template made once per
+/// size, ADR 0035), mounted detached; `Sandbox.spawn`
 /// moves the mount to `/tmp`. Unlike a tmpfs its pages are not memory the function cannot give
 /// back: written data goes to disk under memory pressure, so `/tmp` does not count against
 /// the function's memory limit, and writing past its size fails with ENOSPC.
@@ -28,13 +29,40 @@ public final class EphemeralStorage: Sendable {
     }
 
     /// Makes a file system of `sizeMB` MB in `directory` (on disk, not a tmpfs), its root owned
-    /// by `uid`:`gid` as the host sees them.
+    /// by `uid`:`gid` as the host sees them: a copy of this process's template of that size
+    /// (ADR 0035), made by mkfs.ext4 on first use.
     public static func prepare(sizeMB: Int, directory: String, uid: UInt32, gid: UInt32) throws -> EphemeralStorage {
-        guard isAvailable, let mkfs else { throw SystemError("ephemeral storage: needs root, mkfs.ext4 and /dev/loop-control", errno: ENOTSUP) }
-        let image = directory + "/tmp-\(UInt64.random(in: 0...UInt64.max)).img"
-        let fd = hearth_tmp_prepare(image, UInt64(sizeMB) << 20, mkfs, uid, gid)
+        let template = try template(sizeMB: sizeMB, directory: directory)
+        defer { if !templatesEnabled { Glibc.close(template) } }
+        let fd = hearth_tmp_from_template(template, imagePath(directory), uid, gid)
         guard fd >= 0 else { throw SystemError("ephemeral storage of \(sizeMB) MB in \(directory)", errno: -fd) }
         return EphemeralStorage(mountFD: fd)
+    }
+
+    /// `HEARTH_TMP_TEMPLATE=0` makes a template for every /tmp and drops it after the copy: a
+    /// file system made per instance, as before ADR 0035 (for comparison).
+    static let templatesEnabled = getenv("HEARTH_TMP_TEMPLATE").map { String(cString: $0) != "0" } ?? true
+
+    /// Templates by directory and size: unlinked images kept open for the process's life (each a
+    /// few hundred KiB of metadata on disk, freed when the process ends, however it ends).
+    private static let templates = Mutex<[String: Int32]>([:])
+
+    private static func imagePath(_ directory: String) -> String {
+        directory + "/tmp-\(UInt64.random(in: 0...UInt64.max)).img"
+    }
+
+    /// The template for `sizeMB` in `directory`, made under the lock on first use (one mkfs per
+    /// size per process; a failure is not cached, so the next start tries again).
+    static func template(sizeMB: Int, directory: String) throws -> Int32 {
+        guard isAvailable, let mkfs else { throw SystemError("ephemeral storage: needs root, mkfs.ext4 and /dev/loop-control", errno: ENOTSUP) }
+        return try templates.withLock { templates in
+            let key = "\(directory)\u{0}\(sizeMB)"
+            if let fd = templates[key] { return fd }
+            let fd = hearth_tmp_template(imagePath(directory), UInt64(sizeMB) << 20, mkfs)
+            guard fd >= 0 else { throw SystemError("ephemeral storage template of \(sizeMB) MB in \(directory)", errno: -fd) }
+            if templatesEnabled { templates[key] = fd }
+            return fd
+        }
     }
 
     /// Removes images a crash left in `directory`: an image has a name only while its file

@@ -185,10 +185,15 @@ pid_t hearth_spawn_clone(const hearth_spawn_spec *_Nonnull spec, int *_Nonnull p
 int hearth_recv_msg(int sock, hearth_msg *_Nonnull msg, int *_Nonnull fd_out);
 
 /// pipe2(O_CLOEXEC), which Swift's Glibc module does not expose.
-/// Ephemeral storage for a sandbox's /tmp: an ext4 file system of exactly `size_bytes` on a
-/// sparse file at `image` (unlinked at once), on a self-clearing loop device, mounted detached
-/// (nosuid, nodev). Returns the mount's descriptor (close-on-exec) or -errno. Root only.
-int hearth_tmp_prepare(const char *_Nonnull image, uint64_t size_bytes, const char *_Nonnull mkfs, uid_t uid, gid_t gid);
+/// Ephemeral storage for a sandbox's /tmp (ADR 0016, 0035), made once per size: mkfs.ext4 of
+/// `size_bytes` on a sparse file at `image`, its root owned by 0:0, opened read-only and
+/// unlinked. Returns the descriptor (close-on-exec) or -errno. Root only.
+int hearth_tmp_template(const char *_Nonnull image, uint64_t size_bytes, const char *_Nonnull mkfs);
+
+/// One sandbox's /tmp from a template (`hearth_tmp_template`): a reflink or sparse copy of it at
+/// `image` (unlinked at once) on a self-clearing loop device, mounted detached (nosuid, nodev),
+/// its root chowned to uid:gid. Returns the mount's descriptor (close-on-exec) or -errno.
+int hearth_tmp_from_template(int template_fd, const char *_Nonnull image, uid_t uid, gid_t gid);
 
 /// A read-only folder as a file system of its own (ADR 0032), so that a sandbox's mount table
 /// names no host path: makes an ext4 image of `size_bytes` (sparse) at `image` holding a copy of
