@@ -121,12 +121,15 @@ static int mount_tmp(int backing, uid_t uid, gid_t gid) {
     // The file system holds the device open; closing ours lets autoclear free it when the
     // file system goes. (If the mount failed, this close frees it at once.)
     close(loop);
-    if (mnt >= 0 && fchownat(mnt, "", uid, gid, AT_EMPTY_PATH) != 0) {
-        int err = -errno;
-        close(mnt);
-        return err;
+    if (mnt >= 0) {
+        int rc = hearth_tmp_give(mnt, uid, gid);
+        if (rc != 0) { close(mnt); return rc; }
     }
     return mnt;
+}
+
+int hearth_tmp_give(int mount_fd, uid_t uid, gid_t gid) {
+    return fchownat(mount_fd, "", uid, gid, AT_EMPTY_PATH) == 0 ? 0 : -errno;
 }
 
 int hearth_tmp_template(const char *image, uint64_t size_bytes, const char *mkfs) {

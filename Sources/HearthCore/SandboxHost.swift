@@ -153,6 +153,7 @@ public final class SandboxHost: Sendable {
     /// is destroyed).
     public func close() {
         fileSystems?.close()
+        EphemeralStorage.dropReady()
         try? supervisorCgroups.removeLeftover(name: parentCgroupName)
         try? FileIO.removeTree(runDirectory)
     }

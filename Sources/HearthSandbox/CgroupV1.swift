@@ -120,11 +120,7 @@ final class CgroupV1Instance: CgroupInstance {
 
     init(dirs: [String: String], home: [String: String]? = nil) {
         self.dirs = dirs
-        selfMigration = home.flatMap { home in
-            let controllers = Self.attachOrder.filter { dirs[$0] != nil }
-            guard controllers.allSatisfy({ home[$0] != nil }) else { return nil }
-            return (controllers.map { dirs[$0]! + "/tasks" }, controllers.map { home[$0]! + "/tasks" })
-        }
+        self.home = home
         peak = dirs["memory"].map { CgroupFile($0 + "/memory.max_usage_in_bytes", writable: true) }
         tcpPeak = dirs["memory"].flatMap {
             FileIO.exists($0 + "/memory.kmem.tcp.max_usage_in_bytes") ? CgroupFile($0 + "/memory.kmem.tcp.max_usage_in_bytes", writable: true) : nil
@@ -133,7 +129,14 @@ final class CgroupV1Instance: CgroupInstance {
     }
 
     var cloneIntoFD: Int32? { nil }
-    let selfMigration: (into: [String], home: [String])?
+    /// The supervisor's own groups, by controller (nil: attach by pid).
+    private let home: [String: String]?
+    var selfMigration: (into: [String], home: [String])? {
+        guard let home else { return nil }
+        let controllers = Self.attachOrder.filter { dirs[$0] != nil }
+        guard controllers.allSatisfy({ home[$0] != nil }) else { return nil }
+        return (controllers.map { dirs[$0]! + "/tasks" }, controllers.map { home[$0]! + "/tasks" })
+    }
     static let attachOrder = ["memory", "pids", "cpu", "freezer", "devices"]
 
     func apply(_ limits: CgroupLimits) throws {

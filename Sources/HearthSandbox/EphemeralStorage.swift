@@ -32,11 +32,60 @@ public final class EphemeralStorage: Sendable {
     /// by `uid`:`gid` as the host sees them: a copy of this process's template of that size
     /// (ADR 0035), made by mkfs.ext4 on first use.
     public static func prepare(sizeMB: Int, directory: String, uid: UInt32, gid: UInt32) throws -> EphemeralStorage {
+        let key = "\(directory)\u{0}\(sizeMB)"
+        defer { refill(key: key, sizeMB: sizeMB, directory: directory) }
+        // One made ahead, if there is one: it only needs its owner.
+        while let fd = ready.withLock({ $0.mounts[key]?.popLast() }) {
+            if hearth_tmp_give(fd, uid, gid) == 0 { return EphemeralStorage(mountFD: fd) }
+            Glibc.close(fd)
+        }
         let template = try template(sizeMB: sizeMB, directory: directory)
         defer { if !templatesEnabled { Glibc.close(template) } }
         let fd = hearth_tmp_from_template(template, imagePath(directory), uid, gid)
         guard fd >= 0 else { throw SystemError("ephemeral storage of \(sizeMB) MB in \(directory)", errno: -fd) }
         return EphemeralStorage(mountFD: fd)
+    }
+
+    /// How many file systems of each size used so far are kept made ahead (mounted detached, owned
+    /// by root until one is taken), so a start does not wait for the copy, the loop device and
+    /// the mount (~2 ms): `HEARTH_TMP_READY`, default 2; 0 makes every one on the start path.
+    static let readyDepth = getenv("HEARTH_TMP_READY").flatMap { Int(String(cString: $0)) }.map { max(0, min($0, 16)) } ?? 2
+
+    /// File systems made ahead by key, and the keys a refill is running for.
+    private static let ready = Mutex<(mounts: [String: [Int32]], refilling: Set<String>)>(([:], []))
+    private static let refillQueue = DispatchQueue(label: "hearth.ephemeral-refill", qos: .utility)
+
+    /// Tops the ready file systems of `key` up to `readyDepth`, on a background queue, once a
+    /// size has been asked for (never ahead of the first use). Failures are left to the next
+    /// start, which makes its own on the start path and reports the error.
+    private static func refill(key: String, sizeMB: Int, directory: String) {
+        guard readyDepth > 0, ready.withLock({ $0.refilling.insert(key).inserted }) else { return }
+        refillQueue.async {
+            while ready.withLock({ state in
+                if state.mounts[key, default: []].count >= readyDepth { state.refilling.remove(key); return false }
+                return true
+            }) {
+                guard let template = try? template(sizeMB: sizeMB, directory: directory) else { break }
+                let fd = hearth_tmp_from_template(template, imagePath(directory), UInt32.max, UInt32.max)
+                if !templatesEnabled { Glibc.close(template) }
+                guard fd >= 0 else { break }
+                ready.withLock { $0.mounts[key, default: []].append(fd) }
+            }
+            ready.withLock { _ = $0.refilling.remove(key) }
+        }
+    }
+
+    /// Closes the file systems made ahead (their loop devices go with them) and waits for a
+    /// refill under way; the next start makes its own again. For a host that closes.
+    public static func dropReady() {
+        refillQueue.sync {}
+        let fds = ready.withLock { state in defer { state.mounts = [:] }; return state.mounts.values.flatMap { $0 } }
+        for fd in fds { Glibc.close(fd) }
+    }
+
+    /// How many file systems of `sizeMB` in `directory` are made ahead now (tests).
+    static func readyCount(sizeMB: Int, directory: String) -> Int {
+        ready.withLock { $0.mounts["\(directory)\u{0}\(sizeMB)"]?.count ?? 0 }
     }
 
     /// `HEARTH_TMP_TEMPLATE=0` makes a template for every /tmp and drops it after the copy: a

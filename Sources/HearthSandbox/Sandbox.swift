@@ -158,17 +158,13 @@ public final class Sandbox: @unchecked Sendable {
         if spec.userNamespace { c.clone_flags |= HEARTH_CLONE_NEWUSER }
         c.cgroup_fd = cgroup.cloneIntoFD ?? -1
         // v1: the spawning thread moves itself into the instance's groups for the clone (ADR 0033).
-        let migration = c.cgroup_fd < 0 ? Self.openMigration(cgroup.selfMigration) : []
-        defer { for fd in migration { close(fd) } }
-        if !migration.isEmpty {
-            let count = migration.count / 2
-            withUnsafeMutableBytes(of: &c.migrate_fds) { raw in
-                for (i, fd) in migration.prefix(count).enumerated() { raw.storeBytes(of: fd, toByteOffset: i * MemoryLayout<Int32>.stride, as: Int32.self) }
-            }
-            withUnsafeMutableBytes(of: &c.home_fds) { raw in
-                for (i, fd) in migration.suffix(count).enumerated() { raw.storeBytes(of: fd, toByteOffset: i * MemoryLayout<Int32>.stride, as: Int32.self) }
-            }
-            c.nmigrate = Int32(count)
+        let migration = c.cgroup_fd < 0 ? Self.openMigration(cgroup.selfMigration) : nil
+        // The instance's `tasks` descriptors are this spawn's; the home ones are kept.
+        defer { for fd in migration?.into ?? [] { close(fd) } }
+        if let migration {
+            Self.fill(&c.migrate_fds, with: migration.into)
+            Self.fill(&c.home_fds, with: migration.home)
+            c.nmigrate = Int32(migration.into.count)
         }
         c.sync_fd = childEnd
         c.stdout_fd = stdoutFD
@@ -294,22 +290,47 @@ public final class Sandbox: @unchecked Sendable {
     /// `HEARTH_CGROUP_SELF_MIGRATION=0` attaches every v1 child by pid instead (for comparison).
     static let selfMigrationEnabled = getenv("HEARTH_CGROUP_SELF_MIGRATION").map { String(cString: $0) != "0" } ?? true
 
-    /// The `tasks` files of a v1 self-migration, opened for writing: the instance's groups, then
-    /// the supervisor's own, in the same order; empty (the child is attached by pid) if any
-    /// cannot be opened, for example by a supervisor that may not write its own groups.
-    static func openMigration(_ paths: (into: [String], home: [String])?) -> [Int32] {
+    /// The `tasks` files of a v1 self-migration, opened for writing: the instance's groups (the
+    /// caller closes them after the clone), then the supervisor's own in the same order (opened
+    /// once per process and kept: they are the same for every spawn). Nil (the child is attached
+    /// by pid) if any cannot be opened, for example by a supervisor that may not write its own
+    /// groups.
+    static func openMigration(_ paths: (into: [String], home: [String])?) -> (into: [Int32], home: [Int32])? {
         guard selfMigrationEnabled, let paths, !paths.into.isEmpty, paths.into.count == paths.home.count,
-              paths.into.count <= Int(HEARTH_MAX_MIGRATE) else { return [] }
-        var fds: [Int32] = []
-        for path in paths.into + paths.home {
+              paths.into.count <= Int(HEARTH_MAX_MIGRATE) else { return nil }
+        let home: [Int32]? = homeTasks.withLock { kept in
+            var fds: [Int32] = []
+            for path in paths.home {
+                if let fd = kept[path] { fds.append(fd); continue }
+                let fd = open(path, O_WRONLY | O_CLOEXEC)
+                guard fd >= 0 else { return nil }
+                kept[path] = fd
+                fds.append(fd)
+            }
+            return fds
+        }
+        guard let home else { return nil }
+        var into: [Int32] = []
+        for path in paths.into {
             let fd = open(path, O_WRONLY | O_CLOEXEC)
             if fd < 0 {
-                for fd in fds { close(fd) }
-                return []
+                for fd in into { close(fd) }
+                return nil
             }
-            fds.append(fd)
+            into.append(fd)
         }
-        return fds
+        return (into, home)
+    }
+
+    /// The supervisor's own groups' `tasks` files, open for writing, by path, for the process's life.
+    private static let homeTasks = Mutex<[String: Int32]>([:])
+
+    /// Stores `values` at the start of a C array of `Int32` imported as a tuple.
+    static func fill<Tuple>(_ tuple: inout Tuple, with values: [Int32]) {
+        precondition(values.count * MemoryLayout<Int32>.stride <= MemoryLayout<Tuple>.size)
+        withUnsafeMutableBytes(of: &tuple) { raw in
+            for (i, value) in values.enumerated() { raw.storeBytes(of: value, toByteOffset: i * MemoryLayout<Int32>.stride, as: Int32.self) }
+        }
     }
 
     /// hearth-init's environment: its inputs first (getenv finds the first entry of a name, so a

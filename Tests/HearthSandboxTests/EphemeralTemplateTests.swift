@@ -54,4 +54,25 @@ struct EphemeralTemplateTests {
         // Sparse: the template holds only its metadata.
         #expect(st.st_blocks * 512 < 4 << 20, "\(st.st_blocks * 512) bytes allocated")
     }
+
+    @Test("after the first of a size, file systems are made ahead and handed out once each, to their own uid")
+    func madeAhead() async throws {
+        guard EphemeralStorage.readyDepth > 0 else { return }
+        let dir = try TempDir()
+        let first = try EphemeralStorage.prepare(sizeMB: 520, directory: dir.path, uid: 64_001, gid: 64_002)
+        defer { first.close() }
+        let deadline = Date().addingTimeInterval(10)
+        while EphemeralStorage.readyCount(sizeMB: 520, directory: dir.path) < EphemeralStorage.readyDepth, Date() < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(EphemeralStorage.readyCount(sizeMB: 520, directory: dir.path) == EphemeralStorage.readyDepth)
+        let taken = try EphemeralStorage.prepare(sizeMB: 520, directory: dir.path, uid: 65_001, gid: 65_002)
+        defer { taken.close() }
+        var st = stat()
+        #expect(fstat(taken.mountFD, &st) == 0 && st.st_uid == 65_001 && st.st_gid == 65_002, "\(st.st_uid):\(st.st_gid)")
+        #expect(taken.mountFD != first.mountFD)
+        EphemeralStorage.dropReady()
+        #expect(EphemeralStorage.readyCount(sizeMB: 520, directory: dir.path) == 0)
+        #expect(FileIO.entries(dir.path).isEmpty, "\(FileIO.entries(dir.path))")
+    }
 }

@@ -195,6 +195,10 @@ int hearth_tmp_template(const char *_Nonnull image, uint64_t size_bytes, const c
 /// its root chowned to uid:gid. Returns the mount's descriptor (close-on-exec) or -errno.
 int hearth_tmp_from_template(int template_fd, const char *_Nonnull image, uid_t uid, gid_t gid);
 
+/// Gives the root of the detached mount `mount_fd` to uid:gid (fchownat, AT_EMPTY_PATH; -1 keeps
+/// one). Returns 0 or -errno.
+int hearth_tmp_give(int mount_fd, uid_t uid, gid_t gid);
+
 /// A read-only folder as a file system of its own (ADR 0032), so that a sandbox's mount table
 /// names no host path: makes an ext4 image of `size_bytes` (sparse) at `image` holding a copy of
 /// `source` (mkfs.ext4 -d, at most `inodes` files), without a journal. Returns 0 or -errno.
