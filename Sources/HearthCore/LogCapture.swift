@@ -59,20 +59,23 @@ public final class LogCapture: Sendable {
     /// Reads what the pipe holds (up to `limit` bytes) into the buffer and the sink; at
     /// end-of-file marks the capture finished. Called with the lock held.
     private func readAvailable(_ s: inout State, limit: Int) {
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        var total = 0
-        while total < limit {
-            let n = chunk.withUnsafeMutableBytes { read(readFD, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { return } // EAGAIN: nothing more for now
-            if n == 0 {
-                s.finished = true
-                return
+        // Uninitialised scratch (no 64 KiB zeroed per call: this runs at least once per invocation,
+        // most often to find the pipe empty).
+        withUnsafeTemporaryAllocation(byteCount: 64 * 1024, alignment: 16) { chunk in
+            var total = 0
+            while total < limit {
+                let n = read(readFD, chunk.baseAddress, chunk.count)
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { return } // EAGAIN: nothing more for now
+                if n == 0 {
+                    s.finished = true
+                    return
+                }
+                total += n
+                let bytes = Array(UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
+                sink?(bytes)
+                append(bytes, to: &s)
             }
-            total += n
-            let bytes = Array(chunk[0..<n])
-            sink?(bytes)
-            append(bytes, to: &s)
         }
     }
 

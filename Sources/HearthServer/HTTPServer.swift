@@ -22,7 +22,24 @@ public struct HTTPRequest: Sendable {
     public var httpVersion = "HTTP/1.1"
 
     public func header(_ name: String) -> String? {
-        headers.first { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1
+        headers.first { Self.sameFieldName($0.0, name) }?.1
+    }
+
+    /// Header names are ASCII tokens (RFC 9110): compared ignoring ASCII case, byte by byte
+    /// (Foundation's `caseInsensitiveCompare` was a dozen calls per lookup, several lookups per
+    /// request); any other byte must match exactly.
+    static func sameFieldName(_ a: String, _ b: String) -> Bool {
+        var a = a, b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                guard x.count == y.count else { return false }
+                for i in 0..<x.count where x[i] != y[i] {
+                    let lower = x[i] | 0x20
+                    guard lower == y[i] | 0x20, lower >= 0x61, lower <= 0x7A else { return false }
+                }
+                return true
+            }
+        }
     }
 
     /// Decoded query parameters (first value wins).

@@ -88,9 +88,11 @@ public final class LambdaAPI: Sendable {
 
     /// Answers unsigned requests before their bodies are buffered (when auth is on).
     public func preflight(_ request: HTTPRequest) -> HTTPResponse? {
+        // --auth none: nothing to check here.
+        guard verifier != nil else { return nil }
         // HTTP triggers authenticate (or not) by their own rules.
         if TriggerHost.parse(request.header("Host")) != nil { return nil }
-        guard verifier != nil, request.method != "GET" || (request.rawPath != "/" && request.rawPath != "/metrics") else { return nil }
+        guard request.method != "GET" || (request.rawPath != "/" && request.rawPath != "/metrics") else { return nil }
         let signed = request.header("Authorization") != nil || request.rawQuery.contains("X-Amz-Algorithm=")
         if signed { return nil }
         let error = SigV4Error.missingAuthentication
@@ -105,7 +107,7 @@ public final class LambdaAPI: Sendable {
         }
         let requestID = RequestID.make()
         let segments = request.rawPath.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
-            .map { String($0).removingPercentEncoding ?? String($0) }
+            .map { $0.contains("%") ? (String($0).removingPercentEncoding ?? String($0)) : String($0) }
         // Unauthenticated: the health document and Prometheus metrics.
         if request.method == "GET" && (request.rawPath == "/" || request.rawPath.isEmpty) {
             return LambdaShapes.json(["service": "hearth", "status": "ok", "region": region], requestID: requestID)
