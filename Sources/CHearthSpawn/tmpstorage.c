@@ -1,6 +1,6 @@
 // A sandbox's /tmp as disk-backed ephemeral storage (ADR 0016): an ext4 image of exactly the
-// asked size on the state directory's disk (a copy of a template made once per size, ADR 0035), attached to a loop device that frees itself when
-// the file system goes (LO_FLAGS_AUTOCLEAR), mounted detached (fsopen/fsmount: no mount in any
+// asked size on the state directory's disk (a copy of a template made once per size, ADR 0035),
+// attached to a loop device that frees itself when the file system goes (LO_FLAGS_AUTOCLEAR), mounted detached (fsopen/fsmount: no mount in any
 // namespace yet). The sandbox child moves the mount to its /tmp. Not charged to the function's
 // memory as tmpfs pages are: a disk file system's page cache is reclaimable.
 #define _GNU_SOURCE
@@ -165,7 +165,6 @@ static int copy_extents(int from, int to, off_t size) {
                 ssize_t r = pread(from, buffer, (size_t)(hole - in) < sizeof buffer ? (size_t)(hole - in) : sizeof buffer, in);
                 if (r <= 0) return r < 0 ? -errno : -EIO;
                 if (pwrite(to, buffer, (size_t)r, out) != r) return -EIO;
-                n = r;
                 in += r;
                 out += r;
             } else if (n <= 0) {

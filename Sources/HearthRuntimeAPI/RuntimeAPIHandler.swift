@@ -187,11 +187,8 @@ final class RuntimeAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
         discardBody = false
     }
 
-    /// The request id in a path segment, percent-decoded (Foundation's decoding only when the
-    /// segment has a `%`: the ids Hearth issues never do, and decoding costs on every response).
-    static func requestID(_ segment: Substring) -> String {
-        segment.utf8.contains(UInt8(ascii: "%")) ? (String(segment).removingPercentEncoding ?? String(segment)) : String(segment)
-    }
+    /// The request id in a path segment, percent-decoded.
+    static func requestID(_ segment: Substring) -> String { segment.percentDecodedSegment }
 
     static func parseRoute(method: HTTPMethod, uri: String) -> Result<Route, RuntimeAPIError> {
         let path = uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
@@ -365,5 +362,14 @@ final class RuntimeAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
     static func errorType(in body: [UInt8]) -> String? {
         guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return nil }
         return object["errorType"] as? String
+    }
+}
+
+extension Substring {
+    /// A URL path segment percent-decoded (kept as it is if its escapes are invalid), through
+    /// Foundation only when it holds a `%`: request ids and function names seldom do, and the
+    /// decoding costs on every request that carries them.
+    public var percentDecodedSegment: String {
+        utf8.contains(UInt8(ascii: "%")) ? (String(self).removingPercentEncoding ?? String(self)) : String(self)
     }
 }

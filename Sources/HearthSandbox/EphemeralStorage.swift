@@ -32,7 +32,7 @@ public final class EphemeralStorage: Sendable {
     /// by `uid`:`gid` as the host sees them: a copy of this process's template of that size
     /// (ADR 0035), made by mkfs.ext4 on first use.
     public static func prepare(sizeMB: Int, directory: String, uid: UInt32, gid: UInt32) throws -> EphemeralStorage {
-        let key = "\(directory)\u{0}\(sizeMB)"
+        let key = key(sizeMB: sizeMB, directory: directory)
         defer { refill(key: key, sizeMB: sizeMB, directory: directory) }
         // One made ahead, if there is one: it only needs its owner.
         while let fd = ready.withLock({ $0.mounts[key]?.popLast() }) {
@@ -85,8 +85,11 @@ public final class EphemeralStorage: Sendable {
 
     /// How many file systems of `sizeMB` in `directory` are made ahead now (tests).
     static func readyCount(sizeMB: Int, directory: String) -> Int {
-        ready.withLock { $0.mounts["\(directory)\u{0}\(sizeMB)"]?.count ?? 0 }
+        ready.withLock { $0.mounts[key(sizeMB: sizeMB, directory: directory)]?.count ?? 0 }
     }
+
+    /// The key of a size in a directory, for the templates and the file systems made ahead.
+    private static func key(sizeMB: Int, directory: String) -> String { "\(directory)\u{0}\(sizeMB)" }
 
     /// `HEARTH_TMP_TEMPLATE=0` makes a template for every /tmp and drops it after the copy: a
     /// file system made per instance, as before ADR 0035 (for comparison).
@@ -104,8 +107,8 @@ public final class EphemeralStorage: Sendable {
     /// size per process; a failure is not cached, so the next start tries again).
     static func template(sizeMB: Int, directory: String) throws -> Int32 {
         guard isAvailable, let mkfs else { throw SystemError("ephemeral storage: needs root, mkfs.ext4 and /dev/loop-control", errno: ENOTSUP) }
+        let key = key(sizeMB: sizeMB, directory: directory)
         return try templates.withLock { templates in
-            let key = "\(directory)\u{0}\(sizeMB)"
             if let fd = templates[key] { return fd }
             let fd = hearth_tmp_template(imagePath(directory), UInt64(sizeMB) << 20, mkfs)
             guard fd >= 0 else { throw SystemError("ephemeral storage template of \(sizeMB) MB in \(directory)", errno: -fd) }

@@ -51,7 +51,7 @@ public struct TriggerRequest: Sendable {
     }
 
     public func header(_ name: String) -> String? {
-        headers.first { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1
+        headers.first { HTTPRequest.sameFieldName($0.0, name) }?.1
     }
 
     /// The request's path, percent-decoded (`requestContext.http.path`, payload 1.0's `path`).

@@ -1,4 +1,5 @@
 import Foundation
+import HearthRuntimeAPI
 import HearthCore
 import HearthEvents
 import HearthQueues
@@ -107,7 +108,7 @@ public final class LambdaAPI: Sendable {
         }
         let requestID = RequestID.make()
         let segments = request.rawPath.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
-            .map { $0.contains("%") ? (String($0).removingPercentEncoding ?? String($0)) : String($0) }
+            .map(\.percentDecodedSegment)
         // Unauthenticated: the health document and Prometheus metrics.
         if request.method == "GET" && (request.rawPath == "/" || request.rawPath.isEmpty) {
             return LambdaShapes.json(["service": "hearth", "status": "ok", "region": region], requestID: requestID)
