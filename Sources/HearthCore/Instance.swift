@@ -140,10 +140,14 @@ public final class Instance: Sendable {
     /// Cold-starts an instance: workspace, Runtime API listeners, sandbox. Returns once the
     /// bootstrap has exec'd; the runtime initialises concurrently. Init Duration counts from
     /// here (the whole sandbox set-up included).
+    /// `eventLoop`: the loop of the instance's Runtime API server (by default the next of the
+    /// host's group); the caller's own loop when it is one, so that a task running there
+    /// exchanges invocations with the runtime without a hand-off between threads (ADR 0036).
     public static func start(config: FunctionConfig, code: String, opt: String? = nil, image: RuntimeImage,
-                             host: SandboxHost, logSink: LogCapture.Sink?) async throws -> Instance {
+                             host: SandboxHost, logSink: LogCapture.Sink?, eventLoop: (any EventLoop)? = nil) async throws -> Instance {
         let startedAt = ContinuousClock.now
-        let shell = try await Shell.prepare(config: config, code: code, opt: opt, image: image, host: host, logSink: logSink)
+        let shell = try await Shell.prepare(config: config, code: code, opt: opt, image: image, host: host, logSink: logSink,
+                                            eventLoop: eventLoop)
         return try await shell.launch(startedAt: startedAt)
     }
 
@@ -185,7 +189,8 @@ public final class Instance: Sendable {
         /// image that supports it, and hearth-init as pid 1), the runtime is started in the held
         /// sandbox and initialises ahead (ADR 0018); this returns once it is ready.
         public static func prepare(config: FunctionConfig, code: String, opt: String? = nil, image: RuntimeImage,
-                                   host: SandboxHost, logSink: LogCapture.Sink?, preinitialize: Bool = Instance.preinitializeByDefault) async throws -> Shell {
+                                   host: SandboxHost, logSink: LogCapture.Sink?, preinitialize: Bool = Instance.preinitializeByDefault,
+                                   eventLoop: (any EventLoop)? = nil) async throws -> Shell {
             let id = String(UInt64.random(in: 0...UInt64.max), radix: 16)
             let workspace = host.runDirectory + "/" + id
             let userNamespace = config.userNamespace || host.userNamespace
@@ -239,7 +244,7 @@ public final class Instance: Sendable {
                 // Both listeners are made inside the sandbox (the Unix socket in a tmpfs of its own,
                 // owned by the sandbox user; the TCP one in its network namespace) and adopted once
                 // it is up; connections queue in their backlogs meanwhile.
-                let s = try await RuntimeAPIServer.start(on: host.group.next(), unixSocketPath: nil, tcpListener: nil)
+                let s = try await RuntimeAPIServer.start(on: eventLoop ?? host.group.next(), unixSocketPath: nil, tcpListener: nil)
                 server = s
                 let capture = try LogCapture(sink: logSink)
                 logs = capture
@@ -557,6 +562,9 @@ public final class Instance: Sendable {
         }
         return record
     }
+
+    /// Whether the calling thread is the event loop of this instance's Runtime API server.
+    public var servesOnCallingThread: Bool { server.eventLoop.inEventLoop }
 
     /// False once the sandbox has exited (a warm instance whose runtime died while idle).
     public var isAlive: Bool { sandbox.exitStatus == nil }

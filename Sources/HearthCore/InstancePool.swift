@@ -154,6 +154,18 @@ public actor InstancePool {
         let deadline = ContinuousClock.now + limits.queueTimeout
         while true {
             if let reserved, busyByFunction[key.function, default: 0] >= reserved { throw .reservedConcurrencyExceeded }
+            // An instance whose Runtime API server runs on this thread's event loop first (the
+            // task that prefers the loop then needs no hand-off between threads, ADR 0036),
+            // among the few most recently used.
+            if var stack = idle[key], let index = stack.indices.reversed().prefix(8).first(where: {
+                stack[$0].generation == version.generation && stack[$0].instance.servesOnCallingThread && stack[$0].instance.isAlive
+            }) {
+                let entry = stack.remove(at: index)
+                idle[key] = stack
+                markBusy(key)
+                if limits.freezeIdle { entry.instance.thaw() }
+                return .warm(entry.instance, entry.started)
+            }
             // Most recently used first; instances of an old generation are drained.
             while var stack = idle[key], let top = stack.popLast() {
                 idle[key] = stack
@@ -266,8 +278,14 @@ public actor InstancePool {
                 if let shell = takeShell(key, generation: version.generation) {
                     instance = try await shell.launch(startedAt: coldStart)
                 } else {
-                    instance = try await Instance.start(config: version.config, code: version.code, opt: version.opt,
-                                                        image: version.image, host: host, logSink: nil)
+                    // Workspace, cgroup, clone, mounts: milliseconds of blocking system calls,
+                    // kept off the event loop a warm invocation's task may prefer (ADR 0036).
+                    let host = self.host
+                    let loop = host.callingLoop
+                    instance = try await withTaskExecutorPreference(globalConcurrentExecutor) {
+                        try await Instance.start(config: version.config, code: version.code, opt: version.opt,
+                                                 image: version.image, host: host, logSink: nil, eventLoop: loop)
+                    }
                 }
                 startedAt = .now
             } catch {

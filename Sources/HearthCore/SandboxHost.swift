@@ -27,6 +27,12 @@ public final class SandboxHost: Sendable {
     public let initFD: Int32?
     public let seccomp: SeccompProgram
     public let group: MultiThreadedEventLoopGroup
+
+    /// The loop of `group` the calling thread runs, if it runs one.
+    public var callingLoop: (any EventLoop)? {
+        guard let current = MultiThreadedEventLoopGroup.currentEventLoop else { return nil }
+        return group.makeIterator().contains { $0 === current } ? current : nil
+    }
     /// Threads for the blocking parts of starting and removing sandboxes (waiting for the child's
     /// setup, cgroup writes and removal), so they never hold Swift's cooperative threads.
     public let blocking: NIOThreadPool

@@ -136,7 +136,7 @@ public final class Daemon: Sendable {
         let statesEvents = await startStates(options, store: store, api: api, ledger: events.ledger, log: log)
         let server = try await HTTPServer.start(host: options.host, port: options.port, group: MultiThreadedEventLoopGroup.singleton,
                                                 maxBody: HearthServerLimits.maxRequestBytes,
-                                                preflight: { api.preflight($0) }) { request in
+                                                preflight: { api.preflight($0) }, onLoop: { api.runsOnEventLoop($0) }) { request in
             await api.handle(request)
         }
         // AWS_IAM Function URLs and routes check signatures even under --auth none (ADR 0013).

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// A whole HTTP request, as the API handlers see it.
 public struct HTTPRequest: Sendable {
@@ -98,7 +99,25 @@ public final class HTTPServer: Sendable {
     /// Looks at a request's head (body empty) and may answer it at once, before its body is
     /// read and buffered: e.g. an unsigned request to an authenticated server.
     public typealias Preflight = @Sendable (HTTPRequest) -> HTTPResponse?
+    /// Whether a request's handler runs on its connection's event loop (`EventLoopTaskExecutor`,
+    /// ADR 0036) instead of Swift's cooperative pool: only handlers that never block, or that
+    /// hop off the loop before they do.
+    public typealias OnLoop = @Sendable (HTTPRequest) -> Bool
     private let channel: any Channel
+
+    /// Sends a handler's response before the handler returns, when the rest of its work need not
+    /// hold the caller (a synchronous Invoke answers at the runtime's `/response`; the invocation
+    /// goes on until its next `/next`). The first call is the response; the handler's return
+    /// value and later calls are then dropped. Set for every handler the server runs.
+    public struct EarlyResponder: Sendable {
+        let send: @Sendable (HTTPResponse) -> Void
+
+        public func respond(_ response: HTTPResponse) {
+            send(response)
+        }
+    }
+
+    @TaskLocal public static var earlyResponder: EarlyResponder?
 
     private init(channel: any Channel) {
         self.channel = channel
@@ -108,14 +127,14 @@ public final class HTTPServer: Sendable {
     public var localAddress: SocketAddress? { channel.localAddress }
 
     public static func start(host: String, port: Int, group: any EventLoopGroup, maxBody: Int,
-                             preflight: Preflight? = nil, handler: @escaping Handler) async throws -> HTTPServer {
+                             preflight: Preflight? = nil, onLoop: OnLoop? = nil, handler: @escaping Handler) async throws -> HTTPServer {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(RequestCollector(maxBody: maxBody, preflight: preflight, handler: handler))
+                    try channel.pipeline.syncOperations.addHandler(RequestCollector(maxBody: maxBody, preflight: preflight, onLoop: onLoop, handler: handler))
                 }
             }
             .bind(host: host, port: port).get()
@@ -134,6 +153,7 @@ final class RequestCollector: ChannelInboundHandler, @unchecked Sendable {
 
     private let maxBody: Int
     private let preflight: HTTPServer.Preflight?
+    private let onLoop: HTTPServer.OnLoop?
     private let handler: HTTPServer.Handler
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
@@ -141,9 +161,10 @@ final class RequestCollector: ChannelInboundHandler, @unchecked Sendable {
     /// The preflight's answer: the body is skipped and this is sent at the end of the request.
     private var earlyResponse: HTTPResponse?
 
-    init(maxBody: Int, preflight: HTTPServer.Preflight?, handler: @escaping HTTPServer.Handler) {
+    init(maxBody: Int, preflight: HTTPServer.Preflight?, onLoop: HTTPServer.OnLoop? = nil, handler: @escaping HTTPServer.Handler) {
         self.maxBody = maxBody
         self.preflight = preflight
+        self.onLoop = onLoop
         self.handler = handler
     }
 
@@ -190,15 +211,28 @@ final class RequestCollector: ChannelInboundHandler, @unchecked Sendable {
             let loop = context.eventLoop
             let bound = NIOLoopBound(context, eventLoop: loop)
             let handler = self.handler
-            Task {
-                let response = await handler(request)
-                if let produce = response.bodyStream {
+            let answered = Once()
+            let early = HTTPServer.EarlyResponder { response in
+                guard answered.claim() else { return }
+                if loop.inEventLoop {
+                    Self.write(response, keepAlive: keepAlive, version: version, context: bound.value)
+                } else {
+                    loop.execute { Self.write(response, keepAlive: keepAlive, version: version, context: bound.value) }
+                }
+            }
+            let whole = request
+            let run: @Sendable () async -> Void = {
+                let response = await HTTPServer.$earlyResponder.withValue(early) { await handler(whole) }
+                if let produce = response.bodyStream, answered.claim() {
                     await Self.stream(response, produce: produce, keepAlive: keepAlive, version: version, loop: loop, context: bound)
                     return
                 }
-                loop.execute {
-                    Self.write(response, keepAlive: keepAlive, version: version, context: bound.value)
-                }
+                early.respond(response)
+            }
+            if let onLoop, onLoop(whole) {
+                Task(executorPreference: EventLoopTaskExecutor.of(loop), operation: run)
+            } else {
+                Task(operation: run)
             }
         }
     }
@@ -250,6 +284,18 @@ final class RequestCollector: ChannelInboundHandler, @unchecked Sendable {
         if !keepAlive {
             let channel = context.channel
             done.whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+}
+
+/// True for the first `claim()` only.
+private final class Once: Sendable {
+    private let claimed = Mutex(false)
+
+    func claim() -> Bool {
+        claimed.withLock { claimed in
+            defer { claimed = true }
+            return !claimed
         }
     }
 }

@@ -17,7 +17,9 @@ struct Hearth: AsyncParsableCommand {
         // the HTTP server, the Runtime API and the sandboxes' sockets already use), so a warm
         // invocation hands off between threads less. Measured +6% warm invocations/s at 64
         // clients (docs/benchmarks.md); not the default until every blocking call reachable
-        // from a task (SQLite writes, sandbox set-up) is known to be off the event loops.
+        // from a task (SQLite writes, sandbox set-up) is known to be off the event loops. The
+        // warm path itself no longer needs it: a synchronous Invoke prefers its connection's
+        // loop by itself (ADR 0036).
         if ProcessInfo.processInfo.environment["HEARTH_NIO_EXECUTOR"] == "1" {
             _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         }

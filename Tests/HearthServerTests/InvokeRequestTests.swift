@@ -51,4 +51,22 @@ struct InvokeRequestTests {
         let tooBig = HTTPRequest(method: "POST", rawPath: "/", rawQuery: "", headers: [], body: [UInt8](repeating: 0x20, count: LambdaAPI.maxInvokePayload + 1))
         #expect(throws: LambdaError.self) { try InvokeRequest(path: "echo", request: tooBig) }
     }
+
+    @Test("synchronous Invokes, and only they, run on the connection's event loop (ADR 0036)")
+    func synchronousInvokes() {
+        func request(_ method: String, _ path: String, _ headers: [(String, String)] = []) -> HTTPRequest {
+            HTTPRequest(method: method, rawPath: path, rawQuery: "", headers: headers, body: [])
+        }
+        #expect(InvokeRequest.isSynchronousInvoke(request("POST", "/2015-03-31/functions/echo/invocations")))
+        #expect(InvokeRequest.isSynchronousInvoke(request("POST", "/2015-03-31/functions/echo/invocations", [("x-amz-invocation-type", "RequestResponse")])))
+        #expect(InvokeRequest.isSynchronousInvoke(request("POST", "/2015-03-31/functions/echo/invocations", [("X-Amz-Invocation-Type", "DryRun")])))
+        #expect(!InvokeRequest.isSynchronousInvoke(request("POST", "/2015-03-31/functions/echo/invocations", [("X-Amz-Invocation-Type", "Event")])))
+        #expect(!InvokeRequest.isSynchronousInvoke(request("GET", "/2015-03-31/functions/echo/invocations")))
+        #expect(!InvokeRequest.isSynchronousInvoke(request("POST", "/2015-03-31/functions")))
+        #expect(!InvokeRequest.isSynchronousInvoke(request("POST", "/2014-11-13/functions/echo/invoke-async/")))
+        #expect(!InvokeRequest.isSynchronousInvoke(request("POST", "/2021-11-15/functions/echo/response-streaming-invocations")))
+        // A Function URL whose path happens to look like the Invoke API's is a trigger.
+        #expect(!InvokeRequest.isSynchronousInvoke(request("POST", "/2015-03-31/functions/echo/invocations",
+                                                           [("Host", "abc123.lambda-url.us-east-1.localhost")])))
+    }
 }

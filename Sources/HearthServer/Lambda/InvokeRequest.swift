@@ -79,6 +79,15 @@ package struct InvokeRequest: Equatable, Sendable {
         try Self.checkSize(request.body.count, asynchronous: asynchronous)
     }
 
+    /// Whether `request` is a synchronous Invoke (`RequestResponse`, the default, or `DryRun`)
+    /// to the Lambda API, told from its method, path, headers and Host alone (before routing).
+    package static func isSynchronousInvoke(_ request: HTTPRequest) -> Bool {
+        guard request.method == "POST", request.rawPath.hasPrefix("/2015-03-31/functions/"), request.rawPath.hasSuffix("/invocations")
+        else { return false }
+        let type = request.header("X-Amz-Invocation-Type")
+        return type != "Event" && TriggerHost.parse(request.header("Host")) == nil
+    }
+
     /// Lambda's payload limits: 6 MB synchronous, 1 MB asynchronous.
     package static func checkSize(_ count: Int, asynchronous: Bool) throws(LambdaError) {
         if asynchronous {

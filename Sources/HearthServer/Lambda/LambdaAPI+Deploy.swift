@@ -1,9 +1,23 @@
 import Foundation
 import HearthCore
 import HearthStore
+import Synchronization
 
 // From a stored configuration to what the pool runs.
 extension LambdaAPI {
+    /// What the pool runs for `version` of `config`, from `deployedVersions` when this exact
+    /// configuration was prepared before (the warm path: no stat of the code tree or the image
+    /// marker, no lock). A first preparation can unzip code, merge layers or build a runtime
+    /// image (seconds), so it runs off the event loops (ADR 0036).
+    func preparedVersion(_ config: FunctionConfiguration, version: String) async throws -> DeployedVersion {
+        if let known = deployedVersions.lookup(config, version: version) { return known }
+        let deployed = try await withTaskExecutorPreference(globalConcurrentExecutor) {
+            try self.deployedVersion(config, version: version)
+        }
+        deployedVersions.remember(deployed, for: config, version: version)
+        return deployed
+    }
+
     func deployedVersion(_ config: FunctionConfiguration, version: String) throws -> DeployedVersion {
         var fc = FunctionConfig(name: config.name)
         fc.version = version
@@ -45,5 +59,34 @@ extension LambdaAPI {
         // A version's generation includes its snapshot's revision: a function deleted and created
         // again publishes "1" again, and must not meet the old "1"'s instances.
         return DeployedVersion(config: fc, code: try code.unpacked(config.codeSHA256), opt: opt, image: image, generation: generation)
+    }
+}
+
+/// The `DeployedVersion`s prepared so far, one per function version, each kept with the exact
+/// configuration it came from: a changed configuration (every update has a new revision id, a
+/// published version its own snapshot) misses and replaces it. The code trees and images they
+/// name stay on disk while a stored configuration references them (`CodeStore.collectGarbage`).
+final class DeployedVersions: Sendable {
+    private let entries = Mutex<[String: (config: FunctionConfiguration, deployed: DeployedVersion)]>([:])
+
+    private static func key(_ name: String, _ version: String) -> String { name + "\u{0}" + version }
+
+    func lookup(_ config: FunctionConfiguration, version: String) -> DeployedVersion? {
+        entries.withLock { entries in
+            guard let entry = entries[Self.key(config.name, version)], entry.config == config else { return nil }
+            return entry.deployed
+        }
+    }
+
+    func remember(_ deployed: DeployedVersion, for config: FunctionConfiguration, version: String) {
+        entries.withLock { $0[Self.key(config.name, version)] = (config, deployed) }
+    }
+
+    /// Forgets every version of a deleted function.
+    func forget(function: String) {
+        let prefix = function + "\u{0}"
+        entries.withLock { entries in
+            for key in entries.keys where key.hasPrefix(prefix) { entries[key] = nil }
+        }
     }
 }

@@ -97,6 +97,7 @@ extension LambdaAPI {
             await pool.drain(function: ref.name)
             logs.remove(function: ref.name)
         }
+        deployedVersions.forget(function: ref.name)
         code.collectGarbage(keep: try store.referencedCodeHashes())
         return HTTPResponse(status: 204, headers: [("x-amzn-RequestId", requestID)])
     }

@@ -20,33 +20,28 @@ extension LambdaAPI {
             return HTTPResponse(status: 204, headers: [("x-amzn-RequestId", requestID), ("X-Amz-Executed-Version", version)])
         }
         let payload = try InvokeRequest.validatedPayload(request.body)
+        let tailLog = invocation.tailLog
+        // The caller has its answer at the runtime's /response, sent from here by the server
+        // while this task goes on: the invocation (its log, REPORT and metrics) lasts until the
+        // runtime's next /next. A tail log holds REPORT, so it waits for the end.
+        let early = tailLog ? nil : HTTPServer.earlyResponder
+        var onResponse: (@Sendable (InvocationRecord) -> Void)?
+        if let early {
+            onResponse = { early.respond(Self.invokeResponse($0, requestID: requestID, version: version, tailLog: false)) }
+        }
         let record: InvocationRecord
         do {
-            // The caller has its answer at the runtime's /response; the invocation (and its
-            // log, REPORT and metrics) goes on until the runtime's next /next. A tail log holds
-            // REPORT, so it waits for the end.
-            let (answers, answer) = AsyncStream.makeStream(of: InvocationRecord.self, bufferingPolicy: .bufferingNewest(1))
-            let whole = Task {
-                defer { answer.finish() }
-                return try await self.execute(config, version: version, qualifier: invocation.function.qualifier, payload: payload,
-                                              requestID: requestID, traceID: invocation.traceID, clientContext: invocation.clientContext,
-                                              onResponse: { answer.yield($0); answer.finish() })
-            }
-            var early: InvocationRecord?
-            if !invocation.tailLog {
-                for await first in answers {
-                    early = first
-                    break
-                }
-            }
-            if let early {
-                record = early
-            } else {
-                record = try await whole.value
-            }
+            record = try await execute(config, version: version, qualifier: invocation.function.qualifier, payload: payload,
+                                       requestID: requestID, traceID: invocation.traceID, clientContext: invocation.clientContext,
+                                       onResponse: onResponse)
         } catch let throttle as PoolThrottle {
             throw LambdaError.tooManyRequests(reason: throttle.reason)
         }
+        return Self.invokeResponse(record, requestID: requestID, version: version, tailLog: tailLog)
+    }
+
+    /// Invoke's answer for an invocation's record.
+    static func invokeResponse(_ record: InvocationRecord, requestID: String, version: String, tailLog: Bool) -> HTTPResponse {
         var headers: [(String, String)] = [
             // The runtime's Content-Type when it posted one (errors are JSON documents).
             ("Content-Type", record.errorType == nil ? record.contentType ?? "application/json" : "application/json"),
@@ -54,7 +49,7 @@ extension LambdaAPI {
             ("X-Amz-Executed-Version", version),
         ]
         if record.errorType != nil { headers.append(("X-Amz-Function-Error", "Unhandled")) }
-        if invocation.tailLog {
+        if tailLog {
             let text = Array(FunctionLogs.text(for: record, version: version).utf8)
             headers.append(("X-Amz-Log-Result", Data(text.suffix(4096)).base64EncodedString()))
         }
@@ -69,7 +64,7 @@ extension LambdaAPI {
     func execute(_ config: FunctionConfiguration, version: String, qualifier: String?, payload: [UInt8], requestID: String,
                  traceID: String?, clientContext: String? = nil, stream: ResponseStream? = nil,
                  onResponse: (@Sendable (InvocationRecord) -> Void)? = nil) async throws -> InvocationRecord {
-        let deployed = try deployedVersion(config, version: version)
+        let deployed = try await preparedVersion(config, version: version)
         let reserved = try store.reservedConcurrency(function: config.name)
         if reserved == 0 {
             metrics.recordThrottle(function: config.name)

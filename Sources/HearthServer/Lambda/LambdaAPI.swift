@@ -27,6 +27,8 @@ public final class LambdaAPI: Sendable {
     let region: String
     let account = "000000000000"
     let userNamespace: Bool
+    /// What the pool runs, per function version, kept between invocations.
+    let deployedVersions = DeployedVersions()
     /// EventBridge Scheduler, on the same listener and store.
     let scheduler: SchedulerAPI
     /// The port and IAM verifier of the HTTP triggers (Function URLs, HTTP APIs).
@@ -99,6 +101,15 @@ public final class LambdaAPI: Sendable {
         let error = SigV4Error.missingAuthentication
         return LambdaError(status: error.httpStatus, type: error.errorType, message: error.message)
             .response(requestID: UUID().uuidString.lowercased())
+    }
+
+    /// The requests whose handler runs on its connection's event loop (ADR 0036): a synchronous
+    /// Invoke, the warm path. Everything it does there is short and non-blocking (cached store
+    /// reads, the pool's bookkeeping, the Runtime API exchange, a log append); what can block (a
+    /// version's first preparation, an unprepared cold start) hops off the loop first. Every
+    /// other operation (SQLite writes with their fsync, code uploads) runs on Swift's pool.
+    public func runsOnEventLoop(_ request: HTTPRequest) -> Bool {
+        InvokeRequest.isSynchronousInvoke(request)
     }
 
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
