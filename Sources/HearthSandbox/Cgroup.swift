@@ -287,10 +287,18 @@ enum CgroupFiles {
     }
 
     /// The value of `key` in a flat-keyed file ("oom_kill 3").
+    /// Byte by byte (read twice per invocation: no line or field Strings made).
     static func keyed(in text: String, _ key: String) -> Int? {
-        for line in text.split(separator: "\n") {
-            let parts = line.split(separator: " ")
-            if parts.count == 2, parts[0] == key { return Int(parts[1]) }
+        let bytes = text.utf8
+        var lineStart = bytes.startIndex
+        while lineStart < bytes.endIndex {
+            let lineEnd = bytes[lineStart...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.endIndex
+            let line = bytes[lineStart..<lineEnd]
+            if let space = line.firstIndex(of: UInt8(ascii: " ")), line[..<space].elementsEqual(key.utf8) {
+                let value = line[line.index(after: space)...]
+                return value.contains(UInt8(ascii: " ")) ? nil : Int(Substring(value))
+            }
+            lineStart = lineEnd < bytes.endIndex ? bytes.index(after: lineEnd) : lineEnd
         }
         return nil
     }

@@ -73,6 +73,17 @@ struct CgroupHostTests {
         #expect(members[1].path == "/x:y")
     }
 
+    @Test func flatKeyedFiles() {
+        let oomControl = "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n"
+        #expect(CgroupFiles.keyed(in: oomControl, "oom_kill") == 3)
+        #expect(CgroupFiles.keyed(in: oomControl, "under_oom") == 0)
+        #expect(CgroupFiles.keyed(in: oomControl, "oom") == nil)  // a whole key, not a prefix
+        #expect(CgroupFiles.keyed(in: "oom_kill 12", "oom_kill") == 12)  // no final newline
+        #expect(CgroupFiles.keyed(in: "oom_kill x\n", "oom_kill") == nil)
+        #expect(CgroupFiles.keyed(in: "", "oom_kill") == nil)
+        #expect(CgroupFiles.keyed(in: "\n\noom_kill 1\n", "oom_kill") == 1)
+    }
+
     @Test func joinPath() {
         #expect(HearthSandbox.joinPath("/sys/fs/cgroup/memory", "/") == "/sys/fs/cgroup/memory")
         #expect(HearthSandbox.joinPath("/sys/fs/cgroup/memory", "/a/b") == "/sys/fs/cgroup/memory/a/b")

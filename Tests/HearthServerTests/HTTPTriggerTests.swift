@@ -279,13 +279,15 @@ struct HTTPTriggerTests {
         ("ABC123.Lambda-Url.us-east-1.localhost", TriggerHost.functionURL(id: "abc123", region: "us-east-1")),
         ("a1b2c3.execute-api.localhost:9001", TriggerHost.httpAPI(id: "a1b2c3")),
         ("a1b2c3.execute-api.us-east-1.localhost", TriggerHost.httpAPI(id: "a1b2c3")),
+        ("a1b2c3.execute-api.LocalHost.:9001", TriggerHost.httpAPI(id: "a1b2c3")),
     ])
     func hosts(host: String, expected: TriggerHost) {
         #expect(TriggerHost.parse(host) == expected)
     }
 
     @Test("hosts that are not triggers", arguments: ["127.0.0.1:9001", "localhost:9001", "lambda.us-east-1.amazonaws.com", "[::1]:9001",
-                                                     "x.lambda-url.localhost", "a-b.execute-api.localhost", "x.y.execute-api.a.b.localhost"])
+                                                     "x.lambda-url.localhost", "a-b.execute-api.localhost", "x.y.execute-api.a.b.localhost",
+                                                     ".localhost", "localhostx", "a.execute-api.localhos"])
     func notHosts(host: String) {
         #expect(TriggerHost.parse(host) == nil)
     }

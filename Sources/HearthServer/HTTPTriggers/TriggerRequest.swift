@@ -131,8 +131,20 @@ public enum TriggerHost: Equatable, Sendable {
     case httpAPI(id: String)
 
     /// Parses a Host header (port and case ignored). Nil for any other host (the APIs' own).
+    /// Whether the host name (without its port and final dot) ends in `.localhost`, ignoring
+    /// ASCII case: the cheap test that turns away every API request (`127.0.0.1:9001`) at once.
+    static func endsInLocalhost(_ host: String) -> Bool {
+        var name = host.utf8[...]
+        if let colon = name.lastIndex(of: UInt8(ascii: ":")) { name = name[..<colon] }
+        if name.last == UInt8(ascii: ".") { name = name.dropLast() }
+        let suffix = ".localhost".utf8
+        guard name.count > suffix.count else { return false }
+        return zip(name.suffix(suffix.count), suffix).allSatisfy { $0 | 0x20 == $1 }
+    }
+
     public static func parse(_ host: String?) -> TriggerHost? {
-        guard var name = host?.lowercased() else { return nil }
+        guard let host, endsInLocalhost(host) else { return nil }
+        var name = host.lowercased()
         if name.hasPrefix("[") { return nil }  // an IPv6 literal
         if let colon = name.lastIndex(of: ":") { name = String(name[..<colon]) }
         if name.hasSuffix(".") { name.removeLast() }
