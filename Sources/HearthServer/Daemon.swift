@@ -145,7 +145,9 @@ public final class Daemon: Sendable {
         var dataServer: HTTPServer?
         if let listen = options.httpListen {
             dataServer = try await HTTPServer.start(host: listen.host, port: listen.port, group: MultiThreadedEventLoopGroup.singleton,
-                                                    maxBody: LambdaAPI.maxTriggerPayload + 1) { request in
+                                                    maxBody: LambdaAPI.maxTriggerPayload + 1,
+                                                    onLoop: { _ in true }) { request in
+                // Only Function URLs and HTTP APIs here: the trigger path, on the loop (ADR 0036).
                 await api.handleDataPlane(request)
             }
             log("hearth: serving HTTP triggers only (Function URLs, HTTP APIs) on http://\(listen.host):\(dataServer?.localAddress?.port ?? listen.port)")

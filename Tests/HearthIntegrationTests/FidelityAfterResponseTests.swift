@@ -114,6 +114,27 @@ struct FidelityAfterResponseTests {
         #expect(!log2.contains(id1), "the first invocation's output is in the second's log: \(log2)")
     }
 
+    @Test("hearth serve: a Function URL answers at /response too; the invocation goes on to /next")
+    func functionURLAnswersAtResponse() async throws {
+        let daemon = try ServeDaemon()
+        defer { daemon.stop(); daemon.removeState() }
+        try await daemon.createProbe("bgurl", extra: ["Timeout": 10], zip: Harness.fixtures + "/fidelity.zip")
+        let created = try await daemon.client().send("POST", "/2021-10-31/functions/bgurl/url",
+                                                     body: JSONSerialization.data(withJSONObject: ["AuthType": "NONE"]))
+        let url = try #require(created.json?["FunctionUrl"] as? String, "\(created.errorDescription)")
+        let host = try #require(URL(string: url)?.host)
+        // The fixture finds "after_ms" in the event's body string: 1.5 s of work after /response.
+        let answer = Harness.run("/usr/bin/curl", ["-s", "-D", "-", "-H", "Host: \(host)", "-H", "Content-Type: application/json", "--data", #"{"before":1,"after_ms":1500}"#,
+                                                   "http://127.0.0.1:\(daemon.port)/"], timeout: 60)
+        #expect(answer.status == 0 && answer.stdoutText.hasPrefix("HTTP/1.1 200"), "\(answer.stdoutText)")
+        let requestID = try #require(answer.stdoutText.split(separator: "\r\n").first { $0.lowercased().hasPrefix("x-amzn-requestid:") }
+            .map { $0.dropFirst("x-amzn-requestid:".count).trimmingCharacters(in: .whitespaces) }, "\(answer.stdoutText)")
+        // Answered, not ended: the log is written when the runtime asks for /next.
+        #expect(try await Self.logMessage(daemon, function: "bgurl", requestID: requestID) == nil, "the Function URL answered at /next")
+        let log = try #require(try await Self.waitForLog(daemon, function: "bgurl", requestID: requestID), "no log: \(daemon.log)")
+        #expect(log.contains("after-done \(requestID)"), "\(log)")
+    }
+
     @Test("hearth serve: after a runtime exits post-response the next request is served by another instance")
     func serveExitAfterResponse() async throws {
         let daemon = try ServeDaemon()

@@ -1,6 +1,7 @@
 import Foundation
 import HearthCore
 import HearthStore
+import NIOPosix
 import Synchronization
 
 // The data plane of Function URLs and HTTP APIs: a request routed here by its Host (or, on
@@ -129,9 +130,11 @@ extension LambdaAPI {
         case failed(ProxyResponse.Failure)
     }
 
-    /// Invokes `ref` with `event` through `execute` (the path every Invoke takes), within
-    /// `timeoutMs` when the integration has one (the invocation then goes on, as on AWS, but the
-    /// client is answered).
+    /// Invokes `ref` with `event` through `execute` (the path every Invoke takes). The client
+    /// is answered at the runtime's `/response`, as API Gateway and Function URLs answer when
+    /// Invoke returns; the invocation goes on until its next `/next`. Within `timeoutMs` when
+    /// the integration has one (the invocation then goes on, as on AWS, but the client is
+    /// answered). The invocation's task prefers the calling event loop, if this is one (ADR 0036).
     func invokeForTrigger(_ ref: FunctionRef, event: [UInt8], trigger: TriggerRequest, timeoutMs: Int?) async -> TriggerOutcome {
         if event.count > Self.maxTriggerPayload { return .failed(.requestTooLarge) }
         let resolved: (config: FunctionConfiguration, version: String)
@@ -141,41 +144,44 @@ extension LambdaAPI {
             metrics.log("hearth: HTTP trigger for \(ref.name): \(error)")
             return .failed(.functionError)
         }
-        let run: @Sendable () async -> TriggerOutcome = { [self] in
-            do {
-                let record = try await execute(resolved.config, version: resolved.version, qualifier: ref.qualifier, payload: event,
-                                               requestID: trigger.requestID, traceID: trigger.traceID)
-                return record.errorType == nil ? .answered(record.payload) : .failed(.functionError)
-            } catch is PoolThrottle {
-                return .failed(.throttled)
-            } catch {
-                metrics.log("hearth: HTTP trigger for \(ref.name): \(error)")
-                return .failed(.functionError)
-            }
-        }
-        guard let timeoutMs else { return await run() }
-        return await Self.race(run, timeoutMs: timeoutMs, onTimeout: .failed(.integrationTimeout))
-    }
-
-    /// `work`'s result, or `onTimeout` if it takes longer than `timeoutMs` (`work` keeps running).
-    static func race<T: Sendable>(_ work: @escaping @Sendable () async -> T, timeoutMs: Int, onTimeout: T) async -> T {
-        let race = Race<T>()
+        let race = Race<TriggerOutcome>()
+        let loop = MultiThreadedEventLoopGroup.currentEventLoop.map(EventLoopTaskExecutor.of)
         return await withCheckedContinuation { continuation in
             race.start(continuation)
-            let timer = Task {
-                try? await Task.sleep(for: .milliseconds(timeoutMs))
-                if !Task.isCancelled { race.finish(onTimeout) }
+            let timer = timeoutMs.map { timeoutMs in
+                Task {
+                    try? await Task.sleep(for: .milliseconds(timeoutMs))
+                    if !Task.isCancelled { race.finish(.failed(.integrationTimeout)) }
+                }
             }
-            Task {
-                let value = await work()
-                timer.cancel()
-                race.finish(value)
+            Task(executorPreference: loop) { [self] in
+                let outcome: TriggerOutcome
+                do {
+                    let record = try await execute(resolved.config, version: resolved.version, qualifier: ref.qualifier, payload: event,
+                                                   requestID: trigger.requestID, traceID: trigger.traceID,
+                                                   onResponse: { race.finish(TriggerOutcome(answer: $0)) })
+                    outcome = TriggerOutcome(answer: record)
+                } catch is PoolThrottle {
+                    outcome = .failed(.throttled)
+                } catch {
+                    metrics.log("hearth: HTTP trigger for \(ref.name): \(error)")
+                    outcome = .failed(.functionError)
+                }
+                timer?.cancel()
+                race.finish(outcome)
             }
         }
     }
 }
 
-/// The one answer of `LambdaAPI.race`: whichever of the work and the timer finishes first.
+extension LambdaAPI.TriggerOutcome {
+    /// The function's answer, or a function error.
+    init(answer record: InvocationRecord) {
+        self = record.errorType == nil ? .answered(record.payload) : .failed(.functionError)
+    }
+}
+
+/// The first `finish` resumes the continuation `start` gave; later ones are dropped.
 final class Race<T: Sendable>: Sendable {
     private let slot = Mutex<CheckedContinuation<T, Never>?>(nil)
 

@@ -104,12 +104,13 @@ public final class LambdaAPI: Sendable {
     }
 
     /// The requests whose handler runs on its connection's event loop (ADR 0036): a synchronous
-    /// Invoke, the warm path. Everything it does there is short and non-blocking (cached store
-    /// reads, the pool's bookkeeping, the Runtime API exchange, a log append); what can block (a
-    /// version's first preparation, an unprepared cold start) hops off the loop first. Every
-    /// other operation (SQLite writes with their fsync, code uploads) runs on Swift's pool.
+    /// Invoke and a Function URL or HTTP API request, the warm paths. Everything they do there
+    /// is short and non-blocking (store reads, the pool's bookkeeping, the Runtime API exchange,
+    /// a log append); what can block (a version's first preparation, an unprepared cold start)
+    /// hops off the loop first. Every other operation (SQLite writes with their fsync, code
+    /// uploads) runs on Swift's pool.
     public func runsOnEventLoop(_ request: HTTPRequest) -> Bool {
-        InvokeRequest.isSynchronousInvoke(request)
+        InvokeRequest.isSynchronousInvoke(request) || TriggerHost.parse(request.header("Host")) != nil
     }
 
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {

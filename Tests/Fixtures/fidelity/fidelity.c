@@ -117,6 +117,10 @@ static long number(const char *event, const char *key) {
     char pat[64];
     snprintf(pat, sizeof pat, "\"%s\":", key);
     const char *p = strstr(event, pat);
+    if (p) return strtol(p + strlen(pat), NULL, 10);
+    /* The same key in a JSON string inside the event (an HTTP request's body): \"key\": */
+    snprintf(pat, sizeof pat, "\\\"%s\\\":", key);
+    p = strstr(event, pat);
     return p ? strtol(p + strlen(pat), NULL, 10) : 0;
 }
 
