@@ -154,27 +154,20 @@ public actor InstancePool {
         let deadline = ContinuousClock.now + limits.queueTimeout
         while true {
             if let reserved, busyByFunction[key.function, default: 0] >= reserved { throw .reservedConcurrencyExceeded }
-            // An instance whose Runtime API server runs on this thread's event loop first (the
-            // task that prefers the loop then needs no hand-off between threads, ADR 0036),
-            // among the few most recently used.
-            if var stack = idle[key], let index = stack.indices.reversed().prefix(8).first(where: {
-                stack[$0].generation == version.generation && stack[$0].instance.servesOnCallingThread && stack[$0].instance.isAlive
-            }) {
+            // Most recently used first, but among the few most recent one whose Runtime API
+            // server runs on this thread's event loop before it (the task that prefers the loop
+            // then needs no hand-off between threads, ADR 0036); instances of an old generation
+            // are drained.
+            while var stack = idle[key], let last = stack.indices.last {
+                let index = stack.indices.reversed().prefix(8).first { stack[$0].instance.servesOnCallingThread } ?? last
                 let entry = stack.remove(at: index)
                 idle[key] = stack
-                markBusy(key)
-                if limits.freezeIdle { entry.instance.thaw() }
-                return .warm(entry.instance, entry.started)
-            }
-            // Most recently used first; instances of an old generation are drained.
-            while var stack = idle[key], let top = stack.popLast() {
-                idle[key] = stack
-                if top.generation == version.generation && top.instance.isAlive {
+                if entry.generation == version.generation && entry.instance.isAlive {
                     markBusy(key)
-                    if limits.freezeIdle { top.instance.thaw() }
-                    return .warm(top.instance, top.started)
+                    if limits.freezeIdle { entry.instance.thaw() }
+                    return .warm(entry.instance, entry.started)
                 }
-                retire(top.instance, key: key)
+                retire(entry.instance, key: key)
             }
             if total < limits.maxInstances {
                 total += 1

@@ -130,24 +130,23 @@ public enum TriggerHost: Equatable, Sendable {
     /// `<api-id>.execute-api[.<region>].localhost`
     case httpAPI(id: String)
 
-    /// Parses a Host header (port and case ignored). Nil for any other host (the APIs' own).
-    /// Whether the host name (without its port and final dot) ends in `.localhost`, ignoring
-    /// ASCII case: the cheap test that turns away every API request (`127.0.0.1:9001`) at once.
-    static func endsInLocalhost(_ host: String) -> Bool {
+    /// The host name without its port and final dot, if it ends in `.localhost` (ASCII case
+    /// ignored): the cheap test that turns away every API request (`127.0.0.1:9001`) before any
+    /// String is made.
+    static func localhostName(_ host: String) -> Substring? {
         var name = host.utf8[...]
         if let colon = name.lastIndex(of: UInt8(ascii: ":")) { name = name[..<colon] }
         if name.last == UInt8(ascii: ".") { name = name.dropLast() }
         let suffix = ".localhost".utf8
-        guard name.count > suffix.count else { return false }
-        return zip(name.suffix(suffix.count), suffix).allSatisfy { $0 | 0x20 == $1 }
+        guard name.count > suffix.count, zip(name.suffix(suffix.count), suffix).allSatisfy({ $0 | 0x20 == $1 }) else { return nil }
+        return Substring(name)
     }
 
+    /// Parses a Host header (port, final dot and case ignored). Nil for any other host (the APIs' own).
     public static func parse(_ host: String?) -> TriggerHost? {
-        guard let host, endsInLocalhost(host) else { return nil }
-        var name = host.lowercased()
-        if name.hasPrefix("[") { return nil }  // an IPv6 literal
-        if let colon = name.lastIndex(of: ":") { name = String(name[..<colon]) }
-        if name.hasSuffix(".") { name.removeLast() }
+        // "[": an IPv6 literal.
+        guard let host, !host.hasPrefix("["), let bare = localhostName(host) else { return nil }
+        let name = bare.lowercased()
         let labels = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         guard labels.count >= 3, labels.last == "localhost", labels.allSatisfy({ !$0.isEmpty }) else { return nil }
         let id = labels[0]
